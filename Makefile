@@ -1,0 +1,75 @@
+# comms-sandbox: `make up` starts the sandbox, `make test` tests it.
+# Each target installs what it needs first (Docker engine on a Debian root
+# host, the Python environment from uv.lock, the images), so both commands
+# work on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+IMAGES := .sandbox/images.env
+STACK  := $(PY) -m scripts.stack
+
+.PHONY: help up down ps logs test unit integration bench lint format proxy-config protos lock engine images clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+up: engine $(VENV)/.synced images ## Start the sandbox, wait until every service is healthy, print where to look
+	@$(STACK) up
+
+down: ## Stop the sandbox (keeps the broker volumes; `make clean` removes them)
+	@$(STACK) down
+
+ps: ## Show the sandbox's containers and their health
+	@$(STACK) compose ps
+
+logs: ## Follow the sandbox's logs (SERVICE=name for one service)
+	@$(STACK) compose logs -f --tail=100 $(SERVICE)
+
+test: engine $(VENV)/.synced images protos ## Unit tests, then integration tests against the real stack
+	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/integration
+
+unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
+	$(PY) -m pytest tests/unit
+
+integration: engine $(VENV)/.synced images protos ## Integration tests only
+	$(PY) -m pytest tests/integration
+
+bench: engine $(VENV)/.synced images ## Benchmarks: start-up time, idle memory (results/bench-*.json)
+	$(PY) -m bench
+
+lint: $(VENV)/.synced ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.synced ## ruff fix and format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf from proxy/site.py
+	$(PY) -m proxy generate
+
+protos: $(VENV)/.synced ## Generate gRPC stubs for the host into services/generated/
+	@services/protos/generate.sh services/generated $(PY)
+
+lock: $(VENV)/.synced ## Re-resolve uv.lock and export the services' hash-pinned requirements
+	$(UV) lock
+	$(PY) -m scripts.locks export
+
+engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a Debian root host)
+	@scripts/ensure-docker.sh
+
+images: engine $(VENV)/.synced ## Choose upstream or locally built images (SANDBOX_IMAGES=auto|upstream|local)
+	@scripts/images.sh
+
+$(VENV)/.synced: uv.lock pyproject.toml
+	@scripts/bootstrap-venv.sh
+	@touch $@
+
+clean: ## Remove the sandbox's containers, volumes and generated files
+	-@$(STACK) compose down --volumes --remove-orphans
+	rm -rf services/generated results .pytest_cache

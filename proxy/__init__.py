@@ -1,0 +1,1 @@
+"""The reverse proxy: nginx.conf generated from the declarative description in proxy/site.py."""

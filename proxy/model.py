@@ -1,0 +1,110 @@
+"""Declarative description of an nginx configuration.
+
+Small frozen dataclasses, rendered to text by proxy.nginx_builder. A directive
+is a ``(name, args)`` pair written exactly as in nginx.conf without the
+trailing semicolon, e.g. ``("proxy_set_header", "X-Request-ID $request_id")``;
+an empty ``args`` renders a bare directive (``internal;``). Names may repeat:
+order is kept and nothing collapses.
+
+Later additions fit without changes here: balancing methods and weights are
+plain strings (``Upstream(balancing="hash $key consistent", servers=("a:1
+weight=3",))``), TLS is ``Server(listen="8443 ssl", directives=(("http2",
+"on"), ...))``, gRPC is ``Location(path, grpc_pass="grpc://name")`` and L4
+proxying is ``NginxConfig(stream=Stream(...))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Directive = tuple[str, str]
+Directives = tuple[Directive, ...]
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An ``upstream NAME {}`` group (works in both http and stream)."""
+
+    name: str
+    servers: tuple[str, ...]
+    balancing: str | None = None  # "least_conn", "hash $key consistent", "random two"...
+    keepalive: int | None = None  # idle connections kept per worker (http only)
+    directives: Directives = ()  # e.g. ("keepalive_timeout", "4s")
+
+    def __post_init__(self) -> None:
+        _require(bool(self.name.strip()), "an upstream needs a name")
+        _require(bool(self.servers), f"upstream {self.name!r} has no servers")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A ``location PATH {}``; PATH may carry a modifier: ``= /exact``, ``~ regex``."""
+
+    path: str
+    proxy_pass: str | None = None
+    directives: Directives = ()
+    grpc_pass: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(bool(self.path.strip()), "a location needs a path")
+        _require(
+            self.proxy_pass is None or self.grpc_pass is None,
+            f"location {self.path!r}: proxy_pass and grpc_pass exclude each other",
+        )
+
+
+@dataclass(frozen=True)
+class Server:
+    """A ``server {}``; ``listen`` is the listen directive's arguments ("8443 ssl").
+
+    Stream (L4) servers have no locations: they put ``proxy_pass`` in directives.
+    """
+
+    listen: str
+    locations: tuple[Location, ...] = ()
+    directives: Directives = ()
+
+    def __post_init__(self) -> None:
+        _require(bool(self.listen.strip()), "a server needs a listen address")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The ``stream {}`` block: TCP/UDP proxying (needs the stream module loaded)."""
+
+    upstreams: tuple[Upstream, ...] = ()
+    servers: tuple[Server, ...] = ()
+    directives: Directives = ()
+
+    def __post_init__(self) -> None:
+        _require(
+            all(not server.locations for server in self.servers),
+            "stream servers have no locations",
+        )
+        _require_unique_names(self.upstreams)
+
+
+@dataclass(frozen=True)
+class NginxConfig:
+    """The whole file: main context, events, http and an optional stream block."""
+
+    upstreams: tuple[Upstream, ...]
+    servers: tuple[Server, ...]
+    http_directives: Directives = ()
+    main_directives: Directives = ()
+    events_directives: Directives = (("worker_connections", "1024"),)
+    stream: Stream | None = None
+
+    def __post_init__(self) -> None:
+        _require_unique_names(self.upstreams)
+
+
+def _require_unique_names(upstreams: tuple[Upstream, ...]) -> None:
+    names = [upstream.name for upstream in upstreams]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    _require(not duplicates, f"duplicate upstream names: {duplicates}")

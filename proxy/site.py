@@ -1,0 +1,144 @@
+"""THE description of this sandbox's reverse proxy: read this, not nginx.conf.
+
+`python -m proxy generate` renders it to proxy/nginx.conf (committed, and
+bind-mounted by compose at /etc/nginx/nginx.conf); `python -m proxy check`
+fails when the two differ. Comments say why a directive is there.
+"""
+
+from __future__ import annotations
+
+from proxy.model import Location, NginxConfig, Server, Upstream
+
+# Port nginx listens on inside the container. Above 1024 so nginx runs as the
+# unprivileged uid 101; compose maps a host port onto it.
+LISTEN_PORT = 8080
+HEALTH_PATH = "/nginx-health"
+
+MAIN = (
+    # Loads Debian's dynamic modules (stream, mail) in the local image. The
+    # upstream nginx image compiles them in and has no such directory: a glob
+    # matching nothing is not an error for nginx.
+    ("include", "/etc/nginx/modules-enabled/*.conf"),
+    # The box has 2 cores shared by nginx, 3 API replicas and the brokers.
+    ("worker_processes", "1"),
+    # Writable as a non-root user on a read-only root filesystem (tmpfs /tmp).
+    ("pid", "/tmp/nginx.pid"),
+    ("error_log", "stderr notice"),
+)
+
+EVENTS = (("worker_connections", "1024"),)
+
+# One JSON object per request on stdout: `docker compose logs proxy | jq`.
+# request_id is the X-Request-ID the replica sees; upstream_addr says which
+# replica answered (several addresses when nginx retried another one).
+ACCESS_LOG_FORMAT = (
+    "'{"
+    '"time":"$time_iso8601",'
+    '"request_id":"$request_id",'
+    '"remote_addr":"$remote_addr",'
+    '"request":"$request",'
+    '"status":$status,'
+    '"body_bytes_sent":$body_bytes_sent,'
+    '"request_time":$request_time,'
+    '"upstream_addr":"$upstream_addr",'
+    '"upstream_status":"$upstream_status",'
+    '"upstream_response_time":"$upstream_response_time",'
+    '"user_agent":"$http_user_agent"'
+    "}'"
+)
+
+HTTP = (
+    ("include", "/etc/nginx/mime.types"),
+    ("default_type", "application/octet-stream"),
+    # Do not advertise the nginx version in the Server header and error pages.
+    ("server_tokens", "off"),
+    # nginx creates its temp dirs at start-up; the compiled-in ones are under
+    # /var, which is read-only here and not writable by uid 101.
+    ("client_body_temp_path", "/tmp/client_body"),
+    ("proxy_temp_path", "/tmp/proxy"),
+    ("fastcgi_temp_path", "/tmp/fastcgi"),
+    ("uwsgi_temp_path", "/tmp/uwsgi"),
+    ("scgi_temp_path", "/tmp/scgi"),
+    ("log_format", f"json escape=json {ACCESS_LOG_FORMAT}"),
+    ("access_log", "/dev/stdout json"),
+    # The API takes small JSON bodies; larger ones get 413 from nginx.
+    ("client_max_body_size", "1m"),
+    # Replicas sit on the same Docker network: a connect taking more than 2 s
+    # means the replica is gone, so fail fast and let proxy_next_upstream try
+    # another. Send/read timeouts bound slow handlers (demo endpoints sleep).
+    ("proxy_connect_timeout", "2s"),
+    ("proxy_send_timeout", "30s"),
+    ("proxy_read_timeout", "30s"),
+)
+
+API = Upstream(
+    name="api",
+    # One name, three replicas: Docker's DNS returns every replica's address
+    # when nginx loads the config, and nginx round-robins over them. Replicas
+    # added or re-created with new addresses are seen after `nginx -s reload`.
+    servers=("api:8000",),
+    # Idle connections to the replicas kept open per worker, so requests do not
+    # pay a TCP handshake each (needs HTTP/1.1 and an empty Connection header).
+    keepalive=16,
+    # Close idle upstream connections before uvicorn does (its keep-alive
+    # timeout defaults to 5 s): reusing a connection the replica is closing
+    # gives a 502 that cannot be retried for a POST.
+    directives=(("keepalive_timeout", "4s"),),
+)
+
+HEALTH = Location(
+    # Exact match: only this path, checked before any prefix location.
+    path=f"= {HEALTH_PATH}",
+    directives=(
+        # The container's healthcheck calls this every 2 s: keep it out of the log.
+        ("access_log", "off"),
+        ("default_type", "text/plain"),
+        ("return", '200 "ok"'),
+    ),
+)
+
+FORWARDED_HEADERS = (
+    # Keepalive to the upstream needs HTTP/1.1 and no "Connection: close".
+    ("proxy_http_version", "1.1"),
+    ("proxy_set_header", 'Connection ""'),
+    # Host without the port; X-Forwarded-Host is what the client typed
+    # (with the published port), for building absolute URLs.
+    ("proxy_set_header", "Host $host"),
+    ("proxy_set_header", "X-Real-IP $remote_addr"),
+    # Appends the client address to any X-Forwarded-For it already sent.
+    ("proxy_set_header", "X-Forwarded-For $proxy_add_x_forwarded_for"),
+    ("proxy_set_header", "X-Forwarded-Proto $scheme"),
+    ("proxy_set_header", "X-Forwarded-Host $http_host"),
+    # A fresh 32-hex-digit id per request, so nginx's log line and the
+    # replica's log lines can be joined.
+    ("proxy_set_header", "X-Request-ID $request_id"),
+)
+
+RESPONSE_HEADERS = (
+    # `always` adds them to error responses too (502/504 are the interesting
+    # ones). add_header in a location replaces any inherited from the server.
+    ("add_header", "X-Request-ID $request_id always"),
+    # Which replica answered: evidence of load balancing, seen by curl -i.
+    ("add_header", "X-Upstream-Addr $upstream_addr always"),
+)
+
+RETRIES = (
+    # Try the next replica only when connecting failed or timed out. Retrying
+    # on http_502/503 or non_idempotent (a POST that may already have run) is
+    # a later issue's topic. nginx never retries a POST once it was sent.
+    ("proxy_next_upstream", "error timeout"),
+)
+
+API_PROXY = Location(
+    path="/",
+    proxy_pass="http://api",
+    directives=FORWARDED_HEADERS + RESPONSE_HEADERS + RETRIES,
+)
+
+SITE = NginxConfig(
+    main_directives=MAIN,
+    events_directives=EVENTS,
+    http_directives=HTTP,
+    upstreams=(API,),
+    servers=(Server(listen=str(LISTEN_PORT), locations=(HEALTH, API_PROXY)),),
+)

@@ -1,0 +1,54 @@
+"""Where the sandbox is, seen from the host: the one place for ports, URLs and credentials.
+
+Every published port can be moved with an environment variable (the same
+names compose.yaml uses), so scenarios, tests and tools follow it.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    variable: str
+    default: int
+    service: str
+    purpose: str
+
+    @property
+    def port(self) -> int:
+        return int(os.environ.get(self.variable, self.default))
+
+
+PROXY = PublishedPort("PROXY_PORT", 8080, "proxy", "HTTP entry point (nginx)")
+AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
+RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
+KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
+PUBLISHED_PORTS = (PROXY, AMQP, RABBITMQ_UI, KAFKA)
+
+HOST = "127.0.0.1"  # everything is published on loopback only
+
+# Local development credentials, defined in broker/rabbitmq/definitions.json.
+# A sandbox on loopback: fixed, documented, and never reused anywhere else.
+RABBITMQ_VHOST = "sandbox"
+RABBITMQ_APP_USER = os.environ.get("RABBITMQ_APP_USER", "sandbox-app")
+RABBITMQ_APP_PASSWORD = os.environ.get("RABBITMQ_APP_PASSWORD", "sandbox-app-dev")
+RABBITMQ_ADMIN_USER = os.environ.get("RABBITMQ_ADMIN_USER", "sandbox-admin")
+RABBITMQ_ADMIN_PASSWORD = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "sandbox-admin-dev")
+
+
+def proxy_url() -> str:
+    return f"http://{HOST}:{PROXY.port}"
+
+
+def rabbitmq_ui_url() -> str:
+    return f"http://{HOST}:{RABBITMQ_UI.port}"
+
+
+def amqp_url() -> str:
+    return f"amqp://{RABBITMQ_APP_USER}:{RABBITMQ_APP_PASSWORD}@{HOST}:{AMQP.port}/{RABBITMQ_VHOST}"
+
+
+def kafka_bootstrap() -> str:
+    # "localhost", not 127.0.0.1: it must match the advertised listener.
+    return f"localhost:{KAFKA.port}"

@@ -1,0 +1,32 @@
+"""The structured result every scenario returns, and the statistics they share."""
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    ok: bool  # did the property the scenario demonstrates hold?
+    metrics: dict[str, Any]
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentiles_ms(samples_s: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max of latencies given in seconds, in milliseconds."""
+    if not samples_s:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    if len(samples_s) == 1:
+        cuts = [samples_s[0]] * 99
+    else:
+        cuts = statistics.quantiles(samples_s, n=100, method="inclusive")
+    return {
+        "p50": round(cuts[49] * 1000, 2),
+        "p95": round(cuts[94] * 1000, 2),
+        "p99": round(cuts[98] * 1000, 2),
+        "max": round(max(samples_s) * 1000, 2),
+    }

@@ -1,0 +1,25 @@
+"""Is the sandbox up? Scenarios ask first, so a stopped sandbox gets advice, not a traceback."""
+
+import httpx
+
+from scenarios import config
+
+
+class SandboxNotUpError(RuntimeError):
+    """The sandbox does not answer where the scenario expects it."""
+
+
+def require_proxy() -> None:
+    url = f"{config.proxy_url()}/nginx-health"
+    try:
+        response = httpx.get(url, timeout=3)
+    except httpx.HTTPError as exc:
+        raise SandboxNotUpError(
+            f"the sandbox does not answer at {url} ({type(exc).__name__}). "
+            "Start it with `make up` (or set PROXY_PORT if you moved the proxy)."
+        ) from exc
+    if response.status_code != 200:
+        raise SandboxNotUpError(
+            f"{url} answered {response.status_code}: the proxy is up but not healthy; "
+            "see `make ps` and `make logs SERVICE=proxy`."
+        )

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create the project's Python environment (.venv) from uv.lock.
+# uv itself is pinned in uv.lock; it is bootstrapped with pip into .venv, then
+# `uv sync --frozen` installs exactly what the lock file says.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '[venv] %s\n' "$*" >&2; }
+
+uv_version=$(sed -n '/^name = "uv"$/{n;s/^version = "\(.*\)"$/\1/p;}' uv.lock)
+
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  say "ERROR: Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1))"; exit 1
+fi
+if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing python3-venv from Debian's packages (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  else
+    say "ERROR: python3 cannot create virtual environments; install python3-venv"; exit 1
+  fi
+fi
+if [ ! -x .venv/bin/uv ] || [ "$(.venv/bin/uv --version | cut -d' ' -f2)" != "$uv_version" ]; then
+  say "creating .venv with uv $uv_version"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$uv_version"
+fi
+# uv uses the system's trust store, so TLS-inspecting proxies work as they do for pip.
+UV_NATIVE_TLS=1 .venv/bin/uv sync --frozen --quiet
+say "Python environment ready (.venv, from uv.lock)"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine and the Compose v2 plugin answer.
+#
+# Where an engine already answers, this changes nothing. On a Debian host run
+# as root it installs the engine from Debian's packages (docker.io), the
+# Compose v2 plugin from Debian 13's docker-compose package (Debian 12 only
+# ships Compose v1), and starts dockerd. Anywhere else it stops and says what
+# is missing. Every action is printed, so nobody is surprised by an install.
+set -euo pipefail
+
+say() { printf '[engine] %s\n' "$*" >&2; }
+die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
+
+engine_answers() { docker info >/dev/null 2>&1; }
+compose_v2_answers() { docker compose version >/dev/null 2>&1; }
+
+can_install() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && grep -qi debian /etc/os-release
+}
+
+# The mirror comes from the machine's own apt sources, never hard-coded.
+debian_mirror() {
+  local uri
+  uri=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -v security | head -n 1 || true)
+  if [ -z "$uri" ]; then
+    uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null \
+          | awk '{print $2}' | grep -v security | head -n 1 || true)
+  fi
+  [ -n "$uri" ] || die "cannot find a Debian mirror in /etc/apt/sources*"
+  echo "$uri"
+}
+
+install_engine() {
+  say "no Docker engine found: installing docker.io from Debian's packages (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+}
+
+# Debian 13 ships Compose v2 as a static binary; fetch that one .deb with a
+# private apt state so nothing of Debian 13 is installed system-wide.
+install_compose_plugin() {
+  local work mirror deb
+  say "Compose v2 missing: taking the plugin from Debian 13's docker-compose package"
+  work=$(mktemp -d)
+  mirror=$(debian_mirror)
+  mkdir -p "$work"/{lists/partial,cache/archives/partial,etc}
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$mirror" >"$work/etc/trixie.sources"
+  local opts=(-o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
+              -o "Dir::Etc::SourceList=/dev/null"
+              -o "Dir::Etc::SourceParts=$work/etc" -o "Debug::NoLocking=1")
+  apt-get "${opts[@]}" update -qq
+  (cd "$work" && apt-get "${opts[@]}" download docker-compose >/dev/null)
+  deb=$(ls "$work"/docker-compose_*.deb)
+  dpkg-deb -x "$deb" "$work/root"
+  install -D -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" \
+    /usr/local/lib/docker/cli-plugins/docker-compose
+  rm -rf "$work"
+  say "installed $(docker compose version)"
+}
+
+start_engine() {
+  say "starting dockerd in the background (log: /var/log/dockerd.log)"
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    engine_answers && { say "engine is up: $(docker info --format '{{.ServerVersion}}')"; return; }
+    sleep 1
+  done
+  die "dockerd did not answer within 60 s; see /var/log/dockerd.log"
+}
+
+main() {
+  command -v docker >/dev/null || ! can_install || install_engine
+  command -v docker >/dev/null || die "no docker client. Install Docker Engine: https://docs.docker.com/engine/install/"
+  if ! engine_answers; then
+    can_install || die "no Docker engine answers. Start Docker (Docker Desktop, or 'sudo systemctl start docker') and try again."
+    command -v dockerd >/dev/null || install_engine
+    pgrep -x dockerd >/dev/null || start_engine
+    engine_answers || die "dockerd runs but does not answer; see /var/log/dockerd.log"
+  fi
+  if ! compose_v2_answers; then
+    can_install || die "Docker Compose v2 is missing. Install the compose plugin: https://docs.docker.com/compose/install/linux/"
+    install_compose_plugin
+  fi
+}
+
+main "$@"

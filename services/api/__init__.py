@@ -1,0 +1,1 @@
+"""The HTTP api: FastAPI replicas behind the nginx proxy."""

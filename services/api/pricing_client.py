@@ -1,0 +1,66 @@
+"""The api's only gRPC dependency: a client for PricingService, with errors mapped to HTTP."""
+
+from dataclasses import dataclass
+
+import grpc
+from fastapi import HTTPException, status
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+
+# How a failed call to pricing reaches the HTTP client: the caller's own
+# mistakes stay 4xx; a dependency that is down or slow is a 503/504, never a 500.
+_HTTP_STATUS_FOR = {
+    grpc.StatusCode.INVALID_ARGUMENT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    grpc.StatusCode.DEADLINE_EXCEEDED: status.HTTP_504_GATEWAY_TIMEOUT,
+    grpc.StatusCode.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+@dataclass(frozen=True)
+class Quote:
+    sku: str
+    quantity: int
+    unit_price_cents: int
+    total_cents: int
+    currency: str
+    priced_by: str
+
+
+class PricingClient:
+    def __init__(self, target: str, timeout_s: float) -> None:
+        self._channel = grpc.aio.insecure_channel(target)
+        self._pricing = pricing_pb2_grpc.PricingServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._timeout_s = timeout_s
+
+    async def quote(self, sku: str, quantity: int) -> Quote:
+        request = pricing_pb2.QuoteRequest(sku=sku, quantity=quantity)
+        try:
+            reply = await self._pricing.Quote(request, timeout=self._timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise _as_http_error(exc) from exc
+        return Quote(
+            sku=reply.sku,
+            quantity=reply.quantity,
+            unit_price_cents=reply.unit_price_cents,
+            total_cents=reply.total_cents,
+            currency=reply.currency,
+            priced_by=reply.priced_by,
+        )
+
+    async def health(self, timeout_s: float) -> str:
+        """The health service's status name, or the gRPC error code when it cannot be asked."""
+        try:
+            reply = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code().name
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+def _as_http_error(exc: grpc.aio.AioRpcError) -> HTTPException:
+    code = exc.code()
+    http_status = _HTTP_STATUS_FOR.get(code, status.HTTP_502_BAD_GATEWAY)
+    return HTTPException(http_status, detail=f"pricing: {code.name}: {exc.details()}")

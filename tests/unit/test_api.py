@@ -1,0 +1,107 @@
+"""The api in process, talking to a real in-process pricing gRPC server (no Docker)."""
+
+import socket
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from fastapi.testclient import TestClient
+
+from api.identity import HOSTNAME
+from api.main import app
+from api.settings import settings
+from pricing.server import build_server
+
+
+@pytest.fixture(scope="module")
+def pricing_port() -> Iterator[int]:
+    server = build_server()
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield port
+    server.stop(grace=None)
+
+
+@pytest.fixture
+def client(pricing_port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setattr(settings, "pricing_target", f"127.0.0.1:{pricing_port}")
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client_without_pricing(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    # A loopback port held (bound, not listening) so nothing can answer on it.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(settings, "pricing_target", f"127.0.0.1:{unused.getsockname()[1]}")
+        monkeypatch.setattr(settings, "pricing_timeout_s", 0.5)
+        with TestClient(app, raise_server_exceptions=False) as test_client:
+            yield test_client
+
+
+def test_quote_goes_through_grpc(client: TestClient) -> None:
+    response = client.post("/quotes", json={"sku": "BOOK-42", "quantity": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total_cents"] == 3 * body["unit_price_cents"]
+    assert body["served_by"] == HOSTNAME
+    assert body["priced_by"]
+    assert response.headers["x-served-by"] == HOSTNAME
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"sku": "no spaces", "quantity": 1}, "sku"),
+        ({"sku": "BOOK-42", "quantity": 0}, "quantity"),
+        ({"sku": "BOOK-42", "quantity": 1001}, "quantity"),
+        ({"sku": "BOOK-42", "quantity": "many"}, "quantity"),
+        ({"sku": "BOOK-42"}, "quantity"),
+        ({"sku": "BOOK-42", "quantity": 1, "discount": 50}, "discount"),
+    ],
+)
+def test_invalid_bodies_get_422_with_the_field(
+    client: TestClient, payload: dict[str, object], field: str
+) -> None:
+    response = client.post("/quotes", json=payload)
+    assert response.status_code == 422
+    assert field in {str(part) for error in response.json()["detail"] for part in error["loc"]}
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", b"[]", b"null", "\u00ff".encode("latin-1")]
+)
+def test_malformed_json_gets_4xx_with_a_reason(client: TestClient, raw: bytes) -> None:
+    response = client.post("/quotes", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code in {400, 422}
+    assert response.json()["detail"]
+
+
+def test_readyz_reports_pricing(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"pricing": "SERVING"}}
+
+
+def test_pricing_down_is_503_not_500(client_without_pricing: TestClient) -> None:
+    assert client_without_pricing.get("/healthz").status_code == 200
+    ready = client_without_pricing.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["pricing"] in {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
+    quote = client_without_pricing.post("/quotes", json={"sku": "BOOK-42", "quantity": 1})
+    assert quote.status_code in {503, 504}
+    assert quote.json()["detail"].startswith("pricing:")
+
+
+def test_whoami_echoes_forwarded_headers(client: TestClient) -> None:
+    response = client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"})
+    body = response.json()
+    assert body["hostname"] == HOSTNAME
+    assert body["pid"] > 0
+    assert body["headers"]["x-forwarded-for"] == "203.0.113.9"
+
+
+def test_openapi_documents_the_resources(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/healthz", "/readyz", "/whoami", "/quotes"} <= set(paths)

@@ -1,0 +1,59 @@
+"""compose.yaml keeps the sandbox's promises: health, ordering, loopback-only ports (no Docker)."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+EXPECTED_PUBLISHED = {"proxy": {"8080"}, "rabbitmq": {"5672", "15672"}, "kafka": {"9094"}}
+
+
+def test_no_version_key() -> None:
+    assert "version" not in COMPOSE
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_a_healthcheck(name: str) -> None:
+    assert SERVICES[name]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_dependencies_wait_for_health(name: str) -> None:
+    for dependency in SERVICES[name].get("depends_on", {}).values():
+        assert dependency["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_only_expected_ports_published_on_loopback(name: str) -> None:
+    ports = SERVICES[name].get("ports", [])
+    assert all(port.startswith("127.0.0.1:") for port in ports)
+    assert {port.rsplit(":", 1)[1] for port in ports} == EXPECTED_PUBLISHED.get(name, set())
+
+
+def test_back_network_is_internal() -> None:
+    assert COMPOSE["networks"]["back"]["internal"] is True
+
+
+def test_api_has_three_replicas_behind_the_proxy() -> None:
+    assert SERVICES["api"]["deploy"]["replicas"] == 3
+    assert "ports" not in SERVICES["api"]
+    assert SERVICES["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", ["proxy", "api", "pricing"])
+def test_own_services_run_hardened(name: str) -> None:
+    service = SERVICES[name]
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+
+
+def test_upstream_images_are_pinned() -> None:
+    for name in ("proxy", "rabbitmq", "kafka"):
+        image = SERVICES[name]["image"]
+        default = image.split(":-", 1)[1].rstrip("}")
+        assert ":" in default
+        assert not default.endswith(":latest")

@@ -1,0 +1,72 @@
+"""The pricing rules and the gRPC server, in process (no Docker)."""
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+
+from pricing import rules
+from pricing.server import build_server
+
+
+@pytest.fixture(scope="module")
+def channel() -> Iterator[grpc.Channel]:
+    server = build_server()
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+        yield chan
+    server.stop(grace=None)
+
+
+@pytest.mark.parametrize("sku", ["ABC", "SKU-001", "A" * 32])
+def test_valid_skus_pass(sku: str) -> None:
+    rules.validate(sku, 1)
+
+
+@pytest.mark.parametrize(
+    ("sku", "quantity", "reason"),
+    [
+        ("ab", 1, "sku"),
+        ("lower-case", 1, "sku"),
+        ("-LEADING", 1, "sku"),
+        ("A" * 33, 1, "sku"),
+        ("ABC", 0, "quantity"),
+        ("ABC", 1001, "quantity"),
+    ],
+)
+def test_invalid_quotes_say_why(sku: str, quantity: int, reason: str) -> None:
+    with pytest.raises(rules.InvalidQuoteError, match=reason):
+        rules.validate(sku, quantity)
+
+
+def test_price_is_stable_and_in_range() -> None:
+    prices = {rules.unit_price_cents(f"SKU-{i}") for i in range(200)}
+    assert rules.unit_price_cents("SKU-1") == rules.unit_price_cents("SKU-1")
+    assert min(prices) >= 100
+    assert max(prices) < 10_000
+    assert len(prices) > 150  # different skus get different prices
+
+
+def test_quote_over_grpc(channel: grpc.Channel) -> None:
+    stub = pricing_pb2_grpc.PricingServiceStub(channel)
+    reply = stub.Quote(pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=3), timeout=5)
+    assert reply.total_cents == 3 * rules.unit_price_cents("BOOK-42")
+    assert reply.currency == "EUR"
+    assert reply.priced_by
+
+
+def test_invalid_quote_is_invalid_argument(channel: grpc.Channel) -> None:
+    stub = pricing_pb2_grpc.PricingServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Quote(pricing_pb2.QuoteRequest(sku="x", quantity=3), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "sku" in caught.value.details()
+
+
+def test_health_service_reports_serving(channel: grpc.Channel) -> None:
+    stub = health_pb2_grpc.HealthStub(channel)
+    reply = stub.Check(health_pb2.HealthCheckRequest(service="sandbox.pricing.v1.PricingService"))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -1,0 +1,57 @@
+"""The scenarios CLI and result helpers, without a running sandbox (no Docker)."""
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scenarios.result import ScenarioResult, percentiles_ms
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def scenarios_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scenarios", *args],
+        cwd=REPO, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_list_names_request_response() -> None:
+    result = scenarios_cli("list")
+    assert result.returncode == 0
+    assert "request-response" in result.stdout
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    result = scenarios_cli("run", "no-such-pattern")
+    assert result.returncode == 2
+    assert "request-response" in result.stdout
+
+
+def test_sandbox_down_names_make_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as unused:  # bound, not listening: connections are refused
+        unused.bind(("127.0.0.1", 0))
+        env = {"PROXY_PORT": str(unused.getsockname()[1]), "PATH": "/usr/bin:/bin"}
+        result = scenarios_cli("run", "request-response", env=env)
+    assert result.returncode == 3
+    assert "make up" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_percentiles_in_milliseconds() -> None:
+    samples = [i / 1000 for i in range(1, 101)]  # 1..100 ms
+    p = percentiles_ms(samples)
+    assert p["p50"] == pytest.approx(50.5, abs=0.6)
+    assert p["p99"] == pytest.approx(99, abs=1.1)
+    assert p["max"] == 100.0
+
+
+def test_result_json_shape() -> None:
+    result = ScenarioResult("x", True, {"errors": 0}, [{"status": 200}])
+    assert json.loads(json.dumps(result.to_json())) == {
+        "scenario": "x", "ok": True, "metrics": {"errors": 0}, "evidence": [{"status": 200}],
+    }  # fmt: skip
