@@ -29,7 +29,7 @@ ps: ## Show the sandbox's containers and their health
 logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 	@$(STACK) compose logs -f --tail=100 $(SERVICE)
 
-test: engine $(VENV)/.synced images protos ## Unit tests, then integration tests against the real stack
+test: engine $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/integration
 

@@ -3,13 +3,11 @@
 import socket
 from collections.abc import Iterator
 
-import grpc
 import pytest
-from fastapi.testclient import TestClient
-
 from api.identity import HOSTNAME
 from api.main import app
 from api.settings import settings
+from fastapi.testclient import TestClient
 from pricing.server import build_server
 
 
@@ -69,9 +67,7 @@ def test_invalid_bodies_get_422_with_the_field(
     assert field in {str(part) for error in response.json()["detail"] for part in error["loc"]}
 
 
-@pytest.mark.parametrize(
-    "raw", [b"{not json", b"", b"[]", b"null", "\u00ff".encode("latin-1")]
-)
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[]", b"null", "\u00ff".encode("latin-1")])
 def test_malformed_json_gets_4xx_with_a_reason(client: TestClient, raw: bytes) -> None:
     response = client.post("/quotes", content=raw, headers={"content-type": "application/json"})
     assert response.status_code in {400, 422}

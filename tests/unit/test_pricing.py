@@ -5,10 +5,9 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
-
 from pricing import rules
 from pricing.server import build_server
+from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 
 @pytest.fixture(scope="module")

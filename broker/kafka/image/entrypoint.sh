@@ -25,6 +25,7 @@ props="$config_dir/server.properties"
 
 say() { echo "===> $*"; }
 die() { echo "ERROR: $*" >&2; exit 1; }
+trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; echo "${v%"${v##*[![:space:]]}"}"; }
 
 # As upstream's run: KEY=VALUE arguments override the environment.
 for arg in "$@"; do
@@ -74,6 +75,7 @@ fi
 # Listen on every advertised port when only advertised listeners are given.
 if [ -z "${KAFKA_LISTENERS:-}" ] && [ "${KAFKA_PROCESS_ROLES:-}" != controller ] \
    && [ -n "${KAFKA_ADVERTISED_LISTENERS:-}" ]; then
+  # shellcheck disable=SC2001 # a regex, not a fixed string
   KAFKA_LISTENERS=$(sed -e 's|://[^:]*:|://0.0.0.0:|g' <<<"$KAFKA_ADVERTISED_LISTENERS")
   export KAFKA_LISTENERS
 fi
@@ -133,7 +135,7 @@ write_overlay() { # FILE ROOT_LEVEL [name=LEVEL,...]
       for entry in "${entries[@]}"; do
         [[ $entry == *=* ]] || die "KAFKA_LOG4J_LOGGERS entry '$entry' is not name=LEVEL"
         printf '      - name: "%s"\n        level: %s\n' \
-          "$(xargs <<<"${entry%%=*}")" "$(xargs <<<"${entry#*=}")"
+          "$(trim "${entry%%=*}")" "$(trim "${entry#*=}")"
       done
     fi
   } >"$file"
@@ -165,13 +167,12 @@ if [ -n "${KAFKA_PROCESS_ROLES:-}" ]; then
   formatted=true
   IFS=, read -r -a dir_list <<<"$dirs"
   for dir in "${dir_list[@]}"; do
-    [ -f "$(xargs <<<"$dir")/meta.properties" ] || formatted=false
+    [ -f "$(trim "$dir")/meta.properties" ] || formatted=false
   done
   if [ "$formatted" = true ]; then
     echo "Storage in $dirs is already formatted; not formatting."
   else
-    # Quiet JVM flags: this short-lived JVM must not take the broker's heap.
-    KAFKA_HEAP_OPTS="-Xmx256M" "$home/bin/kafka-storage.sh" format \
+    "$home/bin/kafka-storage.sh" format \
       --cluster-id "$CLUSTER_ID" -c "$props" --ignore-formatted
   fi
 fi

@@ -1,0 +1,59 @@
+"""The real stack, started once per test session with testcontainers' DockerCompose.
+
+A missing Docker engine is a failure, never a skip: these tests exist to run
+against real nginx, RabbitMQ and Kafka. If the sandbox is already up (`make
+up`), the tests use it and leave it running; otherwise they start it and
+remove it (with its volumes) at the end.
+"""
+
+import os
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from testcontainers.compose import DockerCompose
+
+from scenarios import config
+from scripts.stack import IMAGES_ENV, REPO, compose
+
+# Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
+# registry; the fixture below removes what it started itself.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def engine_answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def stack_is_running() -> bool:
+    result = compose("ps", "--quiet", "--status=running", capture=True)
+    return bool(result.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[DockerCompose]:
+    if not engine_answers():
+        pytest.fail(
+            "No Docker engine answers: the integration tests need the real stack. "
+            "`make test` installs and starts one on a Debian host run as root.",
+            pytrace=False,
+        )
+    already_up = stack_is_running()
+    sandbox = DockerCompose(
+        context=REPO,
+        compose_file_name="compose.yaml",
+        env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None,
+        build=True,
+        wait=True,
+    )
+    sandbox.start()
+    yield sandbox
+    if not already_up:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(stack: DockerCompose) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=config.proxy_url(), timeout=10) as client:
+        yield client

@@ -1,0 +1,21 @@
+"""What the host can reach: only the documented ports, and only on 127.0.0.1."""
+
+from testcontainers.compose import DockerCompose
+
+EXPECTED = {("proxy", 8080), ("rabbitmq", 5672), ("rabbitmq", 15672), ("kafka", 9094)}
+
+
+def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -> None:
+    published = set()
+    for container in stack.get_containers():
+        for publisher in container.Publishers or []:
+            if publisher.PublishedPort:
+                assert publisher.URL == "127.0.0.1", (container.Service, publisher)
+                published.add((container.Service, publisher.TargetPort))
+    assert published == EXPECTED
+
+
+def test_every_container_is_healthy(stack: DockerCompose) -> None:
+    containers = stack.get_containers()
+    assert len(containers) == 7  # proxy, 3 x api, pricing, rabbitmq, kafka
+    assert {c.Service: c.Health for c in containers} == {c.Service: "healthy" for c in containers}

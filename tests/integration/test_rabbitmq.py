@@ -1,0 +1,65 @@
+"""RabbitMQ with the project's least-privilege user: publish with confirms, consume, refusals."""
+
+import uuid
+from collections.abc import Iterator
+
+import pika
+import pytest
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
+from testcontainers.compose import DockerCompose
+
+from scenarios import config
+
+
+def connect(user: str, password: str) -> pika.BlockingConnection:
+    parameters = pika.ConnectionParameters(
+        host=config.HOST,
+        port=config.AMQP.port,
+        virtual_host=config.RABBITMQ_VHOST,
+        credentials=pika.PlainCredentials(user, password),
+        connection_attempts=5,
+        retry_delay=1,
+    )
+    return pika.BlockingConnection(parameters)
+
+
+@pytest.fixture
+def channel(stack: DockerCompose) -> Iterator[BlockingChannel]:
+    connection = connect(config.RABBITMQ_APP_USER, config.RABBITMQ_APP_PASSWORD)
+    chan = connection.channel()
+    chan.confirm_delivery()
+    yield chan
+    connection.close()
+
+
+def test_published_message_is_consumed(channel: BlockingChannel) -> None:
+    channel.queue_purge("sandbox.smoke")
+    body = f"hello {uuid.uuid4()}".encode()
+    channel.basic_publish(
+        "sandbox.events",
+        "smoke.test",
+        body,
+        pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent),
+        mandatory=True,  # with confirms: raises if no queue took it
+    )
+    method, _, received = next(channel.consume("sandbox.smoke", inactivity_timeout=10))
+    assert received == body
+    channel.basic_ack(method.delivery_tag)
+    channel.cancel()
+
+
+def test_app_user_cannot_declare_topology(channel: BlockingChannel) -> None:
+    with pytest.raises(ChannelClosedByBroker) as refused:
+        channel.exchange_declare("rogue.exchange", "fanout")
+    assert refused.value.reply_code == 403  # ACCESS_REFUSED
+
+
+def test_guest_cannot_log_in(stack: DockerCompose) -> None:
+    with pytest.raises(ProbableAuthenticationError):
+        parameters = pika.ConnectionParameters(
+            host=config.HOST,
+            port=config.AMQP.port,
+            credentials=pika.PlainCredentials("guest", "guest"),
+        )
+        pika.BlockingConnection(parameters)
