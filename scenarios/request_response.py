@@ -161,7 +161,7 @@ EVIDENCE_COLUMNS = ("status", "served_by", "upstream", "priced_by", "latency_ms"
 def _evidence_table(evidence: list[dict[str, Any]]) -> Table:
     table = Table(title="sample exchanges")
     for column in EVIDENCE_COLUMNS:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in evidence:
         table.add_row(*(str(row.get(column)) for column in EVIDENCE_COLUMNS))
     return table

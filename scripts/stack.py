@@ -47,7 +47,10 @@ def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[st
 
 def published_by_stack() -> set[int]:
     """Host ports our own running containers already hold (they are not 'taken')."""
-    result = compose("ps", "--format", "json", capture=True)
+    try:
+        result = compose("ps", "--format", "json", capture=True)
+    except FileNotFoundError:  # no docker client: nothing of ours can be running
+        return set()
     ports: set[int] = set()
     for line in result.stdout.splitlines():
         entries = json.loads(line)
@@ -71,26 +74,23 @@ def taken_ports() -> list[config.PublishedPort]:
     return [p for p in config.PUBLISHED_PORTS if p.port not in ours and not port_is_free(p.port)]
 
 
-def endpoints_table(seconds: float) -> Table:
+def print_endpoints(seconds: float) -> None:
     table = Table(title=f"comms-sandbox is up: all services healthy in {seconds:.1f} s")
     table.add_column("what")
-    table.add_column("where")
+    table.add_column("where", overflow="fold")
     rows = [
-        ("proxy (the HTTP entry point)", config.proxy_url()),
-        ("API docs (OpenAPI, through the proxy)", f"{config.proxy_url()}/docs"),
+        ("proxy (HTTP entry point)", config.proxy_url()),
+        ("API docs (through the proxy)", f"{config.proxy_url()}/docs"),
         ("which replica answers?", f"curl -i {config.proxy_url()}/whoami"),
-        (
-            "RabbitMQ management UI",
-            f"{config.rabbitmq_ui_url()}  "
-            f"(user {config.RABBITMQ_ADMIN_USER}, password {config.RABBITMQ_ADMIN_PASSWORD})",
-        ),
-        ("RabbitMQ AMQP", config.amqp_url()),
-        ("Kafka bootstrap (host clients)", config.kafka_bootstrap()),
-        ("a scenario", ".venv/bin/python -m scenarios run request-response"),
+        ("RabbitMQ management UI", config.rabbitmq_ui_url()),
+        ("  login", f"{config.RABBITMQ_ADMIN_USER} / {config.RABBITMQ_ADMIN_PASSWORD}"),
+        ("RabbitMQ AMQP (app user)", config.amqp_url()),
+        ("Kafka bootstrap (host)", config.kafka_bootstrap()),
+        ("run a scenario", ".venv/bin/python -m scenarios run request-response"),
     ]
     for row in rows:
         table.add_row(*row)
-    return table
+    console.print(table)
 
 
 def explain_failure() -> None:
@@ -114,7 +114,7 @@ def up() -> None:
     if result.returncode != 0:
         explain_failure()
         raise typer.Exit(result.returncode)
-    console.print(endpoints_table(time.monotonic() - started))
+    print_endpoints(time.monotonic() - started)
 
 
 @app.command()
