@@ -19,7 +19,8 @@ port=${1:-19092}
 wait_s=2   # per read; compose's healthcheck timeout bounds the whole run
 
 # Connection refused (broker not listening yet) is a plain failure.
-exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || exit 1
+# (The braces make 2>/dev/null cover bash's own "connect:" message.)
+{ exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || exit 1
 
 # Request: int32 size=12 | int16 api_key=18 (ApiVersions) | int16 version=0 |
 # int32 correlation_id="khck" | int16 client_id length=2 | "hc". Version 0 has

@@ -28,8 +28,10 @@ say "resolving Kafka jars with mvn (first run downloads about 55 MB)"
 # half-filled jars/ that a later build would copy.
 tmp=$(mktemp -d "$PWD/.jars.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# mvn -q still prints bare ANSI colour resets; strip them, keep any errors.
 mvn -q -B -Dstyle.color=never -f pom.xml dependency:copy-dependencies \
-  -DincludeScope=runtime -DoutputDirectory="$tmp"
+  -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 \
+  | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2
 n=$(find "$tmp" -name '*.jar' | wc -l)
 [ "$n" -gt 0 ] || { say "ERROR: mvn resolved no jars"; exit 1; }
 echo "$want" >"$tmp/.pom.sha256"

@@ -25,6 +25,19 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# Class-data-sharing archives recorded at build time (see
+# /etc/kafka/docker/cds.sh): the broker, the storage tool, the other tools.
+# They only match the default class path, so a custom CLASSPATH goes without.
+cds=()
+case $1 in
+  kafka.Kafka) jsa=kafka.jsa ;;
+  kafka.tools.StorageTool) jsa=storage.jsa ;;
+  *) jsa=tools.jsa ;;
+esac
+if [ -z "${CLASSPATH:-}" ] && [ -f "$base_dir/$jsa" ]; then
+  cds=("-XX:SharedArchiveFile=$base_dir/$jsa")
+fi
+
 java=java
 [ -n "${JAVA_HOME:-}" ] && java="$JAVA_HOME/bin/java"
 
@@ -49,5 +62,5 @@ read -r -a jmx <<<"${KAFKA_JMX_OPTS:-}"
 read -r -a log4j_opts <<<"-Dkafka.logs.dir=${LOG_DIR:-$base_dir/logs} $KAFKA_LOG4J_OPTS"
 read -r -a opts <<<"${KAFKA_OPTS:-}"
 
-exec "$java" "${heap[@]}" "${perf[@]}" "${gclog[@]}" "${jmx[@]}" "${log4j_opts[@]}" \
+exec "$java" "${heap[@]}" "${perf[@]}" "${cds[@]}" "${gclog[@]}" "${jmx[@]}" "${log4j_opts[@]}" \
   -cp "$cp" "${opts[@]}" "$@"
