@@ -58,7 +58,10 @@ base_rootfs() {
 build_image() {
   local tag=$1 dir=$2 base=$3
   say "building $tag from $dir/Dockerfile"
-  docker build --quiet --build-arg "BASE=$base" -t "$tag" "$dir" >/dev/null
+  # Without the buildx plugin the docker CLI uses the legacy builder, which is
+  # all these no-network builds need; keep its deprecation notice out of the way.
+  docker build --quiet --build-arg "BASE=$base" -t "$tag" "$dir" 2>&1 >/dev/null \
+    | { grep -vE 'DEPRECATED|buildx|^\s*$' || true; } >&2
 }
 
 main() {

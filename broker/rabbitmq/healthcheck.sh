@@ -27,7 +27,7 @@ stamp=/tmp/.sandbox-healthcheck-amqp-ok
 
 fail() { echo "unhealthy: $*"; exit 1; }
 
-{ exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || fail "nothing accepts connections on port $port yet"
+{ exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || fail "nothing accepts connections on 127.0.0.1:$port"
 
 last=0
 [[ -r $stamp ]] && read -r last <"$stamp" 2>/dev/null
@@ -40,7 +40,7 @@ fi
 # (type 1) carrying connection.start (class 10, method 10) for version 0-9.
 # bash drops NUL bytes on read: the reply starts 01 00 00 <size> 00 0a 00 0a 00 09.
 printf 'AMQP\x00\x00\x09\x01' 2>/dev/null >&3 || fail "could not send the AMQP header"
-IFS= read -r -t 3 -N 16 reply 2>/dev/null <&3 || fail "no AMQP reply within 3 s"
+IFS= read -r -t 2 -N 16 reply 2>/dev/null <&3 || fail "no AMQP reply within 2 s"
 [[ $reply == $'\x01'*$'\n\n\t'* ]] || fail "reply is not an AMQP 0-9-1 connection.start"
 
 echo "$EPOCHSECONDS" >"$stamp" 2>/dev/null
