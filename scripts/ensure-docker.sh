@@ -48,6 +48,7 @@ install_compose_plugin() {
   printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
     "$mirror" >"$work/etc/trixie.sources"
   local opts=(-o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
+              -o "APT::Sandbox::User=root"
               -o "Dir::Etc::SourceList=/dev/null"
               -o "Dir::Etc::SourceParts=$work/etc" -o "Debug::NoLocking=1")
   apt-get "${opts[@]}" update -qq
@@ -60,11 +61,17 @@ install_compose_plugin() {
   say "installed $(docker compose version)"
 }
 
-start_engine() {
-  say "starting dockerd in the background (log: /var/log/dockerd.log)"
-  nohup dockerd >/var/log/dockerd.log 2>&1 &
+# Start dockerd whenever none runs (one may also be still starting, or still
+# dying after a kill), and wait up to a minute for the engine to answer.
+run_engine() {
+  local starts=0
   for _ in $(seq 1 60); do
     engine_answers && { say "engine is up: $(docker info --format '{{.ServerVersion}}')"; return; }
+    if ! pgrep -x dockerd >/dev/null && [ "$starts" -lt 3 ]; then
+      say "starting dockerd in the background (log: /var/log/dockerd.log)"
+      nohup dockerd >>/var/log/dockerd.log 2>&1 &
+      starts=$((starts + 1))
+    fi
     sleep 1
   done
   die "dockerd did not answer within 60 s; see /var/log/dockerd.log"
@@ -76,8 +83,7 @@ main() {
   if ! engine_answers; then
     can_install || die "no Docker engine answers. Start Docker (Docker Desktop, or 'sudo systemctl start docker') and try again."
     command -v dockerd >/dev/null || install_engine
-    pgrep -x dockerd >/dev/null || start_engine
-    engine_answers || die "dockerd runs but does not answer; see /var/log/dockerd.log"
+    run_engine
   fi
   if ! compose_v2_answers; then
     can_install || die "Docker Compose v2 is missing. Install the compose plugin: https://docs.docker.com/compose/install/linux/"

@@ -35,9 +35,12 @@ use_upstream() {
 
 use_local() {
   say "building local equivalents from Debian packages, PyPI wheels and Maven Central jars"
-  scripts/fetch-wheels.sh
   scripts/local-images.sh "$ENV_FILE"
 }
+
+# Either way our service image installs wheels fetched on the host, so its
+# `docker build` needs no network (nor any certificate).
+scripts/fetch-wheels.sh
 
 case "$mode" in
   upstream) have_or_pull_upstream || { say "ERROR: cannot pull the upstream images; try SANDBOX_IMAGES=local"; exit 1; }

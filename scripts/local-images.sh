@@ -30,12 +30,22 @@ ensure_mmdebstrap() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# base_rootfs NAME PACKAGES...: a minbase Debian with PACKAGES, as an image.
+# The Debian packages each local image starts from.
+declare -A PACKAGES=(
+  [python]="python3 python3-venv ca-certificates"
+  [nginx]="nginx-core libnginx-mod-stream"
+  [rabbitmq]="rabbitmq-server"
+  [kafka]="openjdk-17-jre-headless"
+)
+
+base_tag() { echo "$PREFIX/base-$1:$SUITE"; }
+
+# base_rootfs NAME PACKAGES...: a minbase Debian with PACKAGES, imported as base_tag NAME.
 base_rootfs() {
   local name=$1; shift
-  local tag="$PREFIX/base-$name:$SUITE"
-  if image_exists "$tag"; then echo "$tag"; return; fi
-  ensure_mmdebstrap
+  local tag
+  tag=$(base_tag "$name")
+  image_exists "$tag" && return
   say "building $tag from Debian's packages: $*"
   local include
   include=$(IFS=,; echo "$*")
@@ -43,6 +53,7 @@ base_rootfs() {
   tarball=$(mktemp --suffix=.tar)
   # Import only a complete rootfs: a failed mmdebstrap must not leave an empty image.
   # Java's postinst needs man1 to exist even though man pages are left out.
+  # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap (the rootfs path), not here
   mmdebstrap --quiet --variant=minbase --include="$include" \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
@@ -51,7 +62,18 @@ base_rootfs() {
     "$SUITE" "$tarball"
   docker import --message "mmdebstrap $SUITE: $*" "$tarball" "$tag" >/dev/null
   rm -f "$tarball"
-  echo "$tag"
+}
+
+# All missing bases at once: mostly download and dpkg time, which overlaps well.
+build_bases() {
+  local name pids=()
+  ensure_mmdebstrap
+  for name in "${!PACKAGES[@]}"; do
+    # shellcheck disable=SC2086 # the package list is meant to split into words
+    base_rootfs "$name" ${PACKAGES[$name]} &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
 }
 
 # build_image TAG DIR BASE: docker build of DIR/Dockerfile on top of BASE.
@@ -66,20 +88,15 @@ build_image() {
 
 main() {
   mkdir -p "$(dirname "$ENV_FILE")"
-  local python nginx rabbitmq kafka
-  python=$(base_rootfs python python3 python3-venv ca-certificates)
-  nginx=$(base_rootfs nginx nginx-core libnginx-mod-stream)
-  rabbitmq=$(base_rootfs rabbitmq rabbitmq-server)
-  kafka=$(base_rootfs kafka openjdk-17-jre-headless)
-
-  build_image "$PREFIX/nginx:local" proxy/image "$nginx"
-  build_image "$PREFIX/rabbitmq:local" broker/rabbitmq/image "$rabbitmq"
+  build_bases
+  build_image "$PREFIX/nginx:local" proxy/image "$(base_tag nginx)"
+  build_image "$PREFIX/rabbitmq:local" broker/rabbitmq/image "$(base_tag rabbitmq)"
   broker/kafka/image/fetch-jars.sh
-  build_image "$PREFIX/kafka:local" broker/kafka/image "$kafka"
+  build_image "$PREFIX/kafka:local" broker/kafka/image "$(base_tag kafka)"
 
   cat >"$ENV_FILE" <<ENV
 # Written by scripts/local-images.sh: images built here from Debian packages.
-PYTHON_IMAGE=$python
+PYTHON_IMAGE=$(base_tag python)
 PROXY_IMAGE=$PREFIX/nginx:local
 RABBITMQ_IMAGE=$PREFIX/rabbitmq:local
 KAFKA_IMAGE=$PREFIX/kafka:local
