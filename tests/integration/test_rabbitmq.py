@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pika
 import pytest
 from pika.adapters.blocking_connection import BlockingChannel
@@ -63,3 +64,14 @@ def test_guest_cannot_log_in(stack: DockerCompose) -> None:
             credentials=pika.PlainCredentials("guest", "guest"),
         )
         pika.BlockingConnection(parameters)
+
+
+def test_management_api_serves_the_admin_and_refuses_guest(stack: DockerCompose) -> None:
+    api = f"{config.rabbitmq_ui_url()}/api"
+    admin = (config.RABBITMQ_ADMIN_USER, config.RABBITMQ_ADMIN_PASSWORD)
+    vhosts = httpx.get(f"{api}/vhosts", auth=admin, timeout=10)
+    assert vhosts.status_code == 200
+    assert [v["name"] for v in vhosts.json()] == [config.RABBITMQ_VHOST]
+    queues = {q["name"] for q in httpx.get(f"{api}/queues", auth=admin, timeout=10).json()}
+    assert {"sandbox.smoke", "sandbox.dead-letter"} <= queues
+    assert httpx.get(f"{api}/overview", auth=("guest", "guest"), timeout=10).status_code == 401
