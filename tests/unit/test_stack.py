@@ -1,28 +1,37 @@
 """`make up`'s preflight: a taken port stops start-up with the port and its variable named."""
 
-import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+import pytest
+from typer.testing import CliRunner
+
+from scripts import stack
 
 
-def test_taken_port_stops_up_and_names_the_variable() -> None:
+def test_taken_port_stops_up_and_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_compose = stack.compose
+
+    def compose_but_never_up(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+        assert args[0] != "up", "the preflight let `up` start despite a taken port"
+        return real_compose(*args, capture=capture)
+
+    monkeypatch.setattr(stack, "compose", compose_but_never_up)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "scripts.stack", "up"],
-            cwd=REPO,
-            env=os.environ | {"KAFKA_PORT": str(port), "COLUMNS": "200"},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-    assert result.returncode == 1
-    assert f"Port {port} is taken" in result.stdout
-    assert "KAFKA_PORT" in result.stdout
+        monkeypatch.setenv("KAFKA_PORT", str(port))
+        monkeypatch.setenv("COLUMNS", "200")
+        result = CliRunner().invoke(stack.app, ["up"])
+    assert result.exit_code == 1
+    assert f"Port {port} is taken" in result.output
+    assert "KAFKA_PORT" in result.output
+
+
+def test_a_free_port_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    monkeypatch.setenv("KAFKA_PORT", str(free))
+    assert stack.config.KAFKA not in stack.taken_ports()
