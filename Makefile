@@ -1,14 +1,14 @@
 # comms-sandbox: `make up` starts the sandbox, `make test` tests it.
 # Each target installs what it needs first (Docker engine on a Debian root
-# host, the Python environment from uv.lock, the images), so both commands
-# work on a fresh machine.
+# host, the Python environment from requirements.lock, the images), so both
+# commands work on a fresh machine.
+
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
-UV     := $(VENV)/bin/uv
 IMAGES := .sandbox/images.env
 STACK  := $(PY) -m scripts.stack
 
@@ -56,9 +56,8 @@ proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf from proxy/site.py
 protos: $(VENV)/.synced ## Generate gRPC stubs for the host into services/generated/
 	@services/protos/generate.sh services/generated $(PY)
 
-lock: $(VENV)/.synced ## Re-resolve uv.lock and export the services' hash-pinned requirements
-	$(UV) lock
-	$(PY) -m scripts.locks export
+lock: $(VENV)/.synced ## Re-resolve the lock files from pyproject.toml's dependency groups
+	$(PY) -m scripts.locks compile
 
 engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a Debian root host)
 	@scripts/ensure-docker.sh
@@ -66,7 +65,7 @@ engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a D
 images: engine $(VENV)/.synced ## Choose upstream or locally built images (SANDBOX_IMAGES=auto|upstream|local)
 	@scripts/images.sh
 
-$(VENV)/.synced: uv.lock pyproject.toml
+$(VENV)/.synced: requirements.lock
 	@scripts/bootstrap-venv.sh
 	@touch $@
 

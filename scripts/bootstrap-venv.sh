@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Create the project's Python environment (.venv) from uv.lock.
-# uv itself is pinned in uv.lock; it is bootstrapped with pip into .venv, then
-# `uv sync --frozen` installs exactly what the lock file says.
+# Create the project's Python environment (.venv) from requirements.lock.
+# uv itself is pinned in the lock; it is bootstrapped with pip into .venv, then
+# `uv pip sync` makes .venv hold exactly what the lock says, hashes checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[venv] %s\n' "$*" >&2; }
 
-uv_version=$(sed -n '/^name = "uv"$/{n;s/^version = "\(.*\)"$/\1/p;}' uv.lock)
+uv_version=$(sed -n 's/^uv==\([^ ;]*\).*/\1/p' requirements.lock)
 
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   say "ERROR: Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1))"; exit 1
@@ -25,5 +25,5 @@ if [ ! -x .venv/bin/uv ] || [ "$(.venv/bin/uv --version | cut -d' ' -f2)" != "$u
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$uv_version"
 fi
 # uv uses the system's trust store, so TLS-inspecting proxies work as they do for pip.
-UV_NATIVE_TLS=1 .venv/bin/uv sync --frozen --quiet
-say "Python environment ready (.venv, from uv.lock)"
+UV_NATIVE_TLS=1 .venv/bin/uv pip sync --quiet --python .venv/bin/python --require-hashes requirements.lock
+say "Python environment ready (.venv, from requirements.lock)"

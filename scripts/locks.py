@@ -1,37 +1,62 @@
-"""The services' hash-pinned requirement files, exported from uv.lock (never edited by hand).
+"""The lock files: hash-pinned requirements compiled from pyproject.toml's dependency groups.
 
-`python -m scripts.locks export` writes them; the unit tests compare them
-with a fresh export, so they cannot drift from uv.lock.
+`python -m scripts.locks compile` (`make lock`) resolves them with uv. They
+hold names, versions and hashes only (no index URLs). The host's lock is
+compiled first and constrains the services' locks, so a package has the same
+version on the host and in the images.
 """
 
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 UV = REPO / ".venv" / "bin" / "uv"
-# dependency group in pyproject.toml -> the file the service image installs
-EXPORTS = {
-    "service": REPO / "services" / "requirements" / "service.lock",
-    "codegen": REPO / "services" / "requirements" / "codegen.lock",
-}
+HOST_LOCK = Path("requirements.lock")
 
 
-def exported(group: str) -> str:
-    return subprocess.run(
-        [str(UV), "export", "--frozen", "--only-group", group, "--no-emit-project",
-         "--no-header", "--quiet"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+@dataclass(frozen=True)
+class Lock:
+    group: str  # the dependency group in pyproject.toml
+    path: Path  # relative to the repository
 
 
-def export() -> None:
-    for group, path in EXPORTS.items():
-        path.write_text(exported(group))
-        print(f"wrote {path.relative_to(REPO)}")
+LOCKS = (
+    Lock("dev", HOST_LOCK),  # the host: scenarios, tests, tools (.venv)
+    Lock("service", Path("services/requirements/service.lock")),  # what the images run
+    Lock("codegen", Path("services/requirements/codegen.lock")),  # protoc, at image build
+)
+
+
+def compile_lock(lock: Lock) -> None:
+    constraints = [] if lock.path == HOST_LOCK else ["--constraints", str(HOST_LOCK)]
+    subprocess.run(
+        [str(UV), "pip", "compile", "pyproject.toml", "--group", lock.group,
+         "--universal", "--python-version", "3.11", "--generate-hashes",
+         "--no-header", "--quiet", *constraints, "--output-file", str(lock.path)],
+        cwd=REPO, check=True, env={"UV_NATIVE_TLS": "1"} | dict(os.environ),
+    )  # fmt: skip
+    print(f"wrote {lock.path}")
+
+
+def pinned(path: Path) -> dict[str, str]:
+    """name -> version of every `name==version` line in a lock file."""
+    pins = {}
+    for line in (REPO / path).read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(";")[0].split("==")
+            pins[normalize(name)] = version.split()[0].rstrip("\\").strip()
+    return pins
+
+
+def normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["export"]:
-        sys.exit("usage: python -m scripts.locks export")
-    export()
+    if sys.argv[1:] != ["compile"]:
+        sys.exit("usage: python -m scripts.locks compile")
+    for each in LOCKS:
+        compile_lock(each)
