@@ -50,5 +50,6 @@ def amqp_url() -> str:
 
 
 def kafka_bootstrap() -> str:
-    # "localhost", not 127.0.0.1: it must match the advertised listener.
-    return f"localhost:{KAFKA.port}"
+    # The EXTERNAL listener advertises this same address: the port is published
+    # on IPv4 loopback only, where "localhost" might resolve to ::1 first.
+    return f"{HOST}:{KAFKA.port}"
