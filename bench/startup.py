@@ -1,12 +1,11 @@
 """Start-up and idle memory: seconds from `up` to all-healthy (images built), memory at rest."""
 
-import json
 import subprocess
 import threading
 import time
 from typing import Any
 
-from scripts.stack import compose
+from scripts.stack import compose, compose_ps
 
 TARGET_HEALTHY_S = 30.0
 TARGET_IDLE_MEMORY_MIB = 1536.0
@@ -15,13 +14,7 @@ POLL_S = 0.5
 
 
 def health_by_container() -> dict[str, str]:
-    result = compose("ps", "--all", "--format", "json", capture=True)
-    states: dict[str, str] = {}
-    for line in result.stdout.splitlines():
-        entries = json.loads(line)
-        for entry in entries if isinstance(entries, list) else [entries]:
-            states[entry["Name"]] = entry.get("Health") or entry.get("State", "")
-    return states
+    return {c["Name"]: c.get("Health") or c.get("State", "") for c in compose_ps("--all")}
 
 
 def timed_up() -> tuple[float, dict[str, float]]:

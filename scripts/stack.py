@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -45,18 +46,25 @@ def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[st
     )
 
 
+def compose_ps(*flags: str) -> list[dict[str, Any]]:
+    """`docker compose ps` as dicts. Compose prints one JSON object per line
+    (newer releases) or one JSON list (older ones): accept both."""
+    result = compose("ps", *flags, "--format", "json", capture=True)
+    containers: list[dict[str, Any]] = []
+    for line in result.stdout.splitlines():
+        parsed = json.loads(line)
+        containers += parsed if isinstance(parsed, list) else [parsed]
+    return containers
+
+
 def published_by_stack() -> set[int]:
     """Host ports our own running containers already hold (they are not 'taken')."""
     try:
-        result = compose("ps", "--format", "json", capture=True)
+        containers = compose_ps()
     except FileNotFoundError:  # no docker client: nothing of ours can be running
         return set()
-    ports: set[int] = set()
-    for line in result.stdout.splitlines():
-        entries = json.loads(line)
-        for entry in entries if isinstance(entries, list) else [entries]:
-            ports.update(p["PublishedPort"] for p in entry.get("Publishers") or [])
-    return ports
+    publishers = (p for c in containers for p in c.get("Publishers") or [])
+    return {p["PublishedPort"] for p in publishers if p["PublishedPort"]}  # 0: not published
 
 
 def port_is_free(port: int) -> bool:
