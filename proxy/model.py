@@ -10,7 +10,8 @@ Later additions fit without changes here: balancing methods and weights are
 plain strings (``Upstream(balancing="hash $key consistent", servers=("a:1
 weight=3",))``), TLS is ``Server(listen="8443 ssl", directives=(("http2",
 "on"), ...))``, gRPC is ``Location(path, grpc_pass="grpc://name")`` and L4
-proxying is ``NginxConfig(stream=Stream(...))``.
+proxying is ``NginxConfig(stream=Stream(...))``. A ``Map`` derives one
+variable from another (``map $http_x_client_key $lb_key {...}``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,19 @@ class Upstream:
     def __post_init__(self) -> None:
         _require(bool(self.name.strip()), "an upstream needs a name")
         _require(bool(self.servers), f"upstream {self.name!r} has no servers")
+
+
+@dataclass(frozen=True)
+class Map:
+    """A ``map SOURCE $TARGET {}`` block: each entry is ``(key, value)``, e.g. ``("default", "x")``."""
+
+    source: str
+    target: str
+    entries: Directives
+
+    def __post_init__(self) -> None:
+        _require(self.target.startswith("$"), f"map target {self.target!r} must be a $variable")
+        _require(bool(self.entries), f"map {self.target} has no entries")
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,7 @@ class NginxConfig:
     main_directives: Directives = ()
     events_directives: Directives = (("worker_connections", "1024"),)
     stream: Stream | None = None
+    maps: tuple[Map, ...] = ()  # http-level, rendered before the upstreams
 
     def __post_init__(self) -> None:
         _require_unique_names(self.upstreams)

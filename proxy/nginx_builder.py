@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 
-from proxy.model import Directives, Location, NginxConfig, Server, Stream, Upstream
+from proxy.model import Directives, Location, Map, NginxConfig, Server, Stream, Upstream
 
 with warnings.catch_warnings():
     # "pkg_resources is deprecated as an API", raised from nginx/__init__.py.
@@ -62,7 +62,7 @@ def render(config: NginxConfig) -> str:
 
 
 def _http(config: NginxConfig) -> Block:
-    body = _context_body(config.http_directives, config.upstreams, config.servers)
+    body = _context_body(config.http_directives, config.upstreams, config.servers, config.maps)
     return _block("http", body)
 
 
@@ -74,15 +74,23 @@ def _stream(stream: Stream | None) -> list[Base]:
 
 
 def _context_body(
-    directives: Directives, upstreams: tuple[Upstream, ...], servers: tuple[Server, ...]
+    directives: Directives,
+    upstreams: tuple[Upstream, ...],
+    servers: tuple[Server, ...],
+    maps: tuple[Map, ...] = (),
 ) -> list[Base]:
-    """Directives, then upstreams, then servers, blocks separated by blank lines."""
+    """Directives, then maps, upstreams and servers, blocks separated by blank lines."""
     body = [
         *_directives(directives),
+        *_spaced(_map(map_) for map_ in maps),
         *_spaced(_upstream(upstream) for upstream in upstreams),
         *_spaced(_server(server) for server in servers),
     ]
     return body[1:] if body and isinstance(body[0], _BlankLine) else body
+
+
+def _map(map_: Map) -> Block:
+    return _block(f"map {map_.source} {map_.target}", _directives(map_.entries))
 
 
 def _upstream(upstream: Upstream) -> Block:

@@ -7,7 +7,8 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy.model import Location, NginxConfig, Server, Upstream
+from proxy import load_balancing
+from proxy.model import Location, NginxConfig, Server
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
 # unprivileged uid 101; compose maps a host port onto it.
@@ -69,21 +70,8 @@ HTTP = (
     ("proxy_connect_timeout", "2s"),
     ("proxy_send_timeout", "30s"),
     ("proxy_read_timeout", "30s"),
-)
-
-API = Upstream(
-    name="api",
-    # One name, three replicas: Docker's DNS returns every replica's address
-    # when nginx loads the config, and nginx round-robins over them. Replicas
-    # added or re-created with new addresses are seen after `nginx -s reload`.
-    servers=("api:8000",),
-    # Idle connections to the replicas kept open per worker, so requests do not
-    # pay a TCP handshake each (needs HTTP/1.1 and an empty Connection header).
-    keepalive=16,
-    # Close idle upstream connections before uvicorn does (its keep-alive
-    # timeout defaults to 5 s): reusing a connection the replica is closing
-    # gives a 502 that cannot be retried for a POST.
-    directives=(("keepalive_timeout", "4s"),),
+    # Docker's DNS, re-asked while running (upstream servers use `resolve`).
+    *load_balancing.RESOLVER,
 )
 
 HEALTH = Location(
@@ -122,23 +110,26 @@ RESPONSE_HEADERS = (
     ("add_header", "X-Upstream-Addr $upstream_addr always"),
 )
 
-RETRIES = (
-    # Try the next replica only when connecting failed or timed out. Retrying
-    # on http_502/503 or non_idempotent (a POST that may already have run) is
-    # a later issue's topic. nginx never retries a POST once it was sent.
-    ("proxy_next_upstream", "error timeout"),
-)
+PROXY_SETTINGS = FORWARDED_HEADERS + RESPONSE_HEADERS + load_balancing.RETRIES
 
+# Everything else goes to the api replicas, round robin.
 API_PROXY = Location(
     path="/",
-    proxy_pass="http://api",
-    directives=FORWARDED_HEADERS + RESPONSE_HEADERS + RETRIES,
+    proxy_pass=f"http://{load_balancing.ROUND_ROBIN.name}",
+    directives=PROXY_SETTINGS,
 )
 
 SITE = NginxConfig(
     main_directives=MAIN,
     events_directives=EVENTS,
     http_directives=HTTP,
-    upstreams=(API,),
-    servers=(Server(listen=str(LISTEN_PORT), locations=(HEALTH, API_PROXY)),),
+    maps=(load_balancing.CLIENT_KEY,),
+    upstreams=load_balancing.UPSTREAMS,
+    servers=(
+        Server(
+            listen=str(LISTEN_PORT),
+            locations=(HEALTH, *load_balancing.method_locations(PROXY_SETTINGS), API_PROXY),
+        ),
+    ),
+    stream=load_balancing.L4,
 )

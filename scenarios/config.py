@@ -21,10 +21,11 @@ class PublishedPort:
 
 
 PROXY = PublishedPort("PROXY_PORT", 8080, "proxy", "HTTP entry point (nginx)")
+PROXY_L4 = PublishedPort("PROXY_L4_PORT", 8081, "proxy", "TCP (L4) balancing to the api replicas")
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
 RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
-PUBLISHED_PORTS = (PROXY, AMQP, RABBITMQ_UI, KAFKA)
+PUBLISHED_PORTS = (PROXY, PROXY_L4, AMQP, RABBITMQ_UI, KAFKA)
 
 HOST = "127.0.0.1"  # everything is published on loopback only
 
@@ -39,6 +40,10 @@ RABBITMQ_ADMIN_PASSWORD = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "sandbox-adm
 
 def proxy_url() -> str:
     return f"http://{HOST}:{PROXY.port}"
+
+
+def proxy_l4_url() -> str:
+    return f"http://{HOST}:{PROXY_L4.port}"
 
 
 def rabbitmq_ui_url() -> str:

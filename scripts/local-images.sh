@@ -16,6 +16,11 @@ cd "$(dirname "$0")/.."
 ENV_FILE=${1:-.sandbox/images.env}
 PREFIX=comms-sandbox
 SUITE=bookworm
+# Suites other than the default, per base. nginx comes from Debian testing:
+# the proxy's upstreams re-resolve Docker DNS names (`server ... resolve`),
+# which open-source nginx has only since 1.27.3; Debian 12 and 13 ship 1.22
+# and 1.26. The upstream image compose.yaml names (nginx 1.28) has it too.
+declare -A SUITES=([nginx]=forky)
 # A fixed timestamp keeps rootfs builds reproducible (mmdebstrap honours it).
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1735689600}
 
@@ -33,22 +38,28 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # The Debian packages each local image starts from.
 declare -A PACKAGES=(
   [python]="python3 python3-venv ca-certificates"
-  [nginx]="nginx-core libnginx-mod-stream"
+  [nginx]="nginx libnginx-mod-stream"
   [rabbitmq]="rabbitmq-server"
   [kafka]="openjdk-17-jre-headless"
 )
 
-base_tag() { echo "$PREFIX/base-$1:$SUITE"; }
+suite_of() { echo "${SUITES[$1]:-$SUITE}"; }
+base_tag() { echo "$PREFIX/base-$1:$(suite_of "$1")"; }
 
 # base_rootfs NAME PACKAGES...: a minbase Debian with PACKAGES, imported as base_tag NAME.
 base_rootfs() {
   local name=$1; shift
-  local tag
+  local tag suite
   tag=$(base_tag "$name")
+  suite=$(suite_of "$name")
   image_exists "$tag" && return
-  say "building $tag from Debian's packages: $*"
+  say "building $tag from Debian $suite packages: $*"
   local include
   include=$(IFS=,; echo "$*")
+  # A mirror frozen in time (a snapshot, a local cache) serves a testing
+  # Release file past its one-week Valid-Until; the packages are still signed.
+  local valid_until=()
+  [[ $suite == "$SUITE" ]] || valid_until=(--aptopt='Acquire::Check-Valid-Until "false"')
   local tarball
   tarball=$(mktemp --suffix=.tar)
   # Import only a complete rootfs: a failed mmdebstrap must not leave an empty image.
@@ -59,8 +70,8 @@ base_rootfs() {
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --setup-hook='mkdir -p "$1/usr/share/man/man1"' \
-    "$SUITE" "$tarball"
-  docker import --message "mmdebstrap $SUITE: $*" "$tarball" "$tag" >/dev/null
+    "${valid_until[@]}" "$suite" "$tarball"
+  docker import --message "mmdebstrap $suite: $*" "$tarball" "$tag" >/dev/null
   rm -f "$tarball"
 }
 

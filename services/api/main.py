@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request, Response
 
 from api.identity import HOSTNAME
 from api.pricing_client import PricingClient
-from api.routes import health, quotes, whoami
+from api.routes import delay, health, quotes, whoami
 from api.settings import settings
 
 
@@ -27,6 +27,7 @@ app = FastAPI(
 app.include_router(health.router)
 app.include_router(whoami.router)
 app.include_router(quotes.router)
+app.include_router(delay.router)
 
 
 @app.middleware("http")

@@ -12,6 +12,7 @@ class WhoAmI(BaseModel):
     hostname: str
     pid: int
     peer: str | None  # the TCP peer: the proxy, not the client
+    peer_port: int | None  # one value per TCP connection the request came on
     headers: dict[str, str]
 
 
@@ -21,5 +22,6 @@ async def whoami(request: Request) -> WhoAmI:
         hostname=HOSTNAME,
         pid=PID,
         peer=request.client.host if request.client else None,
+        peer_port=request.client.port if request.client else None,
         headers=dict(request.headers),
     )
