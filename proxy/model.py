@@ -44,7 +44,7 @@ class Upstream:
 
 @dataclass(frozen=True)
 class Map:
-    """A ``map SOURCE $TARGET {}`` block: each entry is ``(key, value)``, e.g. ``("default", "x")``."""
+    """A ``map SOURCE $TARGET {}`` block; each entry is ``(key, value)``: ``("default", "x")``."""
 
     source: str
     target: str

@@ -7,10 +7,12 @@ from types import ModuleType
 import typer
 from rich.console import Console
 
-from scenarios import request_response
+from scenarios import load_balancing, request_response
 from scenarios.sandbox import SandboxNotUpError
 
-SCENARIOS: dict[str, ModuleType] = {module.NAME: module for module in (request_response,)}
+SCENARIOS: dict[str, ModuleType] = {
+    module.NAME: module for module in (request_response, load_balancing)
+}
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
 console = Console()

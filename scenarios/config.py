@@ -6,6 +6,7 @@ names compose.yaml uses), so scenarios, tests and tools follow it.
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clie
 PUBLISHED_PORTS = (PROXY, PROXY_L4, AMQP, RABBITMQ_UI, KAFKA)
 
 HOST = "127.0.0.1"  # everything is published on loopback only
+
+# Where scenarios save charts and reports (ignored by git).
+RESULTS_DIR = Path(
+    os.environ.get("SANDBOX_RESULTS", Path(__file__).resolve().parent.parent / "results")
+)
 
 # Local development credentials, defined in broker/rabbitmq/definitions.json.
 # A sandbox on loopback: fixed, documented, and never reused anywhere else.

@@ -1,0 +1,77 @@
+"""The scenarios' hands on the stack: which container is which replica; kill, start, scale.
+
+A replica's hostname (what X-Served-By says) is its container's short id;
+its name is what Compose calls it (comms-sandbox-api-2). Everything goes
+through the docker CLI with the same image settings `make up` used.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+
+from scripts.stack import compose, compose_ps
+
+
+class DockerError(RuntimeError):
+    """A docker command failed; the message carries its output."""
+
+
+@dataclass(frozen=True)
+class Container:
+    hostname: str  # the short container id, which Docker makes the hostname
+    name: str
+    state: str  # running, exited...
+    health: str  # healthy, starting, unhealthy, or "" without a healthcheck
+
+
+def containers(service: str) -> list[Container]:
+    """The service's containers, running or not, in name order."""
+    found = [
+        Container(c["ID"][:12], c["Name"], c.get("State", ""), c.get("Health", ""))
+        for c in compose_ps("--all", service)
+    ]
+    return sorted(found, key=lambda c: (len(c.name), c.name))
+
+
+def names_by_hostname(service: str) -> dict[str, str]:
+    return {c.hostname: c.name for c in containers(service)}
+
+
+def kill(name: str) -> None:
+    """SIGKILL, as a crash would: no graceful shutdown, connections just die."""
+    _docker("kill", name)
+
+
+def start(name: str) -> None:
+    _docker("start", name)
+
+
+def wait_healthy(name: str, timeout_s: float = 60) -> float:
+    """Seconds until the container's healthcheck passes."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        status = _docker("inspect", "--format", "{{.State.Health.Status}}", name).strip()
+        if status == "healthy":
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise DockerError(f"{name} not healthy after {timeout_s:.0f} s")
+
+
+def scale(service: str, replicas: int) -> None:
+    """`docker compose up --scale`: adds or removes replicas, leaves the others alone."""
+    result = compose(
+        "up", "--detach", "--no-build", "--no-recreate", "--wait",
+        "--scale", f"{service}={replicas}", service,
+        capture=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise DockerError(f"scaling {service} to {replicas} failed:\n{result.stderr}")
+
+
+def _docker(*args: str) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DockerError(f"docker {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout

@@ -1,0 +1,130 @@
+"""Failover: kill a replica under load, start it again, and count what the clients noticed.
+
+While a bounded load runs, `docker kill` takes one replica down (SIGKILL, no
+goodbye) and `docker start` brings it back. What keeps GETs whole:
+- proxy_next_upstream error timeout: a request whose connect failed, or
+  whose connection died before the response header, is sent to another
+  replica (X-Upstream-Addr then lists both addresses);
+- passive health checks (max_fails=1 fail_timeout=5s): after one failure
+  nginx stops choosing that server for 5 s;
+- Docker DNS re-resolution (`resolve`): a dead container leaves Docker's DNS
+  and nginx drops it from the pool within a second; it rejoins the same way.
+POSTs are not replayed once sent: see proxy/load_balancing.py RETRIES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from proxy import load_balancing as lb
+from scenarios import config, docker
+from scenarios.load import Burst, Call, Exchange, Progress, burst
+from scenarios.load_balancing.methods import label, per_replica
+
+REQUESTS = 2000
+CONCURRENCY = 4
+RATE_PER_S = 150  # paced: about 13 s of load, so the replica can die and come back
+POST_EVERY = 20  # one POST /quotes in 20 calls, to show how they are treated
+KILL_AT = 450  # calls done when the replica is killed
+START_AT = 900  # calls done when it is started again
+VICTIM_INDEX = 2
+
+POST_POLICY = (
+    "nginx passes a POST to another replica only if it could not send it at all "
+    "(connection refused or timed out). Once a POST reached a replica it may have "
+    "taken effect, so it is not replayed elsewhere (no `non_idempotent` in "
+    "proxy_next_upstream): a client that must retry it needs an idempotency key."
+)
+
+
+def calls() -> list[Call]:
+    quote = Call("/quotes", method="POST", json={"sku": "BOOK-42", "quantity": 1})
+    return [quote if n % POST_EVERY == 0 else Call("/whoami") for n in range(1, REQUESTS + 1)]
+
+
+class Timeline:
+    """When the replica was killed and started, in seconds since the load began."""
+
+    def __init__(self, victim: str) -> None:
+        self.victim = victim
+        self.events: dict[str, float] = {}
+
+    async def act(self, progress: Progress) -> None:
+        await progress.reached(KILL_AT)
+        await self._timed(progress, "kill", docker.kill)
+        await progress.reached(START_AT)
+        await self._timed(progress, "start", docker.start)
+        await asyncio.to_thread(docker.wait_healthy, self.victim)
+        self.events["healthy"] = progress.elapsed_s()
+
+    async def _timed(self, progress: Progress, name: str, action: Any) -> None:
+        self.events[f"{name}_sent"] = progress.elapsed_s()
+        await asyncio.to_thread(action, self.victim)
+        self.events[f"{name}_done"] = progress.elapsed_s()
+
+
+def run(names: dict[str, str]) -> dict[str, Any]:
+    victim = lb.replica_name(VICTIM_INDEX)
+    victim_host = next(host for host, name in names.items() if name == victim)
+    timeline = Timeline(victim)
+    try:
+        result = burst(
+            config.proxy_url(), calls(), CONCURRENCY, alongside=timeline.act, rate_per_s=RATE_PER_S
+        )
+    finally:
+        _ensure_running(victim)
+    return report(result, timeline.events, victim_host, names)
+
+
+def report(
+    result: Burst, events: dict[str, float], victim_host: str, names: dict[str, str]
+) -> dict[str, Any]:
+    served = [e for e in result.exchanges if e.served_by == victim_host]
+    killed, started = events["kill_done"], events["start_sent"]
+    while_down = [e for e in served if killed <= e.started_s and e.ended_s < started]
+    before = [e for e in served if e.ended_s <= killed]
+    after = [e for e in served if e.started_s >= started]
+    failed_gets = result.failures("GET")
+    findings = {
+        "requests": len(result.exchanges),
+        "concurrency": CONCURRENCY,
+        "victim": label(victim_host, names),
+        "events_s": {name: round(t, 3) for name, t in events.items()},
+        "failed_gets": len(failed_gets),
+        "posts": sum(1 for e in result.exchanges if e.method == "POST"),
+        "failed_posts": len(result.failures("POST")),
+        "post_policy": POST_POLICY,
+        "retried_by_proxy": sum(1 for e in result.exchanges if e.upstream and "," in e.upstream),
+        "victim_served_while_down": len(while_down),
+        "victim_last_served_s": round(max((e.ended_s for e in before), default=0), 3),
+        "victim_rejoined_s": _first_end(after),
+        "per_replica": per_replica(result, names),
+        "latency_ms": result.latency_ms(),
+        "duration_s": round(result.duration_s, 2),
+        "failures": [_brief(e) for e in result.failures()[:5]],
+    }
+    findings["holds"] = (
+        not failed_gets and not while_down and findings["victim_rejoined_s"] is not None
+    )
+    return findings
+
+
+def _first_end(exchanges: list[Exchange]) -> float | None:
+    return round(min(e.ended_s for e in exchanges), 3) if exchanges else None
+
+
+def _brief(exchange: Exchange) -> dict[str, Any]:
+    return {
+        "method": exchange.method,
+        "status": exchange.status,
+        "upstream": exchange.upstream,
+        "error": exchange.error,
+    }
+
+
+def _ensure_running(name: str) -> None:
+    """Whatever happened, leave the replica running and healthy for whoever comes next."""
+    if any(c.name == name and c.state != "running" for c in docker.containers("api")):
+        docker.start(name)
+    docker.wait_healthy(name)
