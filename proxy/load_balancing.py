@@ -39,7 +39,7 @@ RESOLVER = (
 # Passive health checks: one failed connect or read (refused, reset, timed
 # out) takes a server out of rotation for fail_timeout; then nginx tries one
 # live request on it again. Failures also move the request on (see RETRIES).
-PASSIVE_HEALTH = "max_fails=1 fail_timeout=5s"
+PASSIVE_HEALTH = "max_fails=1 fail_timeout=3s"
 WEIGHTS = (3, 1, 1)
 
 

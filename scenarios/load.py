@@ -102,13 +102,19 @@ def burst(
     `alongside`, if given, runs concurrently with the burst (for example to
     kill a replica once N calls are done) and is awaited before returning.
     """
-    return asyncio.run(_burst(base_url, calls, concurrency, alongside, rate_per_s, timeout_s))
+    return asyncio.run(
+        _burst(
+            base_url, calls, concurrency,
+            alongside=alongside, rate_per_s=rate_per_s, timeout_s=timeout_s,
+        )
+    )  # fmt: skip
 
 
 async def _burst(
     base_url: str,
     calls: Sequence[Call],
     concurrency: int,
+    *,
     alongside: Alongside | None,
     rate_per_s: float | None,
     timeout_s: float,

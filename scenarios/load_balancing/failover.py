@@ -5,8 +5,8 @@ goodbye) and `docker start` brings it back. What keeps GETs whole:
 - proxy_next_upstream error timeout: a request whose connect failed, or
   whose connection died before the response header, is sent to another
   replica (X-Upstream-Addr then lists both addresses);
-- passive health checks (max_fails=1 fail_timeout=5s): after one failure
-  nginx stops choosing that server for 5 s;
+- passive health checks (max_fails=1 fail_timeout=3s): after one failure
+  nginx stops choosing that server for 3 s;
 - Docker DNS re-resolution (`resolve`): a dead container leaves Docker's DNS
   and nginx drops it from the pool within a second; it rejoins the same way.
 POSTs are not replayed once sent: see proxy/load_balancing.py RETRIES.
@@ -24,10 +24,12 @@ from scenarios.load_balancing.methods import label, per_replica
 
 REQUESTS = 2000
 CONCURRENCY = 4
-RATE_PER_S = 150  # paced: about 13 s of load, so the replica can die and come back
+# Paced to 16 s of load: the replica dies at about 3 s, is started at about
+# 6 s, and rejoins within start-up time plus fail_timeout, well before the end.
+RATE_PER_S = 125
 POST_EVERY = 20  # one POST /quotes in 20 calls, to show how they are treated
-KILL_AT = 450  # calls done when the replica is killed
-START_AT = 900  # calls done when it is started again
+KILL_AT = 375  # calls done when the replica is killed
+START_AT = 750  # calls done when it is started again
 VICTIM_INDEX = 2
 
 POST_POLICY = (

@@ -2,7 +2,13 @@
 
 from testcontainers.compose import DockerCompose
 
-EXPECTED = {("proxy", 8080), ("rabbitmq", 5672), ("rabbitmq", 15672), ("kafka", 9094)}
+EXPECTED = {
+    ("proxy", 8080),
+    ("proxy", 8081),
+    ("rabbitmq", 5672),
+    ("rabbitmq", 15672),
+    ("kafka", 9094),
+}
 
 
 def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -> None:

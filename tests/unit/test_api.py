@@ -96,8 +96,31 @@ def test_whoami_echoes_forwarded_headers(client: TestClient) -> None:
     assert body["hostname"] == HOSTNAME
     assert body["pid"] > 0
     assert body["headers"]["x-forwarded-for"] == "203.0.113.9"
+    assert isinstance(body["peer_port"], int)
 
 
 def test_openapi_documents_the_resources(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/healthz", "/readyz", "/whoami", "/quotes"} <= set(paths)
+    assert {"/healthz", "/readyz", "/whoami", "/quotes", "/delay"} <= set(paths)
+
+
+def test_delay_sleeps_only_on_the_named_replica(client: TestClient) -> None:
+    assert client.get("/delay", params={"ms": 20, "only": HOSTNAME}).json() == {
+        "hostname": HOSTNAME,
+        "slept_ms": 20,
+    }
+    elsewhere = client.get("/delay", params={"ms": 20, "only": "some-other-replica"})
+    assert elsewhere.json()["slept_ms"] == 0
+    assert client.get("/delay", params={"ms": 5}).json()["slept_ms"] == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"ms": -1}, "ms"), ({"ms": 5001}, "ms"), ({"ms": "soon"}, "ms"), ({"only": "a b/c"}, "only")],
+)
+def test_delay_rejects_bad_parameters_with_422(
+    client: TestClient, params: dict[str, object], field: str
+) -> None:
+    response = client.get("/delay", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", field]

@@ -6,14 +6,26 @@ from typing import Any
 import pytest
 import yaml
 
+from proxy import load_balancing
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-EXPECTED_PUBLISHED = {"proxy": {"8080"}, "rabbitmq": {"5672", "15672"}, "kafka": {"9094"}}
+EXPECTED_PUBLISHED = {"proxy": {"8080", "8081"}, "rabbitmq": {"5672", "15672"}, "kafka": {"9094"}}
 
 
 def test_no_version_key() -> None:
     assert "version" not in COMPOSE
+
+
+def test_project_name_matches_the_replica_names_the_proxy_uses() -> None:
+    # The weighted and hash upstreams list replicas as PROJECT-api-N.
+    assert COMPOSE["name"] == load_balancing.COMPOSE_PROJECT
+    assert load_balancing.replica_name(2) == f"{COMPOSE['name']}-api-2"
+
+
+def test_api_port_matches_the_proxy_upstreams() -> None:
+    assert f"--port {load_balancing.API_PORT}" in " ".join(SERVICES["api"]["command"])
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -39,7 +51,7 @@ def test_back_network_is_internal() -> None:
 
 
 def test_api_has_three_replicas_behind_the_proxy() -> None:
-    assert SERVICES["api"]["deploy"]["replicas"] == 3
+    assert SERVICES["api"]["deploy"]["replicas"] == load_balancing.REPLICAS == 3
     assert "ports" not in SERVICES["api"]
     assert SERVICES["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
 

@@ -89,10 +89,12 @@ def test_access_log_is_json_on_stdout(site_conf: str) -> None:
         assert f'"{field}":' in log_format
 
 
-def test_api_upstream_keeps_connections(site_conf: str) -> None:
+def test_api_upstream_keeps_connections_and_follows_docker_dns(site_conf: str) -> None:
     upstream = lines(block(site_conf, "upstream api"))
-    assert "server api:8000;" in upstream
+    assert "server api:8000 resolve max_fails=1 fail_timeout=3s;" in upstream
     assert "keepalive 16;" in upstream
+    assert "zone api 64k;" in upstream  # `resolve` needs the upstream in shared memory
+    assert "resolver 127.0.0.11 valid=1s ipv6=off;" in lines(block(site_conf, "http"))
 
 
 def test_health_location_answers_without_logging(site_conf: str) -> None:
@@ -116,6 +118,9 @@ def test_api_location_forwards_client_and_request_id(site_conf: str) -> None:
     ):
         assert expected in api
     assert sum(line.startswith("proxy_set_header ") for line in api) == 7
+    assert "proxy_next_upstream_tries 3;" in api
+    # POSTs must not be replayed on another replica once sent.
+    assert not any("non_idempotent" in line for line in api)
 
 
 def test_many_servers_locations_and_upstreams_do_not_collapse() -> None:

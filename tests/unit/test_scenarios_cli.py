@@ -20,10 +20,11 @@ def scenarios_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.C
     )  # fmt: skip
 
 
-def test_list_names_request_response() -> None:
+def test_list_names_every_scenario() -> None:
     result = scenarios_cli("list")
     assert result.returncode == 0
     assert "request-response" in result.stdout
+    assert "load-balancing  Load balancing: nginx spreads requests" in result.stdout
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:

@@ -1,0 +1,122 @@
+"""Load balancing on the real stack, asserted on the load-balancing scenario's own results.
+
+The scenario runs once for the module (about 40 s): every balancing method,
+L4 versus L7, a replica killed under load and a scale-out to 4 replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from testcontainers.compose import DockerCompose
+
+from proxy import load_balancing as lb
+from scenarios import load_balancing
+from scenarios.result import ScenarioResult
+
+TOLERANCE = 0.10
+
+
+@pytest.fixture(scope="module")
+def result(stack: DockerCompose) -> ScenarioResult:
+    return load_balancing.run()
+
+
+@pytest.fixture(scope="module")
+def methods(result: ScenarioResult) -> dict[str, dict[str, Any]]:
+    return result.metrics["methods"]
+
+
+def shares(counts: dict[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {replica: n / total for replica, n in counts.items()}
+
+
+def assert_within(counts: dict[str, int], expected: dict[str, float]) -> None:
+    observed = shares(counts)
+    assert set(observed) == set(expected), counts
+    for replica, share in expected.items():
+        assert abs(observed[replica] - share) <= TOLERANCE * share, (replica, counts)
+
+
+def test_round_robin_splits_evenly(methods: dict[str, dict[str, Any]]) -> None:
+    report = methods["round-robin"]
+    assert sum(report["per_replica"].values()) >= 300
+    assert report["failed"] == 0
+    assert_within(report["per_replica"], {f"api-{n}": 1 / 3 for n in (1, 2, 3)})
+
+
+def test_weighted_follows_the_configured_ratio(methods: dict[str, dict[str, Any]]) -> None:
+    report = methods["weighted"]
+    total = sum(lb.WEIGHTS)
+    expected = {f"api-{n}": w / total for n, w in enumerate(lb.WEIGHTS, start=1)}
+    assert expected["api-1"] == 0.6  # 3:1:1
+    assert sum(report["per_replica"].values()) >= 300
+    assert_within(report["per_replica"], expected)
+
+
+def test_least_conn_gives_the_slow_replica_fewer_requests(
+    methods: dict[str, dict[str, Any]],
+) -> None:
+    report = methods["least-conn"]
+    counts = dict(report["per_replica"])
+    slow = counts.pop(report["slow_replica"], 0)
+    assert len(counts) == 2 and slow < min(counts.values()), report["per_replica"]
+    # Round robin under the same load keeps handing the slow replica its third.
+    contrast = report["contrast_round_robin"]["per_replica"]
+    assert contrast[report["slow_replica"]] > slow
+
+
+def test_hash_keeps_every_key_on_one_replica(methods: dict[str, dict[str, Any]]) -> None:
+    report = methods["hash"]
+    assert report["keys_on_more_than_one_replica"] == []
+    assert sum(report["keys_per_replica"].values()) == report["keys"] == 60
+    assert len(report["keys_per_replica"]) == 3  # the keys spread over every replica
+    assert sum(report["per_replica"].values()) == 60 * report["requests_per_key"]
+
+
+def test_l4_pins_a_keepalive_connection_where_l7_spreads(result: ScenarioResult) -> None:
+    layers = result.metrics["layers"]
+    assert len(layers["L4"]["one_keepalive_connection"]["replicas"]) == 1
+    assert layers["L4"]["one_keepalive_connection"]["connections_seen_by_replicas"] == 1
+    assert len(layers["L7"]["one_keepalive_connection"]["replicas"]) == 3
+    # A new connection per request is balanced at L4 too.
+    assert len(set(layers["L4"]["new_connection_per_request"])) == 3
+
+
+def test_only_l7_tells_the_replica_about_the_client_and_routes_by_path(
+    result: ScenarioResult,
+) -> None:
+    l7, l4 = result.metrics["layers"]["L7"], result.metrics["layers"]["L4"]
+    assert l7["replica_sees"]["proxy_headers"]["x-forwarded-for"]
+    assert len(l7["replica_sees"]["proxy_headers"]["x-request-id"]) == 32
+    assert not any(l4["replica_sees"]["proxy_headers"].values())
+    assert (l7["path_routing"]["status"], l7["path_routing"]["lb_method"]) == (200, "weighted")
+    assert l4["path_routing"]["status"] == 404  # the replica got the raw path
+
+
+def test_failover_loses_no_get_and_spares_the_dead_replica(result: ScenarioResult) -> None:
+    report = result.metrics["failover"]
+    events = report["events_s"]
+    assert report["requests"] >= 2000
+    assert report["failed_gets"] == 0, report["failures"]
+    assert report["victim_served_while_down"] == 0
+    assert report["victim_last_served_s"] <= events["kill_done"]
+    assert report["victim_rejoined_s"] is not None
+    assert report["victim_rejoined_s"] >= events["start_sent"]
+    assert set(report["per_replica"]) == {"api-1", "api-2", "api-3"}
+
+
+def test_scaling_to_four_replicas_reaches_all_four(result: ScenarioResult) -> None:
+    report = result.metrics["scaling"]
+    assert report["scaled_to"] == 4
+    assert len(report["per_replica_scaled"]) == 4
+    assert min(report["per_replica_scaled"].values()) > 0
+    assert len(report["per_replica_after_scaling_back"]) == 3
+
+
+def test_report_holds_and_saves_a_png_chart(result: ScenarioResult) -> None:
+    assert result.ok, {k: v.get("holds") for k, v in result.metrics.get("methods", {}).items()}
+    with open(result.metrics["chart"], "rb") as chart:
+        assert chart.read(8) == b"\x89PNG\r\n\x1a\n"
