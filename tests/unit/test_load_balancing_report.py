@@ -21,7 +21,7 @@ def recorded() -> ScenarioResult:
 
 
 def test_report_shows_each_part(recorded: ScenarioResult) -> None:
-    console = Console(record=True, width=140)
+    console = Console(record=True, width=1000)
     load_balancing.render(recorded, console)
     text = console.export_text()
     for expected in (
