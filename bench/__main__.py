@@ -1,4 +1,7 @@
-"""`python -m bench` (`make bench`): run the benchmarks, print tables, save results/bench-*.json."""
+"""`python -m bench [NAME...]` (`make bench`): run benchmarks, print tables, save JSON.
+
+With no NAME, all of them, start-up first (it restarts the stack). Results: results/bench-NAME.json.
+"""
 
 import json
 import sys
@@ -8,7 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import startup
+from bench import load_balancing, startup
+from bench.machine import steal_meter
 from scripts.stack import REPO
 
 RESULTS = REPO / "results"
@@ -46,13 +50,63 @@ def save(name: str, result: dict[str, Any]) -> Path:
     return path
 
 
-def main() -> int:
-    result = startup.run()
-    for table in startup_tables(result):
-        console.print(table)
-    console.print(f"saved {save('startup', result).relative_to(REPO)}")
+def load_balancing_tables(result: dict[str, Any]) -> list[Table]:
+    runs = Table(title=f"load balancing: {result['tool']} (medians)")
+    for column in ("path", "requests/s", "p50 (ms)", "p99 (ms)", "errors"):
+        runs.add_column(column, justify="right")
+    for label, key in (
+        ("straight to 1 replica (pinned)", "direct_1_replica_pinned"),
+        ("nginx -> 1 replica (pinned)", "proxy_1_replica_pinned"),
+        ("nginx -> 1 replica", "proxy_1_replica"),
+        ("nginx -> 3 replicas", "proxy_3_replicas"),
+    ):
+        m = result[key]
+        runs.add_row(label, f"{m['requests_per_s']:.0f}", f"{m['p50_ms']:.1f}",
+                     f"{m['p99_ms']:.1f}", f"{m['errors']:.0f}")  # fmt: skip
+    ratios = Table(title="ratios, same run")
+    for column in ("ratio", "requests/s", "p99", "target"):
+        ratios.add_column(column, justify="right")
+    ratios.add_row(
+        "nginx / direct (1 replica)",
+        f"{result['proxy_vs_direct_rps']:.2f}",
+        f"{result['proxy_vs_direct_p99']:.2f}",
+        f"overhead {result['proxy_overhead']:.0%} (target < {result['target_overhead']:.0%})",
+    )
+    ratios.add_row(
+        "3 replicas / 1 replica (nginx)",
+        f"{result['three_vs_one_replica_rps']:.2f}",
+        f"{result['three_vs_one_replica_p99']:.2f}",
+        "-",
+    )
+    return [runs, ratios]
+
+
+BENCHMARKS = {
+    "startup": (startup.run, startup_tables),
+    "load-balancing": (load_balancing.run, load_balancing_tables),
+}
+
+
+def main(names: list[str]) -> int:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        console.print(f"[red]unknown benchmark(s): {sorted(unknown)}[/]; known: {list(BENCHMARKS)}")
+        return 2
+    for name in names or BENCHMARKS:
+        run, tables = BENCHMARKS[name]
+        machine: dict[str, float] = {}
+        with steal_meter(machine):
+            result = run()
+        result |= machine
+        if "cpu_steal_pct" in machine:
+            console.print(
+                f"CPU time stolen by the hypervisor during the run: {machine['cpu_steal_pct']}%"
+            )
+        for table in tables(result):
+            console.print(table)
+        console.print(f"saved {save(name, result).relative_to(REPO)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

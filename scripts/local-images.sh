@@ -41,6 +41,7 @@ declare -A PACKAGES=(
   [nginx]="nginx libnginx-mod-stream"
   [rabbitmq]="rabbitmq-server"
   [kafka]="openjdk-17-jre-headless"
+  [loadgen]="wrk"  # `make bench` only (bench/loadgen)
 )
 
 suite_of() { echo "${SUITES[$1]:-$SUITE}"; }
@@ -111,6 +112,7 @@ PYTHON_IMAGE=$(base_tag python)
 PROXY_IMAGE=$PREFIX/nginx:local
 RABBITMQ_IMAGE=$PREFIX/rabbitmq:local
 KAFKA_IMAGE=$PREFIX/kafka:local
+LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready; compose variables in $ENV_FILE"
 }

@@ -11,6 +11,9 @@ from proxy import load_balancing
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
+# One-shot tools (`docker compose run`), never started by `up`.
+TOOLS = {name for name, service in SERVICES.items() if "tools" in service.get("profiles", [])}
+LONG_RUNNING = sorted(set(SERVICES) - TOOLS)
 EXPECTED_PUBLISHED = {"proxy": {"8080", "8081"}, "rabbitmq": {"5672", "15672"}, "kafka": {"9094"}}
 
 
@@ -28,9 +31,17 @@ def test_api_port_matches_the_proxy_upstreams() -> None:
     assert f"--port {load_balancing.API_PORT}" in " ".join(SERVICES["api"]["command"])
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", LONG_RUNNING)
 def test_every_service_has_a_healthcheck(name: str) -> None:
     assert SERVICES[name]["healthcheck"]["test"]
+
+
+def test_tools_are_only_one_shot_jobs() -> None:
+    assert {"loadgen"} == TOOLS
+    for name in TOOLS:
+        assert SERVICES[name]["healthcheck"] == {"disable": True}
+        assert "ports" not in SERVICES[name]
+        assert SERVICES[name]["read_only"] is True
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

@@ -1,0 +1,58 @@
+"""Run wrk inside the sandbox's network (the `loadgen` tool service) and read its JSON summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+
+from proxy.load_balancing import COMPOSE_PROJECT
+from scripts.stack import compose
+
+MARKER = "WRK_JSON "  # printed by bench/loadgen/report.lua
+IMAGE = "comms-sandbox/loadgen:dev"  # compose.yaml's loadgen image
+NETWORK = f"{COMPOSE_PROJECT}_back"
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # socket errors plus non-2xx/3xx answers
+
+
+def wrk(
+    url: str, *, seconds: int, connections: int, threads: int = 2, cpus: str | None = None
+) -> Load:
+    """`connections` kept-alive connections hammering `url` for `seconds` (wrk's closed loop).
+
+    `cpus` pins wrk to a cpuset ("0"); compose's `run` has no such flag, so
+    then the image compose built is run with plain `docker run`.
+    """
+    args = (f"--threads={threads}", f"--connections={connections}", f"--duration={seconds}s",
+            "--timeout=5s", url)  # fmt: skip
+    if cpus is None:
+        result = compose("run", "--rm", "--no-deps", "loadgen", *args, capture=True)
+    else:
+        result = subprocess.run(
+            ["docker", "run", "--rm", f"--cpuset-cpus={cpus}", f"--network={NETWORK}",
+             "--read-only", "--cap-drop=ALL", IMAGE, *args],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk against {url} failed:\n{result.stdout}\n{result.stderr}")
+    return parse(result.stdout)
+
+
+def parse(output: str) -> Load:
+    line = next((ln for ln in output.splitlines() if ln.startswith(MARKER)), None)
+    if line is None:
+        raise RuntimeError(f"no {MARKER.strip()} line in wrk's output:\n{output}")
+    summary = json.loads(line.removeprefix(MARKER))
+    return Load(
+        requests_per_s=round(summary["requests"] / (summary["duration_us"] / 1e6), 1),
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        errors=summary["socket_errors"] + summary["non_2xx_3xx"],
+    )
