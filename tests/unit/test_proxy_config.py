@@ -73,7 +73,7 @@ def test_temp_paths_are_under_tmp(site_conf: str) -> None:
 
 def test_access_log_is_json_on_stdout(site_conf: str) -> None:
     http = block(site_conf, "http")
-    assert "access_log /dev/stdout json;" in lines(http)
+    assert "access_log /dev/stdout json buffer=64k flush=1s;" in lines(http)
     log_format = next(line for line in lines(http) if line.startswith("log_format json"))
     for field in (
         "time",
