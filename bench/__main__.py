@@ -19,10 +19,18 @@ RESULTS = REPO / "results"
 console = Console()
 
 
+def right_aligned(title: str, *columns: str) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
+
+
 def startup_tables(result: dict[str, Any]) -> list[Table]:
-    summary = Table(title="start-up and idle memory (images already built)")
-    for column in ("measure", "measured", "target", "measured / target"):
-        summary.add_column(column, justify="right")
+    summary = right_aligned(
+        "start-up and idle memory (images already built)",
+        "measure", "measured", "target", "measured / target",
+    )  # fmt: skip
     summary.add_row(
         "up -> all healthy (s)",
         f"{result['up_to_all_healthy_s']:.1f}",
@@ -35,9 +43,9 @@ def startup_tables(result: dict[str, Any]) -> list[Table]:
         f"{result['target_idle_memory_mib']:.0f}",
         f"{result['memory_vs_target']:.2f}",
     )
-    detail = Table(title="per container")
-    for column in ("container", "healthy after (s)", "idle memory (MiB)"):
-        detail.add_column(column, justify="right")
+    detail = right_aligned(
+        "per container", *("container", "healthy after (s)", "idle memory (MiB)")
+    )
     for name, mib in sorted(result["idle_memory_mib"].items()):
         detail.add_row(name, str(result["healthy_at_s"].get(name, "-")), f"{mib:.1f}")
     return [summary, detail]
@@ -51,9 +59,10 @@ def save(name: str, result: dict[str, Any]) -> Path:
 
 
 def load_balancing_tables(result: dict[str, Any]) -> list[Table]:
-    runs = Table(title=f"load balancing: {result['tool']} (medians)")
-    for column in ("path", "requests/s", "p50 (ms)", "p99 (ms)", "errors"):
-        runs.add_column(column, justify="right")
+    runs = right_aligned(
+        f"load balancing: {result['tool']} (medians)",
+        *("path", "requests/s", "p50 (ms)", "p99 (ms)", "errors"),
+    )
     for label, key in (
         ("straight to 1 replica (pinned)", "direct_1_replica_pinned"),
         ("nginx -> 1 replica (pinned)", "proxy_1_replica_pinned"),
@@ -63,9 +72,7 @@ def load_balancing_tables(result: dict[str, Any]) -> list[Table]:
         m = result[key]
         runs.add_row(label, f"{m['requests_per_s']:.0f}", f"{m['p50_ms']:.1f}",
                      f"{m['p99_ms']:.1f}", f"{m['errors']:.0f}")  # fmt: skip
-    ratios = Table(title="ratios, same run")
-    for column in ("ratio", "requests/s", "p99", "target"):
-        ratios.add_column(column, justify="right")
+    ratios = right_aligned("ratios, same run", "ratio", "requests/s", "p99", "target")
     ratios.add_row(
         "nginx / direct (1 replica)",
         f"{result['proxy_vs_direct_rps']:.2f}",

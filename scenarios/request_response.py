@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
 from scenarios import config
+from scenarios.report import counts_table, latency_table, records_table
 from scenarios.result import ScenarioResult, percentiles_ms
 from scenarios.sandbox import require_proxy
 
@@ -128,40 +128,16 @@ def render(result: ScenarioResult, console: Console) -> None:
         f"{m['concurrency']} at a time, in {m['duration_s']} s ({m['throughput_rps']} req/s); "
         f"errors: [bold]{m['errors']}[/]"
     )
-    console.print(_counts_table("status", "HTTP status", m["status_counts"], m["requests"]))
+    console.print(counts_table("status", "HTTP status", m["status_counts"], m["requests"]))
     total = m["requests"]
     console.print(
-        _counts_table("api replica (X-Served-By)", "replica", m["requests_per_replica"], total)
+        counts_table("api replica (X-Served-By)", "replica", m["requests_per_replica"], total)
     )
-    console.print(_counts_table("pricing replica (gRPC hop)", "replica", m["priced_by"], total))
-    latency = Table(title="latency (ms, client side)")
-    for column in m["latency_ms"]:
-        latency.add_column(column, justify="right")
-    latency.add_row(*(f"{v:.1f}" for v in m["latency_ms"].values()))
-    console.print(latency)
+    console.print(counts_table("pricing replica (gRPC hop)", "replica", m["priced_by"], total))
+    console.print(latency_table("latency, client side", {"POST /quotes": m["latency_ms"]}))
     bad = m["malformed_request"]
     console.print(f"malformed body -> [bold]{bad['status']}[/]: {'; '.join(bad['reasons'])}")
-    console.print(_evidence_table(result.evidence))
-
-
-def _counts_table(title: str, label: str, counts: dict[str, int], total: int) -> Table:
-    table = Table(title=title)
-    table.add_column(label)
-    table.add_column("requests", justify="right")
-    table.add_column("share")
-    for key, count in counts.items():
-        share = count / total if total else 0
-        table.add_row(key, str(count), f"{'█' * round(share * 30)} {share:.0%}")
-    return table
+    console.print(records_table("sample exchanges", result.evidence, EVIDENCE_COLUMNS))
 
 
 EVIDENCE_COLUMNS = ("status", "served_by", "upstream", "priced_by", "latency_ms", "request_id")
-
-
-def _evidence_table(evidence: list[dict[str, Any]]) -> Table:
-    table = Table(title="sample exchanges")
-    for column in EVIDENCE_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for row in evidence:
-        table.add_row(*(str(row.get(column)) for column in EVIDENCE_COLUMNS))
-    return table
