@@ -69,6 +69,8 @@ CERT_MODE = 0o644
 # users (nginx uid 101, the services uid 10001), which must read them. The
 # directory keeps other host users out, and the keys are throwaway and local-only.
 KEY_MODE = 0o644
+# The CA's key is never mounted anywhere: only its owner needs it.
+CA_KEY_MODE = 0o600
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -208,13 +210,13 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     _write_atomic(path, cert.public_bytes(serialization.Encoding.PEM), CERT_MODE)
 
 
-def _write_key(path: Path, key: PrivateKey) -> None:
+def _write_key(path: Path, key: PrivateKey, mode: int = KEY_MODE) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_atomic(path, pem, KEY_MODE)
+    _write_atomic(path, pem, mode)
 
 
 def _load_cert(path: Path) -> x509.Certificate:
@@ -291,7 +293,7 @@ def ensure_certificates(directory: Path = DEFAULT_DIR, *, now: datetime | None =
         ca_cert, ca_key = _load_cert(files.ca_cert), _load_key(files.ca_key)
     else:
         ca_cert, ca_key = _make_ca(CA_NAME, now)
-        _write_key(files.ca_key, ca_key)
+        _write_key(files.ca_key, ca_key, CA_KEY_MODE)
         _write_cert(files.ca_cert, ca_cert)
     if not _ca_ok(files.wrong_ca_cert, None, now):
         _write_cert(files.wrong_ca_cert, _make_ca(WRONG_CA_NAME, now)[0])

@@ -15,7 +15,7 @@ address join and leave the pool without a reload (nginx >= 1.27.3).
 
 from __future__ import annotations
 
-from proxy.model import Directives, Location, Map, Server, Stream, Upstream
+from proxy.model import Directives, Location, Map, Server, Upstream
 
 # compose.yaml's `name:`: Compose names replica N `comms-sandbox-api-N`, and
 # Docker's DNS answers that name on the project's networks. Methods that need
@@ -142,34 +142,26 @@ L4_LOG_FORMAT = (
     '"bytes_sent":$bytes_sent,'
     '"bytes_received":$bytes_received,'
     '"session_time":$session_time,'
-    '"upstream_addr":"$upstream_addr"'
+    '"upstream_addr":"$upstream_addr",'
+    '"sni":"$ssl_preread_server_name"'
     "}'"
 )
 
-L4 = Stream(
+STREAM_DIRECTIVES = (
+    *RESOLVER,
+    ("log_format", f"l4 escape=json {L4_LOG_FORMAT}"),
+    ("access_log", "/dev/stdout l4"),
+)
+
+# Balanced per TCP connection: every request on a kept-alive connection goes
+# to the replica that connection was given.
+L4_UPSTREAM = Upstream(name="api_l4", servers=(_pool("api"),), directives=(("zone", "api_l4 64k"),))
+L4_SERVER = Server(
+    listen=str(L4_PORT),
     directives=(
-        *RESOLVER,
-        ("log_format", f"l4 escape=json {L4_LOG_FORMAT}"),
-        ("access_log", "/dev/stdout l4"),
-    ),
-    # Balanced per TCP connection: every request on a kept-alive connection
-    # goes to the replica that connection was given.
-    upstreams=(
-        Upstream(
-            name="api_l4",
-            servers=(_pool("api"),),
-            directives=(("zone", "api_l4 64k"),),
-        ),
-    ),
-    servers=(
-        Server(
-            listen=str(L4_PORT),
-            directives=(
-                ("proxy_pass", "api_l4"),
-                ("proxy_connect_timeout", "2s"),
-                # An idle client connection is closed after this long.
-                ("proxy_timeout", "60s"),
-            ),
-        ),
+        ("proxy_pass", L4_UPSTREAM.name),
+        ("proxy_connect_timeout", "2s"),
+        # An idle client connection is closed after this long.
+        ("proxy_timeout", "60s"),
     ),
 )

@@ -94,6 +94,7 @@ class Stream:
     upstreams: tuple[Upstream, ...] = ()
     servers: tuple[Server, ...] = ()
     directives: Directives = ()
+    maps: tuple[Map, ...] = ()
 
     def __post_init__(self) -> None:
         _require(

@@ -69,7 +69,7 @@ def _http(config: NginxConfig) -> Block:
 def _stream(stream: Stream | None) -> list[Base]:
     if stream is None:
         return []
-    body = _context_body(stream.directives, stream.upstreams, stream.servers)
+    body = _context_body(stream.directives, stream.upstreams, stream.servers, stream.maps)
     return [_BlankLine(), _block("stream", body)]
 
 

@@ -7,8 +7,8 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import load_balancing
-from proxy.model import Location, NginxConfig, Server
+from proxy import load_balancing, tls
+from proxy.model import Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
 # unprivileged uid 101; compose maps a host port onto it.
@@ -114,24 +114,35 @@ RESPONSE_HEADERS = (
 
 PROXY_SETTINGS = FORWARDED_HEADERS + RESPONSE_HEADERS + load_balancing.RETRIES
 
-# Everything else goes to the api replicas, round robin.
-API_PROXY = Location(
-    path="/",
-    proxy_pass=f"http://{load_balancing.ROUND_ROBIN.name}",
-    directives=PROXY_SETTINGS,
-)
+
+def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]:
+    """The api behind every method's path, and everything else round robin."""
+    catch_all = Location(
+        path="/", proxy_pass=f"http://{load_balancing.ROUND_ROBIN.name}", directives=settings
+    )
+    return (*load_balancing.method_locations(settings), catch_all)
+
+
+# HTTPS adds HSTS to every answer (add_header in a location replaces the
+# server's, so it goes into each location's settings).
+TLS_SETTINGS = PROXY_SETTINGS + tls.HSTS
 
 SITE = NginxConfig(
     main_directives=MAIN,
     events_directives=EVENTS,
     http_directives=HTTP,
     maps=(load_balancing.CLIENT_KEY,),
-    upstreams=load_balancing.UPSTREAMS,
+    upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values()),
     servers=(
-        Server(
-            listen=str(LISTEN_PORT),
-            locations=(HEALTH, *load_balancing.method_locations(PROXY_SETTINGS), API_PROXY),
+        Server(listen=str(LISTEN_PORT), locations=(HEALTH, *api_locations(PROXY_SETTINGS))),
+        tls.termination_server(
+            (HEALTH, *tls.reencrypt_locations(TLS_SETTINGS), *api_locations(TLS_SETTINGS))
         ),
     ),
-    stream=load_balancing.L4,
+    stream=Stream(
+        directives=load_balancing.STREAM_DIRECTIVES,
+        maps=(tls.PASSTHROUGH_ROUTES,),
+        upstreams=(load_balancing.L4_UPSTREAM, tls.PASSTHROUGH_UPSTREAM),
+        servers=(load_balancing.L4_SERVER, tls.PASSTHROUGH_SERVER),
+    ),
 )

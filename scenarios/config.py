@@ -23,17 +23,20 @@ class PublishedPort:
 
 PROXY = PublishedPort("PROXY_PORT", 8080, "proxy", "HTTP entry point (nginx)")
 PROXY_L4 = PublishedPort("PROXY_L4_PORT", 8081, "proxy", "TCP (L4) balancing to the api replicas")
+PROXY_TLS = PublishedPort("PROXY_TLS_PORT", 8443, "proxy", "HTTPS, TLS terminated at nginx")
+PROXY_PASSTHROUGH = PublishedPort(
+    "PROXY_PASSTHROUGH_PORT", 8444, "proxy", "TLS passthrough, routed by SNI"
+)
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
 RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
-PUBLISHED_PORTS = (PROXY, PROXY_L4, AMQP, RABBITMQ_UI, KAFKA)
+PUBLISHED_PORTS = (PROXY, PROXY_L4, PROXY_TLS, PROXY_PASSTHROUGH, AMQP, RABBITMQ_UI, KAFKA)
 
 HOST = "127.0.0.1"  # everything is published on loopback only
 
 # Where scenarios save charts and reports (ignored by git).
-RESULTS_DIR = Path(
-    os.environ.get("SANDBOX_RESULTS", Path(__file__).resolve().parent.parent / "results")
-)
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(os.environ.get("SANDBOX_RESULTS", REPO / "results"))
 
 # Local development credentials, defined in broker/rabbitmq/definitions.json.
 # A sandbox on loopback: fixed, documented, and never reused anywhere else.
@@ -50,6 +53,17 @@ def proxy_url() -> str:
 
 def proxy_l4_url() -> str:
     return f"http://{HOST}:{PROXY_L4.port}"
+
+
+def proxy_tls_url() -> str:
+    # "localhost", not 127.0.0.1: the name the certificate is checked against
+    # (it holds both), and what a browser would show.
+    return f"https://localhost:{PROXY_TLS.port}"
+
+
+def ca_cert() -> Path:
+    """The throwaway local CA (proxy/certs.py) that clients trust for the sandbox's TLS."""
+    return REPO / ".sandbox" / "tls" / "ca.pem"
 
 
 def rabbitmq_ui_url() -> str:

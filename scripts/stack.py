@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from proxy.certs import ensure_certificates
 from scenarios import config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +91,11 @@ def print_endpoints(seconds: float) -> None:
         ("proxy (HTTP entry point)", config.proxy_url()),
         ("API docs (through the proxy)", f"{config.proxy_url()}/docs"),
         ("which replica answers?", f"curl -i {config.proxy_url()}/whoami"),
+        ("HTTPS (TLS terminated at nginx)", config.proxy_tls_url()),
+        (
+            "  trust the local CA",
+            f"curl --cacert {config.ca_cert()} {config.proxy_tls_url()}/whoami",
+        ),
         ("RabbitMQ management UI", config.rabbitmq_ui_url()),
         ("  login", f"{config.RABBITMQ_ADMIN_USER} / {config.RABBITMQ_ADMIN_PASSWORD}"),
         ("RabbitMQ AMQP (app user)", config.amqp_url()),
@@ -118,6 +124,7 @@ def up() -> None:
             )
         raise typer.Exit(1)
     started = time.monotonic()
+    ensure_certificates()
     result = compose("up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}")
     if result.returncode != 0:
         explain_failure()

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from testcontainers.compose import DockerCompose
 
+from proxy.certs import ensure_certificates
 from scenarios import config
 from scripts.stack import IMAGES_ENV, REPO, compose
 
@@ -40,6 +41,7 @@ def stack() -> Iterator[DockerCompose]:
             pytrace=False,
         )
     already_up = stack_is_running()
+    ensure_certificates()  # compose bind-mounts them; `make up` does the same
     sandbox = DockerCompose(
         context=REPO,
         compose_file_name="compose.yaml",

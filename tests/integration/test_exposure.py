@@ -5,6 +5,8 @@ from testcontainers.compose import DockerCompose
 EXPECTED = {
     ("proxy", 8080),
     ("proxy", 8081),
+    ("proxy", 8443),
+    ("proxy", 8444),
     ("rabbitmq", 5672),
     ("rabbitmq", 15672),
     ("kafka", 9094),
@@ -23,5 +25,5 @@ def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -
 
 def test_every_container_is_healthy(stack: DockerCompose) -> None:
     containers = stack.get_containers()
-    assert len(containers) == 7  # proxy, 3 x api, pricing, rabbitmq, kafka
+    assert len(containers) == 8  # proxy, 3 x api, api-tls, pricing, rabbitmq, kafka
     assert {c.Service: c.Health for c in containers} == {c.Service: "healthy" for c in containers}

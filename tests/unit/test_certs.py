@@ -104,7 +104,8 @@ def test_replaces_a_leaf_signed_by_another_ca(files: TlsFiles) -> None:
 def test_modes(files: TlsFiles) -> None:
     assert stat.S_IMODE(files.directory.stat().st_mode) == 0o700
     for path in all_files(files):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
+        expected = 0o600 if path == files.ca_key else 0o644
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path.name
 
 
 def test_cli_prints_the_ca_and_a_curl_example(

@@ -14,7 +14,11 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 # One-shot tools (`docker compose run`), never started by `up`.
 TOOLS = {name for name, service in SERVICES.items() if "tools" in service.get("profiles", [])}
 LONG_RUNNING = sorted(set(SERVICES) - TOOLS)
-EXPECTED_PUBLISHED = {"proxy": {"8080", "8081"}, "rabbitmq": {"5672", "15672"}, "kafka": {"9094"}}
+EXPECTED_PUBLISHED = {
+    "proxy": {"8080", "8081", "8443", "8444"},
+    "rabbitmq": {"5672", "15672"},
+    "kafka": {"9094"},
+}
 
 
 def test_no_version_key() -> None:

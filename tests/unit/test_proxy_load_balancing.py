@@ -61,7 +61,7 @@ def test_hash_key_falls_back_to_the_client_address(conf: str) -> None:
 
 
 def test_every_upstream_resolves_at_run_time_from_shared_memory(conf: str) -> None:
-    for upstream in [*lb.UPSTREAMS, *lb.L4.upstreams]:
+    for upstream in [*lb.UPSTREAMS, lb.L4_UPSTREAM]:
         body = lines(block(conf, f"upstream {upstream.name}"))
         assert f"zone {upstream.name} 64k;" in body
         assert all(" resolve " in line for line in body if line.startswith("server "))

@@ -1,0 +1,131 @@
+"""TLS on the real proxy: termination on 8443, passthrough on 8444, re-encryption to api-tls."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import httpx
+import pytest
+from testcontainers.compose import DockerCompose
+
+from proxy import tls
+from scenarios import config
+from scripts.stack import compose
+
+HOST = config.HOST
+
+
+def client_context(
+    cafile: str | None = None, version: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cafile or str(config.ca_cert()))
+    if version is not None:
+        context.minimum_version = context.maximum_version = version
+    return context
+
+
+def handshake(
+    context: ssl.SSLContext, port: int, server_name: str = "localhost"
+) -> tuple[str, str, str | None, dict]:
+    """(protocol version, cipher, ALPN protocol, peer certificate) of one handshake."""
+    with (
+        socket.create_connection((HOST, port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as conn,
+    ):
+        cipher = conn.cipher()
+        alpn = conn.selected_alpn_protocol()
+        return conn.version() or "", cipher[0] if cipher else "", alpn, conn.getpeercert()
+
+
+def common_name(cert: dict, field: str) -> str:
+    return dict(pair[0] for pair in cert[field])["commonName"]
+
+
+@pytest.fixture(scope="module")
+def https(stack: DockerCompose) -> httpx.Client:
+    with httpx.Client(base_url=config.proxy_tls_url(), verify=client_context(), timeout=10) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("version", "name"), [(ssl.TLSVersion.TLSv1_3, "TLSv1.3"), (ssl.TLSVersion.TLSv1_2, "TLSv1.2")]
+)
+def test_modern_handshakes_succeed_with_the_local_ca(
+    stack: DockerCompose, version: ssl.TLSVersion, name: str
+) -> None:
+    negotiated, cipher, _, cert = handshake(client_context(version=version), config.PROXY_TLS.port)
+    assert negotiated == name
+    assert "GCM" in cipher or "CHACHA20" in cipher  # AEAD only
+    assert common_name(cert, "issuer") == "comms-sandbox local CA"
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
+def test_tls11_is_refused_by_the_server(stack: DockerCompose) -> None:
+    context = client_context(version=ssl.TLSVersion.TLSv1_1)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this client offer TLS 1.1 at all
+    with pytest.raises(ssl.SSLError) as refused:
+        handshake(context, config.PROXY_TLS.port)
+    # The server's protocol_version alert, not a client that never sent a hello.
+    assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)
+    assert "VERSION" in str(refused.value).upper() or "PROTOCOL" in str(refused.value).upper()
+
+
+def test_alpn_negotiates_http2(stack: DockerCompose) -> None:
+    context = client_context()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    assert handshake(context, config.PROXY_TLS.port)[2] == "h2"
+
+
+def test_hsts_and_forwarded_proto_reach_the_right_places(https: httpx.Client) -> None:
+    response = https.get("/whoami")
+    assert response.status_code == 200
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    seen = response.json()["headers"]
+    assert seen["x-forwarded-proto"] == "https"
+    assert seen["x-forwarded-for"]  # the client's address, as nginx saw it
+
+
+def test_passthrough_presents_the_backends_certificate(stack: DockerCompose) -> None:
+    _, _, _, cert = handshake(client_context(), config.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI)
+    assert common_name(cert, "subject") == tls.BACKEND  # api-tls's, not the proxy's "localhost"
+    with httpx.Client(verify=client_context(), timeout=10) as client:
+        response = client.get(
+            f"https://{HOST}:{config.PROXY_PASSTHROUGH.port}/whoami",
+            extensions={"sni_hostname": tls.PASSTHROUGH_SNI},
+        )
+    assert response.status_code == 200
+    assert "x-forwarded-proto" not in response.json()["headers"]  # nginx never saw HTTP
+
+
+def test_unknown_sni_fails_the_handshake_and_the_proxy_keeps_serving(
+    stack: DockerCompose, https: httpx.Client
+) -> None:
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        handshake(client_context(), config.PROXY_PASSTHROUGH.port, "unknown.localhost")
+    assert https.get("/whoami").status_code == 200
+
+
+def test_reencryption_verifies_the_backend(https: httpx.Client) -> None:
+    response = https.get("/reencrypt/whoami")
+    assert response.status_code == 200
+    assert response.json()["headers"]["x-forwarded-proto"] == "https"
+
+
+def test_reencryption_with_the_wrong_ca_is_a_502_and_logged(https: httpx.Client) -> None:
+    response = https.get("/reencrypt-wrong-ca/whoami")
+    assert response.status_code == 502
+    logs = compose("logs", "--no-log-prefix", "--since=2m", "proxy", capture=True).stdout
+    assert "upstream SSL certificate verify error" in logs
+
+
+def test_a_client_without_the_ca_is_refused(stack: DockerCompose) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(ssl.create_default_context(), config.PROXY_TLS.port)
+
+
+def test_plain_http_to_the_tls_port_gets_nginx_400(https: httpx.Client) -> None:
+    response = httpx.get(f"http://{HOST}:{config.PROXY_TLS.port}/whoami", timeout=10)
+    assert response.status_code == 400
+    assert "plain HTTP request was sent to HTTPS port" in response.text
+    assert https.get("/whoami").status_code == 200
