@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.wrk import Load, wrk
 from proxy import load_balancing as lb
-from proxy.site import LISTEN_PORT
+from proxy.site import INTERNAL_PORT
 from scenarios import docker
 from scripts.stack import compose
 
@@ -33,7 +33,7 @@ CONNECTIONS = 16
 ROUNDS = 3
 TARGET_OVERHEAD = 0.10
 ENDPOINT = "/whoami"
-PROXY_URL = f"http://proxy:{LISTEN_PORT}{ENDPOINT}"
+PROXY_URL = f"http://proxy:{INTERNAL_PORT}{ENDPOINT}"  # plain HTTP, like DIRECT_URL
 DIRECT_URL = f"http://{lb.replica_name(1)}:{lb.API_PORT}{ENDPOINT}"
 PROXY_CONTAINER = f"{lb.COMPOSE_PROJECT}-proxy-1"
 CLIENT_CPU, REPLICA_CPU = "0", "1"

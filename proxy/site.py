@@ -12,8 +12,12 @@ from proxy.model import Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
 # unprivileged uid 101; compose maps a host port onto it.
-LISTEN_PORT = 8080
+LISTEN_PORT = 8080  # published: plain HTTP, redirected to HTTPS but for health
+# Not published: plain HTTP for clients inside the `back` network (the
+# benchmarks' wrk), so the proxy's own cost can be measured without TLS's.
+INTERNAL_PORT = 8090
 HEALTH_PATH = "/nginx-health"
+API_HEALTH_PATHS = ("/healthz", "/readyz")
 
 MAIN = (
     # Loads Debian's dynamic modules (stream, mail) in the local image. The
@@ -123,6 +127,25 @@ def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]
     return (*load_balancing.method_locations(settings), catch_all)
 
 
+def plain_http_locations() -> tuple[Location, ...]:
+    """Health endpoints answer over plain HTTP (probes rarely speak TLS); the rest moves to HTTPS.
+
+    308, not 301: the client repeats the same method and body (a POST stays a POST).
+    """
+    health = tuple(
+        Location(path=f"= {path}", proxy_pass=f"http://{load_balancing.ROUND_ROBIN.name}",
+                 directives=PROXY_SETTINGS)
+        for path in API_HEALTH_PATHS
+    )  # fmt: skip
+    redirect = Location(
+        path="/",
+        # $host is the name the client used, without its port: the HTTPS port
+        # is this one unless PROXY_TLS_PORT moved it on the host.
+        directives=(("return", f"308 https://$host:{tls.TLS_PORT}$request_uri"),),
+    )
+    return (HEALTH, *health, redirect)
+
+
 # HTTPS adds HSTS to every answer (add_header in a location replaces the
 # server's, so it goes into each location's settings).
 TLS_SETTINGS = PROXY_SETTINGS + tls.HSTS
@@ -134,7 +157,8 @@ SITE = NginxConfig(
     maps=(load_balancing.CLIENT_KEY,),
     upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values()),
     servers=(
-        Server(listen=str(LISTEN_PORT), locations=(HEALTH, *api_locations(PROXY_SETTINGS))),
+        Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),
+        Server(listen=str(INTERNAL_PORT), locations=(HEALTH, *api_locations(PROXY_SETTINGS))),
         tls.termination_server(
             (HEALTH, *tls.reencrypt_locations(TLS_SETTINGS), *api_locations(TLS_SETTINGS))
         ),

@@ -5,6 +5,7 @@ names compose.yaml uses), so scenarios, tests and tools follow it.
 """
 
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,12 @@ RABBITMQ_ADMIN_PASSWORD = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "sandbox-adm
 
 
 def proxy_url() -> str:
+    """The entry point: HTTPS, terminated at nginx (the certificate names 127.0.0.1 too)."""
+    return f"https://{HOST}:{PROXY_TLS.port}"
+
+
+def proxy_http_url() -> str:
+    """Plain HTTP: health endpoints answer; everything else is a 308 to proxy_url()."""
     return f"http://{HOST}:{PROXY.port}"
 
 
@@ -55,15 +62,14 @@ def proxy_l4_url() -> str:
     return f"http://{HOST}:{PROXY_L4.port}"
 
 
-def proxy_tls_url() -> str:
-    # "localhost", not 127.0.0.1: the name the certificate is checked against
-    # (it holds both), and what a browser would show.
-    return f"https://localhost:{PROXY_TLS.port}"
-
-
 def ca_cert() -> Path:
     """The throwaway local CA (proxy/certs.py) that clients trust for the sandbox's TLS."""
     return REPO / ".sandbox" / "tls" / "ca.pem"
+
+
+def tls_context() -> ssl.SSLContext:
+    """Verifies the sandbox's certificates against the local CA (and nothing else)."""
+    return ssl.create_default_context(cafile=str(ca_cert()))
 
 
 def rabbitmq_ui_url() -> str:

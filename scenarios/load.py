@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from scenarios import config
 from scenarios.result import percentiles_ms
 
 
@@ -123,7 +124,9 @@ async def _burst(
     queue = list(reversed(list(enumerate(calls))))  # popped from the end: calls start in order
     results: list[Exchange] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_s) as client:
+    async with httpx.AsyncClient(
+        base_url=base_url, limits=limits, timeout=timeout_s, verify=config.tls_context()
+    ) as client:
 
         async def worker() -> None:
             while queue:

@@ -75,7 +75,9 @@ async def send_all(requests: int, concurrency: int) -> tuple[list[Exchange], flo
         async with gate:
             return await send_quote(client, index)
 
-    async with httpx.AsyncClient(base_url=config.proxy_url(), limits=limits, timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=config.proxy_url(), limits=limits, timeout=10, verify=config.tls_context()
+    ) as client:
         started = time.perf_counter()
         exchanges = await asyncio.gather(*(bounded(client, i) for i in range(requests)))
         return list(exchanges), time.perf_counter() - started
@@ -84,7 +86,10 @@ async def send_all(requests: int, concurrency: int) -> tuple[list[Exchange], flo
 def malformed_request() -> dict[str, Any]:
     """One invalid body: the boundary must answer 422 with a reason, not 500."""
     response = httpx.post(
-        f"{config.proxy_url()}/quotes", json={"sku": "no spaces!", "quantity": 0}, timeout=10
+        f"{config.proxy_url()}/quotes",
+        json={"sku": "no spaces!", "quantity": 0},
+        timeout=10,
+        verify=config.tls_context(),
     )
     reasons = [
         f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in response.json().get("detail", [])

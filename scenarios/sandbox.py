@@ -10,7 +10,11 @@ class SandboxNotUpError(RuntimeError):
 
 
 def require_proxy() -> None:
-    url = f"{config.proxy_url()}/nginx-health"
+    if not config.ca_cert().exists():
+        raise SandboxNotUpError(
+            f"no local CA at {config.ca_cert()}: `make up` creates it (python -m proxy.certs)."
+        )
+    url = f"{config.proxy_http_url()}/nginx-health"
     try:
         response = httpx.get(url, timeout=3)
     except httpx.HTTPError as exc:

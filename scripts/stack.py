@@ -88,13 +88,13 @@ def print_endpoints(seconds: float) -> None:
     table.add_column("what")
     table.add_column("where", overflow="fold")
     rows = [
-        ("proxy (HTTP entry point)", config.proxy_url()),
+        ("proxy (HTTPS entry point)", config.proxy_url()),
         ("API docs (through the proxy)", f"{config.proxy_url()}/docs"),
-        ("which replica answers?", f"curl -i {config.proxy_url()}/whoami"),
-        ("HTTPS (TLS terminated at nginx)", config.proxy_tls_url()),
+        ("plain HTTP", f"{config.proxy_http_url()} (308 to HTTPS, but health checks)"),
+        ("local CA (trust it for HTTPS)", str(config.ca_cert())),
         (
-            "  trust the local CA",
-            f"curl --cacert {config.ca_cert()} {config.proxy_tls_url()}/whoami",
+            "which replica answers?",
+            f"curl -i --cacert {config.ca_cert()} {config.proxy_url()}/whoami",
         ),
         ("RabbitMQ management UI", config.rabbitmq_ui_url()),
         ("  login", f"{config.RABBITMQ_ADMIN_USER} / {config.RABBITMQ_ADMIN_PASSWORD}"),

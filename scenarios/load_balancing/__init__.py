@@ -43,7 +43,9 @@ __all__ = ["NAME", "PARTS", "render", "run"]
 
 def answering_replicas(probes: int = 30) -> list[str]:
     """Hostnames that answer /whoami through the proxy."""
-    with httpx.Client(base_url=config.proxy_url(), timeout=10) as client:
+    with httpx.Client(
+        base_url=config.proxy_url(), timeout=10, verify=config.tls_context()
+    ) as client:
         return sorted({client.get("/whoami").headers["x-served-by"] for _ in range(probes)})
 
 

@@ -1,4 +1,4 @@
-"""L7 (nginx http, port 8080) versus L4 (nginx stream, port 8081) in front of the same replicas.
+"""L7 (nginx http, HTTPS on 8443) versus L4 (nginx stream, port 8081) in front of the same replicas.
 
 L7 reads each HTTP request: it can route by path or header, add headers the
 replica sees, and balance every request. L4 sees a TCP connection and bytes:
@@ -19,12 +19,13 @@ KEEPALIVE_REQUESTS = 30
 FRESH_CONNECTIONS = 9
 # Headers the L7 proxy adds (proxy/site.py FORWARDED_HEADERS) that a replica can use.
 PROXY_HEADERS = ("x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-request-id")
+TLS = config.tls_context()  # L7 is reached over HTTPS; L4 (plain TCP) ignores it
 
 
 def one_connection(base_url: str, names: dict[str, str]) -> dict[str, Any]:
     """Sequential requests on a single kept-alive client connection."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    with httpx.Client(base_url=base_url, limits=limits, timeout=10) as client:
+    with httpx.Client(base_url=base_url, limits=limits, timeout=10, verify=TLS) as client:
         seen = [client.get("/whoami").json() for _ in range(KEEPALIVE_REQUESTS)]
     replicas = sorted({label(s["hostname"], names) for s in seen})
     return {
@@ -40,13 +41,13 @@ def fresh_connections(base_url: str, names: dict[str, str]) -> list[str]:
     """One new TCP connection per request: which replica each one reached."""
     replicas = []
     for _ in range(FRESH_CONNECTIONS):
-        with httpx.Client(base_url=base_url, timeout=10) as client:
+        with httpx.Client(base_url=base_url, timeout=10, verify=TLS) as client:
             replicas.append(label(client.get("/whoami").json()["hostname"], names))
     return replicas
 
 
 def what_the_replica_sees(base_url: str) -> dict[str, Any]:
-    seen = httpx.get(f"{base_url}/whoami", timeout=10).json()
+    seen = httpx.get(f"{base_url}/whoami", timeout=10, verify=TLS).json()
     headers = seen["headers"]
     return {
         "peer": seen["peer"],
@@ -57,7 +58,7 @@ def what_the_replica_sees(base_url: str) -> dict[str, Any]:
 def path_routing(base_url: str) -> dict[str, Any]:
     """/lb/weighted/whoami is a route at L7; at L4 it is just bytes the replica cannot serve."""
     route = path("weighted", "whoami")
-    response = httpx.get(f"{base_url}{route}", timeout=10)
+    response = httpx.get(f"{base_url}{route}", timeout=10, verify=TLS)
     return {
         "path": route,
         "status": response.status_code,

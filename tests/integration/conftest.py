@@ -57,5 +57,7 @@ def stack() -> Iterator[DockerCompose]:
 
 @pytest.fixture(scope="session")
 def proxy(stack: DockerCompose) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=config.proxy_url(), timeout=10) as client:
+    with httpx.Client(
+        base_url=config.proxy_url(), timeout=10, verify=config.tls_context()
+    ) as client:
         yield client

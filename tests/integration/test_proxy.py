@@ -24,7 +24,7 @@ def test_replica_sees_the_headers_the_proxy_forwarded(proxy: httpx.Client) -> No
     assert len(seen["x-request-id"]) == 32
     # nginx appends the address it saw to what the client already claimed.
     assert seen["x-forwarded-for"].startswith("203.0.113.9, ")
-    assert seen["x-forwarded-proto"] == "http"
+    assert seen["x-forwarded-proto"] == "https"  # TLS ended at the proxy
     assert seen["x-real-ip"] == seen["x-forwarded-for"].split(", ")[-1]
     # The replica's TCP peer is the proxy, not the client.
     assert response.json()["peer"] != seen["x-real-ip"]

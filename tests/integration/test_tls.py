@@ -44,7 +44,7 @@ def common_name(cert: dict, field: str) -> str:
 
 @pytest.fixture(scope="module")
 def https(stack: DockerCompose) -> httpx.Client:
-    with httpx.Client(base_url=config.proxy_tls_url(), verify=client_context(), timeout=10) as c:
+    with httpx.Client(base_url=config.proxy_url(), verify=client_context(), timeout=10) as c:
         yield c
 
 
@@ -122,6 +122,20 @@ def test_reencryption_with_the_wrong_ca_is_a_502_and_logged(https: httpx.Client)
 def test_a_client_without_the_ca_is_refused(stack: DockerCompose) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
         handshake(ssl.create_default_context(), config.PROXY_TLS.port)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_plain_http_gets_a_308_to_https_that_keeps_the_method(
+    stack: DockerCompose, method: str
+) -> None:
+    response = httpx.request(method, f"{config.proxy_http_url()}/whoami?a=1", timeout=10)
+    assert response.status_code == 308  # unlike 301, a 308 is repeated with the same method
+    assert response.headers["location"] == f"https://{HOST}:{tls.TLS_PORT}/whoami?a=1"
+
+
+@pytest.mark.parametrize("path", ["/nginx-health", "/healthz", "/readyz"])
+def test_health_endpoints_answer_over_plain_http(stack: DockerCompose, path: str) -> None:
+    assert httpx.get(f"{config.proxy_http_url()}{path}", timeout=10).status_code == 200
 
 
 def test_plain_http_to_the_tls_port_gets_nginx_400(https: httpx.Client) -> None:

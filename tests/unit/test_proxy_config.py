@@ -15,15 +15,21 @@ from proxy.site import SITE
 COMMITTED = Path(__file__).resolve().parents[2] / "proxy" / "nginx.conf"
 
 
-def block(text: str, opening: str) -> str:
-    """The first block whose opening line is `opening {`, up to its closing brace."""
-    start = text.index(f"{opening} {{\n")
+def block(text: str, opening: str, start: int = 0) -> str:
+    """The first block (from `start`) whose opening line is `opening {`, to its closing brace."""
+    start = text.index(f"{opening} {{\n", start)
     depth, end = 0, start
     for end in range(start, len(text)):
         depth += {"{": 1, "}": -1}.get(text[end], 0)
         if depth == 0 and text[end] == "}":
             break
     return text[start : end + 1]
+
+
+def server_block(text: str, listen: str) -> str:
+    """The server block with `listen LISTEN;`."""
+    at = text.index(f"listen {listen};")
+    return block(text, "server", start=text.rindex("server {", 0, at))
 
 
 def lines(text: str) -> list[str]:
@@ -104,7 +110,7 @@ def test_health_location_answers_without_logging(site_conf: str) -> None:
 
 
 def test_api_location_forwards_client_and_request_id(site_conf: str) -> None:
-    api = lines(block(site_conf, "location /"))
+    api = lines(block(server_block(site_conf, "8443 ssl"), "location /"))
     for expected in (
         "proxy_pass http://api;",
         "proxy_http_version 1.1;",

@@ -7,7 +7,7 @@ import pytest
 from proxy import load_balancing as lb
 from proxy.nginx_builder import render
 from proxy.site import SITE
-from tests.unit.test_proxy_config import block, lines
+from tests.unit.test_proxy_config import block, lines, server_block
 
 
 @pytest.fixture(scope="module")
@@ -77,5 +77,6 @@ def test_l4_balances_tcp_connections_on_its_own_port(conf: str) -> None:
 
 
 def test_the_catch_all_location_stays_round_robin(conf: str) -> None:
-    server = block(conf, "server")
-    assert lines(block(server, "location /"))[1] == "proxy_pass http://api;"
+    for listen in ("8443 ssl", "8090"):
+        server = server_block(conf, listen)
+        assert lines(block(server, "location /"))[1] == "proxy_pass http://api;"

@@ -10,7 +10,7 @@ from proxy import tls
 from proxy.nginx_builder import render
 from proxy.site import SITE
 from scripts.stack import REPO
-from tests.unit.test_proxy_config import block, lines
+from tests.unit.test_proxy_config import block, lines, server_block
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,19 @@ def conf() -> str:
 
 @pytest.fixture(scope="module")
 def https_server(conf: str) -> str:
-    start = conf.index("listen 8443 ssl;")
-    return conf[conf.rindex("server {", 0, start) :]
+    return server_block(conf, "8443 ssl")
+
+
+def test_plain_http_redirects_with_308_except_health(conf: str) -> None:
+    plain = server_block(conf, "8080")
+    assert lines(block(plain, "location /")) == [
+        "location / {",
+        "return 308 https://$host:8443$request_uri;",
+        "}",
+    ]
+    for health in ("= /nginx-health", "= /healthz", "= /readyz"):
+        assert "return 308" not in block(plain, f"location {health}")
+    assert "location /lb/" not in plain  # everything else moves to HTTPS
 
 
 def test_termination_allows_only_tls12_and_13_with_http2(https_server: str) -> None:
