@@ -7,11 +7,11 @@ from types import ModuleType
 import typer
 from rich.console import Console
 
-from scenarios import load_balancing, request_response
+from scenarios import load_balancing, request_response, tls_termination
 from scenarios.sandbox import SandboxNotUpError
 
 SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module for module in (request_response, load_balancing)
+    module.NAME: module for module in (request_response, load_balancing, tls_termination)
 }
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")

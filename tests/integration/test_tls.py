@@ -10,7 +10,7 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from proxy import tls
-from scenarios import config
+from scenarios import config, tls_termination
 from scripts.stack import compose
 
 HOST = config.HOST
@@ -143,3 +143,20 @@ def test_plain_http_to_the_tls_port_gets_nginx_400(https: httpx.Client) -> None:
     assert response.status_code == 400
     assert "plain HTTP request was sent to HTTPS port" in response.text
     assert https.get("/whoami").status_code == 200
+
+
+def test_tls_termination_scenario_reports_where_tls_ends(stack: DockerCompose) -> None:
+    result = tls_termination.run()
+    paths = result.metrics["paths"]
+    assert paths["termination"]["alpn"] == "h2"
+    assert (paths["termination"]["backend_scheme"], paths["termination"]["x_forwarded_proto"]) == (
+        "http",
+        "https",
+    )
+    assert paths["passthrough"]["subject"] == tls.BACKEND
+    assert paths["passthrough"]["x_forwarded_proto"] is None
+    assert paths["re-encryption"]["backend_scheme"] == "https"
+    assert all(p["resumed"] == p["rounds"] for p in paths.values())  # every resumption took
+    assert result.metrics["versions"]["TLSv1_1"].startswith("refused")
+    assert result.metrics["refusals"]["plain HTTP to the TLS port"].startswith("400")
+    assert result.ok

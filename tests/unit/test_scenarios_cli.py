@@ -25,6 +25,7 @@ def test_list_names_every_scenario() -> None:
     assert result.returncode == 0
     assert "request-response" in result.stdout
     assert "load-balancing  Load balancing: nginx spreads requests" in result.stdout
+    assert "tls-termination  TLS termination: where TLS ends" in result.stdout
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:

@@ -13,6 +13,7 @@ class WhoAmI(BaseModel):
     pid: int
     peer: str | None  # the TCP peer: the proxy, not the client
     peer_port: int | None  # one value per TCP connection the request came on
+    scheme: str  # "https" only where this process itself terminated TLS
     headers: dict[str, str]
 
 
@@ -23,5 +24,6 @@ async def whoami(request: Request) -> WhoAmI:
         pid=PID,
         peer=request.client.host if request.client else None,
         peer_port=request.client.port if request.client else None,
+        scheme=request.url.scheme,
         headers=dict(request.headers),
     )
