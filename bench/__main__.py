@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import load_balancing, startup
+from bench import load_balancing, startup, tls
 from bench.machine import steal_meter
 from scripts.stack import REPO
 
@@ -88,9 +88,26 @@ def load_balancing_tables(result: dict[str, Any]) -> list[Table]:
     return [runs, ratios]
 
 
+def tls_tables(result: dict[str, Any]) -> list[Table]:
+    runs = right_aligned(f"TLS through the proxy: {result['tool']} (medians)",
+                         "run", "per s", "p50 (ms)", "p99 (ms)", "detail")  # fmt: skip
+    for name, m in result["runs"].items():
+        detail = (
+            f"{m['http_version']}, {m['connections']} connection(s)"
+            if "connections" in m
+            else f"new connection each, {m['reused']:.0%} resumed"
+        )
+        runs.add_row(name, f"{m['per_s']:.0f}", f"{m['p50_ms']:.1f}", f"{m['p99_ms']:.1f}", detail)
+    ratios = right_aligned("ratios, same run", "ratio", "per s", "p99")
+    for label, r in result["ratios"].items():
+        ratios.add_row(label, f"{r['per_s']:.2f}", f"{r['p99']:.2f}")
+    return [runs, ratios]
+
+
 BENCHMARKS = {
     "startup": (startup.run, startup_tables),
     "load-balancing": (load_balancing.run, load_balancing_tables),
+    "tls": (tls.run, tls_tables),
 }
 
 

@@ -43,11 +43,23 @@ def context(
     return ctx
 
 
+def connect(port: int) -> socket.socket:
+    """A TCP connection with Nagle's algorithm off, as browsers and curl have it.
+
+    With it on, a resumed TLS 1.2 handshake stalls about 40 ms: the client's
+    Finished and its request go out as two small writes, and the second
+    waits for the server's delayed ACK of the first.
+    """
+    raw = socket.create_connection((config.HOST, port), timeout=5)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return raw
+
+
 def handshake(
     target: Target, ctx: ssl.SSLContext, session: ssl.SSLSession | None = None
 ) -> dict[str, Any]:
     """One handshake and a tiny request (so a TLS 1.3 session ticket arrives); its facts."""
-    with socket.create_connection((config.HOST, target.port), timeout=5) as raw:
+    with connect(target.port) as raw:
         started = time.perf_counter()
         with ctx.wrap_socket(raw, server_hostname=target.sni, session=session) as conn:
             elapsed_ms = (time.perf_counter() - started) * 1000
