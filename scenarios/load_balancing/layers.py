@@ -19,13 +19,14 @@ KEEPALIVE_REQUESTS = 30
 FRESH_CONNECTIONS = 9
 # Headers the L7 proxy adds (proxy/site.py FORWARDED_HEADERS) that a replica can use.
 PROXY_HEADERS = ("x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-request-id")
-TLS = config.tls_context()  # L7 is reached over HTTPS; L4 (plain TCP) ignores it
 
 
 def one_connection(base_url: str, names: dict[str, str]) -> dict[str, Any]:
     """Sequential requests on a single kept-alive client connection."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    with httpx.Client(base_url=base_url, limits=limits, timeout=10, verify=TLS) as client:
+    with httpx.Client(
+        base_url=base_url, limits=limits, timeout=10, verify=config.tls_context()
+    ) as client:
         seen = [client.get("/whoami").json() for _ in range(KEEPALIVE_REQUESTS)]
     replicas = sorted({label(s["hostname"], names) for s in seen})
     return {
@@ -41,13 +42,13 @@ def fresh_connections(base_url: str, names: dict[str, str]) -> list[str]:
     """One new TCP connection per request: which replica each one reached."""
     replicas = []
     for _ in range(FRESH_CONNECTIONS):
-        with httpx.Client(base_url=base_url, timeout=10, verify=TLS) as client:
+        with httpx.Client(base_url=base_url, timeout=10, verify=config.tls_context()) as client:
             replicas.append(label(client.get("/whoami").json()["hostname"], names))
     return replicas
 
 
 def what_the_replica_sees(base_url: str) -> dict[str, Any]:
-    seen = httpx.get(f"{base_url}/whoami", timeout=10, verify=TLS).json()
+    seen = httpx.get(f"{base_url}/whoami", timeout=10, verify=config.tls_context()).json()
     headers = seen["headers"]
     return {
         "peer": seen["peer"],
@@ -58,7 +59,7 @@ def what_the_replica_sees(base_url: str) -> dict[str, Any]:
 def path_routing(base_url: str) -> dict[str, Any]:
     """/lb/weighted/whoami is a route at L7; at L4 it is just bytes the replica cannot serve."""
     route = path("weighted", "whoami")
-    response = httpx.get(f"{base_url}{route}", timeout=10, verify=TLS)
+    response = httpx.get(f"{base_url}{route}", timeout=10, verify=config.tls_context())
     return {
         "path": route,
         "status": response.status_code,
