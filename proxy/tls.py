@@ -90,8 +90,10 @@ def _reencrypt(trusted: str) -> Directives:
 
 
 def reencrypt_locations(proxy_settings: Directives) -> tuple[Location, ...]:
-    # `proxy_settings` are the HTTPS server's (forwarded headers, HSTS...).
-    """/reencrypt/ (verifies api-tls with the local CA) and /reencrypt-wrong-ca/ (fails: 502)."""
+    """/reencrypt/ (verifies api-tls with the local CA) and /reencrypt-wrong-ca/ (fails: 502).
+
+    `proxy_settings` are the HTTPS server's: forwarded headers, HSTS...
+    """
     return tuple(
         Location(
             path=path,
