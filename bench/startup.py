@@ -23,11 +23,14 @@ def timed_up() -> tuple[float, dict[str, float]]:
     done = threading.Event()
     started = time.monotonic()
 
+    def record() -> None:
+        for name, health in health_by_container().items():
+            if health == "healthy":
+                healthy_at.setdefault(name, round(time.monotonic() - started, 2))
+
     def poll() -> None:
         while not done.is_set():
-            for name, health in health_by_container().items():
-                if health == "healthy":
-                    healthy_at.setdefault(name, round(time.monotonic() - started, 2))
+            record()
             time.sleep(POLL_S)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -36,6 +39,7 @@ def timed_up() -> tuple[float, dict[str, float]]:
     total = time.monotonic() - started
     done.set()
     poller.join()
+    record()  # whatever turned healthy after the poller's last look
     if result.returncode != 0:
         raise RuntimeError(f"`docker compose up` failed:\n{result.stderr}")
     return total, healthy_at
