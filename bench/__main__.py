@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import load_balancing, startup, tls
+from bench import load_balancing, rabbitmq, startup, tls
 from bench.machine import steal_meter
 from scripts.stack import REPO
 
@@ -108,6 +108,7 @@ BENCHMARKS = {
     "startup": (startup.run, startup_tables),
     "load-balancing": (load_balancing.run, load_balancing_tables),
     "tls": (tls.run, tls_tables),
+    "rabbitmq": (rabbitmq.run, rabbitmq.tables),
 }
 
 

@@ -7,11 +7,26 @@ from types import ModuleType
 import typer
 from rich.console import Console
 
-from scenarios import load_balancing, request_response, tls_termination
+from scenarios import (
+    load_balancing,
+    pubsub_compare,
+    pubsub_kafka,
+    pubsub_rabbitmq,
+    request_response,
+    tls_termination,
+)
 from scenarios.sandbox import SandboxNotUpError
 
 SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module for module in (request_response, load_balancing, tls_termination)
+    module.NAME: module
+    for module in (
+        request_response,
+        load_balancing,
+        tls_termination,
+        pubsub_rabbitmq,
+        pubsub_kafka,
+        pubsub_compare,
+    )
 }
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")

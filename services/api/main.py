@@ -5,16 +5,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
+from api.events import build_fanout
 from api.identity import HOSTNAME
 from api.pricing_client import PricingClient
-from api.routes import delay, health, quotes, whoami
+from api.routes import delay, health, orders, quotes, whoami
 from api.settings import settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pricing = PricingClient(settings.pricing_target, settings.pricing_timeout_s)
+    app.state.events = build_fanout(settings)
     yield
+    await app.state.events.close()
     await app.state.pricing.close()
 
 
@@ -28,6 +31,7 @@ app.include_router(health.router)
 app.include_router(whoami.router)
 app.include_router(quotes.router)
 app.include_router(delay.router)
+app.include_router(orders.router)
 
 
 @app.middleware("http")

@@ -9,6 +9,11 @@ class Settings(BaseSettings):
     pricing_target: str = "pricing:50051"
     pricing_timeout_s: float = 2.0
     readiness_timeout_s: float = 1.0
+    # Order events (services/events/): empty means "not configured", and
+    # POST /orders then answers 503 for that broker rather than pretend.
+    rabbitmq_url: str = ""
+    kafka_bootstrap: str = ""
+    publish_timeout_s: float = 5.0
 
 
 settings = Settings()

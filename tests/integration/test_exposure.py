@@ -25,5 +25,6 @@ def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -
 
 def test_every_container_is_healthy(stack: DockerCompose) -> None:
     containers = stack.get_containers()
-    assert len(containers) == 8  # proxy, 3 x api, api-tls, pricing, rabbitmq, kafka
+    # proxy, 3 x api, api-tls, pricing, rabbitmq, kafka, kafka-init (healthy: topics exist)
+    assert len(containers) == 9
     assert {c.Service: c.Health for c in containers} == {c.Service: "healthy" for c in containers}

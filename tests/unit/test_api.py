@@ -4,6 +4,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from api.events import Fanout, PublishError
 from api.identity import HOSTNAME
 from api.main import app
 from api.settings import settings
@@ -124,3 +125,69 @@ def test_delay_rejects_bad_parameters_with_422(
     response = client.get("/delay", params=params)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+class RecordingSink:
+    """Stands in for a broker in unit tests: records events, or fails like a broker that is down."""
+
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self.name, self.fail, self.events = name, fail, []
+
+    async def publish(self, event: object) -> None:
+        if self.fail:
+            raise PublishError(f"{self.name} is restarting")
+        self.events.append(event)
+
+    async def close(self) -> None:
+        pass
+
+
+def use_sinks(client: TestClient, *sinks: RecordingSink) -> None:
+    client.app.state.events = Fanout(list(sinks))
+
+
+def test_order_is_published_to_every_broker_with_the_idempotency_key(client: TestClient) -> None:
+    rabbit, kafka = RecordingSink("rabbitmq"), RecordingSink("kafka")
+    use_sinks(client, rabbit, kafka)
+    key = "6f1c0e0a-3c0b-4a53-9d7e-0c9f6f2f7a11"
+    body = {"customer_id": "C-001", "sequence": 1, "amount_cents": 1999}
+    response = client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    assert response.status_code == 202
+    assert response.json()["published"] == {"rabbitmq": "confirmed", "kafka": "confirmed"}
+    assert [str(e.event_id) for e in rabbit.events + kafka.events] == [key, key]
+    again = client.post("/orders", json=body, headers={"Idempotency-Key": key}).json()
+    assert again["order_id"] == response.json()["order_id"]  # a retry is the same order
+
+
+def test_an_unconfirmed_publish_is_a_503_naming_the_broker(client: TestClient) -> None:
+    use_sinks(client, RecordingSink("rabbitmq"), RecordingSink("kafka", fail=True))
+    body = {"customer_id": "C-001", "sequence": 1, "amount_cents": 1999}
+    response = client.post("/orders", json=body)
+    assert response.status_code == 503
+    assert response.json()["published"]["kafka"] == "failed: kafka is restarting"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"customer_id": "bob", "sequence": 1, "amount_cents": 1}, "customer_id"),
+        ({"customer_id": "C-001", "sequence": 0, "amount_cents": 1}, "sequence"),
+        ({"customer_id": "C-001", "sequence": 1, "amount_cents": 0}, "amount_cents"),
+        ({"customer_id": "C-001", "sequence": 1, "amount_cents": 1, "coupon": "x"}, "coupon"),
+    ],
+)
+def test_invalid_orders_get_422_and_publish_nothing(
+    client: TestClient, body: dict[str, object], field: str
+) -> None:
+    sink = RecordingSink("rabbitmq")
+    use_sinks(client, sink)
+    response = client.post("/orders", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
+    assert sink.events == []
+
+
+def test_a_malformed_idempotency_key_is_422(client: TestClient) -> None:
+    body = {"customer_id": "C-001", "sequence": 1, "amount_cents": 1}
+    response = client.post("/orders", json=body, headers={"Idempotency-Key": "not-a-uuid"})
+    assert response.status_code == 422

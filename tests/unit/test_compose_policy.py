@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from proxy import load_balancing
+from services.events import kafka as kafka_events
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
@@ -14,6 +15,9 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 # One-shot tools (`docker compose run`), never started by `up`.
 TOOLS = {name for name, service in SERVICES.items() if "tools" in service.get("profiles", [])}
 LONG_RUNNING = sorted(set(SERVICES) - TOOLS)
+# Init jobs set something up in another service, then stay up (an exited
+# container fails `up --wait`) with a healthcheck that checks the outcome.
+INIT_JOBS = {name for name in SERVICES if name.endswith("-init")}
 EXPECTED_PUBLISHED = {
     "proxy": {"8080", "8081", "8443", "8444"},
     "rabbitmq": {"5672", "15672"},
@@ -46,6 +50,45 @@ def test_tools_are_only_one_shot_jobs() -> None:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]
         assert SERVICES[name]["read_only"] is True
+
+
+def test_init_jobs_are_known() -> None:
+    assert {"kafka-init"} == INIT_JOBS
+    assert not INIT_JOBS & TOOLS  # `up` must run them
+
+
+def test_kafka_init_creates_the_topics_and_its_healthcheck_checks_them() -> None:
+    init, kafka = SERVICES["kafka-init"], SERVICES["kafka"]
+    assert init["image"] == kafka["image"]  # the same Kafka tools, upstream or local
+    assert init["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    script = "/usr/local/bin/sandbox-topics"
+    assert f"./broker/kafka/topics.sh:{script}:ro" in init["volumes"]
+    assert (REPO / "broker" / "kafka" / "topics.sh").is_file()
+    assert [*init["entrypoint"], *init["command"]] == ["bash", script, "create"]
+    # Healthy means "the topics exist with their partitions", not "the process runs".
+    assert init["healthcheck"]["test"] == ["CMD", "bash", script, "check"]
+    assert init["environment"]["KAFKA_BOOTSTRAP"] == "kafka:19092"
+
+
+def test_kafka_init_creates_what_the_code_uses() -> None:
+    declared = dict(
+        spec.split(":") for spec in SERVICES["kafka-init"]["environment"]["SANDBOX_TOPICS"].split()
+    )
+    assert {name: int(n) for name, n in declared.items()} == kafka_events.TOPICS
+    assert kafka_events.TOPICS[kafka_events.ORDERS_TOPIC] == 3
+
+
+@pytest.mark.parametrize("name", sorted(INIT_JOBS))
+def test_init_jobs_are_small_and_internal(name: str) -> None:
+    service = SERVICES[name]
+    assert "ports" not in service
+    assert service["networks"] == ["back"]
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    # Kafka's tools are JVMs: a small heap inside a small memory limit.
+    assert service["environment"]["KAFKA_HEAP_OPTS"] == "-Xmx128m"
+    limit = service["deploy"]["resources"]["limits"]["memory"]
+    assert limit.endswith("m") and int(limit[:-1]) <= 256
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

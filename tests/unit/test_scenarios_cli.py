@@ -26,6 +26,8 @@ def test_list_names_every_scenario() -> None:
     assert "request-response" in result.stdout
     assert "load-balancing  Load balancing: nginx spreads requests" in result.stdout
     assert "tls-termination  TLS termination: where TLS ends" in result.stdout
+    for name in ("pubsub-rabbitmq", "pubsub-kafka", "pubsub-compare"):
+        assert f"{name}  " in result.stdout
 
 
 def test_unknown_scenario_is_a_clear_error() -> None:

@@ -1,0 +1,175 @@
+"""Publish-subscribe compared: the same orders through RabbitMQ and Kafka, side by side.
+
+The api publishes every accepted order (POST /orders) to both brokers and
+answers 202 only when both confirmed. One subscriber per broker watches:
+a RabbitMQ queue of its own on the broadcast exchange, and a Kafka reader of
+the `orders` partitions.
+
+What to look at:
+- delivery: RabbitMQ pushes to a subscribed consumer; a Kafka consumer pulls
+  from an offset it chooses;
+- storage: a RabbitMQ queue hands each message out and deletes it on ack
+  (the queue ends empty); Kafka appends to a log and keeps the records after
+  they are read, so a second read from the same offsets returns them all;
+- ordering: per queue for RabbitMQ, per partition (so per customer key) for
+  Kafka; the order violations per customer must be 0 on both;
+- lost and duplicate events (0 and 0), and the delay from placing an order
+  to each subscriber receiving it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from rich.console import Console
+
+from scenarios import config
+from scenarios.pubsub_compare.sides import (
+    RabbitSubscriber,
+    Received,
+    kafka_start,
+    read_kafka,
+)
+from scenarios.report import records_table
+from scenarios.result import ScenarioResult, percentiles_ms
+from scenarios.sandbox import require_proxy
+
+NAME = "pubsub-compare"
+ORDERS = 100
+CUSTOMERS = 5
+# (RabbitMQ, Kafka) per aspect, printed under the measured rows.
+SEMANTICS = {
+    "delivery": ("push: basic_consume, the broker sends", "pull: the consumer polls an offset"),
+    "storage": ("a queue: handed out, deleted on ack", "a log: records stay, up to retention"),
+    "ordering": ("per queue (one consumer keeps it)", "per partition: a customer's key"),
+    "replay": ("no: once acked it is gone", "yes: seek to an offset or a time"),
+    "late subscriber": ("only what arrives after its queue exists", "any retained offset"),
+}
+
+
+async def place_orders(keys: list[str]) -> tuple[list[str], int]:
+    """An order per key through the proxy, each customer's in sequence; the keys that got 202."""
+    accepted: list[str] = []
+    refused = 0
+    per_customer = len(keys) // CUSTOMERS
+
+    async def customer(client: httpx.AsyncClient, number: int) -> None:
+        nonlocal refused
+        for sequence in range(1, per_customer + 1):
+            key = keys[(number - 1) * per_customer + sequence - 1]
+            body = {"customer_id": f"C-{number:03d}", "sequence": sequence, "amount_cents": 100}
+            response = await client.post("/orders", json=body, headers={"Idempotency-Key": key})
+            if response.status_code == 202:
+                accepted.append(key)
+            else:
+                refused += 1
+
+    async with httpx.AsyncClient(
+        base_url=config.proxy_url(), verify=config.tls_context(), timeout=15
+    ) as client:
+        await asyncio.gather(*(customer(client, n) for n in range(1, CUSTOMERS + 1)))
+    return accepted, refused
+
+
+def order_violations(received: Received) -> int:
+    """Events that arrived after a later event of the same customer."""
+    last: dict[str, int] = defaultdict(int)
+    violations = 0
+    for event in received.events:
+        violations += event.sequence < last[event.customer_id]
+        last[event.customer_id] = max(last[event.customer_id], event.sequence)
+    return violations
+
+
+def side_report(received: Received, accepted: set[str]) -> dict[str, Any]:
+    ids = [str(e.event_id) for e in received.events]
+    return {
+        "received": len(set(ids) & accepted),
+        "lost": len(accepted - set(ids)),
+        "duplicates": len(ids) - len(set(ids)),
+        "order_violations": order_violations(received),
+        "delay_ms": percentiles_ms(received.delays_s),
+    }
+
+
+def run() -> ScenarioResult:
+    require_proxy()
+    start = kafka_start()
+    # The idempotency keys become the event ids: both subscribers know what to
+    # wait for before the first order is placed, and read while orders flow.
+    keys = [str(uuid4()) for _ in range(ORDERS)]
+    with RabbitSubscriber() as rabbit_side, ThreadPoolExecutor(1) as kafka_thread:
+        kafka_reading = kafka_thread.submit(read_kafka, start, set(keys))
+        accepted, refused = asyncio.run(place_orders(keys))
+        wanted = set(accepted)
+        kafka_received, per_partition = kafka_reading.result()
+        _wait_for(rabbit_side, wanted)
+    replayed, _ = read_kafka(start, wanted)
+    rabbitmq = side_report(rabbit_side.received, wanted) | {
+        "left_in_queue_after_ack": rabbit_side.left_in_queue,
+    }
+    kafka = side_report(kafka_received, wanted) | {
+        "per_partition": {str(p): n for p, n in per_partition.items()},
+        "replayed_from_same_offsets": len({str(e.event_id) for e in replayed.events}),
+    }
+    metrics = {"orders": ORDERS, "accepted": len(accepted), "refused": refused,
+               "rabbitmq": rabbitmq, "kafka": kafka}  # fmt: skip
+    return ScenarioResult(NAME, _holds(metrics), metrics)
+
+
+def _wait_for(side: RabbitSubscriber, wanted: set[str], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if wanted <= {str(e.event_id) for e in side.received.events}:
+            return
+        time.sleep(0.1)
+
+
+def _holds(m: dict[str, Any]) -> bool:
+    both = (m["rabbitmq"], m["kafka"])
+    return (
+        m["accepted"] == m["orders"]
+        and all(
+            s["lost"] == 0 and s["duplicates"] == 0 and s["order_violations"] == 0 for s in both
+        )
+        and m["rabbitmq"]["left_in_queue_after_ack"] == 0
+        and m["kafka"]["replayed_from_same_offsets"] == m["accepted"]
+    )
+
+
+def render(result: ScenarioResult, console: Console) -> None:
+    m = result.metrics
+    console.print(
+        f"{m['accepted']} of {m['orders']} orders accepted by the api (202: both brokers "
+        f"confirmed), {m['refused']} refused"
+    )
+    rows = [
+        {
+            "": key,
+            "RabbitMQ (pika)": str(m["rabbitmq"][key]),
+            "Kafka (aiokafka)": str(m["kafka"][key]),
+        }
+        for key in ("received", "lost", "duplicates", "order_violations")
+    ]
+    rows += [
+        {"": f"delay {p} (ms)", "RabbitMQ (pika)": str(m["rabbitmq"]["delay_ms"][p]),
+         "Kafka (aiokafka)": str(m["kafka"]["delay_ms"][p])}
+        for p in ("p50", "p99")
+    ]  # fmt: skip
+    rows.append({
+        "": "after consuming",
+        "RabbitMQ (pika)": f"{m['rabbitmq']['left_in_queue_after_ack']} left in the queue",
+        "Kafka (aiokafka)": f"{m['kafka']['replayed_from_same_offsets']} read again, same offsets",
+    })  # fmt: skip
+    rows += [
+        {"": k, "RabbitMQ (pika)": r, "Kafka (aiokafka)": k_} for k, (r, k_) in SEMANTICS.items()
+    ]
+    columns = ("", "RabbitMQ (pika)", "Kafka (aiokafka)")
+    console.print(records_table("the same orders, two brokers", rows, columns))
+    console.print(f"Kafka records per partition (key = customer): {m['kafka']['per_partition']}")
