@@ -45,3 +45,8 @@ def records_table(title: str, records: list[dict[str, Any]], columns: tuple[str,
     for record in records:
         table.add_row(*(str(record.get(column)) for column in columns))
     return table
+
+
+def verdict(holds: bool) -> str:
+    """How a report says whether a property held."""
+    return "[green]holds[/]" if holds else "[red]does NOT hold[/]"

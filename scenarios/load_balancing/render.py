@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from scenarios.report import counts_table, latency_table, records_table
+from scenarios.report import counts_table, latency_table, records_table, verdict
 from scenarios.result import ScenarioResult
 
 
@@ -26,17 +26,13 @@ def render(result: ScenarioResult, console: Console) -> None:
     console.print(f"chart: {m['chart']}")
 
 
-def _verdict(holds: bool) -> str:
-    return "[green]holds[/]" if holds else "[red]does NOT hold[/]"
-
-
 def _methods(methods: dict[str, dict[str, Any]], console: Console) -> None:
     for method, r in methods.items():
         title = (
             f"{method}: {r['requests']} requests, {r['concurrency']} at a time, {r['duration_s']} s"
         )
         console.print(counts_table(title, "replica", r["per_replica"]))
-        console.print(f"  {_method_claim(method, r)}: {_verdict(r['holds'])}")
+        console.print(f"  {_method_claim(method, r)}: {verdict(r['holds'])}")
         if "contrast_round_robin" in r:
             rr = r["contrast_round_robin"]
             console.print(
@@ -92,7 +88,7 @@ def _layers(layers: dict[str, Any], console: Console) -> None:
         table.add_row(label, cell(layers["L7"]), cell(layers["L4"]))
     console.print(table)
     console.print(
-        f"  L4 pins a connection, L7 balances requests and routes: {_verdict(layers['holds'])}"
+        f"  L4 pins a connection, L7 balances requests and routes: {verdict(layers['holds'])}"
     )
 
 
@@ -119,7 +115,7 @@ def _failover(f: dict[str, Any], console: Console) -> None:
                 "failed requests", f["failures"], ("method", "status", "upstream", "error")
             )
         )
-    console.print(f"  no GET lost, no traffic to the dead replica: {_verdict(f['holds'])}")
+    console.print(f"  no GET lost, no traffic to the dead replica: {verdict(f['holds'])}")
 
 
 def _scaling(s: dict[str, Any], console: Console) -> None:
@@ -132,4 +128,4 @@ def _scaling(s: dict[str, Any], console: Console) -> None:
     )
     console.print(counts_table(f"scaled to {s['scaled_to']}", "replica", s["per_replica_scaled"]))
     console.print(counts_table("scaled back", "replica", s["per_replica_after_scaling_back"]))
-    console.print(f"  the pool follows the scale without a proxy reload: {_verdict(s['holds'])}")
+    console.print(f"  the pool follows the scale without a proxy reload: {verdict(s['holds'])}")

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scenarios.pubsub_kafka.verdicts import verdicts
-from scenarios.report import records_table
+from scenarios.report import records_table, verdict
 from scenarios.result import ScenarioResult
 
 
@@ -29,12 +29,8 @@ def render(result: ScenarioResult, console: Console) -> None:
     table.add_column("property")
     table.add_column("holds")
     for claim, holds in verdicts(m).items():
-        table.add_row(claim, _verdict(holds))
+        table.add_row(claim, verdict(holds))
     console.print(table)
-
-
-def _verdict(holds: bool) -> str:
-    return "[green]holds[/]" if holds else "[red]does NOT hold[/]"
 
 
 def _published(p: dict[str, Any], console: Console) -> None:
@@ -125,8 +121,8 @@ def _queue(q: dict[str, Any], console: Console) -> None:
     overlap, uncovered = two["overlap"] or "none", two["uncovered"] or "none"
     console.print(
         f"  two members: overlap {overlap}, uncovered {uncovered}: "
-        f"{_verdict(two['holds'])}; after every change: "
-        f"{_verdict(all(s['coverage']['holds'] for s in q['timeline'][1:]))}"
+        f"{verdict(two['holds'])}; after every change: "
+        f"{verdict(all(s['coverage']['holds'] for s in q['timeline'][1:]))}"
     )
     console.print(
         _matrix(
@@ -155,7 +151,7 @@ def _dead_letter(d: dict[str, Any], console: Console) -> None:
             ("dead_letter_offset", "group", "reason", "value_unchanged"),
         )
     )
-    console.print(f"  once per group, with its reason, offset committed: {_verdict(d['holds'])}")
+    console.print(f"  once per group, with its reason, offset committed: {verdict(d['holds'])}")
 
 
 def _replay(r: dict[str, Any], retention: dict[str, Any], console: Console) -> None:
@@ -164,9 +160,9 @@ def _replay(r: dict[str, Any], retention: dict[str, Any], console: Console) -> N
         f"[bold]replay[/] from the earliest offset ({e['log_start_offsets']}): "
         f"{e['records_in_log']} records in the log, this run's {e['this_run_replayed']} of "
         f"{e['published_this_run']} published ({e['earlier_runs_records']} from earlier runs): "
-        f"{_verdict(e['holds'])}\n"
+        f"{verdict(e['holds'])}\n"
         f"  from timestamp {t['timestamp_ms']} (offsets_for_times -> {t['start_offsets']}): "
-        f"{t['replayed']} records, expected {t['expected']}: {_verdict(t['holds'])}\n"
+        f"{t['replayed']} records, expected {t['expected']}: {verdict(t['holds'])}\n"
         f"  retention: log start offsets before {retention['log_start_before']}, after "
         f"{retention['log_start_after']}: consuming and committing deleted nothing"
     )
@@ -195,4 +191,4 @@ def _reliability(r: dict[str, Any], console: Console) -> None:
     ):
         table.add_row(label, str(r[key]))
     console.print(table)
-    console.print(f"  nothing acknowledged was lost: {_verdict(r['holds'])}")
+    console.print(f"  nothing acknowledged was lost: {verdict(r['holds'])}")

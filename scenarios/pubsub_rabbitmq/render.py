@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from scenarios.report import bar, records_table
+from scenarios.report import bar, records_table, verdict
 from scenarios.result import ScenarioResult
 
 GROUP_ROWS = (
@@ -35,8 +35,7 @@ def render(result: ScenarioResult, console: Console) -> None:
 
 def _verdicts(holds: dict[str, bool], console: Console) -> None:
     for claim, held in holds.items():
-        verdict = "[green]holds[/]" if held else "[red]does NOT hold[/]"
-        console.print(f"  {claim.replace('_', ' ')}: {verdict}")
+        console.print(f"  {claim.replace('_', ' ')}: {verdict(held)}")
 
 
 def groups_table(title: str, groups: dict[str, dict[str, Any]]) -> Table:

@@ -1,41 +1,4 @@
 #!/usr/bin/env bash
-# Resolve Kafka's broker and tool jars (pom.xml beside this script) from
-# Maven's default repositories into ./jars, on the host.
-#
-# Why on the host: the image build must not need the network, and HTTPS from
-# inside containers fails on machines whose TLS trust comes from a host CA
-# bundle. mvn on the host uses the host's trust store and proxy settings.
-#
-# Idempotent: a stamp holding the pom's hash makes a second run a no-op.
-set -euo pipefail
-cd "$(dirname "$0")"
-
-JARS=jars
-STAMP="$JARS/.pom.sha256"
-
-say() { printf '[kafka-jars] %s\n' "$*" >&2; }
-
-want=$(sha256sum pom.xml | cut -d' ' -f1)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-  say "jars already match pom.xml ($(find "$JARS" -name '*.jar' | wc -l) jars)"
-  exit 0
-fi
-
-command -v mvn >/dev/null || { say "ERROR: mvn not found (Debian: apt-get install maven)"; exit 1; }
-
-say "resolving Kafka jars with mvn (first run downloads about 55 MB)"
-# Fill a temporary folder and swap it in, so an interrupted run never leaves a
-# half-filled jars/ that a later build would copy.
-tmp=$(mktemp -d "$PWD/.jars.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-# mvn -q still prints bare ANSI colour resets; strip them, keep any errors.
-mvn -q -B -Dstyle.color=never -f pom.xml dependency:copy-dependencies \
-  -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 \
-  | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2
-n=$(find "$tmp" -name '*.jar' | wc -l)
-[ "$n" -gt 0 ] || { say "ERROR: mvn resolved no jars"; exit 1; }
-echo "$want" >"$tmp/.pom.sha256"
-rm -rf "$JARS"
-mv "$tmp" "$JARS"
-trap - EXIT
-say "fetched $n jars into $(pwd)/$JARS"
+# Kafka's broker and tool jars (pom.xml beside this script) into ./jars, on
+# the host, for the local image's build (which must not need the network).
+exec "$(dirname "$0")/../../../scripts/fetch-jars.sh" "$(dirname "$0")" kafka-jars
