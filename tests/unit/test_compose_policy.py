@@ -127,3 +127,14 @@ def test_upstream_images_are_pinned() -> None:
         default = image.split(":-", 1)[1].rstrip("}")
         assert ":" in default
         assert not default.endswith(":latest")
+
+
+def test_the_whole_stack_fits_in_2_gib() -> None:
+    # Replicas count once each; one-shot tools are not part of the running stack.
+    def mib(name: str) -> int:
+        service = SERVICES[name]
+        limit = service["deploy"]["resources"]["limits"]["memory"]
+        assert limit.endswith("m"), (name, limit)
+        return int(limit[:-1]) * service["deploy"].get("replicas", 1)
+
+    assert sum(mib(name) for name in LONG_RUNNING) <= 2048
