@@ -1,5 +1,6 @@
-"""CLI: `python -m proxy generate` writes proxy/nginx.conf from proxy/site.py;
-`python -m proxy check` exits 1 with a unified diff when the file has drifted."""
+"""CLI: `python -m proxy generate` writes every nginx config this project runs from its
+Python description (proxy/site.py -> nginx.conf, proxy/sidecar.py -> sidecar.conf);
+`python -m proxy check` exits 1 with a unified diff when a file has drifted."""
 
 from __future__ import annotations
 
@@ -8,20 +9,28 @@ import difflib
 import sys
 from pathlib import Path
 
+from proxy.model import NginxConfig
 from proxy.nginx_builder import render
+from proxy.sidecar import SIDECAR
 from proxy.site import SITE
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "nginx.conf"
+DEFAULT_DIR = Path(__file__).resolve().parent
+CONFIGS: dict[str, NginxConfig] = {"nginx.conf": SITE, "sidecar.conf": SIDECAR}
 
 
-def generate(output: Path) -> int:
-    output.write_text(render(SITE), encoding="utf-8")
-    print(f"wrote {output}")
+def generate(directory: Path) -> int:
+    for name, config in CONFIGS.items():
+        (directory / name).write_text(render(config), encoding="utf-8")
+        print(f"wrote {directory / name}")
     return 0
 
 
-def check(output: Path) -> int:
-    expected = render(SITE)
+def check(directory: Path) -> int:
+    return max(_check_one(directory / name, config) for name, config in CONFIGS.items())
+
+
+def _check_one(output: Path, config: NginxConfig) -> int:
+    expected = render(config)
     actual = output.read_text(encoding="utf-8") if output.exists() else ""
     if actual == expected:
         print(f"{output} is up to date")
@@ -40,10 +49,10 @@ def check(output: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proxy", description=__doc__)
     parser.add_argument("command", choices=("generate", "check"))
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="nginx.conf path")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the .conf files are")
     args = parser.parse_args(argv)
     action = generate if args.command == "generate" else check
-    return action(args.output)
+    return action(args.dir)
 
 
 if __name__ == "__main__":

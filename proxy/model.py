@@ -56,6 +56,14 @@ class Map:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """An ``if (TEST) {}`` inside a location; keep to ``return`` (nginx's "if is evil")."""
+
+    test: str
+    directives: Directives
+
+
+@dataclass(frozen=True)
 class Location:
     """A ``location PATH {}``; PATH may carry a modifier: ``= /exact``, ``~ regex``."""
 
@@ -63,6 +71,7 @@ class Location:
     proxy_pass: str | None = None
     directives: Directives = ()
     grpc_pass: str | None = None
+    conditions: tuple[Condition, ...] = ()  # rendered first, before any other directive
 
     def __post_init__(self) -> None:
         _require(bool(self.path.strip()), "a location needs a path")

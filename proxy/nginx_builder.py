@@ -26,7 +26,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 
-from proxy.model import Directives, Location, Map, NginxConfig, Server, Stream, Upstream
+from proxy.model import (
+    Condition,
+    Directives,
+    Location,
+    Map,
+    NginxConfig,
+    Server,
+    Stream,
+    Upstream,
+)
 
 with warnings.catch_warnings():
     # "pkg_resources is deprecated as an API", raised from nginx/__init__.py.
@@ -119,7 +128,15 @@ def _location(location: Location) -> Block:
         passes.append(("proxy_pass", location.proxy_pass))
     if location.grpc_pass is not None:
         passes.append(("grpc_pass", location.grpc_pass))
-    return _block(f"location {location.path}", _directives((*passes, *location.directives)))
+    children = [
+        *(_condition(condition) for condition in location.conditions),
+        *_directives((*passes, *location.directives)),
+    ]
+    return _block(f"location {location.path}", children)
+
+
+def _condition(condition: Condition) -> Block:
+    return _block(f"if ({condition.test})", _directives(condition.directives))
 
 
 def _directives(directives: Directives) -> list[Base]:

@@ -13,6 +13,7 @@ from scenarios import (
     pubsub_kafka,
     pubsub_rabbitmq,
     request_response,
+    sidecar,
     tls_termination,
 )
 from scenarios.sandbox import SandboxNotUpError
@@ -26,6 +27,7 @@ SCENARIOS: dict[str, ModuleType] = {
         pubsub_rabbitmq,
         pubsub_kafka,
         pubsub_compare,
+        sidecar,
     )
 }
 

@@ -28,10 +28,28 @@ PROXY_TLS = PublishedPort("PROXY_TLS_PORT", 8443, "proxy", "HTTPS, TLS terminate
 PROXY_PASSTHROUGH = PublishedPort(
     "PROXY_PASSTHROUGH_PORT", 8444, "proxy", "TLS passthrough, routed by SNI"
 )
+INVENTORY = PublishedPort("INVENTORY_PORT", 8082, "inventory", "the inventory app's ambassador")
+INVENTORY_METRICS = PublishedPort(
+    "INVENTORY_METRICS_PORT", 9102, "inventory-metrics", "Prometheus metrics from the adapter"
+)
+INVENTORY_BARE = PublishedPort(
+    "INVENTORY_BARE_PORT", 8083, "inventory-bare", "the app without sidecars (profile no-sidecar)"
+)
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
 RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
-PUBLISHED_PORTS = (PROXY, PROXY_L4, PROXY_TLS, PROXY_PASSTHROUGH, AMQP, RABBITMQ_UI, KAFKA)
+PUBLISHED_PORTS = (
+    PROXY,
+    PROXY_L4,
+    PROXY_TLS,
+    PROXY_PASSTHROUGH,
+    INVENTORY,
+    INVENTORY_METRICS,
+    INVENTORY_BARE,
+    AMQP,
+    RABBITMQ_UI,
+    KAFKA,
+)
 
 HOST = "127.0.0.1"  # everything is published on loopback only
 

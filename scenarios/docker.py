@@ -70,6 +70,30 @@ def scale(service: str, replicas: int) -> None:
         raise DockerError(f"scaling {service} to {replicas} failed:\n{result.stderr}")
 
 
+def start_profile_service(profile: str, service: str) -> None:
+    """Start a service that only runs under a Compose profile, and wait until it is healthy."""
+    result = compose(
+        "--profile", profile, "up", "--detach", "--no-build", "--no-recreate", "--wait", service,
+        capture=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise DockerError(f"starting {service} (profile {profile}) failed:\n{result.stderr}")
+
+
+def remove_service(profile: str, service: str) -> None:
+    compose("--profile", profile, "rm", "--stop", "--force", service, capture=True)
+
+
+def logs(name: str) -> str:
+    """A container's standard output so far."""
+    return _docker("logs", name)
+
+
+def exec_python(container: str, code: str) -> str:
+    """Run Python code in a running container (one of ours has Python); its output."""
+    return _docker("exec", container, "python", "-c", code)
+
+
 def _docker(*args: str) -> str:
     result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -7,6 +7,8 @@ EXPECTED = {
     ("proxy", 8081),
     ("proxy", 8443),
     ("proxy", 8444),
+    ("inventory", 8000),  # the ambassador's port, in the app's network namespace
+    ("inventory-metrics", 9102),
     ("rabbitmq", 5672),
     ("rabbitmq", 15672),
     ("kafka", 9094),
@@ -25,6 +27,7 @@ def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -
 
 def test_every_container_is_healthy(stack: DockerCompose) -> None:
     containers = stack.get_containers()
-    # proxy, 3 x api, api-tls, pricing, rabbitmq, kafka, kafka-init (healthy: topics exist)
-    assert len(containers) == 9
+    # proxy, 3 x api, api-tls, pricing, rabbitmq, kafka, kafka-init (healthy: topics exist),
+    # inventory with its ambassador and its metrics adapter
+    assert len(containers) == 12
     assert {c.Service: c.Health for c in containers} == {c.Service: "healthy" for c in containers}

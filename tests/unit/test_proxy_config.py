@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.__main__ import main
+from proxy.__main__ import CONFIGS, main
 from proxy.model import Location, NginxConfig, Server, Stream, Upstream
 from proxy.nginx_builder import HEADER, render
 from proxy.site import SITE
@@ -41,19 +41,21 @@ def site_conf() -> str:
     return render(SITE)
 
 
-def test_committed_nginx_conf_matches_generator(site_conf: str) -> None:
-    assert COMMITTED.read_text(encoding="utf-8") == site_conf, (
-        "proxy/nginx.conf is stale: run `python -m proxy generate`"
+@pytest.mark.parametrize(("name", "config"), CONFIGS.items())
+def test_committed_confs_match_the_generator(name: str, config: NginxConfig) -> None:
+    assert (COMMITTED.parent / name).read_text(encoding="utf-8") == render(config), (
+        f"proxy/{name} is stale: run `python -m proxy generate`"
     )
 
 
 def test_check_command_reports_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--dir", str(tmp_path)]) == 0
     conf = tmp_path / "nginx.conf"
     conf.write_text(render(SITE).replace("worker_processes 1;", "worker_processes 4;"))
-    assert main(["check", "--output", str(conf)]) == 1
+    assert main(["check", "--dir", str(tmp_path)]) == 1
     assert "-worker_processes 4;\n+worker_processes 1;" in capsys.readouterr().out
-    assert main(["generate", "--output", str(conf)]) == 0
-    assert main(["check", "--output", str(conf)]) == 0
+    assert main(["generate", "--dir", str(tmp_path)]) == 0
+    assert main(["check", "--dir", str(tmp_path)]) == 0
 
 
 def test_output_is_deterministic_with_header_and_trailing_newline(site_conf: str) -> None:

@@ -26,7 +26,7 @@ def test_list_names_every_scenario() -> None:
     assert "request-response" in result.stdout
     assert "load-balancing  Load balancing: nginx spreads requests" in result.stdout
     assert "tls-termination  TLS termination: where TLS ends" in result.stdout
-    for name in ("pubsub-rabbitmq", "pubsub-kafka", "pubsub-compare"):
+    for name in ("pubsub-rabbitmq", "pubsub-kafka", "pubsub-compare", "sidecar"):
         assert f"{name}  " in result.stdout
 
 

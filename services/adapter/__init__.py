@@ -1,0 +1,1 @@
+"""Adapter sidecars: turn what an app writes into what the platform reads."""
