@@ -50,7 +50,7 @@ format: $(VENV)/.synced ## ruff fix and format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf from proxy/site.py
+proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf and proxy/sidecar.conf from their Python descriptions
 	$(PY) -m proxy generate
 
 protos: $(VENV)/.synced ## Generate gRPC stubs for the host into services/generated/

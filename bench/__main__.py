@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import load_balancing, rabbitmq, startup, tls
+from bench import kafka, load_balancing, rabbitmq, sidecar, startup, tls
 from bench.machine import steal_meter
 from scripts.stack import REPO
 
@@ -109,6 +109,8 @@ BENCHMARKS = {
     "load-balancing": (load_balancing.run, load_balancing_tables),
     "tls": (tls.run, tls_tables),
     "rabbitmq": (rabbitmq.run, rabbitmq.tables),
+    "kafka": (kafka.run, kafka.tables),
+    "sidecar": (sidecar.run, sidecar.tables),
 }
 
 

@@ -1,6 +1,7 @@
 """nginx in front of the api replicas: balancing, forwarded headers, docs, its own config."""
 
 import httpx
+import pytest
 from testcontainers.compose import DockerCompose
 
 from proxy.nginx_builder import render
@@ -36,8 +37,9 @@ def test_openapi_docs_through_the_proxy(proxy: httpx.Client) -> None:
     assert {"/quotes", "/whoami", "/healthz", "/readyz"} <= set(paths)
 
 
-def test_nginx_accepts_the_generated_config(stack: DockerCompose) -> None:
-    stdout, stderr, code = stack.exec_in_container(["nginx", "-t"], service_name="proxy")
+@pytest.mark.parametrize("service", ["proxy", "inventory-ambassador"])
+def test_nginx_accepts_the_generated_config(stack: DockerCompose, service: str) -> None:
+    stdout, stderr, code = stack.exec_in_container(["nginx", "-t"], service_name=service)
     assert code == 0
     assert "test is successful" in stdout + stderr
 
