@@ -22,6 +22,19 @@ Directive = tuple[str, str]
 Directives = tuple[Directive, ...]
 
 
+# Every nginx here runs as uid 101 on a read-only root filesystem with a tmpfs
+# on /tmp: it must not advertise its version, and its temp dirs (compiled in
+# under /var) move to /tmp, where it may write.
+UNPRIVILEGED_HTTP: Directives = (
+    ("server_tokens", "off"),
+    ("client_body_temp_path", "/tmp/client_body"),
+    ("proxy_temp_path", "/tmp/proxy"),
+    ("fastcgi_temp_path", "/tmp/fastcgi"),
+    ("uwsgi_temp_path", "/tmp/uwsgi"),
+    ("scgi_temp_path", "/tmp/scgi"),
+)
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)

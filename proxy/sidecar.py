@@ -19,7 +19,7 @@ adds, none of which the app's code knows about:
 
 from __future__ import annotations
 
-from proxy.model import Condition, Location, Map, NginxConfig, Server, Upstream
+from proxy.model import UNPRIVILEGED_HTTP, Condition, Location, Map, NginxConfig, Server, Upstream
 
 LISTEN_PORT = 8000  # the service's port, as its callers know it
 APP = "127.0.0.1:9000"  # the app, inside the shared network namespace
@@ -98,12 +98,7 @@ SIDECAR = NginxConfig(
         ("error_log", "stderr notice"),
     ),
     http_directives=(
-        ("server_tokens", "off"),
-        ("client_body_temp_path", "/tmp/client_body"),
-        ("proxy_temp_path", "/tmp/proxy"),
-        ("fastcgi_temp_path", "/tmp/fastcgi"),
-        ("uwsgi_temp_path", "/tmp/uwsgi"),
-        ("scgi_temp_path", "/tmp/scgi"),
+        *UNPRIVILEGED_HTTP,
         ("log_format", f"sidecar escape=json {LOG_FORMAT}"),
         ("access_log", "/dev/stdout sidecar"),
         ("limit_req_zone", f"$binary_remote_addr zone=per_client:1m rate={RATE}"),

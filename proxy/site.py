@@ -8,7 +8,7 @@ fails when the two differ. Comments say why a directive is there.
 from __future__ import annotations
 
 from proxy import load_balancing, tls
-from proxy.model import Location, NginxConfig, Server, Stream
+from proxy.model import UNPRIVILEGED_HTTP, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
 # unprivileged uid 101; compose maps a host port onto it.
@@ -55,15 +55,7 @@ ACCESS_LOG_FORMAT = (
 HTTP = (
     ("include", "/etc/nginx/mime.types"),
     ("default_type", "application/octet-stream"),
-    # Do not advertise the nginx version in the Server header and error pages.
-    ("server_tokens", "off"),
-    # nginx creates its temp dirs at start-up; the compiled-in ones are under
-    # /var, which is read-only here and not writable by uid 101.
-    ("client_body_temp_path", "/tmp/client_body"),
-    ("proxy_temp_path", "/tmp/proxy"),
-    ("fastcgi_temp_path", "/tmp/fastcgi"),
-    ("uwsgi_temp_path", "/tmp/uwsgi"),
-    ("scgi_temp_path", "/tmp/scgi"),
+    *UNPRIVILEGED_HTTP,
     ("log_format", f"json escape=json {ACCESS_LOG_FORMAT}"),
     # Buffered: one write per 64 KiB or per second instead of one per request,
     # which matters when a benchmark sends thousands a second through Docker's log driver.
