@@ -17,7 +17,7 @@ STACK  := $(PY) -m scripts.stack
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-up: engine $(VENV)/.synced images ## Start the sandbox, wait until every service is healthy, print where to look
+up: engine $(VENV)/.synced images protos ## Start the sandbox, wait until every service is healthy, print where to look
 	@$(STACK) up
 
 down: ## Stop the sandbox (keeps the broker volumes; `make clean` removes them)
@@ -39,7 +39,7 @@ unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 integration: engine $(VENV)/.synced images protos ## Integration tests only
 	$(PY) -m pytest tests/integration
 
-bench: engine $(VENV)/.synced images ## Benchmarks: start-up time, idle memory (results/bench-*.json)
+bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle memory (results/bench-*.json)
 	$(PY) -m bench
 
 lint: $(VENV)/.synced ## ruff check and format check

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import kafka, load_balancing, rabbitmq, sidecar, startup, tls
+from bench import grpc_vs_rest, kafka, load_balancing, rabbitmq, sidecar, startup, tls
 from bench.machine import steal_meter
 from scripts.stack import REPO
 
@@ -111,6 +111,7 @@ BENCHMARKS = {
     "rabbitmq": (rabbitmq.run, rabbitmq.tables),
     "kafka": (kafka.run, kafka.tables),
     "sidecar": (sidecar.run, sidecar.tables),
+    "grpc": (grpc_vs_rest.run, grpc_vs_rest.tables),
 }
 
 

@@ -7,7 +7,7 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import load_balancing, tls
+from proxy import grpc, load_balancing, tls
 from proxy.model import UNPRIVILEGED_HTTP, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
@@ -147,18 +147,23 @@ SITE = NginxConfig(
     events_directives=EVENTS,
     http_directives=HTTP,
     maps=(load_balancing.CLIENT_KEY,),
-    upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values()),
+    upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values(), grpc.UPSTREAM),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),
         Server(listen=str(INTERNAL_PORT), locations=(HEALTH, *api_locations(PROXY_SETTINGS))),
         tls.termination_server(
-            (HEALTH, *tls.reencrypt_locations(TLS_SETTINGS), *api_locations(TLS_SETTINGS))
+            (
+                HEALTH,
+                *tls.reencrypt_locations(TLS_SETTINGS),
+                *grpc.locations(tls.HSTS),
+                *api_locations(TLS_SETTINGS),
+            )
         ),
     ),
     stream=Stream(
         directives=load_balancing.STREAM_DIRECTIVES,
         maps=(tls.PASSTHROUGH_ROUTES,),
-        upstreams=(load_balancing.L4_UPSTREAM, tls.PASSTHROUGH_UPSTREAM),
-        servers=(load_balancing.L4_SERVER, tls.PASSTHROUGH_SERVER),
+        upstreams=(load_balancing.L4_UPSTREAM, tls.PASSTHROUGH_UPSTREAM, grpc.L4_UPSTREAM),
+        servers=(load_balancing.L4_SERVER, tls.PASSTHROUGH_SERVER, grpc.L4_SERVER),
     ),
 )

@@ -35,6 +35,9 @@ INVENTORY_METRICS = PublishedPort(
 INVENTORY_BARE = PublishedPort(
     "INVENTORY_BARE_PORT", 8083, "inventory-bare", "the app without sidecars (profile no-sidecar)"
 )
+PROXY_GRPC_L4 = PublishedPort(
+    "PROXY_GRPC_L4_PORT", 8445, "proxy", "gRPC to pricing at layer 4 (plaintext h2c)"
+)
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
 RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
@@ -43,6 +46,7 @@ PUBLISHED_PORTS = (
     PROXY_L4,
     PROXY_TLS,
     PROXY_PASSTHROUGH,
+    PROXY_GRPC_L4,
     INVENTORY,
     INVENTORY_METRICS,
     INVENTORY_BARE,

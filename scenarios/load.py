@@ -26,6 +26,8 @@ class Call:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    # Send once more if the connection broke (only sensible for idempotent calls).
+    retry_broken_connection: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Exchange:
     request_id: str | None
     body: Any = None
     error: str | None = None
+    client_retry_after: str | None = None  # the broken connection the client retried after
 
     @property
     def ended_s(self) -> float:
@@ -146,15 +149,21 @@ async def _burst(
 
 async def _send(client: httpx.AsyncClient, index: int, call: Call, t0: float) -> Exchange:
     started = time.perf_counter()
+    broken: str | None = None
     try:
         response = await client.request(
             call.method, call.path, headers=call.headers, json=call.json
         )
+    except httpx.TransportError as exc:
+        if not call.retry_broken_connection:
+            return _failed(index, call, started, t0, exc)
+        broken = f"{type(exc).__name__}: {exc}"
+        try:
+            response = await client.request(call.method, call.path, headers=call.headers)
+        except httpx.HTTPError as again:
+            return _failed(index, call, started, t0, again)
     except httpx.HTTPError as exc:
-        return Exchange(
-            index, call.method, call.path, None, started - t0, time.perf_counter() - started,
-            None, None, None, error=f"{type(exc).__name__}: {exc}",
-        )  # fmt: skip
+        return _failed(index, call, started, t0, exc)
     return Exchange(
         index=index,
         method=call.method,
@@ -166,7 +175,15 @@ async def _send(client: httpx.AsyncClient, index: int, call: Call, t0: float) ->
         upstream=response.headers.get("x-upstream-addr"),
         request_id=response.headers.get("x-request-id"),
         body=_json_or_none(response),
+        client_retry_after=broken,
     )
+
+
+def _failed(index: int, call: Call, started: float, t0: float, exc: Exception) -> Exchange:
+    return Exchange(
+        index, call.method, call.path, None, started - t0, time.perf_counter() - started,
+        None, None, None, error=f"{type(exc).__name__}: {exc}",
+    )  # fmt: skip
 
 
 def _json_or_none(response: httpx.Response) -> Any:

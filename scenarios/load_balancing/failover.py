@@ -42,7 +42,8 @@ POST_POLICY = (
 
 def calls() -> list[Call]:
     quote = Call("/quotes", method="POST", json={"sku": "BOOK-42", "quantity": 1})
-    return [quote if n % POST_EVERY == 0 else Call("/whoami") for n in range(1, REQUESTS + 1)]
+    get = Call("/whoami", retry_broken_connection=True)
+    return [quote if n % POST_EVERY == 0 else get for n in range(1, REQUESTS + 1)]
 
 
 class Timeline:
@@ -98,6 +99,12 @@ def report(
         "failed_posts": len(result.failures("POST")),
         "post_policy": POST_POLICY,
         "retried_by_proxy": sum(1 for e in result.exchanges if e.upstream and "," in e.upstream),
+        # Killed after nginx had passed on the response headers: nginx cannot
+        # retry a response it already started, so the (idempotent) GET is
+        # sent again by the client. Rare: the kill must land mid-response.
+        "cut_mid_response_retried_by_client": [
+            e.client_retry_after for e in result.exchanges if e.client_retry_after
+        ],
         "victim_served_while_down": len(while_down),
         "victim_last_served_s": round(max((e.ended_s for e in before), default=0), 3),
         "victim_rejoined_s": _first_end(after),

@@ -102,7 +102,9 @@ def _failover(f: dict[str, Any], console: Console) -> None:
     console.print(counts_table("requests per replica during failover", "replica", f["per_replica"]))
     console.print(
         f"  failed GETs: [bold]{f['failed_gets']}[/]; failed POSTs: {f['failed_posts']}; "
-        f"retried on another replica by nginx: {f['retried_by_proxy']}\n"
+        f"retried on another replica by nginx: {f['retried_by_proxy']}; "
+        f"cut mid-response by the kill and sent again by the client: "
+        f"{len(f.get('cut_mid_response_retried_by_client', []))}\n"
         f"  {f['victim']} last answered at {f['victim_last_served_s']} s, answered while down: "
         f"{f['victim_served_while_down']}, rejoined at {f['victim_rejoined_s']} s\n"
         f"  latency p50 {f['latency_ms']['p50']} ms, p99 {f['latency_ms']['p99']} ms, "

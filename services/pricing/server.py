@@ -1,14 +1,19 @@
-"""Serve PricingService with the standard gRPC health service and server reflection."""
+"""Serve PricingService (all four kinds of RPC) with the standard health service and reflection."""
 
 import logging
 import os
 import signal
 import socket
+import time
+from collections.abc import Callable, Iterator
 from concurrent import futures
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from pricing import rules
@@ -18,16 +23,16 @@ SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_na
 
 
 class PricingService(pricing_pb2_grpc.PricingServiceServicer):
+    """Every method tags its answers with this replica's hostname (and x-served-by metadata)."""
+
     def __init__(self) -> None:
         self._hostname = socket.gethostname()
 
-    def Quote(  # noqa: N802 - the name is fixed by the .proto
+    def Quote(  # noqa: N802 - the names are fixed by the .proto
         self, request: pricing_pb2.QuoteRequest, context: grpc.ServicerContext
     ) -> pricing_pb2.QuoteReply:
-        try:
-            rules.validate(request.sku, request.quantity)
-        except rules.InvalidQuoteError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self._greet(context)
+        _checked(context, rules.validate, request.sku, request.quantity)
         unit = rules.unit_price_cents(request.sku)
         return pricing_pb2.QuoteReply(
             sku=request.sku,
@@ -38,10 +43,80 @@ class PricingService(pricing_pb2_grpc.PricingServiceServicer):
             priced_by=self._hostname,
         )
 
+    def WatchPrice(  # noqa: N802
+        self, request: pricing_pb2.WatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[pricing_pb2.PriceTick]:
+        self._greet(context)
+        _checked(context, rules.validate_watch, request.sku, request.count, request.interval_ms)
+        unit = rules.unit_price_cents(request.sku)
+        for sequence in range(1, request.count + 1):
+            if not context.is_active():  # the client left, or its deadline passed
+                return
+            yield pricing_pb2.PriceTick(
+                sku=request.sku,
+                sequence=sequence,
+                unit_price_cents=unit + sequence - 1,
+                priced_by=self._hostname,
+            )
+            time.sleep(request.interval_ms / 1000)
+
+    def QuoteBasket(  # noqa: N802
+        self, request_iterator: Iterator[pricing_pb2.QuoteRequest], context: grpc.ServicerContext
+    ) -> pricing_pb2.BasketReply:
+        self._greet(context)
+        items, total = 0, 0
+        for item in request_iterator:
+            _checked(context, rules.validate, item.sku, item.quantity)
+            items += 1
+            total += rules.unit_price_cents(item.sku) * item.quantity
+        return pricing_pb2.BasketReply(
+            items=items, total_cents=total, currency=rules.CURRENCY, priced_by=self._hostname
+        )
+
+    def Negotiate(  # noqa: N802
+        self, request_iterator: Iterator[pricing_pb2.Offer], context: grpc.ServicerContext
+    ) -> Iterator[pricing_pb2.CounterOffer]:
+        self._greet(context)
+        for offer in request_iterator:
+            _checked(context, rules.validate_sku, offer.sku)
+            counter, accepted = rules.counter_offer(
+                rules.unit_price_cents(offer.sku), offer.offered_cents
+            )
+            yield pricing_pb2.CounterOffer(
+                sku=offer.sku, counter_cents=counter, accepted=accepted, priced_by=self._hostname
+            )
+            if accepted:
+                return
+
+    def _greet(self, context: grpc.ServicerContext) -> None:
+        """Initial metadata: who answers, and the caller's request id echoed back."""
+        received = dict(context.invocation_metadata())
+        metadata = [("x-served-by", self._hostname)]
+        if "x-request-id" in received:
+            metadata.append(("x-request-id", str(received["x-request-id"])))
+        context.send_initial_metadata(metadata)
+
+
+def _checked(context: grpc.ServicerContext, check: Callable[..., None], *args: object) -> None:
+    """Run a validation; on failure, abort INVALID_ARGUMENT with a google.rpc.BadRequest."""
+    try:
+        check(*args)
+    except rules.InvalidQuoteError as exc:
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=exc.field, description=str(exc)
+        )
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+        status = status_pb2.Status(
+            code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail]
+        )
+        context.abort_with_status(rpc_status.to_status(status))
+
 
 def build_server() -> grpc.Server:
     """The server with every service registered; the caller adds a port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    # Streams hold a thread each for their life: room for a few at once.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingService(), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

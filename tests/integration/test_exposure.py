@@ -7,6 +7,7 @@ EXPECTED = {
     ("proxy", 8081),
     ("proxy", 8443),
     ("proxy", 8444),
+    ("proxy", 8445),
     ("inventory", 8000),  # the ambassador's port, in the app's network namespace
     ("inventory-metrics", 9102),
     ("rabbitmq", 5672),
@@ -29,5 +30,5 @@ def test_every_container_is_healthy(stack: DockerCompose) -> None:
     containers = stack.get_containers()
     # proxy, 3 x api, api-tls, pricing, rabbitmq, kafka, kafka-init (healthy: topics exist),
     # inventory with its ambassador and its metrics adapter
-    assert len(containers) == 12
+    assert len(containers) == 13  # and a second pricing replica
     assert {c.Service: c.Health for c in containers} == {c.Service: "healthy" for c in containers}

@@ -101,6 +101,8 @@ def test_failover_loses_no_get_and_spares_the_dead_replica(result: ScenarioResul
     events = report["events_s"]
     assert report["requests"] >= 2000
     assert report["failed_gets"] == 0, report["failures"]
+    # The one case nginx cannot retry (a response already started) is rare and visible.
+    assert len(report["cut_mid_response_retried_by_client"]) <= 2
     assert report["victim_served_while_down"] == 0
     assert report["victim_last_served_s"] <= events["kill_done"]
     assert report["victim_rejoined_s"] is not None

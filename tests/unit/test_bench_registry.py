@@ -4,7 +4,15 @@ from bench.__main__ import BENCHMARKS, main
 
 
 def test_every_benchmark_is_registered() -> None:
-    assert set(BENCHMARKS) == {"startup", "load-balancing", "tls", "rabbitmq", "kafka", "sidecar"}
+    assert set(BENCHMARKS) == {
+        "startup",
+        "load-balancing",
+        "tls",
+        "rabbitmq",
+        "kafka",
+        "sidecar",
+        "grpc",
+    }
     for run, tables in BENCHMARKS.values():
         assert callable(run) and callable(tables)
 

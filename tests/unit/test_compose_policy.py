@@ -22,7 +22,7 @@ EXPECTED_PUBLISHED = {
     "inventory": {"8000"},  # its ambassador's port: the namespace is the app's
     "inventory-metrics": {"9102"},
     "inventory-bare": {"8000"},
-    "proxy": {"8080", "8081", "8443", "8444"},
+    "proxy": {"8080", "8081", "8443", "8444", "8445"},
     "rabbitmq": {"5672", "15672"},
     "kafka": {"9094"},
 }

@@ -4,7 +4,9 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from pricing import rules
 from pricing.server import build_server
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
@@ -69,3 +71,50 @@ def test_health_service_reports_serving(channel: grpc.Channel) -> None:
     stub = health_pb2_grpc.HealthStub(channel)
     reply = stub.Check(health_pb2.HealthCheckRequest(service="sandbox.pricing.v1.PricingService"))
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def stub(channel: grpc.Channel) -> pricing_pb2_grpc.PricingServiceStub:
+    return pricing_pb2_grpc.PricingServiceStub(channel)
+
+
+def test_server_streaming_sends_count_ticks_in_order(channel: grpc.Channel) -> None:
+    ticks = list(stub(channel).WatchPrice(
+        pricing_pb2.WatchRequest(sku="ABC", count=4, interval_ms=0), timeout=5
+    ))  # fmt: skip
+    assert [t.sequence for t in ticks] == [1, 2, 3, 4]
+
+
+def test_a_short_deadline_ends_a_stream_with_deadline_exceeded(channel: grpc.Channel) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        list(stub(channel).WatchPrice(
+            pricing_pb2.WatchRequest(sku="ABC", count=10, interval_ms=100), timeout=0.2
+        ))  # fmt: skip
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_client_streaming_totals_a_basket(channel: grpc.Channel) -> None:
+    items = [
+        pricing_pb2.QuoteRequest(sku="ABC", quantity=2),
+        pricing_pb2.QuoteRequest(sku="XYZ", quantity=1),
+    ]
+    reply = stub(channel).QuoteBasket(iter(items), timeout=5)
+    expected = 2 * rules.unit_price_cents("ABC") + rules.unit_price_cents("XYZ")
+    assert (reply.items, reply.total_cents) == (2, expected)
+
+
+def test_bidirectional_accepts_an_offer_at_the_price(channel: grpc.Channel) -> None:
+    price = rules.unit_price_cents("ABC")
+    offers = iter([pricing_pb2.Offer(sku="ABC", offered_cents=1),
+                   pricing_pb2.Offer(sku="ABC", offered_cents=price)])  # fmt: skip
+    answers = list(stub(channel).Negotiate(offers, timeout=5))
+    assert [a.accepted for a in answers] == [False, True]
+    assert answers[0].counter_cents == -(-(price + 1) // 2)
+
+
+def test_invalid_argument_carries_a_bad_request_detail(channel: grpc.Channel) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        list(stub(channel).WatchPrice(pricing_pb2.WatchRequest(sku="ABC", count=0), timeout=5))
+    status = rpc_status.from_call(error.value)
+    bad_request = error_details_pb2.BadRequest()
+    assert status is not None and status.details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["count"]

@@ -1,0 +1,70 @@
+"""gRPC through the proxy: HTTP/2 calls balanced per call at L7, or pinned per connection at L4.
+
+    https://localhost:8443/sandbox.pricing.v1.PricingService/...   L7: grpc_pass, TLS, h2
+    https://localhost:8443/grpc.health.v1.Health/...                the standard health service
+    https://localhost:8443/grpc.reflection.v1(alpha).ServerReflection/...   reflection
+    port 8445 (stream, plaintext h2c)                               L4: one TCP connection,
+                                                                    one pricing replica
+
+A gRPC channel is one HTTP/2 connection carrying every call. nginx ends that
+connection and picks a pricing replica per call (per stream for streaming
+RPCs); an L4 proxy can only pick one per connection, so every call of the
+channel lands on the same replica.
+"""
+
+from __future__ import annotations
+
+from proxy.model import Directives, Location, Server, Upstream
+
+GRPC_PORT = 50051  # pricing's, inside the network
+L4_PORT = 8445
+SERVICE = "sandbox.pricing.v1.PricingService"
+PATHS = (
+    SERVICE,
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+)
+
+UPSTREAM = Upstream(
+    name="pricing_grpc",
+    servers=(f"pricing:{GRPC_PORT} resolve max_fails=1 fail_timeout=3s",),
+    keepalive=16,
+    directives=(("zone", "pricing_grpc 64k"),),
+)
+
+SETTINGS: Directives = (
+    ("grpc_set_header", "X-Request-ID $request_id"),
+    ("grpc_set_header", "X-Forwarded-For $proxy_add_x_forwarded_for"),
+    # Streams live long: WatchPrice may send for minutes between messages.
+    ("grpc_read_timeout", "300s"),
+    ("grpc_send_timeout", "300s"),
+    # Retry only what never reached a replica (gRPC calls are not all idempotent).
+    ("grpc_next_upstream", "error"),
+    ("add_header", "X-Upstream-Addr $upstream_addr always"),
+)
+
+
+def locations(extra: Directives = ()) -> tuple[Location, ...]:
+    """One location per gRPC service: paths are /package.Service/Method."""
+    return tuple(
+        Location(
+            path=f"/{name}/", grpc_pass=f"grpc://{UPSTREAM.name}", directives=(*SETTINGS, *extra)
+        )
+        for name in PATHS
+    )
+
+
+L4_UPSTREAM = Upstream(
+    name="pricing_l4",
+    servers=(f"pricing:{GRPC_PORT} resolve",),
+    directives=(("zone", "pricing_l4 64k"),),
+)
+L4_SERVER = Server(
+    listen=str(L4_PORT),
+    directives=(
+        ("proxy_pass", L4_UPSTREAM.name),
+        ("proxy_connect_timeout", "2s"),
+        ("proxy_timeout", "300s"),
+    ),
+)

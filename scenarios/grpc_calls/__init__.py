@@ -1,0 +1,180 @@
+"""gRPC: the four kinds of RPC through nginx over HTTP/2, and the same quote over REST.
+
+Pricing (services/pricing, sandbox.pricing.v1.PricingService) runs as two
+replicas behind nginx's grpc_pass on https://localhost:8443 (proxy/grpc.py).
+
+What to look at:
+- each RPC kind: unary Quote, server-streaming WatchPrice, client-streaming
+  QuoteBasket, bidirectional Negotiate (offer, counter-offer, until accepted);
+- errors with meaning: a short deadline gives DEADLINE_EXCEEDED; a bad sku
+  gives INVALID_ARGUMENT with a google.rpc.BadRequest naming the field;
+- metadata: the replica answers with x-served-by, and echoes the request id
+  nginx gave the call; the standard health service says SERVING; reflection
+  lists the services;
+- balancing: 20 calls on ONE channel (one HTTP/2 connection) reach both
+  replicas through nginx (L7, per call) but one replica through the TCP
+  proxy on 8445 (L4, per connection);
+- REST/JSON over HTTP/1.1 (POST /quotes) versus gRPC over HTTP/2 (Quote):
+  latency, message bytes and connections for the same number of calls. The
+  REST path is proxy -> api -> pricing, so it also pays the api's hop: the
+  comparison is between the two ways a client can get a quote here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from scenarios import config
+from scenarios.grpc_calls import client
+from scenarios.report import records_table
+from scenarios.result import ScenarioResult, percentiles_ms
+from scenarios.sandbox import require_proxy
+
+NAME = "grpc"
+CALLS = 200
+CONCURRENCY = 8
+QUOTE = {"sku": "BOOK-42", "quantity": 2}
+BYTES = "bytes sent/received per call (bodies)"
+
+
+def grpc_quotes(calls: int = CALLS) -> dict[str, Any]:
+    """`calls` unary Quotes, CONCURRENCY at a time, multiplexed on one channel."""
+    request = client.pricing_pb2.QuoteRequest(**QUOTE)
+    with client.l7_channel() as channel:
+        quote = client.stub(channel).Quote
+        quote(request, timeout=5)  # connect and handshake before timing
+
+        def one(_: int) -> tuple[float, int]:
+            started = time.perf_counter()
+            reply = quote(request, timeout=5)
+            return time.perf_counter() - started, reply.ByteSize()
+
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            started = time.perf_counter()
+            results = list(pool.map(one, range(calls)))
+            duration = time.perf_counter() - started
+    # gRPC frames each message: 1 byte compressed flag + 4 bytes length.
+    return _summary(results, duration, request.ByteSize() + 5, results[0][1] + 5, connections=1)
+
+
+def rest_quotes(calls: int = CALLS) -> dict[str, Any]:
+    """`calls` POST /quotes over HTTP/1.1, CONCURRENCY at a time (a connection each)."""
+    return asyncio.run(_rest_quotes(calls))
+
+
+async def _rest_quotes(calls: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=CONCURRENCY)
+    async with httpx.AsyncClient(
+        base_url=config.proxy_url(), verify=config.tls_context(), limits=limits, timeout=10
+    ) as http:
+        await http.post("/quotes", json=QUOTE)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one() -> tuple[float, int, Any]:
+            async with gate:
+                started = time.perf_counter()
+                response = await http.post("/quotes", json=QUOTE)
+                local = response.extensions["network_stream"].get_extra_info("client_addr")
+                return time.perf_counter() - started, len(response.content), local
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one() for _ in range(calls)))
+        duration = time.perf_counter() - started
+    timings = [(elapsed, size) for elapsed, size, _ in results]
+    connections = len({local for _, _, local in results})
+    request_bytes = len(json.dumps(QUOTE).encode())
+    return _summary(timings, duration, request_bytes, results[0][1], connections)
+
+
+def _summary(
+    results: list[tuple[float, int]], duration: float, sent: int, received: int, connections: int
+) -> dict[str, Any]:
+    return {
+        "calls": len(results),
+        "per_s": round(len(results) / duration, 1),
+        "latency_ms": percentiles_ms([elapsed for elapsed, _ in results]),
+        "request_body_bytes": sent,
+        "response_body_bytes": received,
+        "connections": connections,
+    }
+
+
+def calls_of_each_kind() -> dict[str, Any]:
+    with client.l7_channel() as channel:
+        return {
+            "unary": client.unary(channel),
+            "server_streaming": client.server_streaming(channel),
+            "client_streaming": client.client_streaming(channel),
+            "bidirectional": client.bidirectional(channel),
+            "deadline": client.deadline_exceeded(channel),
+            "invalid_argument": client.invalid_argument(channel),
+            "health": client.health(channel),
+            "reflection": client.reflected_services(channel),
+        }
+
+
+def balancing() -> dict[str, dict[str, int]]:
+    with client.l7_channel() as l7, client.l4_channel() as l4:
+        return {
+            "L7 nginx grpc_pass (8443)": dict(Counter(client.replicas_per_call(l7))),
+            "L4 nginx stream (8445)": dict(Counter(client.replicas_per_call(l4))),
+        }
+
+
+def run() -> ScenarioResult:
+    require_proxy()
+    metrics = {
+        "kinds": calls_of_each_kind(),
+        "balancing": balancing(),
+        "rest_vs_grpc": {"REST/JSON, HTTP/1.1": rest_quotes(),
+                         "gRPC, HTTP/2": grpc_quotes()},
+    }  # fmt: skip
+    return ScenarioResult(NAME, _holds(metrics), metrics)
+
+
+def _holds(m: dict[str, Any]) -> bool:
+    kinds, spread = m["kinds"], m["balancing"]
+    return (
+        kinds["server_streaming"] == [1, 2, 3, 4, 5]
+        and kinds["client_streaming"]["items"] == 3
+        and kinds["bidirectional"][-1]["accepted"]
+        and kinds["deadline"] == "DEADLINE_EXCEEDED"
+        and kinds["invalid_argument"]["code"] == "INVALID_ARGUMENT"
+        and kinds["invalid_argument"]["fields"] == ["sku"]
+        and kinds["health"] == "SERVING"
+        and "sandbox.pricing.v1.PricingService" in kinds["reflection"]
+        and len(spread["L7 nginx grpc_pass (8443)"]) >= 2
+        and len(spread["L4 nginx stream (8445)"]) == 1
+        and m["rest_vs_grpc"]["gRPC, HTTP/2"]["connections"] == 1
+    )
+
+
+def render(result: ScenarioResult, console: Console) -> None:
+    m = result.metrics
+    kinds = [{"call": name, "result": json.dumps(value)} for name, value in m["kinds"].items()]
+    console.print(records_table("each kind of RPC, through nginx (TLS, HTTP/2)", kinds,
+                                ("call", "result")))  # fmt: skip
+    spread = [{"path": path, "replicas (calls)": json.dumps(counts)}
+              for path, counts in m["balancing"].items()]  # fmt: skip
+    console.print(
+        records_table("20 unary calls on one channel", spread, ("path", "replicas (calls)"))
+    )
+    rows = [
+        {"": way, "calls/s": str(r["per_s"]), "p50 ms": str(r["latency_ms"]["p50"]),
+         "p99 ms": str(r["latency_ms"]["p99"]),
+         BYTES: f"{r['request_body_bytes']} / {r['response_body_bytes']}",
+         "connections": str(r["connections"])}
+        for way, r in m["rest_vs_grpc"].items()
+    ]  # fmt: skip
+    columns = ("", "calls/s", "p50 ms", "p99 ms", BYTES, "connections")
+    console.print(
+        records_table(f"the same quote, {CALLS} calls, {CONCURRENCY} in flight", rows, columns)
+    )
