@@ -14,7 +14,8 @@ channel lands on the same replica.
 
 from __future__ import annotations
 
-from proxy.model import Directives, Location, Server, Upstream
+from proxy.load_balancing import tcp_proxy
+from proxy.model import Directives, Location, Upstream
 
 GRPC_PORT = 50051  # pricing's, inside the network
 L4_PORT = 8445
@@ -60,11 +61,4 @@ L4_UPSTREAM = Upstream(
     servers=(f"pricing:{GRPC_PORT} resolve",),
     directives=(("zone", "pricing_l4 64k"),),
 )
-L4_SERVER = Server(
-    listen=str(L4_PORT),
-    directives=(
-        ("proxy_pass", L4_UPSTREAM.name),
-        ("proxy_connect_timeout", "2s"),
-        ("proxy_timeout", "300s"),
-    ),
-)
+L4_SERVER = tcp_proxy(L4_PORT, L4_UPSTREAM, idle_timeout="300s")

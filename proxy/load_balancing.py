@@ -156,12 +156,19 @@ STREAM_DIRECTIVES = (
 # Balanced per TCP connection: every request on a kept-alive connection goes
 # to the replica that connection was given.
 L4_UPSTREAM = Upstream(name="api_l4", servers=(_pool("api"),), directives=(("zone", "api_l4 64k"),))
-L4_SERVER = Server(
-    listen=str(L4_PORT),
-    directives=(
-        ("proxy_pass", L4_UPSTREAM.name),
-        ("proxy_connect_timeout", "2s"),
-        # An idle client connection is closed after this long.
-        ("proxy_timeout", "60s"),
-    ),
-)
+
+
+def tcp_proxy(port: int, upstream: Upstream, idle_timeout: str = "60s") -> Server:
+    """A stream server passing every TCP connection on `port` to one server of `upstream`."""
+    return Server(
+        listen=str(port),
+        directives=(
+            ("proxy_pass", upstream.name),
+            ("proxy_connect_timeout", "2s"),
+            # An idle connection is closed after this long.
+            ("proxy_timeout", idle_timeout),
+        ),
+    )
+
+
+L4_SERVER = tcp_proxy(L4_PORT, L4_UPSTREAM)
