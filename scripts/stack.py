@@ -96,6 +96,15 @@ def print_endpoints(seconds: float) -> None:
             "which replica answers?",
             f"curl -i --cacert {config.ca_cert()} {config.proxy_url()}/whoami",
         ),
+        ("gRPC (pricing, through nginx)", f"{config.HOST}:{config.PROXY_TLS.port} (TLS, h2)"),
+        (
+            "inventory, behind its sidecar",
+            f"http://{config.HOST}:{config.INVENTORY.port} (X-API-Key: sandbox-inventory-key)",
+        ),
+        (
+            "  its adapter's metrics",
+            f"http://{config.HOST}:{config.INVENTORY_METRICS.port}/metrics",
+        ),
         ("RabbitMQ management UI", config.rabbitmq_ui_url()),
         ("  login", f"{config.RABBITMQ_ADMIN_USER} / {config.RABBITMQ_ADMIN_PASSWORD}"),
         ("RabbitMQ AMQP (app user)", config.amqp_url()),
