@@ -559,19 +559,23 @@ def take_dead_letters(
 
 def ready_counts(url: str, queues: Iterable[str]) -> dict[str, int]:
     """Messages ready for delivery per queue (a passive declare, which needs no rights)."""
-    connection = connect(url, "queue-inspector")
-    try:
-        channel = connection.channel()
-        return {q: channel.queue_declare(q, passive=True).method.message_count for q in queues}
-    finally:
-        _close_quietly(connection)
+    return _per_queue(
+        url, "queue-inspector", queues, lambda ch, q: ch.queue_declare(q, passive=True)
+    )
 
 
 def purge(url: str, queues: Iterable[str]) -> dict[str, int]:
     """Empty the queues (needs read rights, which the app user has); returns what was dropped."""
-    connection = connect(url, "queue-purger")
+    return _per_queue(url, "queue-purger", queues, lambda ch, q: ch.queue_purge(q))
+
+
+def _per_queue(
+    url: str, name: str, queues: Iterable[str], operation: Callable[[BlockingChannel, str], Any]
+) -> dict[str, int]:
+    """One short connection, `operation` on each queue, and the message count it reported."""
+    connection = connect(url, name)
     try:
         channel = connection.channel()
-        return {q: channel.queue_purge(q).method.message_count for q in queues}
+        return {q: operation(channel, q).method.message_count for q in queues}
     finally:
         _close_quietly(connection)
