@@ -63,7 +63,7 @@ engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a D
 	@scripts/ensure-docker.sh
 
 images: engine $(VENV)/.synced ## Choose upstream or locally built images (SANDBOX_IMAGES=auto|upstream|local)
-	@scripts/images.sh
+	@images/select.sh
 
 $(VENV)/.synced: requirements.lock
 	@scripts/bootstrap-venv.sh

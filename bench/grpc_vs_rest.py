@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
-from scenarios.grpc_calls import CONCURRENCY, grpc_quotes, rest_quotes
+from scenarios.grpc import CONCURRENCY, grpc_quotes, rest_quotes
 
 CALLS = 1000
 ROUNDS = 3

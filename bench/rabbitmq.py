@@ -5,7 +5,7 @@ declare there and nowhere else), from the host to 127.0.0.1:5672: 1 KiB
 transient messages to a classic queue, one producer and one consumer at the
 same time, publisher confirms with at most CONFIRM_WINDOW unconfirmed, the
 consumer acking every message with prefetch PREFETCH.
-- PerfTest (com.rabbitmq:perf-test, fetched by broker/rabbitmq/perftest/fetch.sh)
+- PerfTest (com.rabbitmq:perf-test, fetched by images/perftest/fetch.sh)
   for SECONDS: its average sending and receiving rates.
 - pika, the same shape: MESSAGES messages; the producer on pika's
   asynchronous adapter (SelectConnection, CONFIRM_WINDOW in flight), the
@@ -40,7 +40,7 @@ from scripts.stack import REPO
 PERF_VHOST = "perf"
 PERF_USER = os.environ.get("RABBITMQ_PERF_USER", "sandbox-perf")
 PERF_PASSWORD = os.environ.get("RABBITMQ_PERF_PASSWORD", "sandbox-perf-dev")
-PERFTEST = REPO / "broker" / "rabbitmq" / "perftest"
+PERFTEST = REPO / "images" / "perftest"
 
 MESSAGES = 20_000
 SYNC_MESSAGES = 3_000  # one confirm at a time is slow: fewer, same measure

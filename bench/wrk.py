@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from proxy.load_balancing import COMPOSE_PROJECT
 from scripts.stack import compose
 
-MARKER = "WRK_JSON "  # printed by bench/loadgen/report.lua
+MARKER = "WRK_JSON "  # printed by images/loadgen/report.lua
 IMAGE = "comms-sandbox/loadgen:dev"  # compose.yaml's loadgen image
 NETWORK = f"{COMPOSE_PROJECT}_back"
 

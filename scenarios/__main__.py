@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from scenarios import (
-    grpc_calls,
+    grpc,
     load_balancing,
     pubsub_compare,
     pubsub_kafka,
@@ -29,7 +29,7 @@ SCENARIOS: dict[str, ModuleType] = {
         pubsub_kafka,
         pubsub_compare,
         sidecar,
-        grpc_calls,
+        grpc,
     )
 }
 

@@ -33,7 +33,7 @@ import httpx
 from rich.console import Console
 
 from scenarios import config
-from scenarios.grpc_calls import client
+from scenarios.grpc import client
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, percentiles_ms
 from scenarios.sandbox import require_proxy

@@ -8,7 +8,7 @@
 # does (user, entrypoint, paths). Nothing inside `docker build` touches the
 # network: Python wheels and Kafka's jars are fetched on the host first.
 #
-# Usage: scripts/local-images.sh [ENV_FILE]
+# Usage: images/build-local.sh [ENV_FILE]
 # Writes the image names compose.yaml should use into ENV_FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ declare -A PACKAGES=(
   [nginx]="nginx libnginx-mod-stream"
   [rabbitmq]="rabbitmq-server"
   [kafka]="openjdk-17-jre-headless"
-  [loadgen]="wrk"  # `make bench` only (bench/loadgen)
+  [loadgen]="wrk"  # `make bench` only (images/loadgen)
 )
 
 suite_of() { echo "${SUITES[$1]:-$SUITE}"; }
@@ -101,13 +101,13 @@ build_image() {
 main() {
   mkdir -p "$(dirname "$ENV_FILE")"
   build_bases
-  build_image "$PREFIX/nginx:local" proxy/image "$(base_tag nginx)"
-  build_image "$PREFIX/rabbitmq:local" broker/rabbitmq/image "$(base_tag rabbitmq)"
-  broker/kafka/image/fetch-jars.sh
-  build_image "$PREFIX/kafka:local" broker/kafka/image "$(base_tag kafka)"
+  build_image "$PREFIX/nginx:local" images/nginx "$(base_tag nginx)"
+  build_image "$PREFIX/rabbitmq:local" images/rabbitmq "$(base_tag rabbitmq)"
+  images/kafka/fetch-jars.sh
+  build_image "$PREFIX/kafka:local" images/kafka "$(base_tag kafka)"
 
   cat >"$ENV_FILE" <<ENV
-# Written by scripts/local-images.sh: images built here from Debian packages.
+# Written by images/build-local.sh: images built here from Debian packages.
 PYTHON_IMAGE=$(base_tag python)
 PROXY_IMAGE=$PREFIX/nginx:local
 RABBITMQ_IMAGE=$PREFIX/rabbitmq:local

@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 # Kafka's broker and tool jars (pom.xml beside this script) into ./jars, on
 # the host, for the local image's build (which must not need the network).
-exec "$(dirname "$0")/../../../scripts/fetch-jars.sh" "$(dirname "$0")" kafka-jars
+exec "$(dirname "$0")/../fetch-jars.sh" "$(dirname "$0")" kafka-jars

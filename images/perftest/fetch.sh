@@ -2,4 +2,4 @@
 # RabbitMQ PerfTest and its runtime jars (pom.xml beside this script) into
 # ./jars, on the host (git-ignored). bench/rabbitmq.py calls it before running
 # PerfTest with the host's java:  java -cp 'jars/*' com.rabbitmq.perf.PerfTest --help
-exec "$(dirname "$0")/../../../scripts/fetch-jars.sh" "$(dirname "$0")" perftest-jars
+exec "$(dirname "$0")/../fetch-jars.sh" "$(dirname "$0")" perftest-jars

@@ -29,18 +29,18 @@ have_or_pull_upstream() {
 
 use_upstream() {
   mkdir -p .sandbox
-  printf '# Written by scripts/images.sh: the upstream images named in compose.yaml.\n' >"$ENV_FILE"
+  printf '# Written by images/select.sh: the upstream images named in compose.yaml.\n' >"$ENV_FILE"
   say "using the upstream images: $(upstream_images | tr '\n' ' ')"
 }
 
 use_local() {
   say "building local equivalents from Debian packages, PyPI wheels and Maven Central jars"
-  scripts/local-images.sh "$ENV_FILE"
+  images/build-local.sh "$ENV_FILE"
 }
 
 # Either way our service image installs wheels fetched on the host, so its
 # `docker build` needs no network (nor any certificate).
-scripts/fetch-wheels.sh
+images/fetch-wheels.sh
 
 case "$mode" in
   upstream) have_or_pull_upstream || { say "ERROR: cannot pull the upstream images; try SANDBOX_IMAGES=local"; exit 1; }

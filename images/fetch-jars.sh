@@ -7,7 +7,7 @@
 # bundle. mvn on the host uses the host's trust store and proxy settings.
 #
 # Idempotent: a stamp holding the pom's hash makes a second run a no-op.
-# Usage: scripts/fetch-jars.sh DIR LABEL
+# Usage: images/fetch-jars.sh DIR LABEL
 set -euo pipefail
 
 dir=$1 label=$2
