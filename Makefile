@@ -17,10 +17,10 @@ STACK  := $(PY) -m scripts.stack
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-up: engine $(VENV)/.synced images protos ## Start the sandbox, wait until every service is healthy, print where to look
-	@$(STACK) up
+up: engine $(VENV)/.synced images protos ## Start the sandbox (LESSON=name: only that lesson's services), wait until healthy, print where to look
+	@$(STACK) up $(if $(LESSON),--lesson $(LESSON))
 
-down: ## Stop the sandbox (keeps the broker volumes; `make clean` removes them)
+down: ## Stop the sandbox, whole or one lesson's (keeps the broker volumes; `make clean` removes them)
 	@$(STACK) down
 
 ps: ## Show the sandbox's containers and their health
@@ -53,8 +53,8 @@ format: $(VENV)/.synced ## ruff fix and format
 proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf and proxy/sidecar.conf from their Python descriptions
 	$(PY) -m proxy generate
 
-protos: $(VENV)/.synced ## Generate gRPC stubs for the host into services/generated/
-	@services/protos/generate.sh services/generated $(PY)
+protos: $(VENV)/.synced ## Generate the host's gRPC stubs now (otherwise done on first use)
+	@$(PY) -m comms_sandbox.grpc
 
 lock: $(VENV)/.synced ## Re-resolve the lock files from pyproject.toml's dependency groups
 	$(PY) -m scripts.locks compile
@@ -71,4 +71,4 @@ $(VENV)/.synced: requirements.lock
 
 clean: ## Remove the sandbox's containers, volumes and generated files
 	-@$(STACK) compose down --volumes --remove-orphans
-	rm -rf services/generated results .pytest_cache
+	rm -rf .sandbox/generated results .pytest_cache

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bench import grpc_vs_rest, kafka, load_balancing, rabbitmq, sidecar, startup, tls
 from bench.machine import steal_meter
-from scripts.stack import REPO
+from comms_sandbox import REPO
 
 RESULTS = REPO / "results"
 console = Console()

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.table import Table
 
-from scenarios import config, docker
+from comms_sandbox import config, docker
 
 RECORDS = 50_000
 RECORD_BYTES = 1024

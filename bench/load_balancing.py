@@ -23,10 +23,10 @@ from dataclasses import asdict
 from typing import Any
 
 from bench.wrk import Load, wrk
+from comms_sandbox import docker
+from comms_sandbox.compose import compose
 from proxy import load_balancing as lb
 from proxy.site import INTERNAL_PORT
-from scenarios import docker
-from scripts.stack import compose
 
 SECONDS = 8
 CONNECTIONS = 16

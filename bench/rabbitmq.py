@@ -34,8 +34,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.frame import Method
 from rich.table import Table
 
-from scenarios import config
-from scripts.stack import REPO
+from comms_sandbox import REPO, ports
 
 PERF_VHOST = "perf"
 PERF_USER = os.environ.get("RABBITMQ_PERF_USER", "sandbox-perf")
@@ -54,7 +53,7 @@ BODY = b"x" * SIZE
 
 
 def perf_url() -> str:
-    return f"amqp://{PERF_USER}:{PERF_PASSWORD}@{config.HOST}:{config.AMQP.port}/{PERF_VHOST}"
+    return f"amqp://{PERF_USER}:{PERF_PASSWORD}@{ports.HOST}:{ports.AMQP.port}/{PERF_VHOST}"
 
 
 # --- PerfTest ---------------------------------------------------------------

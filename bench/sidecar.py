@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
-from scenarios import docker
+from comms_sandbox import docker
 from scenarios.load import Call, burst
 from scenarios.sidecar import BARE, bare_url, sidecar_url
 from scenarios.sidecar.probes import ITEM, KEY

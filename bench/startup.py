@@ -5,7 +5,7 @@ import threading
 import time
 from typing import Any
 
-from scripts.stack import compose, compose_ps
+from comms_sandbox.compose import compose, compose_ps
 
 TARGET_HEALTHY_S = 30.0
 TARGET_IDLE_MEMORY_MIB = 1536.0

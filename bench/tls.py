@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from scenarios import config
+from comms_sandbox import config, ports
 from scenarios.result import percentiles_ms
 from scenarios.tls_termination.probes import Target, connect, context, handshake
 
@@ -28,7 +28,7 @@ ROUNDS = 3
 REQUESTS = 400
 CONCURRENCY = 16
 VERSIONS = {"TLS 1.2": ssl.TLSVersion.TLSv1_2, "TLS 1.3": ssl.TLSVersion.TLSv1_3}
-TARGET = Target("termination", config.PROXY_TLS.port, "localhost", "/whoami")
+TARGET = Target("termination", ports.PROXY_TLS.port, "localhost", "/whoami")
 REQUEST = b"GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
 

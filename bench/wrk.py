@@ -6,8 +6,8 @@ import json
 import subprocess
 from dataclasses import dataclass
 
+from comms_sandbox.compose import compose
 from proxy.load_balancing import COMPOSE_PROJECT
-from scripts.stack import compose
 
 MARKER = "WRK_JSON "  # printed by images/loadgen/report.lua
 IMAGE = "comms-sandbox/loadgen:dev"  # compose.yaml's loadgen image

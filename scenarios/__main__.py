@@ -2,36 +2,12 @@
 
 import json
 import sys
-from types import ModuleType
 
 import typer
 from rich.console import Console
 
-from scenarios import (
-    grpc,
-    load_balancing,
-    pubsub_compare,
-    pubsub_kafka,
-    pubsub_rabbitmq,
-    request_response,
-    sidecar,
-    tls_termination,
-)
-from scenarios.sandbox import SandboxNotUpError
-
-SCENARIOS: dict[str, ModuleType] = {
-    module.NAME: module
-    for module in (
-        request_response,
-        load_balancing,
-        tls_termination,
-        pubsub_rabbitmq,
-        pubsub_kafka,
-        pubsub_compare,
-        sidecar,
-        grpc,
-    )
-}
+from comms_sandbox.health import SandboxNotUpError
+from scenarios import lessons
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
 console = Console()
@@ -39,10 +15,9 @@ console = Console()
 
 @app.command("list")
 def list_scenarios() -> None:
-    """List the scenarios and what each shows."""
-    for name, module in SCENARIOS.items():
-        summary = (module.__doc__ or "").strip().splitlines()[0]
-        console.print(f"[bold]{name}[/]  {summary}")
+    """List the lessons' scenarios and what each shows."""
+    for name, lesson in lessons.discover().items():
+        console.print(f"[bold]{name}[/]  {lesson.summary}")
 
 
 @app.command()
@@ -51,10 +26,11 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Run one scenario against the running sandbox; exit 1 when its property did not hold."""
-    module = SCENARIOS.get(name)
-    if module is None:
-        console.print(f"[red]No scenario named {name!r}.[/] Known: {', '.join(SCENARIOS)}")
-        raise typer.Exit(2)
+    try:
+        module = lessons.get(name).module
+    except lessons.UnknownLessonError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
     try:
         result = module.run()
     except SandboxNotUpError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from scenarios import config
+from comms_sandbox import config
 from scenarios.result import percentiles_ms
 
 

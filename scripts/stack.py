@@ -1,61 +1,26 @@
-"""Start, stop and look at the sandbox: what `make up`, `down`, `ps` and `logs` run."""
+"""Start, stop and look at the sandbox: what `make up`, `down`, `ps` and `logs` run.
 
-import json
-import os
+`make up` starts every service; `make up LESSON=<name>` starts only what that
+lesson needs (its SERVICES and, by Compose, their dependencies).
+"""
+
 import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from proxy.certs import ensure_certificates
-from scenarios import config
+from comms_sandbox import config, ports
+from comms_sandbox.certs import ensure_certificates
+from comms_sandbox.compose import compose, compose_ps, with_dependencies
+from scenarios import lessons
 
-REPO = Path(__file__).resolve().parent.parent
-IMAGES_ENV = REPO / ".sandbox" / "images.env"
 WAIT_TIMEOUT_S = 240
 
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
-
-
-def compose_env() -> dict[str, str]:
-    """The process environment plus the chosen images; what the user set explicitly wins."""
-    return read_env_file(IMAGES_ENV) | dict(os.environ)
-
-
-def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", "compose", *args],
-        cwd=REPO,
-        env=compose_env(),
-        text=True,
-        capture_output=capture,
-        check=False,
-    )
-
-
-def compose_ps(*flags: str) -> list[dict[str, Any]]:
-    """`docker compose ps` as dicts. Compose prints one JSON object per line
-    (newer releases) or one JSON list (older ones): accept both."""
-    result = compose("ps", *flags, "--format", "json", capture=True)
-    containers: list[dict[str, Any]] = []
-    for line in result.stdout.splitlines():
-        parsed = json.loads(line)
-        containers += parsed if isinstance(parsed, list) else [parsed]
-    return containers
 
 
 def published_by_stack() -> set[int]:
@@ -72,45 +37,53 @@ def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((config.HOST, port))
+            sock.bind((ports.HOST, port))
         except OSError:
             return False
     return True
 
 
-def taken_ports() -> list[config.PublishedPort]:
+def taken_ports(services: set[str] | None = None) -> list[ports.PublishedPort]:
+    """Ports that `services` (default: all) would publish but something else holds."""
     ours = published_by_stack()
-    return [p for p in config.PUBLISHED_PORTS if p.port not in ours and not port_is_free(p.port)]
+    wanted = [p for p in ports.PUBLISHED_PORTS if services is None or p.service in services]
+    return [p for p in wanted if p.port not in ours and not port_is_free(p.port)]
 
 
-def print_endpoints(seconds: float) -> None:
-    table = Table(title=f"comms-sandbox is up: all services healthy in {seconds:.1f} s")
+def endpoint_rows(services: set[str]) -> list[tuple[str, str]]:
+    """Where to look, for the services that run."""
+    host = ports.HOST
+    by_service = {
+        "proxy": [
+            ("proxy (HTTPS entry point)", config.proxy_url()),
+            ("API docs (through the proxy)", f"{config.proxy_url()}/docs"),
+            ("plain HTTP", f"{config.proxy_http_url()} (308 to HTTPS, but health checks)"),
+            ("local CA (trust it for HTTPS)", str(config.ca_cert())),
+            ("which replica answers?", f"curl -i --cacert {config.ca_cert()} "
+                                       f"{config.proxy_url()}/whoami"),
+            ("gRPC (pricing, through nginx)", f"{host}:{ports.PROXY_TLS.port} (TLS, h2)"),
+        ],
+        "inventory": [
+            ("inventory, behind its sidecar",
+             f"http://{host}:{ports.INVENTORY.port} (X-API-Key: sandbox-inventory-key)"),
+        ],
+        "inventory-metrics": [
+            ("  its adapter's metrics", f"http://{host}:{ports.INVENTORY_METRICS.port}/metrics"),
+        ],
+        "rabbitmq": [
+            ("RabbitMQ management UI", config.rabbitmq_ui_url()),
+            ("  login", f"{config.RABBITMQ_ADMIN_USER} / {config.RABBITMQ_ADMIN_PASSWORD}"),
+            ("RabbitMQ AMQP (app user)", config.amqp_url()),
+        ],
+        "kafka": [("Kafka bootstrap (host)", config.kafka_bootstrap())],
+    }  # fmt: skip
+    return [row for service, rows in by_service.items() if service in services for row in rows]
+
+
+def print_endpoints(title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title)
     table.add_column("what")
     table.add_column("where", overflow="fold")
-    rows = [
-        ("proxy (HTTPS entry point)", config.proxy_url()),
-        ("API docs (through the proxy)", f"{config.proxy_url()}/docs"),
-        ("plain HTTP", f"{config.proxy_http_url()} (308 to HTTPS, but health checks)"),
-        ("local CA (trust it for HTTPS)", str(config.ca_cert())),
-        (
-            "which replica answers?",
-            f"curl -i --cacert {config.ca_cert()} {config.proxy_url()}/whoami",
-        ),
-        ("gRPC (pricing, through nginx)", f"{config.HOST}:{config.PROXY_TLS.port} (TLS, h2)"),
-        (
-            "inventory, behind its sidecar",
-            f"http://{config.HOST}:{config.INVENTORY.port} (X-API-Key: sandbox-inventory-key)",
-        ),
-        (
-            "  its adapter's metrics",
-            f"http://{config.HOST}:{config.INVENTORY_METRICS.port}/metrics",
-        ),
-        ("RabbitMQ management UI", config.rabbitmq_ui_url()),
-        ("  login", f"{config.RABBITMQ_ADMIN_USER} / {config.RABBITMQ_ADMIN_PASSWORD}"),
-        ("RabbitMQ AMQP (app user)", config.amqp_url()),
-        ("Kafka bootstrap (host)", config.kafka_bootstrap()),
-        ("run a scenario", ".venv/bin/python -m scenarios run request-response"),
-    ]
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -122,23 +95,49 @@ def explain_failure() -> None:
     compose("logs", "--tail=30")
 
 
+def start(services: list[str]) -> float:
+    """`compose up --wait` of `services` (all when empty); seconds until all were healthy."""
+    started = time.monotonic()
+    ensure_certificates()
+    result = compose(
+        "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}", *services
+    )
+    if result.returncode != 0:
+        explain_failure()
+        raise typer.Exit(result.returncode)
+    return time.monotonic() - started
+
+
 @app.command()
-def up() -> None:
-    """Start every service and wait until all are healthy."""
-    if taken := taken_ports():
+def up(
+    lesson: str = typer.Option("", help="Start only this lesson's services (a name from "
+                               "`python -m scenarios list`); empty: everything."),
+) -> None:  # fmt: skip
+    """Start the sandbox (or one lesson's part of it) and wait until it is healthy."""
+    chosen = lessons.get(lesson) if lesson else None
+    services = with_dependencies(chosen.services) if chosen else None
+    if taken := taken_ports(services):
         for p in taken:
             console.print(
                 f"[bold red]Port {p.port} is taken[/] ({p.service}: {p.purpose}). "
                 f"Free it, or choose another with {p.variable}=<port> make up"
             )
         raise typer.Exit(1)
-    started = time.monotonic()
-    ensure_certificates()
-    result = compose("up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}")
-    if result.returncode != 0:
-        explain_failure()
-        raise typer.Exit(result.returncode)
-    print_endpoints(time.monotonic() - started)
+    seconds = start(sorted(chosen.services) if chosen else [])
+    if chosen is None:
+        rows = endpoint_rows(with_dependencies(()))
+        rows.append(("run a scenario", ".venv/bin/python -m scenarios run request-response"))
+        rows.append(("every lesson", ".venv/bin/python -m scenarios list"))
+        print_endpoints(f"comms-sandbox is up: all services healthy in {seconds:.1f} s", rows)
+        return
+    rows = [*endpoint_rows(services or set()), *chosen.where()]
+    rows.append(("run the scenario", f".venv/bin/python -m scenarios run {chosen.name}"))
+    rows.append(("read the lesson", str(chosen.page.relative_to(config.REPO))))
+    print_endpoints(
+        f"lesson {chosen.name} is up: {', '.join(sorted(services or ()))} "
+        f"healthy in {seconds:.1f} s",
+        rows,
+    )
 
 
 @app.command()

@@ -32,13 +32,17 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from scenarios import config
+from comms_sandbox import config
+from comms_sandbox.health import require_proxy
 from scenarios.grpc import client
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, percentiles_ms
-from scenarios.sandbox import require_proxy
 
 NAME = "grpc"
+ORDER = 80  # place in the syllabus
+# What `make up LESSON=grpc` starts: nginx's grpc_pass to the two pricing replicas, and the api for
+# REST.
+SERVICES = ("proxy",)
 CALLS = 200
 CONCURRENCY = 8
 QUOTE = {"sku": "BOOK-42", "quantity": 2}

@@ -1,56 +1,33 @@
 """gRPC channels to pricing through the proxy, and each kind of call made once.
 
-Stubs come from services/generated (`make protos`, the same generator the
-image build runs); they are never written by hand.
+Stubs and channels come from comms_sandbox.grpc (generated on first use by
+the same script the image build runs; never written by hand).
 """
 
 from __future__ import annotations
 
 import queue
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-
-from scenarios import config
-from scenarios.sandbox import SandboxNotUpError
-
-GENERATED = config.REPO / "services" / "generated"
-if not (GENERATED / "sandbox").exists():
-    raise SandboxNotUpError(f"no gRPC stubs in {GENERATED}: run `make protos`")
-if str(GENERATED) not in sys.path:
-    sys.path.insert(0, str(GENERATED))
-
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (  # noqa: E402
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc  # noqa: E402
+from grpc_status import rpc_status
 
-__all__ = ["pricing_pb2", "pricing_pb2_grpc"]
+from comms_sandbox.grpc import (
+    health_pb2,
+    health_pb2_grpc,
+    l4_channel,
+    l7_channel,
+    pricing_pb2,
+    pricing_pb2_grpc,
+)
+from comms_sandbox.grpc import pricing_stub as stub
 
-
-def l7_channel() -> grpc.Channel:
-    """TLS to nginx on 8443 (HTTP/2 by ALPN); nginx picks a replica per call."""
-    credentials = grpc.ssl_channel_credentials(config.ca_cert().read_bytes())
-    return grpc.secure_channel(
-        f"{config.HOST}:{config.PROXY_TLS.port}",
-        credentials,
-        # The certificate names localhost and 127.0.0.1; say which name to check.
-        options=[("grpc.ssl_target_name_override", "localhost")],
-    )
-
-
-def l4_channel() -> grpc.Channel:
-    """Plaintext HTTP/2 through nginx `stream` on 8445: one connection, one replica."""
-    return grpc.insecure_channel(f"{config.HOST}:{config.PROXY_GRPC_L4.port}")
-
-
-def stub(channel: grpc.Channel) -> pricing_pb2_grpc.PricingServiceStub:
-    return pricing_pb2_grpc.PricingServiceStub(channel)
+__all__ = ["l4_channel", "l7_channel", "pricing_pb2", "pricing_pb2_grpc", "stub"]
 
 
 def unary(channel: grpc.Channel, sku: str = "BOOK-42", quantity: int = 2) -> dict[str, Any]:

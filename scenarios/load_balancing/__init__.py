@@ -27,14 +27,17 @@ from typing import Any
 
 import httpx
 
-from scenarios import config, docker
+from comms_sandbox import config, docker
+from comms_sandbox.health import require_proxy
 from scenarios.charts import save_bar_charts
 from scenarios.load_balancing import failover, layers, methods, scaling
 from scenarios.load_balancing.render import render
 from scenarios.result import ScenarioResult
-from scenarios.sandbox import require_proxy
 
 NAME = "load-balancing"
+ORDER = 20  # place in the syllabus
+# What `make up LESSON=load-balancing` starts: nginx and the three api replicas it balances.
+SERVICES = ("proxy",)
 PARTS = ("methods", "layers", "failover", "scaling")
 CHART = "load-balancing.png"
 

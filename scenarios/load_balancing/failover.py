@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from comms_sandbox import config, docker
 from proxy import load_balancing as lb
-from scenarios import config, docker
 from scenarios.load import Burst, Call, Exchange, Progress, burst
 from scenarios.load_balancing.methods import label, per_replica
 

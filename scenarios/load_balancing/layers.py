@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from scenarios import config
+from comms_sandbox import config
 from scenarios.load_balancing.methods import label, path
 
 KEEPALIVE_REQUESTS = 30

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from comms_sandbox import config
 from proxy import load_balancing as lb
-from scenarios import config
 from scenarios.load import Burst, Call, burst
 
 REQUESTS = 300

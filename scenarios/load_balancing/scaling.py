@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from comms_sandbox import config, docker
 from proxy import load_balancing as lb
-from scenarios import config, docker
 from scenarios.load import Call, burst
 from scenarios.load_balancing.methods import CONCURRENCY, per_replica
 

@@ -29,7 +29,8 @@ from uuid import uuid4
 import httpx
 from rich.console import Console
 
-from scenarios import config
+from comms_sandbox import config
+from comms_sandbox.health import require_proxy
 from scenarios.pubsub_compare.sides import (
     RabbitSubscriber,
     Received,
@@ -38,9 +39,12 @@ from scenarios.pubsub_compare.sides import (
 )
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, percentiles_ms
-from scenarios.sandbox import require_proxy
 
 NAME = "pubsub-compare"
+ORDER = 60  # place in the syllabus
+# What `make up LESSON=pubsub-compare` starts: POST /orders through the api publishes to both
+# brokers.
+SERVICES = ("proxy", "rabbitmq", "kafka-init")
 ORDERS = 100
 CUSTOMERS = 5
 # (RabbitMQ, Kafka) per aspect, printed under the measured rows.

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 import pika
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from scenarios import config
-from services.events import kafka, rabbit
-from services.events.model import InvalidEventError, OrderPlaced
+from comms_sandbox import config
+from events import kafka, rabbit
+from events.model import InvalidEventError, OrderPlaced
 
 
 @dataclass

@@ -34,14 +34,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from events import kafka as events
 from scenarios.pubsub_kafka import reliability, replay, semantics
 from scenarios.pubsub_kafka.offsets import Inspector, named
 from scenarios.pubsub_kafka.render import render
 from scenarios.pubsub_kafka.verdicts import verdicts
 from scenarios.result import ScenarioResult
-from services.events import kafka as events
 
 NAME = "pubsub-kafka"
+ORDER = 50  # place in the syllabus
+# What `make up LESSON=pubsub-kafka` starts: Kafka and the job that creates its topics.
+SERVICES = ("kafka-init",)
 PARTS = ("semantics", "reliability")
 
 __all__ = ["NAME", "PARTS", "render", "run", "verdicts"]

@@ -16,8 +16,9 @@ from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from services.events.kafka import Deduplicator, GroupMember, OrderPublisher, tp_name
-from services.events.model import OrderPlaced
+from comms_sandbox.kafka import Deduplicator, GroupMember, tp_name
+from events.kafka import OrderPublisher
+from events.model import OrderPlaced
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from scenarios import config
-from scenarios.sandbox import SandboxNotUpError
-from services.events import kafka as events
+from comms_sandbox import config
+from comms_sandbox.health import SandboxNotUpError
+from events import kafka as events
 
 Offsets = dict[int, int]  # partition -> offset
 READ_TIMEOUT_S = 60

@@ -23,11 +23,11 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from scenarios import docker
+from comms_sandbox import docker
+from events import kafka as events
+from events.model import OrderPlaced, sample_orders
 from scenarios.pubsub_kafka.groups import Group, order_violations
 from scenarios.pubsub_kafka.offsets import Inspector
-from services.events import kafka as events
-from services.events.model import OrderPlaced, sample_orders
 
 EVENTS = 600
 RATE_PER_S = 100

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from comms_sandbox import kafka as host_kafka
+from events import kafka as events
 from scenarios.pubsub_kafka.offsets import Inspector, named
 from scenarios.pubsub_kafka.semantics import Published
-from services.events import kafka as events
 
 
 async def run(inspector: Inspector, published: Published) -> dict[str, Any]:
@@ -28,7 +29,7 @@ async def _from_earliest(
 ) -> dict[str, Any]:
     start = await inspector.log_start(events.ORDERS_TOPIC)
     records = await inspector.read(events.ORDERS_TOPIC, start, end)
-    ours = {i for r in records if (i := events.event_id_of(r)) in published.all_ids()}
+    ours = {i for r in records if (i := host_kafka.event_id_of(r)) in published.all_ids()}
     return {
         "log_start_offsets": named(start),
         "records_in_log": len(records),
@@ -47,7 +48,7 @@ async def _from_timestamp(
     records = await inspector.read(events.ORDERS_TOPIC, start, end)
     every = [*published.events.values(), published.poison]
     expected = {e["event_id"] for e in every if e["timestamp_ms"] >= published.split_ms}
-    got = {i for r in records if (i := events.event_id_of(r)) in published.all_ids()}
+    got = {i for r in records if (i := host_kafka.event_id_of(r)) in published.all_ids()}
     return {
         "timestamp_ms": published.split_ms,
         "start_offsets": named(start),

@@ -23,10 +23,11 @@ from uuid import uuid4
 
 from aiokafka import TopicPartition
 
+from comms_sandbox import kafka as host_kafka
+from events import kafka as events
+from events.model import POISON, sample_orders
 from scenarios.pubsub_kafka.groups import Group, order_violations, stall_s
 from scenarios.pubsub_kafka.offsets import Inspector, Offsets, named
-from services.events import kafka as events
-from services.events.model import POISON, sample_orders
 
 EVENTS = 300
 CUSTOMERS = 12  # by the key hash: 5, 3 and 4 customers on the 3 partitions
@@ -287,7 +288,7 @@ async def _dead_letters(
     records = await inspector.read(events.DEAD_LETTER_TOPIC, published.dead_letter_start, end)
     found = []
     for record in records:
-        headers = events.headers_of(record)
+        headers = host_kafka.headers_of(record)
         if headers.get(events.SOURCE_HEADER, b"").decode() != source:
             continue
         found.append({

@@ -32,14 +32,18 @@ from typing import Any
 
 from pika.exceptions import AMQPConnectionError
 
-from scenarios import config
+from comms_sandbox import config, ports
+from comms_sandbox.health import SandboxNotUpError
+from events import rabbit
 from scenarios.pubsub_rabbitmq import broadcast, restart
 from scenarios.pubsub_rabbitmq.render import render
 from scenarios.result import ScenarioResult
-from scenarios.sandbox import SandboxNotUpError
-from services.events import rabbit
 
 NAME = "pubsub-rabbitmq"
+ORDER = 40  # place in the syllabus
+# What `make up LESSON=pubsub-rabbitmq` starts: the broker alone: the scenario publishes and
+# consumes from the host.
+SERVICES = ("rabbitmq",)
 PARTS = ("pubsub", "restart")
 
 __all__ = ["NAME", "PARTS", "render", "run"]
@@ -51,7 +55,7 @@ def require_rabbitmq(url: str) -> None:
         rabbit.connect(url, "sandbox-probe", retry_for_s=3).close()
     except AMQPConnectionError as exc:
         raise SandboxNotUpError(
-            f"RabbitMQ does not answer at {config.HOST}:{config.AMQP.port} "
+            f"RabbitMQ does not answer at {ports.HOST}:{ports.AMQP.port} "
             f"({type(exc).__name__}). Start the sandbox with `make up` "
             "(or set RABBITMQ_AMQP_PORT if you moved it)."
         ) from exc

@@ -13,9 +13,10 @@ from typing import Any
 
 import pika
 
+from comms_sandbox import rabbitmq
+from events import rabbit
+from events.model import POISON, sample_orders
 from scenarios.pubsub_rabbitmq import subscribers
-from services.events import rabbit
-from services.events.model import POISON, sample_orders
 
 EVENTS = 200
 PEEK = 5  # messages a consumer holds unacked, then gives back
@@ -25,18 +26,18 @@ POISON_KEY = "order.placed.unknown"
 
 def run(url: str, events: int = EVENTS) -> dict[str, Any]:
     """Publish `events` orders and one poison message, then consume them all; returns metrics."""
-    leftovers = rabbit.purge(url, (*rabbit.ORDER_QUEUES, rabbit.DEAD_LETTER_QUEUE))
+    leftovers = rabbitmq.purge(url, (*rabbit.ORDER_QUEUES, rabbit.DEAD_LETTER_QUEUE))
     orders = sample_orders(events)
     with rabbit.Publisher(url, name="pubsub-publisher") as publisher:
         report = publisher.publish_all(orders)
         publisher.publish_body(POISON, POISON_KEY, f"poison-{uuid.uuid4()}")
-    stored = rabbit.ready_counts(url, rabbit.ORDER_QUEUES)
+    stored = rabbitmq.ready_counts(url, rabbit.ORDER_QUEUES)
     peek = hold_and_give_back(url, rabbit.WORK_QUEUE, PEEK)
     groups = subscribers.start(url)
     waited_s = subscribers.wait_until_done(groups, events, dead_letters=1, timeout_s=TIMEOUT_S)
     subscribers.stop(groups)
-    dead = rabbit.take_dead_letters(url, expect=len(groups), timeout_s=5)
-    after = rabbit.ready_counts(url, rabbit.ORDER_QUEUES)
+    dead = rabbitmq.take_dead_letters(url, expect=len(groups), timeout_s=5)
+    after = rabbitmq.ready_counts(url, rabbit.ORDER_QUEUES)
     expected = report.confirmed
     return {
         "published": {

@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any
 
-from scenarios import docker
+from comms_sandbox import docker, rabbitmq
+from events import rabbit
+from events.model import sample_orders
 from scenarios.pubsub_rabbitmq import subscribers
-from services.events import rabbit
-from services.events.model import sample_orders
 
 EVENTS = 600
 RATE_PER_S = 100
@@ -54,7 +54,7 @@ def restart_when(
 def run(url: str, events: int = EVENTS, rate_per_s: float = RATE_PER_S) -> dict[str, Any]:
     """Stream `events` at `rate_per_s` through a broker restart; count losses and duplicates."""
     container = broker_container()
-    leftovers = rabbit.purge(url, (*rabbit.ORDER_QUEUES, rabbit.DEAD_LETTER_QUEUE))
+    leftovers = rabbitmq.purge(url, (*rabbit.ORDER_QUEUES, rabbit.DEAD_LETTER_QUEUE))
     groups = subscribers.start(url)
     timeline: dict[str, Any] = {}
     done = threading.Event()
@@ -92,7 +92,7 @@ def run(url: str, events: int = EVENTS, rate_per_s: float = RATE_PER_S) -> dict[
         "groups": reports,
         "lost_total": sum(r["lost"] for r in reports.values()),
         "duplicates_total": sum(r["duplicates_skipped"] for r in reports.values()),
-        "left_in_queues_after": rabbit.purge(url, rabbit.ORDER_QUEUES),
+        "left_in_queues_after": rabbitmq.purge(url, rabbit.ORDER_QUEUES),
     }
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.events import rabbit
-from services.events.model import OrderPlaced
+from comms_sandbox import rabbitmq
+from events import rabbit
+from events.model import OrderPlaced
 
 WORKERS = 3
 WORK_S = (0.0, 0.003)  # simulated processing time per event, uniform
@@ -60,8 +61,8 @@ class Group:
 
     role: str
     queue: str
-    consumers: list[rabbit.Consumer] = field(default_factory=list)
-    store: rabbit.Idempotency = field(default_factory=rabbit.Idempotency)
+    consumers: list[rabbitmq.Consumer] = field(default_factory=list)
+    store: rabbitmq.Idempotency = field(default_factory=rabbitmq.Idempotency)
     log: ProcessingLog = field(default_factory=ProcessingLog)
 
     def dead_lettered(self) -> int:
@@ -111,7 +112,7 @@ def start(url: str, prefetch: int = rabbit.PREFETCH) -> dict[str, Group]:
     for role, group in groups.items():
         names = [role] if role != "work" else [f"worker-{n}" for n in range(1, WORKERS + 1)]
         for name in names:
-            consumer = rabbit.Consumer(
+            consumer = rabbitmq.Consumer(
                 url, group.queue, name,
                 handler=_handler(group, name), store=group.store, prefetch=prefetch,
             )  # fmt: skip

@@ -23,12 +23,16 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from scenarios import config
+from comms_sandbox import config
+from comms_sandbox.health import require_proxy
 from scenarios.report import counts_table, latency_table, records_table
 from scenarios.result import ScenarioResult, percentiles_ms
-from scenarios.sandbox import require_proxy
 
 NAME = "request-response"
+ORDER = 10  # place in the syllabus
+# What `make up LESSON=request-response` starts: the api replicas behind nginx (Compose adds what
+# the proxy depends on).
+SERVICES = ("proxy",)
 SAMPLE_EVIDENCE = 5
 
 

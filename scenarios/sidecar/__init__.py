@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from scenarios import config, docker
+from comms_sandbox import docker, ports
+from comms_sandbox.health import SandboxNotUpError
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult
-from scenarios.sandbox import SandboxNotUpError
 from scenarios.sidecar.probes import (
     FLAKY_CALLS,
     ambassador_log,
@@ -40,15 +40,19 @@ from scenarios.sidecar.probes import (
 )
 
 NAME = "sidecar"
+ORDER = 70  # place in the syllabus
+# What `make up LESSON=sidecar` starts: the app, its two sidecars, and an api replica as a
+# neighbour.
+SERVICES = ("inventory-ambassador", "inventory-metrics", "api")
 BARE = ("no-sidecar", "inventory-bare")
 
 
 def sidecar_url() -> str:
-    return f"http://{config.HOST}:{config.INVENTORY.port}"
+    return f"http://{ports.HOST}:{ports.INVENTORY.port}"
 
 
 def bare_url() -> str:
-    return f"http://{config.HOST}:{config.INVENTORY_BARE.port}"
+    return f"http://{ports.HOST}:{ports.INVENTORY_BARE.port}"
 
 
 def require_sidecar() -> None:

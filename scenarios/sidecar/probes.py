@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
+from comms_sandbox import config, docker, ports
 from proxy import sidecar
-from scenarios import config, docker
 
 KEY = {"X-API-Key": sidecar.API_KEY}
 ITEM = "/items/BOOK-42"
@@ -30,9 +30,7 @@ SIDECAR_WORDS = re.compile(
 
 def requests_seen_by_app(path: str = ITEM) -> int:
     """The adapter's count of requests the app itself logged for `path`."""
-    text = httpx.get(
-        f"http://{config.HOST}:{config.INVENTORY_METRICS.port}/metrics", timeout=5
-    ).text
+    text = httpx.get(f"http://{ports.HOST}:{ports.INVENTORY_METRICS.port}/metrics", timeout=5).text
     pattern = (
         rf'^app_requests_total{{method="GET",path="{re.escape(path)}",status="(\d+)"}} ([\d.]+)$'
     )

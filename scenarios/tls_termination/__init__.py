@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from comms_sandbox import config, ports
+from comms_sandbox.health import require_proxy
 from proxy import tls
-from scenarios import config
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult
-from scenarios.sandbox import require_proxy
 from scenarios.tls_termination.probes import (
     Target,
     backend_view,
@@ -41,13 +41,17 @@ from scenarios.tls_termination.probes import (
 )
 
 NAME = "tls-termination"
+ORDER = 30  # place in the syllabus
+# What `make up LESSON=tls-termination` starts: nginx (terminating, passing through, re-encrypting)
+# and api-tls.
+SERVICES = ("proxy",)
 
 
 def targets() -> tuple[Target, ...]:
     return (
-        Target("termination", config.PROXY_TLS.port, "localhost", "/whoami"),
-        Target("passthrough", config.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI, "/whoami"),
-        Target("re-encryption", config.PROXY_TLS.port, "localhost", "/reencrypt/whoami"),
+        Target("termination", ports.PROXY_TLS.port, "localhost", "/whoami"),
+        Target("passthrough", ports.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI, "/whoami"),
+        Target("re-encryption", ports.PROXY_TLS.port, "localhost", "/reencrypt/whoami"),
     )
 
 
@@ -74,7 +78,7 @@ def versions(target: Target) -> dict[str, str]:
 
 
 def refusals(termination: Target, passthrough: Target) -> dict[str, str]:
-    plain_on_tls = httpx.get(f"http://{config.HOST}:{config.PROXY_TLS.port}/whoami", timeout=10)
+    plain_on_tls = httpx.get(f"http://{ports.HOST}:{ports.PROXY_TLS.port}/whoami", timeout=10)
     plain = httpx.get(f"{config.proxy_http_url()}/whoami", timeout=10)
     with httpx.Client(verify=context(), timeout=10) as client:
         wrong_ca = client.get(f"{config.proxy_url()}/reencrypt-wrong-ca/whoami")

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from scenarios import config
+from comms_sandbox import config, ports
 
 ALPN_OFFER = ["h2", "http/1.1"]
 
@@ -50,7 +50,7 @@ def connect(port: int) -> socket.socket:
     Finished and its request go out as two small writes, and the second
     waits for the server's delayed ACK of the first.
     """
-    raw = socket.create_connection((config.HOST, port), timeout=5)
+    raw = socket.create_connection((ports.HOST, port), timeout=5)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return raw
 
@@ -125,7 +125,7 @@ def backend_view(target: Target) -> dict[str, Any]:
     """What the replica that answered saw: its scheme and the proxy's headers."""
     with httpx.Client(verify=context(), timeout=10) as client:
         response = client.get(
-            f"https://{config.HOST}:{target.port}{target.whoami}",
+            f"https://{ports.HOST}:{target.port}{target.whoami}",
             extensions={"sni_hostname": target.sni},
         )
     seen = response.json()

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
-from events import kafka, rabbit
-from events.model import OrderPlaced
 
 from api.settings import Settings
+from events import kafka, rabbit
+from events.model import OrderPlaced
 
 
 class PublishError(RuntimeError):

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from testcontainers.compose import DockerCompose
 
-from proxy.certs import ensure_certificates
-from scenarios import config
-from scripts.stack import IMAGES_ENV, REPO, compose
+from comms_sandbox import REPO, config
+from comms_sandbox.certs import ensure_certificates
+from comms_sandbox.compose import IMAGES_ENV, compose
 
 # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
 # registry; the fixture below removes what it started itself.

@@ -7,7 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from testcontainers.compose import DockerCompose
 
-from scenarios import config
+from comms_sandbox import config
 
 
 async def round_trip(topic: str, records: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from testcontainers.compose import DockerCompose
 
+from events import kafka as events
+from events.model import POISON, InvalidEventError, OrderPlaced
 from scenarios import pubsub_kafka
 from scenarios.pubsub_kafka import reliability, semantics
 from scenarios.result import ScenarioResult
-from services.events import kafka as events
-from services.events.model import POISON, InvalidEventError, OrderPlaced
 
 PARTITIONS = {f"{events.ORDERS_TOPIC}-{p}" for p in range(events.ORDERS_PARTITIONS)}
 

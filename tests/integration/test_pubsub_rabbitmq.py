@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from testcontainers.compose import DockerCompose
 
+from events import rabbit
+from events.model import POISON
 from scenarios import pubsub_rabbitmq
 from scenarios.pubsub_rabbitmq import subscribers
 from scenarios.result import ScenarioResult
-from services.events import rabbit
-from services.events.model import POISON
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
 from testcontainers.compose import DockerCompose
 
-from scenarios import config
+from comms_sandbox import config, ports
 
 
 def connect(user: str, password: str) -> pika.BlockingConnection:
     parameters = pika.ConnectionParameters(
-        host=config.HOST,
-        port=config.AMQP.port,
+        host=ports.HOST,
+        port=ports.AMQP.port,
         virtual_host=config.RABBITMQ_VHOST,
         credentials=pika.PlainCredentials(user, password),
         connection_attempts=5,
@@ -59,8 +59,8 @@ def test_app_user_cannot_declare_topology(channel: BlockingChannel) -> None:
 def test_guest_cannot_log_in(stack: DockerCompose) -> None:
     with pytest.raises(ProbableAuthenticationError):
         parameters = pika.ConnectionParameters(
-            host=config.HOST,
-            port=config.AMQP.port,
+            host=ports.HOST,
+            port=ports.AMQP.port,
             credentials=pika.PlainCredentials("guest", "guest"),
         )
         pika.BlockingConnection(parameters)

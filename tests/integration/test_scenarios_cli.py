@@ -6,7 +6,7 @@ import sys
 
 from testcontainers.compose import DockerCompose
 
-from scripts.stack import REPO
+from comms_sandbox import REPO
 
 
 def test_request_response_json_report(stack: DockerCompose) -> None:

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from testcontainers.compose import DockerCompose
 
+from comms_sandbox import config, ports, tls_termination
+from comms_sandbox.compose import compose
 from proxy import tls
-from scenarios import config, tls_termination
-from scripts.stack import compose
 
-HOST = config.HOST
+HOST = ports.HOST
 
 
 def client_context(
@@ -54,7 +54,7 @@ def https(stack: DockerCompose) -> httpx.Client:
 def test_modern_handshakes_succeed_with_the_local_ca(
     stack: DockerCompose, version: ssl.TLSVersion, name: str
 ) -> None:
-    negotiated, cipher, _, cert = handshake(client_context(version=version), config.PROXY_TLS.port)
+    negotiated, cipher, _, cert = handshake(client_context(version=version), ports.PROXY_TLS.port)
     assert negotiated == name
     assert "GCM" in cipher or "CHACHA20" in cipher  # AEAD only
     assert common_name(cert, "issuer") == "comms-sandbox local CA"
@@ -65,7 +65,7 @@ def test_tls11_is_refused_by_the_server(stack: DockerCompose) -> None:
     context = client_context(version=ssl.TLSVersion.TLSv1_1)
     context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this client offer TLS 1.1 at all
     with pytest.raises(ssl.SSLError) as refused:
-        handshake(context, config.PROXY_TLS.port)
+        handshake(context, ports.PROXY_TLS.port)
     # The server's protocol_version alert, not a client that never sent a hello.
     assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)
     assert "VERSION" in str(refused.value).upper() or "PROTOCOL" in str(refused.value).upper()
@@ -74,7 +74,7 @@ def test_tls11_is_refused_by_the_server(stack: DockerCompose) -> None:
 def test_alpn_negotiates_http2(stack: DockerCompose) -> None:
     context = client_context()
     context.set_alpn_protocols(["h2", "http/1.1"])
-    assert handshake(context, config.PROXY_TLS.port)[2] == "h2"
+    assert handshake(context, ports.PROXY_TLS.port)[2] == "h2"
 
 
 def test_hsts_and_forwarded_proto_reach_the_right_places(https: httpx.Client) -> None:
@@ -87,11 +87,11 @@ def test_hsts_and_forwarded_proto_reach_the_right_places(https: httpx.Client) ->
 
 
 def test_passthrough_presents_the_backends_certificate(stack: DockerCompose) -> None:
-    _, _, _, cert = handshake(client_context(), config.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI)
+    _, _, _, cert = handshake(client_context(), ports.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI)
     assert common_name(cert, "subject") == tls.BACKEND  # api-tls's, not the proxy's "localhost"
     with httpx.Client(verify=client_context(), timeout=10) as client:
         response = client.get(
-            f"https://{HOST}:{config.PROXY_PASSTHROUGH.port}/whoami",
+            f"https://{HOST}:{ports.PROXY_PASSTHROUGH.port}/whoami",
             extensions={"sni_hostname": tls.PASSTHROUGH_SNI},
         )
     assert response.status_code == 200
@@ -102,7 +102,7 @@ def test_unknown_sni_fails_the_handshake_and_the_proxy_keeps_serving(
     stack: DockerCompose, https: httpx.Client
 ) -> None:
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        handshake(client_context(), config.PROXY_PASSTHROUGH.port, "unknown.localhost")
+        handshake(client_context(), ports.PROXY_PASSTHROUGH.port, "unknown.localhost")
     assert https.get("/whoami").status_code == 200
 
 
@@ -121,7 +121,7 @@ def test_reencryption_with_the_wrong_ca_is_a_502_and_logged(https: httpx.Client)
 
 def test_a_client_without_the_ca_is_refused(stack: DockerCompose) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        handshake(ssl.create_default_context(), config.PROXY_TLS.port)
+        handshake(ssl.create_default_context(), ports.PROXY_TLS.port)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -139,7 +139,7 @@ def test_health_endpoints_answer_over_plain_http(stack: DockerCompose, path: str
 
 
 def test_plain_http_to_the_tls_port_gets_nginx_400(https: httpx.Client) -> None:
-    response = httpx.get(f"http://{HOST}:{config.PROXY_TLS.port}/whoami", timeout=10)
+    response = httpx.get(f"http://{HOST}:{ports.PROXY_TLS.port}/whoami", timeout=10)
     assert response.status_code == 400
     assert "plain HTTP request was sent to HTTPS port" in response.text
     assert https.get("/whoami").status_code == 200

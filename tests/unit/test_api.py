@@ -4,11 +4,12 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
+
 from api.events import Fanout, PublishError
 from api.identity import HOSTNAME
 from api.main import app
 from api.settings import settings
-from fastapi.testclient import TestClient
 from pricing.server import build_server
 
 

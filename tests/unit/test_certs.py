@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from proxy.certs import TlsFiles, ensure_certificates, main
+from comms_sandbox.certs import TlsFiles, ensure_certificates, main
 
 
 def load_cert(path: Path) -> x509.Certificate:

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import yaml
 
+from events import kafka as kafka_events
 from proxy import load_balancing
-from services.events import kafka as kafka_events
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())

@@ -16,8 +16,9 @@ from pika.exceptions import (
 )
 from pika.spec import Basic, BasicProperties
 
-from services.events import rabbit
-from services.events.model import POISON, OrderPlaced, sample_orders
+from comms_sandbox import rabbitmq
+from events import rabbit
+from events.model import POISON, OrderPlaced, sample_orders
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "broker" / "rabbitmq" / "definitions.json"
 
@@ -42,14 +43,16 @@ class FakeChannel:
         self.published.append({"exchange": exchange, "body": body, "headers": properties.headers})
 
 
-def consumer(handled: list[OrderPlaced] | None = None) -> tuple[rabbit.Consumer, FakeChannel]:
+def consumer(handled: list[OrderPlaced] | None = None) -> tuple[rabbitmq.Consumer, FakeChannel]:
     seen = handled if handled is not None else []
-    c = rabbit.Consumer("amqp://unused", rabbit.WORK_QUEUE, "worker-1", handler=seen.append)
+    c = rabbitmq.Consumer("amqp://unused", rabbit.WORK_QUEUE, "worker-1", handler=seen.append)
     c._dead_letters = FakeChannel()  # type: ignore[assignment]
     return c, FakeChannel()
 
 
-def deliver(c: rabbit.Consumer, channel: FakeChannel, body: bytes, tag: int, **props: Any) -> None:
+def deliver(
+    c: rabbitmq.Consumer, channel: FakeChannel, body: bytes, tag: int, **props: Any
+) -> None:
     method = Basic.Deliver(delivery_tag=tag, routing_key="order.placed.C-001")
     c._on_message(channel, method, BasicProperties(**props), body)  # type: ignore[arg-type]
 

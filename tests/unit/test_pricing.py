@@ -7,9 +7,10 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+
+from comms_sandbox.grpc import pricing_pb2, pricing_pb2_grpc
 from pricing import rules
 from pricing.server import build_server
-from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 
 @pytest.fixture(scope="module")

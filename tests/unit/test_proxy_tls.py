@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
+from comms_sandbox import REPO
 from proxy import tls
 from proxy.nginx_builder import render
 from proxy.site import SITE
-from scripts.stack import REPO
 from tests.unit.test_proxy_config import block, lines, server_block
 
 

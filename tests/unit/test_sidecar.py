@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 
 import pytest
-from adapter import log_metrics
 
+from adapter import log_metrics
 from proxy.nginx_builder import render
 from proxy.sidecar import SIDECAR
 from scenarios.sidecar.probes import SIDECAR_WORDS, _code_words

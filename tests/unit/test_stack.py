@@ -34,4 +34,4 @@ def test_a_free_port_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
     monkeypatch.setenv("KAFKA_PORT", str(free))
-    assert stack.config.KAFKA not in stack.taken_ports()
+    assert stack.ports.KAFKA not in stack.taken_ports()

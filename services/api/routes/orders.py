@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from events.model import CUSTOMER_PATTERN, OrderPlaced
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+
+from events.model import CUSTOMER_PATTERN, OrderPlaced
 
 router = APIRouter(tags=["publish-subscribe"])
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from scripts.stack import compose, compose_ps
+from comms_sandbox.compose import compose, compose_ps
 
 
 class DockerError(RuntimeError):

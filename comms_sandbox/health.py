@@ -2,7 +2,7 @@
 
 import httpx
 
-from scenarios import config
+from comms_sandbox import config
 
 
 class SandboxNotUpError(RuntimeError):

@@ -1,0 +1,94 @@
+"""The stack as Compose sees it: `docker compose` with the images `make images` chose.
+
+Every host-side tool goes through compose() so that it runs the same images,
+project and files as `make up` (.sandbox/images.env holds the image choice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from comms_sandbox import REPO
+
+IMAGES_ENV = REPO / ".sandbox" / "images.env"
+COMPOSE_FILE = REPO / "compose.yaml"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
+
+
+def compose_env() -> dict[str, str]:
+    """The process environment plus the chosen images; what the user set explicitly wins."""
+    return read_env_file(IMAGES_ENV) | dict(os.environ)
+
+
+def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """`docker compose ARGS` in the repository, with the chosen images."""
+    return subprocess.run(
+        ["docker", "compose", *args],
+        cwd=REPO,
+        env=compose_env(),
+        text=True,
+        capture_output=capture,
+        check=False,
+    )
+
+
+def compose_ps(*flags: str) -> list[dict[str, Any]]:
+    """`docker compose ps` as dicts. Compose prints one JSON object per line
+    (newer releases) or one JSON list (older ones): accept both."""
+    result = compose("ps", *flags, "--format", "json", capture=True)
+    containers: list[dict[str, Any]] = []
+    for line in result.stdout.splitlines():
+        parsed = json.loads(line)
+        containers += parsed if isinstance(parsed, list) else [parsed]
+    return containers
+
+
+def engine_answers() -> bool:
+    """Does a Docker engine answer? (The client alone is not enough.)"""
+    try:
+        result = subprocess.run(["docker", "info"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return result.returncode == 0
+
+
+def running_services() -> set[str]:
+    """The Compose services of this project with at least one running container."""
+    return {c["Service"] for c in compose_ps("--status=running")}
+
+
+def compose_file() -> dict[str, Any]:
+    """compose.yaml as data (YAML anchors and merge keys resolved)."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def with_dependencies(services: Iterable[str]) -> set[str]:
+    """`services` and everything they depend on, as Compose would start them.
+
+    No services means the whole stack: every service not behind a profile.
+    """
+    defined = compose_file()["services"]
+    wanted = list(services) or [n for n, s in defined.items() if not s.get("profiles")]
+    unknown = set(wanted) - set(defined)
+    if unknown:
+        raise ValueError(f"not services of compose.yaml: {sorted(unknown)}")
+    closure: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in closure:
+            closure.add(name)
+            wanted += list(defined[name].get("depends_on", {}))
+    return closure

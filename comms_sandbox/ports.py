@@ -1,0 +1,57 @@
+"""The ports the sandbox publishes on the host: the one source of truth.
+
+compose.yaml publishes each as "127.0.0.1:${VARIABLE:-default}:container"; a
+unit test fails when the two disagree. Every port can be moved with its
+environment variable, and scenarios, tests and tools follow it.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    variable: str
+    default: int
+    service: str
+    purpose: str
+
+    @property
+    def port(self) -> int:
+        return int(os.environ.get(self.variable, self.default))
+
+
+PROXY = PublishedPort("PROXY_PORT", 8080, "proxy", "HTTP entry point (nginx)")
+PROXY_L4 = PublishedPort("PROXY_L4_PORT", 8081, "proxy", "TCP (L4) balancing to the api replicas")
+PROXY_TLS = PublishedPort("PROXY_TLS_PORT", 8443, "proxy", "HTTPS, TLS terminated at nginx")
+PROXY_PASSTHROUGH = PublishedPort(
+    "PROXY_PASSTHROUGH_PORT", 8444, "proxy", "TLS passthrough, routed by SNI"
+)
+INVENTORY = PublishedPort("INVENTORY_PORT", 8082, "inventory", "the inventory app's ambassador")
+INVENTORY_METRICS = PublishedPort(
+    "INVENTORY_METRICS_PORT", 9102, "inventory-metrics", "Prometheus metrics from the adapter"
+)
+INVENTORY_BARE = PublishedPort(
+    "INVENTORY_BARE_PORT", 8083, "inventory-bare", "the app without sidecars (profile no-sidecar)"
+)
+PROXY_GRPC_L4 = PublishedPort(
+    "PROXY_GRPC_L4_PORT", 8445, "proxy", "gRPC to pricing at layer 4 (plaintext h2c)"
+)
+AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
+RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
+KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
+PUBLISHED_PORTS = (
+    PROXY,
+    PROXY_L4,
+    PROXY_TLS,
+    PROXY_PASSTHROUGH,
+    PROXY_GRPC_L4,
+    INVENTORY,
+    INVENTORY_METRICS,
+    INVENTORY_BARE,
+    AMQP,
+    RABBITMQ_UI,
+    KAFKA,
+)
+
+HOST = "127.0.0.1"  # everything is published on loopback only
