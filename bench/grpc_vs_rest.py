@@ -15,6 +15,9 @@ from rich.table import Table
 
 from scenarios.grpc import CONCURRENCY, grpc_quotes, rest_quotes
 
+NAME = "grpc"  # python -m bench grpc
+LESSON = "grpc"
+
 CALLS = 1000
 ROUNDS = 3
 

@@ -40,6 +40,9 @@ from rich.table import Table
 
 from comms_sandbox import config, docker
 
+NAME = "kafka"  # python -m bench kafka
+LESSON = "pubsub-kafka"
+
 RECORDS = 50_000
 RECORD_BYTES = 1024
 TOPIC_PARTITIONS = 3

@@ -22,11 +22,17 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
+from rich.table import Table
+
+from bench.report import right_aligned
 from bench.wrk import Load, wrk
 from comms_sandbox import docker
 from comms_sandbox.compose import compose
 from proxy import load_balancing as lb
 from proxy.site import INTERNAL_PORT
+
+NAME = "load-balancing"  # python -m bench load-balancing
+LESSON = "load-balancing"
 
 SECONDS = 8
 CONNECTIONS = 16
@@ -110,3 +116,33 @@ def run() -> dict[str, Any]:
         "three_vs_one_replica_rps": round(proxy_3["requests_per_s"] / proxy_1["requests_per_s"], 3),
         "three_vs_one_replica_p99": round(proxy_3["p99_ms"] / proxy_1["p99_ms"], 3),
     }
+
+
+def tables(result: dict[str, Any]) -> list[Table]:
+    runs = right_aligned(
+        f"load balancing: {result['tool']} (medians)",
+        *("path", "requests/s", "p50 (ms)", "p99 (ms)", "errors"),
+    )
+    for label, key in (
+        ("straight to 1 replica (pinned)", "direct_1_replica_pinned"),
+        ("nginx -> 1 replica (pinned)", "proxy_1_replica_pinned"),
+        ("nginx -> 1 replica", "proxy_1_replica"),
+        ("nginx -> 3 replicas", "proxy_3_replicas"),
+    ):
+        m = result[key]
+        runs.add_row(label, f"{m['requests_per_s']:.0f}", f"{m['p50_ms']:.1f}",
+                     f"{m['p99_ms']:.1f}", f"{m['errors']:.0f}")  # fmt: skip
+    ratios = right_aligned("ratios, same run", "ratio", "requests/s", "p99", "target")
+    ratios.add_row(
+        "nginx / direct (1 replica)",
+        f"{result['proxy_vs_direct_rps']:.2f}",
+        f"{result['proxy_vs_direct_p99']:.2f}",
+        f"overhead {result['proxy_overhead']:.0%} (target < {result['target_overhead']:.0%})",
+    )
+    ratios.add_row(
+        "3 replicas / 1 replica (nginx)",
+        f"{result['three_vs_one_replica_rps']:.2f}",
+        f"{result['three_vs_one_replica_p99']:.2f}",
+        "-",
+    )
+    return [runs, ratios]

@@ -36,6 +36,9 @@ from rich.table import Table
 
 from comms_sandbox import REPO, ports
 
+NAME = "rabbitmq"  # python -m bench rabbitmq
+LESSON = "pubsub-rabbitmq"
+
 PERF_VHOST = "perf"
 PERF_USER = os.environ.get("RABBITMQ_PERF_USER", "sandbox-perf")
 PERF_PASSWORD = os.environ.get("RABBITMQ_PERF_PASSWORD", "sandbox-perf-dev")

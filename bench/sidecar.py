@@ -18,6 +18,9 @@ from scenarios.load import Call, burst
 from scenarios.sidecar import BARE, bare_url, sidecar_url
 from scenarios.sidecar.probes import ITEM, KEY
 
+NAME = "sidecar"  # python -m bench sidecar
+LESSON = "sidecar"
+
 REQUESTS = 150
 RATE_PER_S = 15.0
 ROUNDS = 3

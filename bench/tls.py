@@ -18,10 +18,15 @@ import time
 from typing import Any
 
 import httpx
+from rich.table import Table
 
+from bench.report import right_aligned
 from comms_sandbox import config, ports
 from scenarios.result import percentiles_ms
 from scenarios.tls_termination.probes import Target, connect, context, handshake
+
+NAME = "tls"  # python -m bench tls
+LESSON = "tls-termination"
 
 SECONDS = 3.0
 ROUNDS = 3
@@ -143,3 +148,19 @@ def _ratios(m: dict[str, Any]) -> dict[str, dict[str, float]]:
         label: {"per_s": _ratio(m, a, b, "per_s"), "p99": _ratio(m, a, b, "p99_ms")}
         for label, (a, b) in pairs.items()
     }
+
+
+def tables(result: dict[str, Any]) -> list[Table]:
+    runs = right_aligned(f"TLS through the proxy: {result['tool']} (medians)",
+                         "run", "per s", "p50 (ms)", "p99 (ms)", "detail")  # fmt: skip
+    for name, m in result["runs"].items():
+        detail = (
+            f"{m['http_version']}, {m['connections']} connection(s)"
+            if "connections" in m
+            else f"new connection each, {m['reused']:.0%} resumed"
+        )
+        runs.add_row(name, f"{m['per_s']:.0f}", f"{m['p50_ms']:.1f}", f"{m['p99_ms']:.1f}", detail)
+    ratios = right_aligned("ratios, same run", "ratio", "per s", "p99")
+    for label, r in result["ratios"].items():
+        ratios.add_row(label, f"{r['per_s']:.2f}", f"{r['p99']:.2f}")
+    return [runs, ratios]

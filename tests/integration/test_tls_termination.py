@@ -2,49 +2,28 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 
 import httpx
 import pytest
 from testcontainers.compose import DockerCompose
 
-from comms_sandbox import config, ports, tls_termination
+from comms_sandbox import config, ports
 from comms_sandbox.compose import compose
 from proxy import tls
+from scenarios import tls_termination
+from scenarios.tls_termination import probes
 
 HOST = ports.HOST
 
 
-def client_context(
-    cafile: str | None = None, version: ssl.TLSVersion | None = None
-) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=cafile or str(config.ca_cert()))
-    if version is not None:
-        context.minimum_version = context.maximum_version = version
-    return context
-
-
-def handshake(
-    context: ssl.SSLContext, port: int, server_name: str = "localhost"
-) -> tuple[str, str, str | None, dict]:
-    """(protocol version, cipher, ALPN protocol, peer certificate) of one handshake."""
-    with (
-        socket.create_connection((HOST, port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname=server_name) as conn,
-    ):
-        cipher = conn.cipher()
-        alpn = conn.selected_alpn_protocol()
-        return conn.version() or "", cipher[0] if cipher else "", alpn, conn.getpeercert()
-
-
-def common_name(cert: dict, field: str) -> str:
-    return dict(pair[0] for pair in cert[field])["commonName"]
+def target(port: int, sni: str = "localhost") -> probes.Target:
+    return probes.Target("test", port, sni, "/whoami")
 
 
 @pytest.fixture(scope="module")
 def https(stack: DockerCompose) -> httpx.Client:
-    with httpx.Client(base_url=config.proxy_url(), verify=client_context(), timeout=10) as c:
+    with httpx.Client(base_url=config.proxy_url(), verify=probes.context(), timeout=10) as c:
         yield c
 
 
@@ -54,27 +33,26 @@ def https(stack: DockerCompose) -> httpx.Client:
 def test_modern_handshakes_succeed_with_the_local_ca(
     stack: DockerCompose, version: ssl.TLSVersion, name: str
 ) -> None:
-    negotiated, cipher, _, cert = handshake(client_context(version=version), ports.PROXY_TLS.port)
-    assert negotiated == name
-    assert "GCM" in cipher or "CHACHA20" in cipher  # AEAD only
-    assert common_name(cert, "issuer") == "comms-sandbox local CA"
+    facts = probes.handshake(target(ports.PROXY_TLS.port), probes.context(version=version))
+    assert facts["version"] == name
+    assert "GCM" in facts["cipher"] or "CHACHA20" in facts["cipher"]  # AEAD only
+    assert facts["issuer"] == "comms-sandbox local CA"
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_tls11_is_refused_by_the_server(stack: DockerCompose) -> None:
-    context = client_context(version=ssl.TLSVersion.TLSv1_1)
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this client offer TLS 1.1 at all
+    # old_protocols: let this client offer TLS 1.1 at all.
+    context = probes.context(version=ssl.TLSVersion.TLSv1_1, old_protocols=True)
     with pytest.raises(ssl.SSLError) as refused:
-        handshake(context, ports.PROXY_TLS.port)
+        probes.handshake(target(ports.PROXY_TLS.port), context)
     # The server's protocol_version alert, not a client that never sent a hello.
     assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)
     assert "VERSION" in str(refused.value).upper() or "PROTOCOL" in str(refused.value).upper()
 
 
 def test_alpn_negotiates_http2(stack: DockerCompose) -> None:
-    context = client_context()
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    assert handshake(context, ports.PROXY_TLS.port)[2] == "h2"
+    assert probes.ALPN_OFFER == ["h2", "http/1.1"]
+    assert probes.handshake(target(ports.PROXY_TLS.port), probes.context())["alpn"] == "h2"
 
 
 def test_hsts_and_forwarded_proto_reach_the_right_places(https: httpx.Client) -> None:
@@ -87,9 +65,10 @@ def test_hsts_and_forwarded_proto_reach_the_right_places(https: httpx.Client) ->
 
 
 def test_passthrough_presents_the_backends_certificate(stack: DockerCompose) -> None:
-    _, _, _, cert = handshake(client_context(), ports.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI)
-    assert common_name(cert, "subject") == tls.BACKEND  # api-tls's, not the proxy's "localhost"
-    with httpx.Client(verify=client_context(), timeout=10) as client:
+    passthrough = target(ports.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI)
+    facts = probes.handshake(passthrough, probes.context())
+    assert facts["subject"] == tls.BACKEND  # api-tls's, not the proxy's "localhost"
+    with httpx.Client(verify=probes.context(), timeout=10) as client:
         response = client.get(
             f"https://{HOST}:{ports.PROXY_PASSTHROUGH.port}/whoami",
             extensions={"sni_hostname": tls.PASSTHROUGH_SNI},
@@ -102,7 +81,9 @@ def test_unknown_sni_fails_the_handshake_and_the_proxy_keeps_serving(
     stack: DockerCompose, https: httpx.Client
 ) -> None:
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        handshake(client_context(), ports.PROXY_PASSTHROUGH.port, "unknown.localhost")
+        probes.handshake(
+            target(ports.PROXY_PASSTHROUGH.port, "unknown.localhost"), probes.context()
+        )
     assert https.get("/whoami").status_code == 200
 
 
@@ -121,7 +102,7 @@ def test_reencryption_with_the_wrong_ca_is_a_502_and_logged(https: httpx.Client)
 
 def test_a_client_without_the_ca_is_refused(stack: DockerCompose) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        handshake(ssl.create_default_context(), ports.PROXY_TLS.port)
+        probes.handshake(target(ports.PROXY_TLS.port), ssl.create_default_context())
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

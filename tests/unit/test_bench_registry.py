@@ -1,20 +1,23 @@
-"""Every benchmark module is reachable from `python -m bench NAME` (no Docker needed)."""
+"""Benchmarks are discovered and each belongs to a lesson (no Docker needed)."""
 
-from bench.__main__ import BENCHMARKS, main
+from bench.__main__ import discover, main
+from scenarios import lessons
 
 
-def test_every_benchmark_is_registered() -> None:
-    assert set(BENCHMARKS) == {
-        "startup",
-        "load-balancing",
-        "tls",
-        "rabbitmq",
-        "kafka",
-        "sidecar",
-        "grpc",
-    }
-    for run, tables in BENCHMARKS.values():
-        assert callable(run) and callable(tables)
+def test_every_benchmark_is_discovered_startup_first() -> None:
+    benchmarks = discover()
+    assert next(iter(benchmarks)) == "startup"
+    assert {"startup", "load-balancing", "tls", "rabbitmq", "kafka", "sidecar", "grpc"} <= set(
+        benchmarks
+    )
+    for module in benchmarks.values():
+        assert callable(module.run) and callable(module.tables)
+
+
+def test_every_benchmark_names_a_lesson_that_exists() -> None:
+    known = lessons.discover()
+    for name, module in discover().items():
+        assert module.LESSON is None or module.LESSON in known, name
 
 
 def test_an_unknown_benchmark_is_refused_before_anything_runs() -> None:
