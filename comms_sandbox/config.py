@@ -51,8 +51,9 @@ def rabbitmq_ui_url() -> str:
     return f"http://{HOST}:{RABBITMQ_UI.port}"
 
 
-def amqp_url() -> str:
-    return f"amqp://{RABBITMQ_APP_USER}:{RABBITMQ_APP_PASSWORD}@{HOST}:{AMQP.port}/{RABBITMQ_VHOST}"
+def amqp_url(user: str = RABBITMQ_APP_USER, password: str = RABBITMQ_APP_PASSWORD) -> str:
+    """AMQP to the sandbox's vhost, as the app user unless told otherwise."""
+    return f"amqp://{user}:{password}@{HOST}:{AMQP.port}/{RABBITMQ_VHOST}"
 
 
 def kafka_bootstrap() -> str:

@@ -135,7 +135,7 @@ class Consumer:
         self.stats = ConsumerStats(name, queue)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._dead_letters: BlockingChannel | None = None
+        self.dead_letter_channel: BlockingChannel | None = None
 
     def start(self) -> Consumer:
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
@@ -168,9 +168,9 @@ class Consumer:
         try:
             channel = connection.channel()
             channel.basic_qos(prefetch_count=self.prefetch)
-            self._dead_letters = connection.channel()
-            self._dead_letters.confirm_delivery()
-            channel.basic_consume(self.queue, self._on_message)
+            self.dead_letter_channel = connection.channel()
+            self.dead_letter_channel.confirm_delivery()
+            channel.basic_consume(self.queue, self.handle_delivery)
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=0.1)
                 if not channel.consumer_tags:  # the broker cancelled us (queue deleted...)
@@ -178,7 +178,7 @@ class Consumer:
         finally:
             close_quietly(connection)
 
-    def _on_message(
+    def handle_delivery(
         self,
         channel: BlockingChannel,
         method: Basic.Deliver,
@@ -248,7 +248,7 @@ class Consumer:
         attempts: int,
     ) -> None:
         """Publish to the dead-letter exchange with why, and wait for the confirm."""
-        assert self._dead_letters is not None  # opened with the session
+        assert self.dead_letter_channel is not None  # opened with the session
         headers = dict(properties.headers or {})
         headers |= {
             REASON_HEADER: reason,
@@ -263,7 +263,7 @@ class Consumer:
             timestamp=properties.timestamp,
             headers=headers,
         )
-        self._dead_letters.basic_publish(
+        self.dead_letter_channel.basic_publish(
             DEAD_LETTER_EXCHANGE, method.routing_key, body, dead, mandatory=True
         )
 

@@ -150,16 +150,19 @@ async def _burst(
 async def _send(client: httpx.AsyncClient, index: int, call: Call, t0: float) -> Exchange:
     started = time.perf_counter()
     broken: str | None = None
+
+    def request() -> Awaitable[httpx.Response]:
+        # The retry resends the whole request: method, headers and JSON body.
+        return client.request(call.method, call.path, headers=call.headers, json=call.json)
+
     try:
-        response = await client.request(
-            call.method, call.path, headers=call.headers, json=call.json
-        )
+        response = await request()
     except httpx.TransportError as exc:
         if not call.retry_broken_connection:
             return _failed(index, call, started, t0, exc)
         broken = f"{type(exc).__name__}: {exc}"
         try:
-            response = await client.request(call.method, call.path, headers=call.headers)
+            response = await request()
         except httpx.HTTPError as again:
             return _failed(index, call, started, t0, again)
     except httpx.HTTPError as exc:

@@ -121,13 +121,13 @@ def sidecar_words_in_app_code() -> list[str]:
     """Names and strings in the app's code (not docstrings or comments) naming sidecar features."""
     found = []
     for path in sorted(APP_CODE.glob("*.py")):
-        for word in _code_words(ast.parse(path.read_text())):
+        for word in code_words(ast.parse(path.read_text())):
             if SIDECAR_WORDS.search(word):
                 found.append(f"{Path(path).name}: {word}")
     return found
 
 
-def _code_words(tree: ast.AST) -> list[str]:
+def code_words(tree: ast.AST) -> list[str]:
     docstrings = {
         id(node.body[0].value)
         for node in ast.walk(tree)

@@ -7,7 +7,6 @@ remove it (with its volumes) at the end.
 """
 
 import os
-import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -16,15 +15,13 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO, config
 from comms_sandbox.certs import ensure_certificates
-from comms_sandbox.compose import IMAGES_ENV, compose
+from comms_sandbox.compose import IMAGES_ENV, compose, engine_answers
+from scenarios import lessons
+from scenarios.result import ScenarioResult
 
 # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
 # registry; the fixture below removes what it started itself.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-
-
-def engine_answers() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
 def stack_is_running() -> bool:
@@ -61,3 +58,14 @@ def proxy(stack: DockerCompose) -> Iterator[httpx.Client]:
         base_url=config.proxy_url(), timeout=10, verify=config.tls_context()
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def result(request: pytest.FixtureRequest, stack: DockerCompose) -> ScenarioResult:
+    """The scenario of the lesson a module tests (test_<package>.py), run once per module.
+
+    The integration tests assert on the same run() that `python -m scenarios run` prints.
+    """
+    package = request.module.__name__.rsplit(".", 1)[1].removeprefix("test_")
+    (lesson,) = (lesson for lesson in lessons.discover().values() if lesson.package == package)
+    return lesson.module.run()

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from testcontainers.compose import DockerCompose
-
-from scenarios import grpc
 from scenarios.result import ScenarioResult
-
-
-@pytest.fixture(scope="module")
-def result(stack: DockerCompose) -> ScenarioResult:
-    return grpc.run()
 
 
 def test_each_rpc_kind_returns_the_expected_messages(result: ScenarioResult) -> None:

@@ -9,18 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from testcontainers.compose import DockerCompose
 
 from proxy import load_balancing as lb
-from scenarios import load_balancing
 from scenarios.result import ScenarioResult
 
 TOLERANCE = 0.10
-
-
-@pytest.fixture(scope="module")
-def result(stack: DockerCompose) -> ScenarioResult:
-    return load_balancing.run()
 
 
 @pytest.fixture(scope="module")

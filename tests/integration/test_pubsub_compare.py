@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from testcontainers.compose import DockerCompose
 
-from scenarios import pubsub_compare
 from scenarios.result import ScenarioResult
-
-
-@pytest.fixture(scope="module")
-def result(stack: DockerCompose) -> ScenarioResult:
-    return pubsub_compare.run()
 
 
 def test_the_api_gets_every_order_confirmed_by_both_brokers(result: ScenarioResult) -> None:

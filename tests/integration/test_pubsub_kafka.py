@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-from testcontainers.compose import DockerCompose
 
 from events import kafka as events
 from events.model import POISON, InvalidEventError, OrderPlaced
@@ -18,11 +17,6 @@ from scenarios.pubsub_kafka import reliability, semantics
 from scenarios.result import ScenarioResult
 
 PARTITIONS = {f"{events.ORDERS_TOPIC}-{p}" for p in range(events.ORDERS_PARTITIONS)}
-
-
-@pytest.fixture(scope="module")
-def result(stack: DockerCompose) -> ScenarioResult:
-    return pubsub_kafka.run()
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,11 @@ import json
 from typing import Any
 
 import pytest
-from testcontainers.compose import DockerCompose
 
 from events import rabbit
 from events.model import POISON
-from scenarios import pubsub_rabbitmq
 from scenarios.pubsub_rabbitmq import subscribers
 from scenarios.result import ScenarioResult
-
-
-@pytest.fixture(scope="module")
-def result(stack: DockerCompose) -> ScenarioResult:
-    return pubsub_rabbitmq.run()
 
 
 @pytest.fixture(scope="module")

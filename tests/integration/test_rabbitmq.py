@@ -10,24 +10,13 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
 from testcontainers.compose import DockerCompose
 
-from comms_sandbox import config, ports
-
-
-def connect(user: str, password: str) -> pika.BlockingConnection:
-    parameters = pika.ConnectionParameters(
-        host=ports.HOST,
-        port=ports.AMQP.port,
-        virtual_host=config.RABBITMQ_VHOST,
-        credentials=pika.PlainCredentials(user, password),
-        connection_attempts=5,
-        retry_delay=1,
-    )
-    return pika.BlockingConnection(parameters)
+from comms_sandbox import config
+from events import rabbit
 
 
 @pytest.fixture
 def channel(stack: DockerCompose) -> Iterator[BlockingChannel]:
-    connection = connect(config.RABBITMQ_APP_USER, config.RABBITMQ_APP_PASSWORD)
+    connection = rabbit.connect(config.amqp_url(), "integration-test")
     chan = connection.channel()
     chan.confirm_delivery()
     yield chan
@@ -58,12 +47,7 @@ def test_app_user_cannot_declare_topology(channel: BlockingChannel) -> None:
 
 def test_guest_cannot_log_in(stack: DockerCompose) -> None:
     with pytest.raises(ProbableAuthenticationError):
-        parameters = pika.ConnectionParameters(
-            host=ports.HOST,
-            port=ports.AMQP.port,
-            credentials=pika.PlainCredentials("guest", "guest"),
-        )
-        pika.BlockingConnection(parameters)
+        rabbit.connect(config.amqp_url("guest", "guest"), "integration-test")
 
 
 def test_management_api_serves_the_admin_and_refuses_guest(stack: DockerCompose) -> None:

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from testcontainers.compose import DockerCompose
-
-from scenarios import sidecar
 from scenarios.result import ScenarioResult
-
-
-@pytest.fixture(scope="module")
-def result(stack: DockerCompose) -> ScenarioResult:
-    return sidecar.run()
 
 
 def test_a_missing_key_is_refused_by_the_sidecar_and_never_reaches_the_app(

@@ -1,11 +1,13 @@
 """compose.yaml keeps the sandbox's promises: health, ordering, loopback-only ports (no Docker)."""
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from comms_sandbox import ports
 from events import kafka as kafka_events
 from proxy import load_balancing
 
@@ -18,14 +20,6 @@ LONG_RUNNING = sorted(set(SERVICES) - TOOLS)
 # Init jobs set something up in another service, then stay up (an exited
 # container fails `up --wait`) with a healthcheck that checks the outcome.
 INIT_JOBS = {name for name in SERVICES if name.endswith("-init")}
-EXPECTED_PUBLISHED = {
-    "inventory": {"8000"},  # its ambassador's port: the namespace is the app's
-    "inventory-metrics": {"9102"},
-    "inventory-bare": {"8000"},
-    "proxy": {"8080", "8081", "8443", "8444", "8445"},
-    "rabbitmq": {"5672", "15672"},
-    "kafka": {"9094"},
-}
 
 
 def test_no_version_key() -> None:
@@ -100,11 +94,29 @@ def test_dependencies_wait_for_health(name: str) -> None:
         assert dependency["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
-def test_only_expected_ports_published_on_loopback(name: str) -> None:
-    ports = SERVICES[name].get("ports", [])
-    assert all(port.startswith("127.0.0.1:") for port in ports)
-    assert {port.rsplit(":", 1)[1] for port in ports} == EXPECTED_PUBLISHED.get(name, set())
+PUBLISHED = re.compile(r"^127\.0\.0\.1:\$\{(?P<variable>[A-Z0-9_]+):-(?P<default>\d+)\}:\d+$")
+
+
+def published_in_compose() -> set[tuple[str, str, int]]:
+    """(service, variable, default) for every port compose.yaml publishes."""
+    found = set()
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            match = PUBLISHED.match(port)
+            assert match, f"{name}: {port!r} is not 127.0.0.1:${{VARIABLE:-default}}:port"
+            found.add((name, match["variable"], int(match["default"])))
+    return found
+
+
+def test_compose_publishes_exactly_the_ports_of_comms_sandbox_ports() -> None:
+    # comms_sandbox/ports.py is the one source of truth; compose.yaml must agree.
+    declared = {(p.service, p.variable, p.default) for p in ports.PUBLISHED_PORTS}
+    assert published_in_compose() == declared
+
+
+def test_published_port_variables_are_unique() -> None:
+    variables = [p.variable for p in ports.PUBLISHED_PORTS]
+    assert len(variables) == len(set(variables))
 
 
 def test_back_network_is_internal() -> None:

@@ -46,7 +46,7 @@ class FakeChannel:
 def consumer(handled: list[OrderPlaced] | None = None) -> tuple[rabbitmq.Consumer, FakeChannel]:
     seen = handled if handled is not None else []
     c = rabbitmq.Consumer("amqp://unused", rabbit.WORK_QUEUE, "worker-1", handler=seen.append)
-    c._dead_letters = FakeChannel()  # type: ignore[assignment]
+    c.dead_letter_channel = FakeChannel()  # type: ignore[assignment]
     return c, FakeChannel()
 
 
@@ -54,7 +54,7 @@ def deliver(
     c: rabbitmq.Consumer, channel: FakeChannel, body: bytes, tag: int, **props: Any
 ) -> None:
     method = Basic.Deliver(delivery_tag=tag, routing_key="order.placed.C-001")
-    c._on_message(channel, method, BasicProperties(**props), body)  # type: ignore[arg-type]
+    c.handle_delivery(channel, method, BasicProperties(**props), body)  # type: ignore[arg-type]
 
 
 def test_event_is_handled_then_acked_and_a_duplicate_is_skipped() -> None:
@@ -75,7 +75,7 @@ def test_poison_is_requeued_then_dead_lettered_with_reason_and_attempts() -> Non
         deliver(c, channel, POISON, tag, message_id="poison-1", headers=headers)
     assert channel.rejected == [(1, True), (2, True)]  # requeued twice
     assert channel.acked == [3]  # acked only once the dead letter was confirmed
-    [dead] = c._dead_letters.published  # type: ignore[union-attr]
+    [dead] = c.dead_letter_channel.published  # type: ignore[union-attr]
     assert dead["exchange"] == rabbit.DEAD_LETTER_EXCHANGE
     assert dead["body"] == POISON
     assert dead["headers"][rabbit.ATTEMPTS_HEADER] == rabbit.MAX_ATTEMPTS
@@ -117,7 +117,7 @@ def test_dead_letter_publish_failure_keeps_the_message() -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise NackError([])
 
-    c._dead_letters.basic_publish = refuse  # type: ignore[union-attr]
+    c.dead_letter_channel.basic_publish = refuse  # type: ignore[union-attr]
     for tag in range(1, rabbit.MAX_ATTEMPTS):
         deliver(c, channel, POISON, tag, message_id="poison-3")
     with pytest.raises(NackError):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adapter import log_metrics
 from proxy.nginx_builder import render
 from proxy.sidecar import SIDECAR
-from scenarios.sidecar.probes import SIDECAR_WORDS, _code_words
+from scenarios.sidecar.probes import SIDECAR_WORDS, code_words
 from tests.unit.test_proxy_config import block, lines
 
 
@@ -44,11 +45,14 @@ def test_the_ambassador_adds_what_the_app_does_not(conf: str) -> None:
 
 
 def test_the_adapter_counts_lines_and_survives_garbage() -> None:
-    before = log_metrics.UNREADABLE._value.get()
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = sample("app_log_unreadable_lines_total")
     log_metrics.record('{"method": "GET", "path": "/x", "status": 200, "duration_ms": 3}\n')
     log_metrics.record("not json\n")
-    assert log_metrics.REQUESTS.labels("GET", "/x", "200")._value.get() >= 1
-    assert log_metrics.UNREADABLE._value.get() == before + 1
+    assert sample("app_requests_total", method="GET", path="/x", status="200") >= 1
+    assert sample("app_log_unreadable_lines_total") == before + 1
 
 
 @pytest.mark.parametrize(
@@ -61,5 +65,5 @@ def test_the_adapter_counts_lines_and_survives_garbage() -> None:
     ],
 )
 def test_the_app_code_check_reads_code_not_prose(code: str, flagged: bool) -> None:
-    words = _code_words(ast.parse(code))
+    words = code_words(ast.parse(code))
     assert any(SIDECAR_WORDS.search(word) for word in words) is flagged
