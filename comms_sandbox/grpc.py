@@ -52,9 +52,17 @@ if str(ensure_stubs()) not in sys.path:
     sys.path.insert(0, str(GENERATED))
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from sandbox.feed.v1 import feed_pb2, feed_pb2_grpc  # noqa: E402
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc  # noqa: E402
 
-__all__ = ["health_pb2", "health_pb2_grpc", "pricing_pb2", "pricing_pb2_grpc"]
+__all__ = [
+    "feed_pb2",
+    "feed_pb2_grpc",
+    "health_pb2",
+    "health_pb2_grpc",
+    "pricing_pb2",
+    "pricing_pb2_grpc",
+]
 
 
 def l7_channel() -> grpc.Channel:

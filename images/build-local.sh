@@ -40,6 +40,7 @@ declare -A PACKAGES=(
   [python]="python3 python3-venv ca-certificates"
   [nginx]="nginx libnginx-mod-stream"
   [rabbitmq]="rabbitmq-server"
+  [redis]="redis-server redis-tools"
   [kafka]="openjdk-17-jre-headless"
   [loadgen]="wrk"  # `make bench` only (images/loadgen)
 )
@@ -103,6 +104,7 @@ main() {
   build_bases
   build_image "$PREFIX/nginx:local" images/nginx "$(base_tag nginx)"
   build_image "$PREFIX/rabbitmq:local" images/rabbitmq "$(base_tag rabbitmq)"
+  build_image "$PREFIX/redis:local" images/redis "$(base_tag redis)"
   images/kafka/fetch-jars.sh
   build_image "$PREFIX/kafka:local" images/kafka "$(base_tag kafka)"
 
@@ -111,6 +113,7 @@ main() {
 PYTHON_IMAGE=$(base_tag python)
 PROXY_IMAGE=$PREFIX/nginx:local
 RABBITMQ_IMAGE=$PREFIX/rabbitmq:local
+REDIS_IMAGE=$PREFIX/redis:local
 KAFKA_IMAGE=$PREFIX/kafka:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV

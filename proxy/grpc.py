@@ -20,8 +20,10 @@ from proxy.model import Directives, Location, Upstream
 GRPC_PORT = 50051  # pricing's, inside the network
 L4_PORT = 8445
 SERVICE = "sandbox.pricing.v1.PricingService"
+FEED_SERVICE = "sandbox.feed.v1.FeedService"  # served by pricing too (lesson polling-and-push)
 PATHS = (
     SERVICE,
+    FEED_SERVICE,
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",

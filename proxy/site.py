@@ -7,7 +7,7 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import grpc, load_balancing, tls
+from proxy import grpc, load_balancing, push, tls
 from proxy.model import UNPRIVILEGED_HTTP, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
@@ -44,6 +44,12 @@ ACCESS_LOG_FORMAT = (
     '"request":"$request",'
     '"status":$status,'
     '"body_bytes_sent":$body_bytes_sent,'
+    # Bytes on the wire, headers included (for a WebSocket or an event stream:
+    # everything sent until it closed), and which connection carried the request.
+    '"bytes_sent":$bytes_sent,'
+    '"request_length":$request_length,'
+    '"connection":$connection,'
+    '"connection_requests":$connection_requests,'
     '"request_time":$request_time,'
     '"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status",'
@@ -116,7 +122,7 @@ def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]
     catch_all = Location(
         path="/", proxy_pass=f"http://{load_balancing.ROUND_ROBIN.name}", directives=settings
     )
-    return (*load_balancing.method_locations(settings), catch_all)
+    return (*load_balancing.method_locations(settings), *push.locations(settings), catch_all)
 
 
 def plain_http_locations() -> tuple[Location, ...]:
@@ -146,7 +152,7 @@ SITE = NginxConfig(
     main_directives=MAIN,
     events_directives=EVENTS,
     http_directives=HTTP,
-    maps=(load_balancing.CLIENT_KEY,),
+    maps=(load_balancing.CLIENT_KEY, push.CONNECTION_UPGRADE),
     upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values(), grpc.UPSTREAM),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),

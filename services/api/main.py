@@ -1,14 +1,17 @@
-"""The api application: routes, the pricing client's lifecycle, and replica evidence headers."""
+"""The api application: routes, its clients' lifecycle, and replica evidence headers."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from feed.hub import Hub
+from redis.asyncio import Redis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.events import build_fanout
 from api.identity import HOSTNAME
 from api.pricing_client import PricingClient
-from api.routes import delay, health, orders, quotes, whoami
+from api.routes import delay, feed, health, orders, quotes, whoami
 from api.settings import settings
 
 
@@ -16,29 +19,49 @@ from api.settings import settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pricing = PricingClient(settings.pricing_target, settings.pricing_timeout_s)
     app.state.events = build_fanout(settings)
+    # Redis is connected on first use, so the api starts without it.
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.feed = Hub(redis) if redis is not None else None
     yield
+    if app.state.feed is not None:
+        await app.state.feed.close()
+        await redis.aclose()
     await app.state.events.close()
     await app.state.pricing.close()
 
 
+class ServedBy:
+    """Every HTTP response names the replica that produced it, so a client can count replicas.
+
+    Plain ASGI rather than @app.middleware("http"), which would buffer nothing
+    but wraps each response in a task: streamed responses (SSE) pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-served-by", HOSTNAME.encode()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
 app = FastAPI(
     title="comms-sandbox api",
-    summary="FastAPI replicas behind nginx: request-response, replica identity, health.",
+    summary="FastAPI replicas behind nginx: request-response, replica identity, health, a feed.",
     version="0.1.0",
     lifespan=lifespan,
 )
-app.include_router(health.router)
-app.include_router(whoami.router)
-app.include_router(quotes.router)
-app.include_router(delay.router)
-app.include_router(orders.router)
-
-
-@app.middleware("http")
-async def served_by_header(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Every response names the replica that produced it, so a client can count replicas."""
-    response = await call_next(request)
-    response.headers["X-Served-By"] = HOSTNAME
-    return response
+app.add_middleware(ServedBy)
+for module in (health, whoami, quotes, delay, orders, feed):
+    app.include_router(module.router)

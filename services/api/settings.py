@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     rabbitmq_url: str = ""
     kafka_bootstrap: str = ""
     publish_timeout_s: float = 5.0
+    # The order-status feed's Redis (services/feed/): empty means "not
+    # configured", and /feed answers 503 rather than pretend.
+    redis_url: str = ""
 
 
 settings = Settings()

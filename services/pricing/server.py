@@ -14,12 +14,15 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+from sandbox.feed.v1 import feed_pb2, feed_pb2_grpc
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from pricing import rules
+from pricing.feed_service import FeedService
 
 log = logging.getLogger("pricing")
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
+FEED_SERVICE_NAME = feed_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name
 
 
 class PricingService(pricing_pb2_grpc.PricingServiceServicer):
@@ -118,12 +121,14 @@ def build_server() -> grpc.Server:
     # Streams hold a thread each for their life: room for a few at once.
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingService(), server)
+    feed = FeedService(os.environ.get("PRICING_REDIS_URL", ""))
+    feed_pb2_grpc.add_FeedServiceServicer_to_server(feed, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (SERVICE_NAME, ""):  # "" is the whole server's status
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, FEED_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     return server
 

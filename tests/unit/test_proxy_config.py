@@ -11,29 +11,9 @@ from proxy.__main__ import CONFIGS, main
 from proxy.model import Location, NginxConfig, Server, Stream, Upstream
 from proxy.nginx_builder import HEADER, render
 from proxy.site import SITE
+from tests.helpers import block, lines, server_block
 
 COMMITTED = Path(__file__).resolve().parents[2] / "proxy" / "nginx.conf"
-
-
-def block(text: str, opening: str, start: int = 0) -> str:
-    """The first block (from `start`) whose opening line is `opening {`, to its closing brace."""
-    start = text.index(f"{opening} {{\n", start)
-    depth, end = 0, start
-    for end in range(start, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[end], 0)
-        if depth == 0 and text[end] == "}":
-            break
-    return text[start : end + 1]
-
-
-def server_block(text: str, listen: str) -> str:
-    """The server block with `listen LISTEN;`."""
-    at = text.index(f"listen {listen};")
-    return block(text, "server", start=text.rindex("server {", 0, at))
-
-
-def lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines()]
 
 
 @pytest.fixture(scope="module")

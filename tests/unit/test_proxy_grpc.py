@@ -7,7 +7,7 @@ import pytest
 from proxy import grpc
 from proxy.nginx_builder import render
 from proxy.site import SITE
-from tests.unit.test_proxy_config import block, lines, server_block
+from tests.helpers import block, lines, server_block
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from comms_sandbox import REPO
 from proxy import tls
 from proxy.nginx_builder import render
 from proxy.site import SITE
-from tests.unit.test_proxy_config import block, lines, server_block
+from tests.helpers import block, lines, server_block
 
 
 @pytest.fixture(scope="module")

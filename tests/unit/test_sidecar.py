@@ -11,7 +11,7 @@ from adapter import log_metrics
 from proxy.nginx_builder import render
 from proxy.sidecar import SIDECAR
 from scenarios.sidecar.probes import SIDECAR_WORDS, code_words
-from tests.unit.test_proxy_config import block, lines
+from tests.helpers import block, lines
 
 
 @pytest.fixture(scope="module")
