@@ -8,7 +8,6 @@ memory at rest. The whole stack runs last, so `make bench` leaves it up.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.report import right_aligned
+from comms_sandbox import docker
 from comms_sandbox.compose import compose, compose_ps
 from scenarios import lessons
 
@@ -61,24 +61,7 @@ def timed_up(services: tuple[str, ...]) -> tuple[float, dict[str, float]]:
 
 
 def idle_memory_mib() -> dict[str, float]:
-    ids = compose("ps", "--quiet", capture=True).stdout.split()
-    stats = subprocess.run(
-        ["docker", "stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}", *ids],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    usage = {}
-    for line in stats.splitlines():
-        name, mem = line.split("\t")
-        usage[name] = to_mib(mem.split("/")[0].strip())
-    return usage
-
-
-def to_mib(text: str) -> float:
-    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 1024 / 1024}
-    for unit, factor in units.items():
-        if text.endswith(unit):
-            return round(float(text.removesuffix(unit)) * factor, 1)
-    raise ValueError(f"unknown memory unit in {text!r}")
+    return docker.memory_mib(compose("ps", "--quiet", capture=True).stdout.split())
 
 
 def measure(services: tuple[str, ...]) -> dict[str, Any]:

@@ -94,6 +94,25 @@ def exec_python(container: str, code: str) -> str:
     return _docker("exec", container, "python", "-c", code)
 
 
+def memory_mib(names: list[str]) -> dict[str, float]:
+    """Each container's memory use now, as the kernel's cgroup counts it (docker stats)."""
+    stats = _docker("stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}", *names)
+    usage = {}
+    for line in stats.splitlines():
+        name, mem = line.split("\t")
+        usage[name] = to_mib(mem.split("/")[0].strip())
+    return usage
+
+
+def to_mib(text: str) -> float:
+    """docker stats' "12.5MiB" (or KiB, GiB, B) in MiB."""
+    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 1024 / 1024}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return round(float(text.removesuffix(unit)) * factor, 1)
+    raise ValueError(f"unknown memory unit in {text!r}")
+
+
 def _docker(*args: str) -> str:
     result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -1,0 +1,54 @@
+"""nginx's access log, read from the proxy container: one JSON object per request.
+
+nginx writes a line when a request ends, so a WebSocket or an event stream
+appears once it has closed, with every byte it carried. The log is buffered
+(64 KiB or 1 s): wait FLUSH_S after the last request before reading.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from comms_sandbox.compose import compose
+
+FLUSH_S = 1.5
+
+
+def access_log(since: str) -> list[dict[str, Any]]:
+    """The proxy's request lines since `since` (an RFC 3339 time or e.g. "2m")."""
+    result = compose("logs", "--no-log-prefix", f"--since={since}", "proxy", capture=True)
+    lines = []
+    for line in result.stdout.splitlines():
+        start = line.find('{"time"')  # past any terminal escape Compose puts first
+        if start >= 0:
+            lines.append(json.loads(line[start:]))
+    return lines
+
+
+def target(line: dict[str, Any]) -> str:
+    """The request's path and query ("GET /feed/events?after=3 HTTP/1.1" -> its middle)."""
+    parts = line["request"].split(" ")
+    return parts[1] if len(parts) == 3 else ""
+
+
+def for_client(lines: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The lines of the requests that carried `client=<name>` in their query."""
+    return [
+        line for line in lines if name in parse_qs(urlsplit(target(line)).query).get("client", [])
+    ]
+
+
+def for_path(lines: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    return [line for line in lines if urlsplit(target(line)).path == path]
+
+
+def wire_bytes(lines: list[dict[str, Any]]) -> int:
+    """Bytes both ways as nginx counted them: requests (with headers) and responses."""
+    return sum(int(line["request_length"]) + int(line["bytes_sent"]) for line in lines)
+
+
+def connections(lines: list[dict[str, Any]]) -> int:
+    """How many client connections carried these requests."""
+    return len({line["connection"] for line in lines})

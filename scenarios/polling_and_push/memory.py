@@ -1,0 +1,43 @@
+"""What a connected client costs a replica: api memory before and after opening streams."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from comms_sandbox import docker, feed
+from scenarios.polling_and_push.crowd import Crowd
+
+CLIENTS = 60  # per streaming method, spread over the replicas by nginx
+SETTLE_S = 2.0
+
+
+def api_memory_mib() -> float:
+    names = [c.name for c in docker.containers("api") if c.state == "running"]
+    return round(sum(docker.memory_mib(names).values()), 1)
+
+
+async def cost_of(method: str, run_id: str) -> dict[str, Any]:
+    crowd = Crowd()
+    async with feed.http_client() as http:
+        after = await feed.latest(http)
+    before = api_memory_mib()
+    for index in range(CLIENTS):
+        crowd.join(method, f"{run_id}-mem-{method}-{index}", after, 1.0)
+    await asyncio.sleep(SETTLE_S)
+    connected = sum(rx.requests for rx in crowd.receivers)
+    during = api_memory_mib()
+    await crowd.close()
+    return {
+        "clients": CLIENTS,
+        "connected": connected,
+        "api_memory_before_mib": before,
+        "api_memory_with_clients_mib": during,
+        "kib_per_client": round((during - before) * 1024 / max(connected, 1), 1),
+    }
+
+
+async def run() -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:6]
+    return {method: await cost_of(method, run_id) for method in ("sse", "websocket")}
