@@ -119,6 +119,15 @@ def test_published_port_variables_are_unique() -> None:
     assert len(variables) == len(set(variables))
 
 
+def test_redis_is_internal_authenticated_and_keeps_nothing_on_disk() -> None:
+    redis = SERVICES["redis"]
+    assert redis["networks"] == ["back"] and "ports" not in redis
+    command = redis["command"]
+    assert "--requirepass" in command
+    assert command[command.index("--save") + 1] == ""  # no RDB snapshots
+    assert command[command.index("--appendonly") + 1] == "no"
+
+
 def test_back_network_is_internal() -> None:
     assert COMPOSE["networks"]["back"]["internal"] is True
 
@@ -129,7 +138,7 @@ def test_api_has_three_replicas_behind_the_proxy() -> None:
     assert SERVICES["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("name", ["proxy", "api", "pricing"])
+@pytest.mark.parametrize("name", ["proxy", "api", "pricing", "redis"])
 def test_own_services_run_hardened(name: str) -> None:
     service = SERVICES[name]
     assert service["read_only"] is True
@@ -137,7 +146,7 @@ def test_own_services_run_hardened(name: str) -> None:
 
 
 def test_upstream_images_are_pinned() -> None:
-    for name in ("proxy", "rabbitmq", "kafka"):
+    for name in ("proxy", "rabbitmq", "kafka", "redis"):
         image = SERVICES[name]["image"]
         default = image.split(":-", 1)[1].rstrip("}")
         assert ":" in default
