@@ -1,0 +1,274 @@
+"""The polling-and-push page in a real browser: four methods, one feed, a replica killed.
+
+Debian's chromium (/usr/bin/chromium, installed by scripts/ensure-browser.sh)
+driven by Playwright: nothing is downloaded, `playwright install` never runs.
+The page (services/api/static/feed.html) follows the feed by short polling,
+long polling, server-sent events and WebSocket through nginx; every panel
+publishes its counts as data-* attributes, which this test reads. Every event
+must reach every panel exactly once, also across the death of an api replica.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from playwright.sync_api import Browser, Error, Page, sync_playwright
+from testcontainers.compose import DockerCompose
+
+from comms_sandbox import config, docker, ports
+
+CHROMIUM = Path("/usr/bin/chromium")
+METHODS = ("short-poll", "long-poll", "sse", "websocket")
+SCREENSHOT = config.RESULTS_DIR / "polling-and-push-browser.png"
+VIEWPORT = {"width": 1440, "height": 900}
+
+PanelState = dict[str, str]  # a panel's data-* attributes (camelCase, as dataset names them)
+
+PANELS_JS = """() => Object.fromEntries([...document.querySelectorAll('.panel[data-method]')]
+  .map(p => [p.dataset.method, {...p.dataset}]))"""
+
+
+def proxy_key_pin() -> str:
+    """The proxy's public key as Chromium pins it: base64(SHA-256(SubjectPublicKeyInfo)).
+
+    Python first verifies the proxy's certificate against the sandbox's local CA
+    (chain and name, as every other test does); Chromium is then told to accept
+    that one key, with --ignore-certificate-errors-spki-list. Chromium has no
+    flag to add a CA root, and importing one means writing an NSS database with
+    certutil (another package) or a system-wide policy under /etc. The pin is
+    narrower than ignore_https_errors, which would accept any certificate.
+    """
+    with (
+        socket.create_connection((ports.HOST, ports.PROXY_TLS.port), timeout=10) as raw,
+        config.tls_context().wrap_socket(raw, server_hostname=ports.HOST) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    spki = (
+        x509.load_der_x509_certificate(der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def browser(stack: DockerCompose) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"No browser at {CHROMIUM}: the browser test drives Debian's chromium. "
+            "Run scripts/ensure-browser.sh (on a Debian host as root it installs it), "
+            "or install your distribution's chromium package.",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=[f"--ignore-certificate-errors-spki-list={proxy_key_pin()}"],
+            )
+        except Error as exc:
+            pytest.fail(
+                f"Playwright could not start {CHROMIUM} ({exc.message.splitlines()[0]}); "
+                "scripts/ensure-browser.sh installs a working one.",
+                pytrace=False,
+            )
+        yield launched
+        launched.close()
+
+
+def panels(page: Page) -> dict[str, PanelState]:
+    # page.evaluate, not wait_for_function: the page's own CSP forbids eval,
+    # which Playwright's polling predicates need.
+    return page.evaluate(PANELS_JS)
+
+
+def describe(state: dict[str, PanelState]) -> str:
+    keys = ("connected", "received", "lastId", "duplicates", "missing", "requests", "start")
+    return "\n".join(
+        f"  {method:<10} " + " ".join(f"{k}={s.get(k)!r}" for k in keys)
+        for method, s in state.items()
+    )
+
+
+def wait_for_panels(
+    page: Page, condition: Callable[[PanelState], bool], what: str, timeout_s: float
+) -> dict[str, PanelState]:
+    """Until every panel meets the condition; a failure shows every panel's counts."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = panels(page)
+        if set(state) == set(METHODS) and all(condition(s) for s in state.values()):
+            return state
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"after {timeout_s:.0f} s, not every panel {what}:\n{describe(state)}",
+                pytrace=False,
+            )
+        page.wait_for_timeout(100)  # lets Playwright deliver events meanwhile
+
+
+def all_once_up_to(start: int, target: int) -> Callable[[PanelState], bool]:
+    """Every feed event after `start` up to `target` (or later), each exactly once.
+
+    With nobody else publishing, the panel then holds exactly target - start
+    events; an event published meanwhile by someone else does not fail the test.
+    """
+
+    def met(s: PanelState) -> bool:
+        last = int(s["lastId"] or start)
+        return last >= target and s["received"] == str(last - start) and s["duplicates"] == "0"
+
+    return met
+
+
+def publish(client: httpx.Client, count: int, order_id: str) -> list[int]:
+    """POST `count` events; their ids.
+
+    Right after a replica dies, nginx may answer a POST with 502 (it had sent the
+    request on a connection to the dead replica, and does not resend a POST by
+    itself): the test sends it again. This test is about the receiving side: an
+    event created twice would be one more event in the feed, which the panels
+    must then show too.
+    """
+    statuses = ("placed", "paid", "packed", "shipped")
+    ids = []
+    for i in range(count):
+        body = {"order_id": order_id, "status": statuses[i % len(statuses)]}
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                response = client.post("/feed/events", json=body)
+            except httpx.TransportError as exc:
+                failure = repr(exc)
+            else:
+                if response.status_code not in (502, 503, 504):
+                    break
+                failure = f"{response.status_code}: {response.text[:200]}"
+            assert time.monotonic() < deadline, f"POST /feed/events keeps failing: {failure}"
+            time.sleep(0.5)
+        assert response.status_code == 201, (response.status_code, response.text)
+        ids.append(response.json()["id"])
+    return ids
+
+
+class Replicas:
+    """Which api replica served the page's long-lived connections (X-Served-By, seen by CDP)."""
+
+    def __init__(self, page: Page) -> None:
+        self.websocket: list[str] = []
+        self.sse: list[str] = []
+        cdp = page.context.new_cdp_session(page)
+        cdp.on("Network.webSocketHandshakeResponseReceived", self._websocket)
+        cdp.on("Network.responseReceived", self._response)
+        cdp.send("Network.enable")
+
+    @staticmethod
+    def _served_by(response: dict[str, Any]) -> str | None:
+        headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
+        return headers.get("x-served-by")
+
+    def _websocket(self, params: dict[str, Any]) -> None:
+        if hostname := self._served_by(params["response"]):
+            self.websocket.append(hostname)
+
+    def _response(self, params: dict[str, Any]) -> None:
+        if "/feed/stream" in params["response"]["url"] and (
+            hostname := self._served_by(params["response"])
+        ):
+            self.sse.append(hostname)
+
+    def victim(self) -> tuple[str, str]:
+        """(container name, the panel it should disturb): the WebSocket's replica if the
+        handshake names it, else the SSE stream's, else the first running replica (api-1)."""
+        names = docker.names_by_hostname("api")
+        for method, seen in (("websocket", self.websocket), ("sse", self.sse)):
+            if seen and seen[-1] in names:
+                return names[seen[-1]], method
+        running = [c.name for c in docker.containers("api") if c.state == "running"]
+        return running[0], ""
+
+
+def test_every_method_gets_every_event_once_even_when_a_replica_dies(
+    stack: DockerCompose, browser: Browser
+) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    replicas = Replicas(page)
+    client = httpx.Client(base_url=config.proxy_url(), verify=config.tls_context(), timeout=10)
+    try:
+        response = page.goto(f"{config.proxy_url()}/feed/")
+        assert response is not None and response.status == 200
+        assert response.headers["content-type"].startswith("text/html")
+        wait_for_panels(page, lambda s: s["connected"] == "true", "connected", 20)
+        start = int(page.evaluate("() => document.body.dataset.latestAtLoad"))
+
+        page.click("#publish-ten")
+        published_js = "() => document.getElementById('publish-result').dataset.published"
+        deadline = time.monotonic() + 20
+        while page.evaluate(published_js) != "10":
+            assert time.monotonic() < deadline, page.text_content("#publish-result")
+            page.wait_for_timeout(100)
+        ids = publish(client, 5, "B-2002")
+        # 15 events, ids start+1..start+15 unless someone else publishes too.
+        state = wait_for_panels(
+            page, all_once_up_to(start, ids[-1]), "has the 15 events, once each", 20
+        )
+
+        victim, disturbed = replicas.victim()
+        before = state
+        print(f"killing {victim}, which served the page's {disturbed or 'polling'}")
+        docker.kill(victim)
+        try:
+            ids = publish(client, 10, "C-3003")
+            state = wait_for_panels(
+                page,
+                all_once_up_to(start, ids[-1]),
+                f"has the 25 events, once each, after {victim} was killed",
+                30,
+            )
+        finally:
+            docker.start(victim)
+            docker.wait_healthy(victim)
+        # The restart disturbs the browser too (a new network interface on the
+        # host: Chromium drops its connections); every panel comes back.
+        wait_for_panels(page, lambda s: s["connected"] == "true", "connected again", 20)
+
+        for method, s in state.items():
+            assert s["missing"] == "0", (method, s)
+            assert int(s["received"]) >= 25, (method, s)
+        if disturbed:  # the killed replica held that connection: the page opened another
+            assert int(state[disturbed]["requests"]) > int(before[disturbed]["requests"]), (
+                victim,
+                disturbed,
+                describe(state),
+            )
+        assert page_errors == []
+    except BaseException:
+        with contextlib.suppress(Error):
+            screenshot(page)  # what the page showed when the test failed
+        raise
+    else:
+        screenshot(page)
+    finally:
+        client.close()
+        context.close()
+
+
+def screenshot(page: Page) -> None:
+    page.wait_for_timeout(300)  # the page repaints at most every 30 ms
+    config.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
