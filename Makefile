@@ -12,7 +12,7 @@ PY     := $(VENV)/bin/python
 IMAGES := .sandbox/images.env
 STACK  := $(PY) -m scripts.stack
 
-.PHONY: help up down ps logs test unit integration bench lint format proxy-config protos lock engine images clean
+.PHONY: help up down ps logs test unit integration bench lint format proxy-config protos lock engine browser images clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,14 +29,14 @@ ps: ## Show the sandbox's containers and their health
 logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 	@$(STACK) compose logs -f --tail=100 $(SERVICE)
 
-test: engine $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack
+test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/integration
 
 unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 	$(PY) -m pytest tests/unit
 
-integration: engine $(VENV)/.synced images protos ## Integration tests only
+integration: engine browser $(VENV)/.synced images protos ## Integration tests only
 	$(PY) -m pytest tests/integration
 
 bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle memory (results/bench-*.json)
@@ -61,6 +61,9 @@ lock: $(VENV)/.synced ## Re-resolve the lock files from pyproject.toml's depende
 
 engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a Debian root host)
 	@scripts/ensure-docker.sh
+
+browser: ## Make sure Debian's chromium is there for the browser test (installs it on a Debian root host)
+	@scripts/ensure-browser.sh
 
 images: engine $(VENV)/.synced ## Choose upstream or locally built images (SANDBOX_IMAGES=auto|upstream|local)
 	@images/select.sh

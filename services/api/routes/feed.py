@@ -103,7 +103,7 @@ async def poll(
     async with redis_errors_as_503():
         latest = await checked_latest(hub, after)
         etag = f'"{latest}"'  # this URL's answer changes only when the feed does
-        if if_none_match == etag:
+        if if_none_match == etag and after >= latest:  # nothing newer than the client has
             return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
         return page_of(await hub.store.after(after, limit), latest, etag)
 
@@ -173,7 +173,7 @@ async def sse_events(hub: Hub, after: int) -> AsyncIterator[ServerSentEvent]:
 async def websocket(ws: WebSocket) -> None:
     """JSON messages: subscribe {"type": "subscribe", "after": N}, ping {"type": "ping"}."""
     hub = hub_of(ws)
-    await ws.accept()
+    await ws.accept(headers=[(b"x-served-by", HOSTNAME.encode())])
     try:
         after = await ws_subscription(ws, hub)
         if after is not None:
