@@ -71,10 +71,14 @@ def test_short_polling_answers_304_when_nothing_changed(https: httpx.Client) -> 
     now = latest(https)
     first = https.get("/feed/events", params={"after": now})
     assert first.status_code == 200 and first.json()["events"] == []
-    again = https.get(
-        "/feed/events", params={"after": now}, headers={"If-None-Match": first.headers["etag"]}
-    )
+    unchanged = {"If-None-Match": first.headers["etag"]}
+    again = https.get("/feed/events", params={"after": now}, headers=unchanged)
     assert again.status_code == 304
+    # A client that is behind gets its events, whatever ETag it sends.
+    https.post("/feed/events", json={"order_id": "ETAG-1", "status": "paid"})
+    newest = {"If-None-Match": f'"{now + 1}"'}
+    behind = https.get("/feed/events", params={"after": now}, headers=newest)
+    assert behind.status_code == 200 and len(behind.json()["events"]) == 1
 
 
 @pytest.mark.parametrize(
