@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import uuid
 from typing import Any
 
 from comms_sandbox import docker, feed
 from scenarios.polling_and_push.crowd import Crowd
 
-CLIENTS = 60  # per streaming method, spread over the replicas by nginx
+CLIENTS = 100  # per streaming method, spread over the replicas by nginx
 SETTLE_S = 2.0
+SAMPLES = 3  # memory moves on its own (allocator, GC): the median of a few looks
 
 
 def api_memory_mib() -> float:
+    """The api replicas' memory together, the median of SAMPLES readings."""
     names = [c.name for c in docker.containers("api") if c.state == "running"]
-    return round(sum(docker.memory_mib(names).values()), 1)
+    readings = [sum(docker.memory_mib(names).values()) for _ in range(SAMPLES)]
+    return round(statistics.median(readings), 1)
 
 
 async def cost_of(method: str, run_id: str) -> dict[str, Any]:

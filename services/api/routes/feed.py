@@ -180,6 +180,8 @@ async def websocket(ws: WebSocket) -> None:
             await ws_follow(ws, hub, after)
     except WebSocketDisconnect:
         return
+    except TimeoutError:
+        await ws.close(POLICY_VIOLATION, f"no subscribe message within {WS_SUBSCRIBE_WITHIN_S} s")
     except TooManySubscribersError as exc:
         await ws.close(TRY_AGAIN_LATER, str(exc)[:120])
     except RedisError as exc:
