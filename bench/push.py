@@ -2,6 +2,7 @@
 
 - Delay: for each method alone, CLIENTS clients follow the feed while EVENTS
   events are published at RATE_PER_S; p50/p99 of publish-to-client delay.
+  gRPC gets as many clients as pricing takes watchers (4 per replica).
 - Fan-out: the api scaled to one replica; FANOUT_CLIENTS WebSocket (then
   SSE) clients; FANOUT_EVENTS events published as fast as the proxy takes
   them; messages delivered per second, from the first publish until every
@@ -23,6 +24,8 @@ from rich.table import Table
 
 from bench.report import right_aligned
 from comms_sandbox import docker, feed
+from comms_sandbox.compose import compose_file
+from pricing.feed_service import MAX_WATCHERS
 from proxy.load_balancing import REPLICAS
 from scenarios.polling_and_push.crowd import Crowd, publish_paced
 from scenarios.result import percentiles_ms
@@ -42,12 +45,21 @@ TARGET_P99_MS = 50.0
 TARGET_WS_VS_SSE = 0.5
 
 
+def clients_for(method: str) -> int:
+    """CLIENTS, but no more gRPC watchers than the pricing replicas take (the rest would wait)."""
+    if method != "grpc":
+        return CLIENTS
+    replicas = compose_file()["services"]["pricing"]["deploy"]["replicas"]
+    return min(CLIENTS, MAX_WATCHERS * replicas)
+
+
 async def delay_of(method: str) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     crowd = Crowd()
+    clients = clients_for(method)
     async with feed.http_client() as http:
         after = await feed.latest(http)
-        for index in range(CLIENTS):
+        for index in range(clients):
             crowd.join(method, f"{run_id}-bench-{method}-{index}", after, 1.0)
         await asyncio.sleep(2)
         expected = await publish_paced(http, f"B{run_id}", EVENTS, RATE_PER_S)
@@ -55,8 +67,8 @@ async def delay_of(method: str) -> dict[str, Any]:
     await crowd.close()
     delays = [d for rx in crowd.receivers for d in rx.delays_s]
     delivered = sum(len(set(rx.ids) & set(expected)) for rx in crowd.receivers)
-    return {"delay_ms": percentiles_ms(delays), "delivered": delivered,
-            "expected": len(expected) * CLIENTS}  # fmt: skip
+    return {"clients": clients, "delay_ms": percentiles_ms(delays), "delivered": delivered,
+            "expected": len(expected) * clients}  # fmt: skip
 
 
 async def publish_fast(http: httpx.AsyncClient, count: int) -> list[int]:
@@ -120,12 +132,13 @@ def run() -> dict[str, Any]:
 def tables(result: dict[str, Any]) -> list[Table]:
     delays = right_aligned(
         f"delivery delay: {result['tool'].split(';')[0]}",
-        "method", "delivered", "p50 (ms)", "p99 (ms)", "p99 / target",
+        "method", "clients", "delivered", "p50 (ms)", "p99 (ms)", "p99 / target",
     )  # fmt: skip
     for method, m in result["delays"].items():
         delays.add_row(
-            method, f"{m['delivered']}/{m['expected']}", f"{m['delay_ms']['p50']:.1f}",
-            f"{m['delay_ms']['p99']:.1f}", f"{m['delay_ms']['p99'] / result['target_p99_ms']:.2f}",
+            method, str(m["clients"]), f"{m['delivered']}/{m['expected']}",
+            f"{m['delay_ms']['p50']:.1f}", f"{m['delay_ms']['p99']:.1f}",
+            f"{m['delay_ms']['p99'] / result['target_p99_ms']:.2f}",
         )  # fmt: skip
     fanout = right_aligned("fan-out from one replica (medians)", "method", "messages/s")
     for method, rate in result["fanout_msgs_per_s"].items():
