@@ -4,11 +4,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from feed.hub import Hub
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.events import build_fanout
+from api.guards import MAX_BODY_BYTES, HeaderLimit, validation_error
 from api.identity import HOSTNAME
 from api.pricing_client import PricingClient
 from api.routes import delay, feed, health, orders, quotes, whoami
@@ -61,7 +63,11 @@ app = FastAPI(
     summary="FastAPI replicas behind nginx: request-response, replica identity, health, a feed.",
     version="0.1.0",
     lifespan=lifespan,
+    # Also through the layer-4 and passthrough ports, where nginx reads no HTTP.
+    max_body_size=MAX_BODY_BYTES,
 )
 app.add_middleware(ServedBy)
+app.add_middleware(HeaderLimit)  # added last, so it runs first
+app.add_exception_handler(RequestValidationError, validation_error)
 for module in (health, whoami, quotes, delay, orders, feed):
     app.include_router(module.router)
