@@ -44,6 +44,11 @@ def kill(name: str) -> None:
     _docker("kill", name)
 
 
+def inspect(name: str, template: str) -> str:
+    """One field of `docker inspect`, e.g. "{{.State.Pid}}" or "{{.RestartCount}}"."""
+    return _docker("inspect", "--format", template, name).strip()
+
+
 def start(name: str) -> None:
     _docker("start", name)
 

@@ -41,6 +41,12 @@ def test_every_service_has_a_healthcheck(name: str) -> None:
     assert SERVICES[name]["healthcheck"]["test"]
 
 
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_every_long_running_service_restarts_after_a_crash(name: str) -> None:
+    # unless-stopped: back after a crash or an OOM kill; `docker stop`/`kill` still stop it.
+    assert SERVICES[name]["restart"] == "unless-stopped"
+
+
 def test_tools_are_only_one_shot_jobs() -> None:
     assert {"loadgen"} == TOOLS
     for name in TOOLS:
