@@ -16,6 +16,7 @@ from proxy import sidecar
 
 KEY = {"X-API-Key": sidecar.API_KEY}
 ITEM = "/items/BOOK-42"
+ITEM_ROUTE = "/items/{sku}"  # how the adapter labels it: by route, never by raw path
 FLAKY_CALLS = 10
 BURST = 40
 SLOW_MS = 3000
@@ -28,11 +29,11 @@ SIDECAR_WORDS = re.compile(
 )
 
 
-def requests_seen_by_app(path: str = ITEM) -> int:
-    """The adapter's count of requests the app itself logged for `path`."""
+def requests_seen_by_app(route: str = ITEM_ROUTE) -> int:
+    """The adapter's count of requests the app itself logged for `route` (a template)."""
     text = httpx.get(f"http://{ports.HOST}:{ports.INVENTORY_METRICS.port}/metrics", timeout=5).text
     pattern = (
-        rf'^app_requests_total{{method="GET",path="{re.escape(path)}",status="(\d+)"}} ([\d.]+)$'
+        rf'^app_requests_total{{method="GET",route="{re.escape(route)}",status="(\d+)"}} ([\d.]+)$'
     )
     return int(sum(float(m.group(2)) for m in re.finditer(pattern, text, re.MULTILINE)))
 

@@ -21,7 +21,12 @@ LOG_FILE = Path(os.environ.get("LOG_FILE", "/var/log/inventory/access.log"))
 PORT = int(os.environ.get("METRICS_PORT", "9102"))
 POLL_S = 0.2
 
-REQUESTS = Counter("app_requests", "Requests the app logged", ["method", "path", "status"])
+REQUESTS = Counter("app_requests", "Requests the app logged", ["method", "route", "status"])
+# Label values come from a bounded set, whatever clients send: route templates
+# (never raw paths: /items/A, /items/B... would be a series each), the usual
+# methods, status codes; anything else is grouped as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 DURATION = Histogram("app_request_duration_seconds", "Request duration the app logged")
 UNREADABLE = Counter("app_log_unreadable_lines", "Log lines that were not valid JSON")
 
@@ -31,10 +36,19 @@ log = logging.getLogger("log_metrics")
 def record(line: str) -> None:
     try:
         entry = json.loads(line)
-        REQUESTS.labels(entry["method"], entry["path"], str(entry["status"])).inc()
+        REQUESTS.labels(*labels(entry)).inc()
         DURATION.observe(float(entry["duration_ms"]) / 1000)
     except (ValueError, KeyError, TypeError):
         UNREADABLE.inc()  # counted, never fatal: the app may write anything
+
+
+def labels(entry: dict[str, object]) -> tuple[str, str, str]:
+    method = entry["method"] if entry["method"] in METHODS else OTHER
+    route = entry.get("route")
+    route = route if isinstance(route, str) and len(route) <= 64 else OTHER
+    status = entry["status"]
+    status = str(status) if isinstance(status, int) and 100 <= status <= 599 else OTHER
+    return str(method), route, status
 
 
 def follow(path: Path) -> None:

@@ -22,6 +22,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 LOG_FILE = Path(os.environ.get("INVENTORY_LOG_FILE", "/var/log/inventory/access.log"))
+# The log rotates: past this size it becomes access.log.1 (one old file kept).
+MAX_LOG_BYTES = int(os.environ.get("INVENTORY_LOG_MAX_BYTES", str(5 * 1024 * 1024)))
 
 app = FastAPI(title="inventory", summary="Stock per SKU.")
 _calls = itertools.count(1)
@@ -33,16 +35,26 @@ async def log_line(
 ) -> Response:
     started = time.perf_counter()
     response = await call_next(request)
+    route = request.scope.get("route")
     line = {
         "time": datetime.now(UTC).isoformat(),
         "method": request.method,
-        "path": request.url.path,
+        "path": request.url.path[:200],
+        # The route template ("/items/{sku}"), or null for a path no route matched.
+        "route": getattr(route, "path", None),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
     }
-    with LOG_FILE.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(line) + "\n")
+    append_line(json.dumps(line))
     return response
+
+
+def append_line(text: str) -> None:
+    """Append one line; rotate first when the file has grown past MAX_LOG_BYTES."""
+    if LOG_FILE.exists() and LOG_FILE.stat().st_size > MAX_LOG_BYTES:
+        LOG_FILE.replace(LOG_FILE.with_name(LOG_FILE.name + ".1"))
+    with LOG_FILE.open("a", encoding="utf-8") as log:
+        log.write(text + "\n")
 
 
 @app.get("/healthz")

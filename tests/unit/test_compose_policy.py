@@ -41,6 +41,12 @@ def test_every_service_has_a_healthcheck(name: str) -> None:
     assert SERVICES[name]["healthcheck"]["test"]
 
 
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_rotates_its_logs(name: str) -> None:
+    options = SERVICES[name]["logging"]["options"]
+    assert options["max-size"] == "10m" and options["max-file"] == "3"
+
+
 @pytest.mark.parametrize("name", LONG_RUNNING)
 def test_every_long_running_service_restarts_after_a_crash(name: str) -> None:
     # unless-stopped: back after a crash or an OOM kill; `docker stop`/`kill` still stop it.

@@ -49,10 +49,19 @@ def test_the_adapter_counts_lines_and_survives_garbage() -> None:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     before = sample("app_log_unreadable_lines_total")
-    log_metrics.record('{"method": "GET", "path": "/x", "status": 200, "duration_ms": 3}\n')
+    line = '{"method": "GET", "path": "/items/A-1", "route": "/items/{sku}", "status": 200, '
+    log_metrics.record(line + '"duration_ms": 3}\n')
     log_metrics.record("not json\n")
-    assert sample("app_requests_total", method="GET", path="/x", status="200") >= 1
+    assert sample("app_requests_total", method="GET", route="/items/{sku}", status="200") >= 1
     assert sample("app_log_unreadable_lines_total") == before + 1
+
+
+def test_the_adapters_labels_stay_a_bounded_set() -> None:
+    # Raw paths, invented methods and odd statuses must not each make a new series.
+    assert log_metrics.labels({"method": "GET", "route": "/items/{sku}", "status": 200}) == (
+        "GET", "/items/{sku}", "200")  # fmt: skip
+    wild = {"method": "BREW", "path": "/x/" + "y" * 500, "route": None, "status": 999}
+    assert log_metrics.labels(wild) == ("other", "other", "other")
 
 
 @pytest.mark.parametrize(
