@@ -3,7 +3,7 @@
 EVENTS events, paced at RATE_PER_S, each acknowledged by the broker
 (acks=all) before the next is sent, so one customer's events stay in order
 even across retries. After RESTART_AT acknowledgements the Kafka container
-is restarted (`docker restart`: a clean shutdown, then a start); sends that
+is killed (SIGKILL, a crash: no clean shutdown, no flush), then started; sends that
 fail meanwhile are retried with the same event, hence the same event id.
 One group member consumes throughout and reconnects by itself.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +42,7 @@ def kafka_container() -> str:
 
 
 class Restart:
-    """Restarts the broker's container and records when it was down and healthy again."""
+    """Crashes the broker's container (SIGKILL), starts it, records when it was healthy again."""
 
     def __init__(self, name: str, t0: float) -> None:
         self.name = name
@@ -55,7 +54,8 @@ class Restart:
 
     def __call__(self) -> None:
         self._mark("restart_sent")
-        subprocess.run(["docker", "restart", self.name], check=True, capture_output=True)
+        docker.kill(self.name)
+        docker.start(self.name)
         self._mark("container_started")
         docker.wait_healthy(self.name, timeout_s=120)
         self._mark("healthy")

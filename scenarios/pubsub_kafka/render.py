@@ -172,7 +172,8 @@ def _reliability(r: dict[str, Any], console: Console) -> None:
     events = ", ".join(f"{k} {v} s" for k, v in r["timeline_s"].items())
     console.print(
         f"[bold]broker restart[/]: {r['events']} events at {r['rate_per_s']}/s, "
-        f"`docker restart {r['container']}` after {r['restart_after_sent']} sent; {events}"
+        f"`docker kill` (SIGKILL) + `docker start` of {r['container']} "
+        f"after {r['restart_after_sent']} sent; {events}"
     )
     table = Table(title="restart mid-stream")
     table.add_column("measure")

@@ -109,7 +109,8 @@ def _restart(r: dict[str, Any], console: Console) -> None:
     s, t = r["stream"], r["restart"]
     console.print(
         f"[bold]restart run[/]: {s['events']} events at {s['rate_per_s']}/s; "
-        f"`docker restart {t.get('container')}` after {t.get('after_confirmed')} confirmed, "
+        f"`docker kill` (SIGKILL) + `docker start` of {t.get('container')} "
+        f"after {t.get('after_confirmed')} confirmed, "
         f"at {t.get('issued_at_s')} s, healthy again at {t.get('healthy_at_s')} s"
     )
     console.print(

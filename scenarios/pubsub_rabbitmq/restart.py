@@ -1,4 +1,4 @@
-"""Reliability: a bounded, paced stream of events while the broker restarts mid-way.
+"""Reliability: a bounded, paced stream of events while the broker crashes mid-way (SIGKILL).
 
 The publisher waits for each confirm; when the connection goes it reconnects
 and sends the unconfirmed event again, same event_id. The consumers reconnect
@@ -10,7 +10,6 @@ by event_id and skip.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from typing import Any
@@ -22,7 +21,7 @@ from scenarios.pubsub_rabbitmq import subscribers
 
 EVENTS = 600
 RATE_PER_S = 100
-RESTART_AFTER = 150  # confirmed events before `docker restart`
+RESTART_AFTER = 150  # confirmed events before the broker is killed (SIGKILL)
 DRAIN_TIMEOUT_S = 90
 HEALTHY_TIMEOUT_S = 120
 
@@ -35,17 +34,20 @@ def broker_container() -> str:
 def restart_when(
     publisher: rabbit.Publisher, container: str, started: float, done: threading.Event
 ) -> dict[str, Any]:
-    """Once RESTART_AFTER events are confirmed: `docker restart`, then wait until healthy."""
+    """Once RESTART_AFTER events are confirmed: crash the broker (SIGKILL, no clean shutdown),
+    start it again, and wait until healthy."""
     while publisher.confirmed < RESTART_AFTER:
         if done.wait(0.01):  # the stream ended first (it failed): nothing to interrupt
             return {"container": container, "error": "the stream ended before the restart"}
     timeline: dict[str, Any] = {"container": container, "after_confirmed": publisher.confirmed}
     timeline["issued_at_s"] = round(time.perf_counter() - started, 2)
-    result = subprocess.run(
-        ["docker", "restart", container], capture_output=True, text=True, check=False
-    )
+    try:
+        docker.kill(container)  # a crash: the broker gets no chance to flush or say goodbye
+        docker.start(container)
+        timeline["error"] = None
+    except docker.DockerError as exc:
+        timeline["error"] = str(exc)
     timeline["restart_returned_at_s"] = round(time.perf_counter() - started, 2)
-    timeline["error"] = result.stderr.strip() if result.returncode else None
     docker.wait_healthy(container, timeout_s=HEALTHY_TIMEOUT_S)
     timeline["healthy_at_s"] = round(time.perf_counter() - started, 2)
     return timeline
