@@ -19,6 +19,7 @@ from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from pricing import rules
 from pricing.feed_service import FeedService
+from pricing.slots import POOL_SIZE, StreamSlots, past
 
 log = logging.getLogger("pricing")
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
@@ -30,6 +31,7 @@ class PricingService(pricing_pb2_grpc.PricingServiceServicer):
 
     def __init__(self) -> None:
         self._hostname = socket.gethostname()
+        self._streams = StreamSlots()
 
     def Quote(  # noqa: N802 - the names are fixed by the .proto
         self, request: pricing_pb2.QuoteRequest, context: grpc.ServicerContext
@@ -52,26 +54,29 @@ class PricingService(pricing_pb2_grpc.PricingServiceServicer):
         self._greet(context)
         _checked(context, rules.validate_watch, request.sku, request.count, request.interval_ms)
         unit = rules.unit_price_cents(request.sku)
-        for sequence in range(1, request.count + 1):
-            if not context.is_active():  # the client left, or its deadline passed
-                return
-            yield pricing_pb2.PriceTick(
-                sku=request.sku,
-                sequence=sequence,
-                unit_price_cents=unit + sequence - 1,
-                priced_by=self._hostname,
-            )
-            time.sleep(request.interval_ms / 1000)
+        with self._streams.hold(context) as deadline:
+            for sequence in range(1, request.count + 1):
+                if not context.is_active() or past(deadline, context):  # the client left
+                    return
+                yield pricing_pb2.PriceTick(
+                    sku=request.sku,
+                    sequence=sequence,
+                    unit_price_cents=unit + sequence - 1,
+                    priced_by=self._hostname,
+                )
+                time.sleep(request.interval_ms / 1000)
 
     def QuoteBasket(  # noqa: N802
         self, request_iterator: Iterator[pricing_pb2.QuoteRequest], context: grpc.ServicerContext
     ) -> pricing_pb2.BasketReply:
         self._greet(context)
         items, total = 0, 0
-        for item in request_iterator:
-            _checked(context, rules.validate, item.sku, item.quantity)
-            items += 1
-            total += rules.unit_price_cents(item.sku) * item.quantity
+        with self._streams.hold(context) as deadline:
+            for item in request_iterator:
+                _checked(context, rules.validate, item.sku, item.quantity)
+                past(deadline, context)
+                items += 1
+                total += rules.unit_price_cents(item.sku) * item.quantity
         return pricing_pb2.BasketReply(
             items=items, total_cents=total, currency=rules.CURRENCY, priced_by=self._hostname
         )
@@ -80,16 +85,19 @@ class PricingService(pricing_pb2_grpc.PricingServiceServicer):
         self, request_iterator: Iterator[pricing_pb2.Offer], context: grpc.ServicerContext
     ) -> Iterator[pricing_pb2.CounterOffer]:
         self._greet(context)
-        for offer in request_iterator:
-            _checked(context, rules.validate_sku, offer.sku)
-            counter, accepted = rules.counter_offer(
-                rules.unit_price_cents(offer.sku), offer.offered_cents
-            )
-            yield pricing_pb2.CounterOffer(
-                sku=offer.sku, counter_cents=counter, accepted=accepted, priced_by=self._hostname
-            )
-            if accepted:
-                return
+        with self._streams.hold(context) as deadline:
+            for offer in request_iterator:
+                _checked(context, rules.validate_sku, offer.sku)
+                past(deadline, context)
+                counter, accepted = rules.counter_offer(
+                    rules.unit_price_cents(offer.sku), offer.offered_cents
+                )
+                yield pricing_pb2.CounterOffer(
+                    sku=offer.sku, counter_cents=counter, accepted=accepted,
+                    priced_by=self._hostname,
+                )  # fmt: skip
+                if accepted:
+                    return
 
     def _greet(self, context: grpc.ServicerContext) -> None:
         """Initial metadata: who answers, and the caller's request id echoed back."""
@@ -118,8 +126,8 @@ def _checked(context: grpc.ServicerContext, check: Callable[..., None], *args: o
 
 def build_server() -> grpc.Server:
     """The server with every service registered; the caller adds a port."""
-    # Streams hold a thread each for their life: room for a few at once.
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    # Streams hold a thread each for their life: slots.py caps them below the pool.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=POOL_SIZE))
     pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingService(), server)
     feed = FeedService(os.environ.get("PRICING_REDIS_URL", ""))
     feed_pb2_grpc.add_FeedServiceServicer_to_server(feed, server)

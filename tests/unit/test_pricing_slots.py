@@ -1,0 +1,51 @@
+"""Long streams cannot starve short calls: capped streams, RESOURCE_EXHAUSTED past the caps."""
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+
+from comms_sandbox.grpc import pricing_pb2, pricing_pb2_grpc
+from pricing import feed_service, slots
+from pricing.server import build_server
+
+
+def test_the_caps_leave_threads_for_unary_calls() -> None:
+    assert slots.MAX_STREAMS + feed_service.MAX_WATCHERS < slots.POOL_SIZE
+
+
+@pytest.fixture(scope="module")
+def channel() -> Iterator[grpc.Channel]:
+    server = build_server()
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+        yield chan
+    server.stop(grace=None)
+
+
+def first_tick_or_status(channel: grpc.Channel) -> str:
+    """Open a long WatchPrice; "open" once its first tick came, else the status code."""
+    stub = pricing_pb2_grpc.PricingServiceStub(channel)
+    stream = stub.WatchPrice(pricing_pb2.WatchRequest(sku="BOOK-42", count=100, interval_ms=500))
+    try:
+        next(stream)
+    except grpc.RpcError as error:
+        return error.code().name
+    return "open"
+
+
+def test_forty_streams_cannot_starve_a_quote(channel: grpc.Channel) -> None:
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        outcomes = list(pool.map(lambda _: first_tick_or_status(channel), range(40)))
+        started = time.perf_counter()
+        stub = pricing_pb2_grpc.PricingServiceStub(channel)
+        reply = stub.Quote(pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=1), timeout=5)
+        elapsed = time.perf_counter() - started
+    assert reply.total_cents > 0
+    assert elapsed < 1.0
+    # One client (this test): its cap, and the rest refused at once with a reason.
+    assert outcomes.count("open") == slots.MAX_STREAMS_PER_CLIENT
+    assert outcomes.count("RESOURCE_EXHAUSTED") == 40 - slots.MAX_STREAMS_PER_CLIENT
