@@ -49,6 +49,16 @@ def inspect(name: str, template: str) -> str:
     return _docker("inspect", "--format", template, name).strip()
 
 
+def pause(name: str) -> None:
+    """Freeze every process of the container (cgroup freezer): a hung replica.
+    The kernel still completes TCP handshakes for it; nothing answers."""
+    _docker("pause", name)
+
+
+def unpause(name: str) -> None:
+    _docker("unpause", name)
+
+
 def start(name: str) -> None:
     _docker("start", name)
 

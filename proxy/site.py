@@ -17,6 +17,11 @@ LISTEN_PORT = 8080  # published: plain HTTP, redirected to HTTPS but for health
 # benchmarks' wrk), so the proxy's own cost can be measured without TLS's.
 INTERNAL_PORT = 8090
 HEALTH_PATH = "/nginx-health"
+READ_TIMEOUT = "2500ms"  # see HTTP's proxy_read_timeout
+# Routes that may take longer on purpose, and nginx's read timeout for each:
+# POST /orders waits for both brokers' confirms (5 s at most); /delay sleeps
+# up to 5 s when asked to.
+SLOW_ROUTES = {"= /orders": "10s", "= /delay": "10s"}
 API_HEALTH_PATHS = ("/healthz", "/readyz")
 
 MAIN = (
@@ -68,12 +73,17 @@ HTTP = (
     ("access_log", "/dev/stdout json buffer=64k flush=1s"),
     # The API takes small JSON bodies; larger ones get 413 from nginx.
     ("client_max_body_size", "1m"),
-    # Replicas sit on the same Docker network: a connect taking more than 2 s
+    # Replicas sit on the same Docker network: a connect taking more than 1 s
     # means the replica is gone, so fail fast and let proxy_next_upstream try
-    # another. Send/read timeouts bound slow handlers (demo endpoints sleep).
-    ("proxy_connect_timeout", "2s"),
-    ("proxy_send_timeout", "30s"),
-    ("proxy_read_timeout", "30s"),
+    # another. A hung replica (frozen, deadlocked) still accepts connections:
+    # the kernel answers the handshake. Only the read timeout notices it, so
+    # it is short by default: every api answer takes well under it (POST
+    # /quotes gives up on pricing after 2 s), and an idempotent request that
+    # hits a hung replica is passed to the next one after READ_TIMEOUT.
+    # Routes that wait on purpose get their own (SLOW_ROUTES, proxy/push.py).
+    ("proxy_connect_timeout", "1s"),
+    ("proxy_send_timeout", "10s"),
+    ("proxy_read_timeout", READ_TIMEOUT),
     # Docker's DNS, re-asked while running (upstream servers use `resolve`).
     *load_balancing.RESOLVER,
 )
@@ -119,10 +129,14 @@ PROXY_SETTINGS = FORWARDED_HEADERS + RESPONSE_HEADERS + load_balancing.RETRIES
 
 def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]:
     """The api behind every method's path, and everything else round robin."""
-    catch_all = Location(
-        path="/", proxy_pass=f"http://{load_balancing.ROUND_ROBIN.name}", directives=settings
-    )
-    return (*load_balancing.method_locations(settings), *push.locations(settings), catch_all)
+    upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
+    slow = tuple(
+        Location(path=path, proxy_pass=upstream,
+                 directives=(*settings, ("proxy_read_timeout", timeout)))
+        for path, timeout in SLOW_ROUTES.items()
+    )  # fmt: skip
+    catch_all = Location(path="/", proxy_pass=upstream, directives=settings)
+    return (*load_balancing.method_locations(settings), *push.locations(settings), *slow, catch_all)
 
 
 def plain_http_locations() -> tuple[Location, ...]:

@@ -113,8 +113,12 @@ def report(
         "duration_s": round(result.duration_s, 2),
         "failures": [_brief(e) for e in result.failures()[:5]],
     }
+    # nginx alone is judged: a GET the client had to send again is a failure too.
     findings["holds"] = (
-        not failed_gets and not while_down and findings["victim_rejoined_s"] is not None
+        not failed_gets
+        and not findings["cut_mid_response_retried_by_client"]
+        and not while_down
+        and findings["victim_rejoined_s"] is not None
     )
     return findings
 

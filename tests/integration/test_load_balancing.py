@@ -9,11 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from testcontainers.compose import DockerCompose
 
+from comms_sandbox import config, docker
 from proxy import load_balancing as lb
+from scenarios.load import Call, burst
 from scenarios.result import ScenarioResult
 
 TOLERANCE = 0.10
+FROZEN_GETS = 200
+FROZEN_RATE = 20  # GETs per second: 10 s with one replica hung
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +120,19 @@ def test_report_holds_and_saves_a_png_chart(result: ScenarioResult) -> None:
     assert result.ok, {k: v.get("holds") for k, v in result.metrics.get("methods", {}).items()}
     with open(result.metrics["chart"], "rb") as chart:
         assert chart.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_frozen_replica_is_routed_around(stack: DockerCompose) -> None:
+    """One replica hung (docker pause) under a steady GET load: nginx's short read
+    timeout passes each GET it held to another replica; none fails, none waits 3 s."""
+    frozen = docker.containers("api")[0].name
+    docker.pause(frozen)
+    try:
+        result = burst(
+            config.proxy_url(), [Call("/whoami")] * FROZEN_GETS, 4, rate_per_s=FROZEN_RATE
+        )
+    finally:
+        docker.unpause(frozen)
+    assert result.failures() == []
+    assert max(e.latency_s for e in result.exchanges) < 3.0
+    assert any("," in (e.upstream or "") for e in result.exchanges)  # nginx retried some

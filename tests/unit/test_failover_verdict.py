@@ -1,0 +1,35 @@
+"""The failover verdict judges nginx alone: any GET the client had to resend fails it."""
+
+from scenarios.load import Burst, Exchange
+from scenarios.load_balancing.failover import report
+
+NAMES = {"h1": "comms-sandbox-api-1", "h2": "comms-sandbox-api-2"}
+EVENTS = {"kill_sent": 1.0, "kill_done": 1.1, "start_sent": 3.0, "start_done": 3.2}
+
+
+def exchange(index: int, started: float, host: str, retried: str | None = None) -> Exchange:
+    return Exchange(
+        index, "GET", "/whoami", 200, started, 0.01, host, "10.0.0.1:8000", "id",
+        client_retry_after=retried,
+    )  # fmt: skip
+
+
+def calm_burst(*extra: Exchange) -> Burst:
+    served = [exchange(0, 0.5, "h2"), exchange(1, 2.0, "h1"), exchange(2, 3.5, "h2")]
+    return Burst([*served, *extra], 4.0)
+
+
+def test_the_verdict_holds_when_nginx_routed_around_the_kill() -> None:
+    assert report(calm_burst(), EVENTS, "h2", NAMES)["holds"]
+
+
+def test_a_get_the_client_had_to_resend_fails_the_verdict() -> None:
+    resent = exchange(3, 1.05, "h1", retried="RemoteProtocolError: cut mid-response")
+    findings = report(calm_burst(resent), EVENTS, "h2", NAMES)
+    assert findings["cut_mid_response_retried_by_client"]
+    assert not findings["holds"]
+
+
+def test_a_victim_answering_while_down_fails_the_verdict() -> None:
+    ghost = exchange(3, 2.0, "h2")  # answered between the kill and the start
+    assert not report(calm_burst(ghost), EVENTS, "h2", NAMES)["holds"]
