@@ -26,6 +26,14 @@ MAX_BODY_BYTES = 1024 * 1024  # the same 1 MiB nginx allows on its HTTP ports
 MAX_HEADER_BYTES = 16 * 1024
 MAX_ECHOED_INPUT = 200  # characters of a rejected input shown back to the client
 
+# What any operation may answer before its own code runs; documented on each
+# one so the OpenAPI document tells clients (and fuzzers) the whole truth.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not JSON (or not UTF-8, or nested too deeply)"},
+    413: {"description": f"The body is over {MAX_BODY_BYTES} bytes"},
+    431: {"description": f"The headers are over {MAX_HEADER_BYTES} bytes in all"},
+}
+
 
 async def reply(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()

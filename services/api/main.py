@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.events import build_fanout
-from api.guards import MAX_BODY_BYTES, HeaderLimit, validation_error
+from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation_error
 from api.identity import HOSTNAME
 from api.pricing_client import PricingClient
 from api.routes import delay, feed, health, orders, quotes, whoami
@@ -70,4 +70,4 @@ app.add_middleware(ServedBy)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
 for module in (health, whoami, quotes, delay, orders, feed):
-    app.include_router(module.router)
+    app.include_router(module.router, responses=COMMON_RESPONSES)

@@ -24,7 +24,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.identity import HOSTNAME
 
-router = APIRouter(prefix="/feed", tags=["feed"])
+FEED_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A position ahead of the feed, or a malformed Last-Event-ID"},
+    503: {"description": "Redis is not configured or does not answer"},
+}
+router = APIRouter(prefix="/feed", tags=["feed"], responses=FEED_ERRORS)
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "feed.html"
 MAX_LIMIT = 500
