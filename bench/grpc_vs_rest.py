@@ -31,7 +31,6 @@ def run() -> dict[str, Any]:
         name: {
             "per_s": round(statistics.median(r["per_s"] for r in results), 1),
             "p99_ms": round(statistics.median(r["latency_ms"]["p99"] for r in results), 2),
-            "connections": results[0]["connections"],
         }
         for name, results in runs.items()
     }
@@ -46,10 +45,10 @@ def run() -> dict[str, Any]:
 
 def tables(result: dict[str, Any]) -> list[Table]:
     table = Table(title=f"unary gRPC versus REST: {result['tool']} (medians)")
-    for column in ("", "calls/s", "p99 (ms)", "connections"):
+    for column in ("", "calls/s", "p99 (ms)"):
         table.add_column(column, justify="right")
     for name, r in result["runs"].items():
-        table.add_row(name, f"{r['per_s']:.0f}", f"{r['p99_ms']:.1f}", str(r["connections"]))
+        table.add_row(name, f"{r['per_s']:.0f}", f"{r['p99_ms']:.1f}")
     table.add_row("gRPC / REST", f"{result['grpc_vs_rest_per_s']:.2f}",
                   f"{result['grpc_vs_rest_p99']:.2f}", "")  # fmt: skip
     return [table]

@@ -17,13 +17,15 @@ FLUSH_S = 1.5
 
 
 def access_log(since: str) -> list[dict[str, Any]]:
-    """The proxy's request lines since `since` (an RFC 3339 time or e.g. "2m")."""
+    """The proxy's HTTP request lines since `since` (an RFC 3339 time or e.g. "2m")."""
     result = compose("logs", "--no-log-prefix", f"--since={since}", "proxy", capture=True)
     lines = []
     for line in result.stdout.splitlines():
         start = line.find('{"time"')  # past any terminal escape Compose puts first
         if start >= 0:
-            lines.append(json.loads(line[start:]))
+            entry = json.loads(line[start:])
+            if "request" in entry:  # HTTP lines only, not the layer-4 (stream) ones
+                lines.append(entry)
     return lines
 
 
@@ -34,10 +36,24 @@ def target(line: dict[str, Any]) -> str:
 
 
 def for_client(lines: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The lines of the requests that carried `client=<name>` in their query."""
-    return [
-        line for line in lines if name in parse_qs(urlsplit(target(line)).query).get("client", [])
-    ]
+    """The lines of the requests labelled `name`: `client=<name>` in the query, or the
+    X-Sandbox-Client header (which gRPC calls send as metadata)."""
+
+    def labels(line: dict[str, Any]) -> list[str]:
+        return [*parse_qs(urlsplit(target(line)).query).get("client", []), line.get("client")]
+
+    return [line for line in lines if name in labels(line)]
+
+
+def per_call(lines: list[dict[str, Any]]) -> dict[str, float]:
+    """What one request cost on the wire, on average, as nginx counted it."""
+    calls = max(len(lines), 1)
+    return {
+        "requests": len(lines),
+        "request_bytes": round(sum(int(line["request_length"]) for line in lines) / calls, 1),
+        "response_bytes": round(sum(int(line["bytes_sent"]) for line in lines) / calls, 1),
+        "connections": connections(lines),
+    }
 
 
 def for_path(lines: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:

@@ -59,7 +59,10 @@ ACCESS_LOG_FORMAT = (
     '"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status",'
     '"upstream_response_time":"$upstream_response_time",'
-    '"user_agent":"$http_user_agent"'
+    '"user_agent":"$http_user_agent",'
+    # A label a client may set (X-Sandbox-Client; gRPC metadata x-sandbox-client)
+    # so a scenario can find its own requests' lines and measure them.
+    '"client":"$http_x_sandbox_client"'
     "}'"
 )
 

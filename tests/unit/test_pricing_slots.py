@@ -26,20 +26,24 @@ def channel() -> Iterator[grpc.Channel]:
     server.stop(grace=None)
 
 
-def first_tick_or_status(channel: grpc.Channel) -> str:
-    """Open a long WatchPrice; "open" once its first tick came, else the status code."""
+def first_tick_or_status(channel: grpc.Channel, held: list[object]) -> str:
+    """Open a long WatchPrice; "open" once its first tick came, else the status code.
+
+    Open streams go into `held`: a stream nobody references is cancelled."""
     stub = pricing_pb2_grpc.PricingServiceStub(channel)
     stream = stub.WatchPrice(pricing_pb2.WatchRequest(sku="BOOK-42", count=100, interval_ms=500))
     try:
         next(stream)
     except grpc.RpcError as error:
         return error.code().name
+    held.append(stream)
     return "open"
 
 
 def test_forty_streams_cannot_starve_a_quote(channel: grpc.Channel) -> None:
+    held: list[object] = []
     with ThreadPoolExecutor(max_workers=40) as pool:
-        outcomes = list(pool.map(lambda _: first_tick_or_status(channel), range(40)))
+        outcomes = list(pool.map(lambda _: first_tick_or_status(channel, held), range(40)))
         started = time.perf_counter()
         stub = pricing_pb2_grpc.PricingServiceStub(channel)
         reply = stub.Quote(pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=1), timeout=5)
