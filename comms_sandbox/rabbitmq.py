@@ -105,10 +105,15 @@ class ConsumerStats:
     reconnects: int = 0  # sessions lost (connection, channel, consumer), then consumed again
     last_error: str | None = None
     processed_ids: list[str] = field(default_factory=list)
+    # The broker's own account, per message id: how often it delivered each,
+    # and which it flagged as redelivered (it had handed them out before).
+    deliveries_by_id: Counter[str] = field(default_factory=Counter)
+    redelivered_ids: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
-        """The counts, without the id list."""
-        return {k: v for k, v in asdict(self).items() if k != "processed_ids"}
+        """The counts, without the per-message records."""
+        per_message = {"processed_ids", "deliveries_by_id", "redelivered_ids"}
+        return {k: v for k, v in asdict(self).items() if k not in per_message}
 
 
 class Consumer:
@@ -187,6 +192,10 @@ class Consumer:
     ) -> None:
         self.stats.deliveries += 1
         self.stats.redelivered += bool(method.redelivered)
+        if properties.message_id:
+            self.stats.deliveries_by_id[properties.message_id] += 1
+            if method.redelivered:
+                self.stats.redelivered_ids.add(properties.message_id)
         try:
             event = OrderPlaced.from_bytes(body)
         except InvalidEventError as exc:

@@ -19,6 +19,7 @@ from pika.spec import Basic, BasicProperties
 from comms_sandbox import rabbitmq
 from events import rabbit
 from events.model import POISON, OrderPlaced, sample_orders
+from scenarios.pubsub_rabbitmq.subscribers import more_than_once_by_broker
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "broker" / "rabbitmq" / "definitions.json"
 
@@ -171,3 +172,19 @@ def test_definitions_keep_users_least_privilege() -> None:
     assert set(perms) == {("sandbox-admin", "sandbox"), ("sandbox-app", "sandbox"),
                           ("sandbox-perf", "perf")}  # fmt: skip
     assert {u["name"]: u["tags"] for u in d["users"]}["sandbox-perf"] == []
+
+
+def test_once_is_judged_from_the_brokers_deliveries_and_redelivered_flags() -> None:
+    first, channel = consumer()
+    event = sample_orders(1)[0]
+    props = {"message_id": str(event.event_id)}
+    deliver(first, channel, event.to_bytes(), 1, **props)
+    assert more_than_once_by_broker([first], {str(event.event_id)}) == 0
+    # The broker hands the same message out again (a lost ack): the handler's
+    # deduplication hides it from the log, but the broker's account shows it.
+    second, channel = consumer()
+    method = Basic.Deliver(delivery_tag=2, routing_key="order.placed.C-001", redelivered=True)
+    second.handle_delivery(channel, method, BasicProperties(**props), event.to_bytes())
+    assert second.stats.duplicates == 0  # a store of its own: it processed it again
+    assert more_than_once_by_broker([first, second], {str(event.event_id)}) == 1
+    assert second.stats.redelivered_ids == {str(event.event_id)}
