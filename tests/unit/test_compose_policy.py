@@ -150,6 +150,13 @@ def test_api_has_three_replicas_behind_the_proxy() -> None:
     assert SERVICES["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
 
 
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_no_service_has_capabilities_or_can_gain_privileges(name: str) -> None:
+    service = SERVICES[name]
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+
+
 @pytest.mark.parametrize("name", ["proxy", "api", "pricing", "redis"])
 def test_own_services_run_hardened(name: str) -> None:
     service = SERVICES[name]
