@@ -77,6 +77,23 @@ run_engine() {
   die "dockerd did not answer within 60 s; see /var/log/dockerd.log"
 }
 
+# Docker engines before 28.0 let hosts on the same network reach ports
+# published on 127.0.0.1 by sending packets addressed to 127.0.0.1 to this
+# host (moby issue 45610). 28.0 drops those itself; for older engines add the
+# same rule: nothing addressed to loopback may arrive on another interface.
+protect_loopback_ports() {
+  local major
+  major=$(docker version --format '{{.Server.Version}}' 2>/dev/null | cut -d. -f1)
+  [ -n "$major" ] && [ "$major" -lt 28 ] || return 0
+  [ "$(id -u)" = 0 ] && command -v iptables >/dev/null || {
+    say "WARNING: Docker engine $major.x forwards 127.0.0.1-published ports to the LAN (moby#45610); as root, this script would add a firewall rule"
+    return 0
+  }
+  iptables -t raw -C PREROUTING ! -i lo -d 127.0.0.0/8 -j DROP 2>/dev/null && return 0
+  say "engine $major.x: adding iptables rule (raw PREROUTING: drop packets to 127.0.0.0/8 not from lo), as Docker 28 does (moby#45610)"
+  iptables -t raw -I PREROUTING ! -i lo -d 127.0.0.0/8 -j DROP
+}
+
 main() {
   command -v docker >/dev/null || ! can_install || install_engine
   command -v docker >/dev/null || die "no docker client. Install Docker Engine: https://docs.docker.com/engine/install/"
@@ -89,6 +106,7 @@ main() {
     can_install || die "Docker Compose v2 is missing. Install the compose plugin: https://docs.docker.com/compose/install/linux/"
     install_compose_plugin
   fi
+  protect_loopback_ports
 }
 
 main "$@"
