@@ -32,8 +32,9 @@ def discover() -> dict[str, ModuleType]:
             found[module.NAME] = module
     known = lessons.discover()
 
-    def place(module: ModuleType) -> int:
-        return known[module.LESSON].order if module.LESSON in known else 0
+    def place(module: ModuleType) -> tuple[bool, int]:
+        # Start-up first: it restarts the stack; then in the order of the lessons.
+        return module.NAME != "startup", known[module.LESSON].order if module.LESSON else 0
 
     return dict(sorted(found.items(), key=lambda item: place(item[1])))
 
