@@ -11,9 +11,7 @@ is never removed.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -21,56 +19,14 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO, config
 from comms_sandbox.certs import ensure_certificates
-from comms_sandbox.compose import IMAGES_ENV, compose, compose_file, engine_answers
+from comms_sandbox.compose import IMAGES_ENV, engine_answers
 from scenarios import lessons
 from scenarios.result import ScenarioResult
+from tests.helpers import StackState
 
 # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
 # registry; the fixture below removes what it started itself.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-
-
-def project_containers() -> list[str]:
-    return compose("ps", "--all", "--quiet", capture=True).stdout.split()
-
-
-def project_volumes() -> list[str]:
-    """The named volumes of this Compose project that exist now."""
-    result = subprocess.run(
-        ["docker", "volume", "ls", "--quiet", "--filter",
-         f"label=com.docker.compose.project={compose_file()['name']}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return result.stdout.split()
-
-
-def stack_is_running() -> bool:
-    result = compose("ps", "--quiet", "--status=running", capture=True)
-    return bool(result.stdout.strip())
-
-
-@dataclass(frozen=True)
-class StackState:
-    """What the tests found before they started the stack, so they leave it so."""
-
-    running: bool
-    stopped: bool  # containers that exist but do not run (`docker compose stop`)
-    volumes: frozenset[str]
-
-    @classmethod
-    def now(cls) -> StackState:
-        return cls(stack_is_running(), bool(project_containers()), frozenset(project_volumes()))
-
-    def restore(self) -> None:
-        """Remove only what the tests created: a user's stack and its data stay."""
-        if self.running:
-            return
-        if self.stopped:
-            compose("stop", capture=True)
-            return
-        compose("down", "--remove-orphans", capture=True)  # keeps volumes
-        for volume in sorted(set(project_volumes()) - self.volumes):
-            subprocess.run(["docker", "volume", "rm", volume], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")

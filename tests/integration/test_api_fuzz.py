@@ -14,8 +14,12 @@ from testcontainers.compose import DockerCompose
 from comms_sandbox import REPO, config
 
 EXAMPLES = 25  # per operation and phase: about 40 s for the whole api
-# /delay sleeps on request (up to 5 s a call): slow to fuzz, and it only reads a query.
-EXCLUDED = "^/delay"
+# Left out, each for a reason, and each tested on its own:
+# /delay sleeps on request (up to 5 s a call); /feed/stream never ends and
+# /feed/events/wait holds up to 30 s by design, so a fuzzer's per-request
+# timeout cannot tell a held answer from a hung one (their bad input is in
+# test_polling_and_push.py).
+EXCLUDED = "^/delay|^/feed/stream|^/feed/events/wait"
 
 
 def test_no_generated_request_gets_a_server_error_or_breaks_the_schema(
