@@ -23,6 +23,7 @@ from pricing.slots import POOL_SIZE, StreamSlots, past
 
 log = logging.getLogger("pricing")
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
+MAX_MESSAGE_BYTES = 16 * 1024
 FEED_SERVICE_NAME = feed_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name
 
 
@@ -127,7 +128,12 @@ def _checked(context: grpc.ServicerContext, check: Callable[..., None], *args: o
 def build_server() -> grpc.Server:
     """The server with every service registered; the caller adds a port."""
     # Streams hold a thread each for their life: slots.py caps them below the pool.
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=POOL_SIZE))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=POOL_SIZE),
+        # Every message here is a few dozen bytes: refuse big ones before parsing
+        # them (RESOURCE_EXHAUSTED), on every port, the layer-4 one (8445) included.
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
+    )
     pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingService(), server)
     feed = FeedService(os.environ.get("PRICING_REDIS_URL", ""))
     feed_pb2_grpc.add_FeedServiceServicer_to_server(feed, server)

@@ -1,4 +1,4 @@
-"""Long streams cannot starve short calls: capped streams, RESOURCE_EXHAUSTED past the caps."""
+"""Long streams cannot starve short calls, and big messages are refused (no Docker)."""
 
 import time
 from collections.abc import Iterator
@@ -53,3 +53,10 @@ def test_forty_streams_cannot_starve_a_quote(channel: grpc.Channel) -> None:
     # One client (this test): its cap, and the rest refused at once with a reason.
     assert outcomes.count("open") == slots.MAX_STREAMS_PER_CLIENT
     assert outcomes.count("RESOURCE_EXHAUSTED") == 40 - slots.MAX_STREAMS_PER_CLIENT
+
+
+def test_a_big_message_is_refused_before_it_is_parsed(channel: grpc.Channel) -> None:
+    stub = pricing_pb2_grpc.PricingServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Quote(pricing_pb2.QuoteRequest(sku="A" * 100_000, quantity=1), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
