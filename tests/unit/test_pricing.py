@@ -1,7 +1,5 @@
 """The pricing rules and the gRPC server, in process (no Docker)."""
 
-from collections.abc import Iterator
-
 import grpc
 import pytest
 from google.rpc import error_details_pb2
@@ -10,17 +8,6 @@ from grpc_status import rpc_status
 
 from comms_sandbox.grpc import pricing_pb2, pricing_pb2_grpc
 from pricing import rules
-from pricing.server import build_server
-
-
-@pytest.fixture(scope="module")
-def channel() -> Iterator[grpc.Channel]:
-    server = build_server()
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
-        yield chan
-    server.stop(grace=None)
 
 
 @pytest.mark.parametrize("sku", ["ABC", "SKU-001", "A" * 32])

@@ -1,7 +1,6 @@
 """Long streams cannot starve short calls, and big messages are refused (no Docker)."""
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -9,21 +8,10 @@ import pytest
 
 from comms_sandbox.grpc import pricing_pb2, pricing_pb2_grpc
 from pricing import feed_service, slots
-from pricing.server import build_server
 
 
 def test_the_caps_leave_threads_for_unary_calls() -> None:
     assert slots.MAX_STREAMS + feed_service.MAX_WATCHERS < slots.POOL_SIZE
-
-
-@pytest.fixture(scope="module")
-def channel() -> Iterator[grpc.Channel]:
-    server = build_server()
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
-        yield chan
-    server.stop(grace=None)
 
 
 def first_tick_or_status(channel: grpc.Channel, held: list[object]) -> str:
