@@ -109,6 +109,7 @@ async def measure() -> dict[str, Any]:
         for _ in range(ROUNDS):
             for method, values in rounds.items():
                 values.append(await fanout_of(method))
+                await asyncio.sleep(2)  # let the lone replica finish with the last crowd
     finally:
         docker.scale("api", REPLICAS)
     fanout = {method: statistics.median(values) for method, values in rounds.items()}

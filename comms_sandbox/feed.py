@@ -80,8 +80,13 @@ async def publish(client: httpx.AsyncClient, order_id: str, status: str) -> dict
     return response.json()
 
 
-async def latest(client: httpx.AsyncClient) -> int:
-    response = await client.get("/feed/events", params={"after": 0, "limit": 1})
+async def latest(client: httpx.AsyncClient, attempts: int = 3) -> int:
+    """The feed's newest id; asked again (it is a GET) if a busy replica timed out."""
+    for attempt in range(1, attempts + 1):
+        response = await client.get("/feed/events", params={"after": 0, "limit": 1})
+        if response.status_code < 500 or attempt == attempts:
+            break
+        await asyncio.sleep(0.5 * attempt)
     response.raise_for_status()
     return int(response.json()["latest"])
 
