@@ -35,13 +35,14 @@ from pika.frame import Method
 from rich.table import Table
 
 from comms_sandbox import REPO, ports
+from comms_sandbox.credentials import setting
 
 NAME = "rabbitmq"  # python -m bench rabbitmq
 LESSON = "pubsub-rabbitmq"
 
 PERF_VHOST = "perf"
 PERF_USER = os.environ.get("RABBITMQ_PERF_USER", "sandbox-perf")
-PERF_PASSWORD = os.environ.get("RABBITMQ_PERF_PASSWORD", "sandbox-perf-dev")
+PERF_PASSWORD = setting("RABBITMQ_PERF_PASSWORD")
 PERFTEST = REPO / "images" / "perftest"
 
 MESSAGES = 20_000

@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 
 from comms_sandbox import REPO
+from comms_sandbox.credentials import setting
 from comms_sandbox.ports import AMQP, HOST, KAFKA, PROXY, PROXY_L4, PROXY_TLS, RABBITMQ_UI
 
 # Where scenarios save charts and reports (ignored by git).
@@ -18,9 +19,9 @@ RESULTS_DIR = Path(os.environ.get("SANDBOX_RESULTS", REPO / "results"))
 # A sandbox on loopback: fixed, documented, and never reused anywhere else.
 RABBITMQ_VHOST = "sandbox"
 RABBITMQ_APP_USER = os.environ.get("RABBITMQ_APP_USER", "sandbox-app")
-RABBITMQ_APP_PASSWORD = os.environ.get("RABBITMQ_APP_PASSWORD", "sandbox-app-dev")
+RABBITMQ_APP_PASSWORD = setting("RABBITMQ_APP_PASSWORD")
 RABBITMQ_ADMIN_USER = os.environ.get("RABBITMQ_ADMIN_USER", "sandbox-admin")
-RABBITMQ_ADMIN_PASSWORD = os.environ.get("RABBITMQ_ADMIN_PASSWORD", "sandbox-admin-dev")
+RABBITMQ_ADMIN_PASSWORD = setting("RABBITMQ_ADMIN_PASSWORD")
 
 
 def proxy_url() -> str:

@@ -23,9 +23,10 @@ from proxy.model import UNPRIVILEGED_HTTP, Condition, Location, Map, NginxConfig
 
 LISTEN_PORT = 8000  # the service's port, as its callers know it
 APP = "127.0.0.1:9000"  # the app, inside the shared network namespace
-# A documented local key, like the brokers' passwords; a real deployment
-# would mount it from a secret.
-API_KEY = "sandbox-inventory-key"
+# The accepted key is not in this file: `make up` renders it (INVENTORY_API_KEY,
+# documented default in comms_sandbox/credentials.py) into a map file that
+# compose mounts here, as a real deployment would mount a secret.
+API_KEYS_FILE = "/etc/nginx/sidecar/api-keys.map"
 RATE, BURST = "20r/s", 10
 READ_TIMEOUT = "2s"
 
@@ -44,7 +45,9 @@ LOG_FORMAT = (
     "}'"
 )
 
-API_KEY_CHECK = Map("$http_x_api_key", "$api_key_ok", (("default", "0"), (f'"{API_KEY}"', "1")))
+API_KEY_CHECK = Map(
+    "$http_x_api_key", "$api_key_ok", (("default", "0"), ("include", API_KEYS_FILE))
+)
 REQUEST_ID = Map(
     "$http_x_request_id",
     "$sidecar_request_id",

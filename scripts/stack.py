@@ -15,6 +15,7 @@ from rich.table import Table
 from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import compose, compose_ps, with_dependencies
+from comms_sandbox.credentials import ensure_credentials, setting
 from scenarios import lessons
 
 WAIT_TIMEOUT_S = 240
@@ -65,7 +66,8 @@ def endpoint_rows(services: set[str]) -> list[tuple[str, str]]:
         ],
         "inventory": [
             ("inventory, behind its sidecar",
-             f"http://{host}:{ports.INVENTORY.port} (X-API-Key: sandbox-inventory-key)"),
+             f"http://{host}:{ports.INVENTORY.port} "
+             f"(X-API-Key: {setting('INVENTORY_API_KEY')})"),
         ],
         "inventory-metrics": [
             ("  its adapter's metrics", f"http://{host}:{ports.INVENTORY_METRICS.port}/metrics"),
@@ -99,6 +101,7 @@ def start(services: list[str]) -> float:
     """`compose up --wait` of `services` (all when empty); seconds until all were healthy."""
     started = time.monotonic()
     ensure_certificates()
+    ensure_credentials()
     result = compose(
         "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}", *services
     )

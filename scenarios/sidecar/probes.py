@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from comms_sandbox import config, docker, ports
-from proxy import sidecar
+from comms_sandbox.credentials import setting
 
-KEY = {"X-API-Key": sidecar.API_KEY}
+KEY = {"X-API-Key": setting("INVENTORY_API_KEY")}
 ITEM = "/items/BOOK-42"
 ITEM_ROUTE = "/items/{sku}"  # how the adapter labels it: by route, never by raw path
 FLAKY_CALLS = 10

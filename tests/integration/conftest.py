@@ -20,6 +20,7 @@ from testcontainers.compose import DockerCompose
 from comms_sandbox import REPO, config
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import IMAGES_ENV, engine_answers
+from comms_sandbox.credentials import ensure_credentials
 from scenarios import lessons
 from scenarios.result import ScenarioResult
 from tests.helpers import StackState
@@ -39,6 +40,7 @@ def stack() -> Iterator[DockerCompose]:
         )
     found = StackState.now()
     ensure_certificates()  # compose bind-mounts them; `make up` does the same
+    ensure_credentials()
     sandbox = DockerCompose(
         context=REPO,
         compose_file_name="compose.yaml",

@@ -1,0 +1,104 @@
+"""Development credentials: documented defaults, each overridable from the environment or .env.
+
+Compose reads .env for compose.yaml; the host side reads it here, so both
+agree. RabbitMQ stores only salted hashes of its users' passwords: `make up`
+renders broker/rabbitmq/definitions.json (the committed topology, with the
+default passwords' hashes) into .sandbox/rabbitmq/definitions.json with the
+passwords in force. The inventory ambassador's API key goes the same way,
+into a small nginx map file. Both are git-ignored, like the certificates.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+from comms_sandbox import REPO
+
+ENV_FILE = REPO / ".env"
+LOCAL = REPO / ".sandbox"
+DEFINITIONS_TEMPLATE = REPO / "broker" / "rabbitmq" / "definitions.json"
+DEFINITIONS = LOCAL / "rabbitmq" / "definitions.json"
+API_KEYS_MAP = LOCAL / "sidecar" / "api-keys.map"
+
+# Variable -> documented default. A sandbox on loopback: fixed, known, local only.
+DEFAULTS = {
+    "RABBITMQ_APP_PASSWORD": "sandbox-app-dev",
+    "RABBITMQ_ADMIN_PASSWORD": "sandbox-admin-dev",
+    "RABBITMQ_PERF_PASSWORD": "sandbox-perf-dev",
+    "REDIS_PASSWORD": "sandbox-redis-dev",
+    "INVENTORY_API_KEY": "sandbox-inventory-key",
+}
+RABBITMQ_USERS = {
+    "sandbox-app": "RABBITMQ_APP_PASSWORD",
+    "sandbox-admin": "RABBITMQ_ADMIN_PASSWORD",
+    "sandbox-perf": "RABBITMQ_PERF_PASSWORD",
+}
+
+
+def env_file(path: Path | None = None) -> dict[str, str]:
+    """KEY=value lines of a .env file (comments and blanks skipped, quotes removed)."""
+    path = path or ENV_FILE
+    if not path.exists():
+        return {}
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            pairs[key.strip()] = value.strip().strip("'\"")
+    return pairs
+
+
+def setting(name: str) -> str:
+    """The environment's value, else .env's, else the documented default."""
+    return os.environ.get(name) or env_file().get(name) or DEFAULTS[name]
+
+
+def rabbitmq_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password))."""
+    salt = salt if salt is not None else secrets.token_bytes(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def hash_matches(password: str, stored: str) -> bool:
+    salt = base64.b64decode(stored)[:4]
+    return rabbitmq_hash(password, salt) == stored
+
+
+def write_if_changed(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        path.chmod(0o644)  # read by the broker's and nginx's own users in their containers
+    return path
+
+
+def render_definitions() -> Path:
+    """The committed definitions, with each user's hash for the password in force."""
+    definitions = json.loads(DEFINITIONS_TEMPLATE.read_text())
+    current = json.loads(DEFINITIONS.read_text()) if DEFINITIONS.exists() else {}
+    kept = {u["name"]: u["password_hash"] for u in current.get("users", [])}
+    for user in definitions["users"]:
+        password = setting(RABBITMQ_USERS[user["name"]])
+        # A fresh salt only when the password changed: the file stays stable.
+        same = kept.get(user["name"]) and hash_matches(password, kept[user["name"]])
+        user["password_hash"] = kept[user["name"]] if same else rabbitmq_hash(password)
+    return write_if_changed(DEFINITIONS, json.dumps(definitions, indent=2) + "\n")
+
+
+def render_api_keys() -> Path:
+    """The ambassador's accepted key, as lines of an nginx map."""
+    key = setting("INVENTORY_API_KEY")
+    if not key.isprintable() or '"' in key or "\\" in key:
+        raise ValueError("INVENTORY_API_KEY must be printable, without quotes or backslashes")
+    return write_if_changed(API_KEYS_MAP, f'"{key}" 1;\n')
+
+
+def ensure_credentials() -> None:
+    """What `make up` and the tests render before Compose mounts it."""
+    render_definitions()
+    render_api_keys()
