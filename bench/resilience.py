@@ -14,12 +14,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import grpc
 from rich.table import Table
 
 from bench.report import right_aligned
 from comms_sandbox import config, docker
 from comms_sandbox.grpc import l7_channel, pricing_pb2, pricing_pb2_grpc
+from scenarios.grpc.client import hold_price_stream
 from scenarios.load import Call, burst
 from scenarios.result import percentiles_ms
 
@@ -59,23 +59,13 @@ def quote_p99(stub: pricing_pb2_grpc.PricingServiceStub) -> dict[str, float]:
     return percentiles_ms(timings)
 
 
-def open_stream(stub: pricing_pb2_grpc.PricingServiceStub, held: list[Any]) -> str:
-    stream = stub.WatchPrice(pricing_pb2.WatchRequest(sku="BOOK-42", count=100, interval_ms=1000))
-    try:
-        next(stream)
-    except grpc.RpcError as error:
-        return error.code().name
-    held.append(stream)  # referenced, so it stays open
-    return "open"
-
-
 def streams_open() -> dict[str, Any]:
     with l7_channel() as channel:
         stub = pricing_pb2_grpc.PricingServiceStub(channel)
         quiet = quote_p99(stub)
         held: list[Any] = []
         with ThreadPoolExecutor(STREAMS) as pool:
-            outcomes = list(pool.map(lambda _: open_stream(stub, held), range(STREAMS)))
+            outcomes = list(pool.map(lambda _: hold_price_stream(stub, held), range(STREAMS)))
         busy = quote_p99(stub)
         for stream in held:
             stream.cancel()

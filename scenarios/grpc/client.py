@@ -122,3 +122,15 @@ def replicas_per_call(channel: grpc.Channel, calls: int = 20) -> list[str]:
     quote = stub(channel).Quote
     request = pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=1)
     return [quote(request, timeout=5).priced_by for _ in range(calls)]
+
+
+def hold_price_stream(stub: pricing_pb2_grpc.PricingServiceStub, held: list[Any]) -> str:
+    """Open a long WatchPrice: "open" once its first tick came (the stream goes into `held`,
+    since a stream nobody references is cancelled), else the status code's name."""
+    stream = stub.WatchPrice(pricing_pb2.WatchRequest(sku="BOOK-42", count=100, interval_ms=1000))
+    try:
+        next(stream)
+    except grpc.RpcError as error:
+        return error.code().name
+    held.append(stream)
+    return "open"

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from comms_sandbox.grpc import l7_channel, pricing_pb2, pricing_pb2_grpc
+from scenarios.grpc.client import hold_price_stream
 from scenarios.result import ScenarioResult
 
 
@@ -44,3 +52,25 @@ def test_grpc_multiplexes_where_rest_opens_connections(result: ScenarioResult) -
     assert grpc["wire"]["request_bytes"] < rest["wire"]["request_bytes"]
     assert grpc["request_body_bytes"] < rest["request_body_bytes"]
     assert result.ok
+
+
+def test_forty_open_streams_cannot_starve_unary_calls(proxy: httpx.Client) -> None:
+    """40 WatchPrice streams asked for through nginx: the pricing replicas keep their caps
+    (the rest refused at once), and a unary Quote and POST /quotes answer within 1 s."""
+    held: list[Any] = []
+
+    with l7_channel() as channel:
+        stub = pricing_pb2_grpc.PricingServiceStub(channel)
+        with ThreadPoolExecutor(40) as pool:
+            outcomes = list(pool.map(lambda _: hold_price_stream(stub, held), range(40)))
+        started = time.perf_counter()
+        stub.Quote(pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=1), timeout=5)
+        quote_s = time.perf_counter() - started
+        started = time.perf_counter()
+        response = proxy.post("/quotes", json={"sku": "BOOK-42", "quantity": 1})
+        rest_s = time.perf_counter() - started
+        for stream in held:
+            stream.cancel()
+    assert set(outcomes) == {"open", "RESOURCE_EXHAUSTED"}
+    assert response.status_code == 200
+    assert quote_s < 1.0 and rest_s < 1.0

@@ -8,30 +8,18 @@ import pytest
 
 from comms_sandbox.grpc import pricing_pb2, pricing_pb2_grpc
 from pricing import feed_service, slots
+from scenarios.grpc.client import hold_price_stream
 
 
 def test_the_caps_leave_threads_for_unary_calls() -> None:
     assert slots.MAX_STREAMS + feed_service.MAX_WATCHERS < slots.POOL_SIZE
 
 
-def first_tick_or_status(channel: grpc.Channel, held: list[object]) -> str:
-    """Open a long WatchPrice; "open" once its first tick came, else the status code.
-
-    Open streams go into `held`: a stream nobody references is cancelled."""
-    stub = pricing_pb2_grpc.PricingServiceStub(channel)
-    stream = stub.WatchPrice(pricing_pb2.WatchRequest(sku="BOOK-42", count=100, interval_ms=500))
-    try:
-        next(stream)
-    except grpc.RpcError as error:
-        return error.code().name
-    held.append(stream)
-    return "open"
-
-
 def test_forty_streams_cannot_starve_a_quote(channel: grpc.Channel) -> None:
     held: list[object] = []
     with ThreadPoolExecutor(max_workers=40) as pool:
-        outcomes = list(pool.map(lambda _: first_tick_or_status(channel, held), range(40)))
+        stub = pricing_pb2_grpc.PricingServiceStub(channel)
+        outcomes = list(pool.map(lambda _: hold_price_stream(stub, held), range(40)))
         started = time.perf_counter()
         stub = pricing_pb2_grpc.PricingServiceStub(channel)
         reply = stub.Quote(pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=1), timeout=5)
