@@ -10,27 +10,20 @@ import json
 import os
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from comms_sandbox import REPO
+from comms_sandbox.credentials import env_file
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
 COMPOSE_FILE = REPO / "compose.yaml"
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
-
-
 def compose_env() -> dict[str, str]:
     """The process environment plus the chosen images; what the user set explicitly wins."""
-    return read_env_file(IMAGES_ENV) | dict(os.environ)
+    return env_file(IMAGES_ENV) | dict(os.environ)
 
 
 def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
@@ -63,11 +56,6 @@ def engine_answers() -> bool:
     except FileNotFoundError:
         return False
     return result.returncode == 0
-
-
-def running_services() -> set[str]:
-    """The Compose services of this project with at least one running container."""
-    return {c["Service"] for c in compose_ps("--status=running")}
 
 
 def compose_file() -> dict[str, Any]:
