@@ -1,5 +1,7 @@
 """What the host can reach: only the documented ports, and only on 127.0.0.1."""
 
+import subprocess
+
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox.compose import compose_file
@@ -33,3 +35,19 @@ def test_every_container_is_healthy(stack: DockerCompose) -> None:
     expected = sum(s.get("deploy", {}).get("replicas", 1) for s in STARTED.values())
     assert len(containers) == expected
     assert {c.Service: c.Health for c in containers} == {c.Service: "healthy" for c in containers}
+
+
+def test_loopback_ports_are_not_reachable_from_the_lan(stack: DockerCompose) -> None:
+    """Engines before 28.0 route packets for 127.0.0.1 that arrive on another interface
+    into published ports (moby#45610): the kernel's ruleset must drop them."""
+    version = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if int(version.split(".")[0]) >= 28:
+        return  # Docker drops them itself since 28.0
+    rule = ["PREROUTING", "!", "-i", "lo", "-d", "127.0.0.0/8", "-j", "DROP"]
+    check = subprocess.run(["iptables", "-t", "raw", "-C", *rule], capture_output=True, check=False)
+    assert check.returncode == 0, (
+        "no raw PREROUTING drop rule: run scripts/ensure-docker.sh as root"
+    )
