@@ -38,32 +38,27 @@ def without_connection_header(settings: Directives) -> Directives:
 
 def locations(settings: Directives) -> tuple[Location, ...]:
     """The feed's locations; `settings` are the shared proxy settings of the server."""
-    upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
-    long_poll = Location(
-        path="= /feed/events/wait",
-        proxy_pass=upstream,
-        directives=(*settings, ("proxy_read_timeout", LONG_POLL_READ_TIMEOUT)),
-    )
-    sse = Location(
-        path="= /feed/stream",
-        proxy_pass=upstream,
-        directives=(
-            *settings,
+
+    def exact(path: str, shared: Directives, *own: tuple[str, str]) -> Location:
+        upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
+        return Location(path=f"= {path}", proxy_pass=upstream, directives=(*shared, *own))
+
+    return (
+        exact("/feed/events/wait", settings, ("proxy_read_timeout", LONG_POLL_READ_TIMEOUT)),
+        exact(
+            "/feed/stream",
+            settings,
             # Each event goes to the client as soon as the replica writes it.
             ("proxy_buffering", "off"),
             ("proxy_cache", "off"),
             ("proxy_read_timeout", STREAM_READ_TIMEOUT),
         ),
-    )
-    websocket = Location(
-        path="= /feed/ws",
-        proxy_pass=upstream,
-        directives=(
-            *without_connection_header(settings),
+        exact(
+            "/feed/ws",
+            without_connection_header(settings),
             ("proxy_set_header", "Upgrade $http_upgrade"),
             ("proxy_set_header", "Connection $connection_upgrade"),
             ("proxy_read_timeout", STREAM_READ_TIMEOUT),
             ("proxy_send_timeout", STREAM_READ_TIMEOUT),
         ),
     )
-    return (long_poll, sse, websocket)
