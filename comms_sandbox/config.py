@@ -10,7 +10,17 @@ from pathlib import Path
 
 from comms_sandbox import REPO
 from comms_sandbox.credentials import setting
-from comms_sandbox.ports import AMQP, HOST, KAFKA, PROXY, PROXY_L4, PROXY_TLS, RABBITMQ_UI
+from comms_sandbox.ports import (
+    AMQP,
+    HOST,
+    KAFKA,
+    PROMETHEUS,
+    PROXY,
+    PROXY_L4,
+    PROXY_TLS,
+    RABBITMQ_UI,
+    ZIPKIN,
+)
 
 # Where scenarios save charts and reports (ignored by git).
 RESULTS_DIR = Path(os.environ.get("SANDBOX_RESULTS", REPO / "results"))
@@ -50,6 +60,14 @@ def tls_context() -> ssl.SSLContext:
 
 def rabbitmq_ui_url() -> str:
     return f"http://{HOST}:{RABBITMQ_UI.port}"
+
+
+def zipkin_url() -> str:
+    return f"http://{HOST}:{ZIPKIN.port}"
+
+
+def prometheus_url() -> str:
+    return f"http://{HOST}:{PROMETHEUS.port}"
 
 
 def amqp_url(user: str = RABBITMQ_APP_USER, password: str = RABBITMQ_APP_PASSWORD) -> str:

@@ -25,16 +25,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import RecordMetadata
 
 from events.kafka import (
-    DEAD_LETTER_TOPIC,
     EVENT_ID_HEADER,
-    GROUP_HEADER,
     ORDERS_TOPIC,
-    REASON_HEADER,
-    SOURCE_HEADER,
     OrderPublisher,
+    dead_letter,
 )
 from events.model import InvalidEventError, OrderPlaced
 
@@ -52,19 +48,6 @@ def event_id_of(record: ConsumerRecord) -> str | None:
     """The event id header, if the publisher set one."""
     value = headers_of(record).get(EVENT_ID_HEADER)
     return value.decode() if value is not None else None
-
-
-async def dead_letter(
-    publisher: OrderPublisher, record: ConsumerRecord, reason: str, group: str
-) -> RecordMetadata:
-    """Copy a refused record to the dead-letter topic, with why and where from; wait for the ack."""
-    headers = [
-        *(record.headers or ()),
-        (REASON_HEADER, reason.encode()),
-        (SOURCE_HEADER, f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        (GROUP_HEADER, group.encode()),
-    ]
-    return await publisher.send(DEAD_LETTER_TOPIC, record.value, key=record.key, headers=headers)
 
 
 @dataclass

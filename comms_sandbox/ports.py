@@ -40,6 +40,8 @@ PROXY_GRPC_L4 = PublishedPort(
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
 RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
+ZIPKIN = PublishedPort("ZIPKIN_PORT", 9411, "zipkin", "Zipkin: traces UI and API")
+PROMETHEUS = PublishedPort("PROMETHEUS_PORT", 9090, "prometheus", "Prometheus: metrics UI and API")
 PUBLISHED_PORTS = (
     PROXY,
     PROXY_L4,
@@ -52,6 +54,8 @@ PUBLISHED_PORTS = (
     AMQP,
     RABBITMQ_UI,
     KAFKA,
+    ZIPKIN,
+    PROMETHEUS,
 )
 
 HOST = "127.0.0.1"  # everything is published on loopback only

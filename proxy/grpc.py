@@ -14,6 +14,7 @@ channel lands on the same replica.
 
 from __future__ import annotations
 
+from proxy import observability
 from proxy.load_balancing import tcp_proxy
 from proxy.model import Directives, Location, Upstream
 
@@ -37,7 +38,7 @@ UPSTREAM = Upstream(
 )
 
 SETTINGS: Directives = (
-    ("grpc_set_header", "X-Request-ID $request_id"),
+    *observability.GRPC_HEADERS,
     ("grpc_set_header", "X-Forwarded-For $proxy_add_x_forwarded_for"),
     # Streams live long: WatchPrice may send for minutes between messages.
     ("grpc_read_timeout", "300s"),

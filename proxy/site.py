@@ -7,7 +7,7 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import grpc, load_balancing, push, tls
+from proxy import grpc, load_balancing, observability, push, tls
 from proxy.model import UNPRIVILEGED_HTTP, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
@@ -29,6 +29,7 @@ MAIN = (
     # upstream nginx image compiles them in and has no such directory: a glob
     # matching nothing is not an error for nginx.
     ("include", "/etc/nginx/modules-enabled/*.conf"),
+    observability.LOAD_NJS,
     # The box has 2 cores shared by nginx, 3 API replicas and the brokers.
     ("worker_processes", "1"),
     # Writable as a non-root user on a read-only root filesystem (tmpfs /tmp).
@@ -39,12 +40,14 @@ MAIN = (
 EVENTS = (("worker_connections", "1024"),)
 
 # One JSON object per request on stdout: `docker compose logs proxy | jq`.
-# request_id is the X-Request-ID the replica sees; upstream_addr says which
-# replica answered (several addresses when nginx retried another one).
+# request_id is the X-Request-ID the replica sees (proxy/observability.py);
+# upstream_addr says which replica answered (several addresses when nginx
+# retried another one); the times are seconds, upstream ones per attempt.
 ACCESS_LOG_FORMAT = (
     "'{"
     '"time":"$time_iso8601",'
-    '"request_id":"$request_id",'
+    f'"request_id":"{observability.REQUEST_ID}",'
+    f'"traceparent":"{observability.TRACEPARENT}",'
     '"remote_addr":"$remote_addr",'
     '"request":"$request",'
     '"status":$status,'
@@ -58,12 +61,15 @@ ACCESS_LOG_FORMAT = (
     '"request_time":$request_time,'
     '"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status",'
+    '"upstream_connect_time":"$upstream_connect_time",'
+    '"upstream_header_time":"$upstream_header_time",'
     '"upstream_response_time":"$upstream_response_time",'
     '"user_agent":"$http_user_agent",'
     # A label a client may set (X-Sandbox-Client; gRPC metadata x-sandbox-client)
     # so a scenario can find its own requests' lines and measure them.
     '"client":"$http_x_sandbox_client"'
-    "}'"
+    # Always empty: evaluating it counts the request (proxy/metrics.js).
+    f"}}{observability.COUNTED}'"
 )
 
 HTTP = (
@@ -89,6 +95,7 @@ HTTP = (
     ("proxy_read_timeout", READ_TIMEOUT),
     # Docker's DNS, re-asked while running (upstream servers use `resolve`).
     *load_balancing.RESOLVER,
+    *observability.HTTP,
 )
 
 HEALTH = Location(
@@ -114,15 +121,15 @@ FORWARDED_HEADERS = (
     ("proxy_set_header", "X-Forwarded-For $proxy_add_x_forwarded_for"),
     ("proxy_set_header", "X-Forwarded-Proto $scheme"),
     ("proxy_set_header", "X-Forwarded-Host $http_host"),
-    # A fresh 32-hex-digit id per request, so nginx's log line and the
-    # replica's log lines can be joined.
-    ("proxy_set_header", "X-Request-ID $request_id"),
+    # The client's request id if well-formed, else a fresh one, so nginx's log
+    # line and every service's can be joined; W3C trace context, if well-formed.
+    *observability.PROXY_HEADERS,
 )
 
 RESPONSE_HEADERS = (
     # `always` adds them to error responses too (502/504 are the interesting
     # ones). add_header in a location replaces any inherited from the server.
-    ("add_header", "X-Request-ID $request_id always"),
+    *observability.RESPONSE_HEADERS,
     # Which replica answered: evidence of load balancing, seen by curl -i.
     ("add_header", "X-Upstream-Addr $upstream_addr always"),
 )
@@ -169,11 +176,12 @@ SITE = NginxConfig(
     main_directives=MAIN,
     events_directives=EVENTS,
     http_directives=HTTP,
-    maps=(load_balancing.CLIENT_KEY, push.CONNECTION_UPGRADE),
+    maps=(load_balancing.CLIENT_KEY, push.CONNECTION_UPGRADE, *observability.MAPS),
     upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values(), grpc.UPSTREAM),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),
         Server(listen=str(INTERNAL_PORT), locations=(HEALTH, *api_locations(PROXY_SETTINGS))),
+        observability.METRICS_SERVER,
         tls.termination_server(
             (
                 HEALTH,

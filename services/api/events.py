@@ -10,6 +10,7 @@ acting twice.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -77,7 +78,9 @@ class RabbitSink:
 
     async def publish(self, event: OrderPlaced) -> None:
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._thread, self._publisher.publish, event)
+        # In this request's context (its span and request id), not the thread's empty one.
+        in_context = contextvars.copy_context().run
+        call = loop.run_in_executor(self._thread, in_context, self._publisher.publish, event)
         try:
             # On timeout the thread may still get its confirm: a client retry with
             # the same key then makes a duplicate, which subscribers drop.

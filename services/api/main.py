@@ -3,18 +3,30 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import telemetry
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from feed.hub import Hub
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from telemetry.messaging import instrument_aiokafka, instrument_pika
 
 from api.events import build_fanout
 from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation_error
 from api.identity import HOSTNAME
+from api.observability import RequestTelemetry
 from api.pricing_client import PricingClient
 from api.routes import delay, feed, health, orders, quotes, whoami
 from api.settings import settings
+
+# Before anything makes a gRPC channel or a broker connection: they are instrumented as made.
+TRACING = telemetry.setup("api")
+if TRACING:
+    GrpcAioInstrumentorClient().instrument()
+    instrument_pika()
+    instrument_aiokafka()
 
 
 @asynccontextmanager
@@ -67,7 +79,12 @@ app = FastAPI(
     max_body_size=MAX_BODY_BYTES,
 )
 app.add_middleware(ServedBy)
+app.add_middleware(RequestTelemetry)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
 for module in (health, whoami, quotes, delay, orders, feed):
     app.include_router(module.router, responses=COMMON_RESPONSES)
+if TRACING:
+    # Its middleware wraps the whole app, so every request's server span is current
+    # below it. Health probes every second would bury the orders: not traced.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/healthz,/readyz")

@@ -6,6 +6,7 @@ import grpc
 from fastapi import HTTPException, status
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+from telemetry import REQUEST_ID_HEADER, current_request_id
 
 # How a failed call to pricing reaches the HTTP client: the caller's own
 # mistakes stay 4xx; a dependency that is down or slow is a 503/504, never a 500.
@@ -36,7 +37,9 @@ class PricingClient:
     async def quote(self, sku: str, quantity: int) -> Quote:
         request = pricing_pb2.QuoteRequest(sku=sku, quantity=quantity)
         try:
-            reply = await self._pricing.Quote(request, timeout=self._timeout_s)
+            reply = await self._pricing.Quote(
+                request, timeout=self._timeout_s, metadata=_request_metadata()
+            )
         except grpc.aio.AioRpcError as exc:
             raise _as_http_error(exc) from exc
         return Quote(
@@ -58,6 +61,12 @@ class PricingClient:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+def _request_metadata() -> tuple[tuple[str, str], ...]:
+    """This request's id as gRPC metadata: pricing logs and tags it too."""
+    request_id = current_request_id.get()
+    return ((REQUEST_ID_HEADER, request_id),) if request_id else ()
 
 
 def _as_http_error(exc: grpc.aio.AioRpcError) -> HTTPException:

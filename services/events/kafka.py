@@ -31,7 +31,8 @@ from aiokafka.errors import (
     ProducerFenced,
     UnknownProducerId,
 )
-from aiokafka.structs import RecordMetadata
+from aiokafka.structs import ConsumerRecord, RecordMetadata
+from telemetry.context import REQUEST_ID_HEADER, current_request_id
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -140,10 +141,11 @@ class OrderPublisher:
         )
 
     async def publish_raw(self, value: bytes, *, key: bytes, event_id: str) -> RecordMetadata:
-        """Send bytes as they are (e.g. a poison record), with the event id header."""
-        return await self.send(
-            self.topic, value, key=key, headers=[(EVENT_ID_HEADER, event_id.encode())]
-        )
+        """Send bytes as they are (e.g. a poison record), with the event and request id headers."""
+        headers = [(EVENT_ID_HEADER, event_id.encode())]
+        if request_id := current_request_id.get():
+            headers.append((REQUEST_ID_HEADER, request_id.encode()))
+        return await self.send(self.topic, value, key=key, headers=headers)
 
     async def send(
         self, topic: str, value: bytes, *, key: bytes | None, headers: Iterable[tuple[str, bytes]]
@@ -160,7 +162,10 @@ class OrderPublisher:
             with attempt:
                 if self._stale:  # inside the attempt: a broker still away is one more retry
                     await self._replace_producer()
-                return await self.producer.send_and_wait(topic, value, key=key, headers=headers)
+                # A fresh list per attempt: tracing appends its traceparent to it.
+                return await self.producer.send_and_wait(
+                    topic, value, key=key, headers=list(headers)
+                )
         raise AssertionError("unreachable: AsyncRetrying either returns or raises")
 
     def _before_retry(self, state: RetryCallState) -> None:
@@ -185,3 +190,16 @@ class OrderPublisher:
             self.producer = fresh
             self._stale = False
             self.producer_resets += 1
+
+
+async def dead_letter(
+    publisher: OrderPublisher, record: ConsumerRecord, reason: str, group: str
+) -> RecordMetadata:
+    """Copy a refused record to the dead-letter topic, with why and where from; wait for the ack."""
+    headers = [
+        *(record.headers or ()),
+        (REASON_HEADER, reason.encode()),
+        (SOURCE_HEADER, f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        (GROUP_HEADER, group.encode()),
+    ]
+    return await publisher.send(DEAD_LETTER_TOPIC, record.value, key=record.key, headers=headers)

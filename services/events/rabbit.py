@@ -5,18 +5,21 @@ app user may publish and consume, not declare):
 
     sandbox.events (topic) --order.#--------> sandbox.orders.broadcast (fanout)
                                                  |-> sandbox.orders.notifier
-                                                 '-> sandbox.orders.auditor
+                                                 |-> sandbox.orders.auditor
+                                                 '-> sandbox.orders.shipping
     sandbox.events (topic) --order.placed.*-> sandbox.orders.work (competing consumers)
-    notifier, auditor, work --dead letters--> sandbox.orders.dlx -> sandbox.orders.dead-letter
+    notifier, auditor, shipping, work --dead letters--> sandbox.orders.dlx
+                                                   -> sandbox.orders.dead-letter
 
-All four are quorum queues: a confirm means the message is on disk (fsynced),
+All five are quorum queues: a confirm means the message is on disk (fsynced),
 so a confirmed persistent message survives a broker restart.
 
 Publisher: one event at a time, each confirmed before the next; persistent,
 mandatory, message_id = event_id. When the connection is lost it reconnects
 (tenacity) and sends the same event again: a confirm lost in a crash can make
 a duplicate, never a loss. The consumers live on the host side
-(comms_sandbox/rabbitmq.py): in this sandbox only scenarios and tests consume.
+(comms_sandbox/rabbitmq.py), for the scenarios and tests, except shipping's
+(services/shipping/), the observability lesson's consumer.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pika.exceptions import (
     UnroutableError,
 )
 from pika.spec import BasicProperties
+from telemetry.context import REQUEST_ID_HEADER, current_request_id
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -56,6 +60,7 @@ DEAD_LETTER_EXCHANGE = "sandbox.orders.dlx"
 NOTIFIER_QUEUE = "sandbox.orders.notifier"
 AUDITOR_QUEUE = "sandbox.orders.auditor"
 WORK_QUEUE = "sandbox.orders.work"
+SHIPPING_QUEUE = "sandbox.orders.shipping"  # services/shipping (observability lesson)
 DEAD_LETTER_QUEUE = "sandbox.orders.dead-letter"
 ORDER_QUEUES = (NOTIFIER_QUEUE, AUDITOR_QUEUE, WORK_QUEUE)
 
@@ -191,7 +196,9 @@ class Publisher:
 
     def publish(self, event: OrderPlaced) -> None:
         """Publish one event and wait for its confirm; raises PublishError when none came."""
-        self.publish_body(event.to_bytes(), routing_key(event), str(event.event_id))
+        request_id = current_request_id.get()
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+        self.publish_body(event.to_bytes(), routing_key(event), str(event.event_id), headers)
 
     def publish_body(
         self, body: bytes, key: str, message_id: str, headers: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 
 import grpc
+import telemetry
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,6 +20,7 @@ from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from pricing import rules
 from pricing.feed_service import FeedService
+from pricing.observability import CallTelemetry, instrument_server
 from pricing.slots import POOL_SIZE, StreamSlots, past
 
 log = logging.getLogger("pricing")
@@ -130,6 +132,7 @@ def build_server() -> grpc.Server:
     # Streams hold a thread each for their life: slots.py caps them below the pool.
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=POOL_SIZE),
+        interceptors=[CallTelemetry()],
         # Every message here is a few dozen bytes: refuse big ones before parsing
         # them (RESOURCE_EXHAUSTED), on every port, the layer-4 one (8445) included.
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
@@ -148,7 +151,8 @@ def build_server() -> grpc.Server:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if telemetry.setup("pricing"):
+        instrument_server()  # before the server is made: it adds its interceptor then
     address = os.environ.get("PRICING_LISTEN", "0.0.0.0:50051")
     server = build_server()
     server.add_insecure_port(address)

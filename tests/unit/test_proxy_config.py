@@ -99,13 +99,15 @@ def test_api_location_forwards_client_and_request_id(site_conf: str) -> None:
         'proxy_set_header Connection "";',
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
-        "proxy_set_header X-Request-ID $request_id;",
-        "add_header X-Request-ID $request_id always;",
+        "proxy_set_header X-Request-ID $sandbox_request_id;",
+        "add_header X-Request-ID $sandbox_request_id always;",
+        "proxy_set_header traceparent $sandbox_traceparent;",
+        "proxy_set_header tracestate $sandbox_tracestate;",
         "add_header X-Upstream-Addr $upstream_addr always;",
         "proxy_next_upstream error timeout;",
     ):
         assert expected in api
-    assert sum(line.startswith("proxy_set_header ") for line in api) == 7
+    assert sum(line.startswith("proxy_set_header ") for line in api) == 9
     assert "proxy_next_upstream_tries 3;" in api
     # POSTs must not be replayed on another replica once sent.
     assert not any("non_idempotent" in line for line in api)

@@ -19,7 +19,7 @@ def https_server() -> str:
 def test_each_grpc_service_is_passed_over_http2(https_server: str, service: str) -> None:
     location = lines(block(https_server, f"location /{service}/"))
     assert location[1] == "grpc_pass grpc://pricing_grpc;"
-    assert "grpc_set_header X-Request-ID $request_id;" in location
+    assert "grpc_set_header X-Request-ID $sandbox_request_id;" in location
     assert "grpc_next_upstream error;" in location  # never replay a call that reached a replica
 
 

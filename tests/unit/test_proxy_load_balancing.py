@@ -32,7 +32,7 @@ def test_each_method_has_its_path_and_strips_the_prefix(
     location = lines(block(conf, f"location /lb/{method}/"))
     assert f"proxy_pass http://{upstream}/;" in location
     assert f"add_header X-LB-Method {method} always;" in location
-    assert "proxy_set_header X-Request-ID $request_id;" in location
+    assert "proxy_set_header X-Request-ID $sandbox_request_id;" in location
 
 
 def test_weighted_lists_each_replica_by_name_with_its_weight(conf: str) -> None:

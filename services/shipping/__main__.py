@@ -1,0 +1,78 @@
+"""shipping: consumes every order from RabbitMQ (queue sandbox.orders.shipping) and ships it.
+
+The observability lesson's RabbitMQ end. The pika instrumentation starts a
+consumer span from the message's trace context (a child of the api's
+publish span); the handler binds the message's request id, so its log line
+joins the order's other lines. A message that is not an OrderPlaced is
+rejected without requeue: the queue dead-letters it to sandbox.orders.dlx.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import telemetry
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+from prometheus_client import Counter
+from telemetry.heartbeat import beat
+from telemetry.messaging import instrument_pika
+
+from events.model import InvalidEventError, OrderPlaced
+from events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
+
+log = logging.getLogger("shipping")
+
+CONSUMED = Counter(
+    "orders_consumed", "Order messages this consumer finished", ["broker", "outcome"]
+)
+PREFETCH = 10
+POLL_S = 1.0  # how often the loop wakes (and beats) when no message comes
+
+
+def handle(
+    channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
+) -> None:
+    headers = properties.headers or {}
+    with telemetry.bound_request_id(headers.get(telemetry.REQUEST_ID_HEADER)):
+        try:
+            order = OrderPlaced.from_bytes(body)
+        except InvalidEventError as exc:
+            log.warning("dead-lettered", extra={"fields": {"reason": str(exc)[:200]}})
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            CONSUMED.labels("rabbitmq", "dead-lettered").inc()
+            return
+        log.info(
+            "shipping order",
+            extra={"fields": {"order_id": order.order_id, "customer_id": order.customer_id}},
+        )
+        channel.basic_ack(method.delivery_tag)
+        CONSUMED.labels("rabbitmq", "processed").inc()
+
+
+def consume(url: str) -> None:
+    """Consume until the connection drops; the caller reconnects."""
+    connection = connect(url, name="shipping")
+    try:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=PREFETCH)
+        channel.basic_consume(SHIPPING_QUEUE, handle)
+        log.info("consuming", extra={"fields": {"queue": SHIPPING_QUEUE}})
+        while True:
+            connection.process_data_events(time_limit=POLL_S)
+            beat()
+    finally:
+        close_quietly(connection)
+
+
+def main() -> None:
+    if telemetry.setup("shipping"):
+        instrument_pika()
+    # RabbitMQ restarts are part of the lessons: reconnect for as long as it takes.
+    # A permanent error (credentials, permissions) ends the process: compose restarts it.
+    retrying(retry_for_s=float("inf"))(consume, os.environ["SHIPPING_RABBITMQ_URL"])
+
+
+if __name__ == "__main__":
+    main()
