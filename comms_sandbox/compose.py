@@ -63,13 +63,30 @@ def compose_file() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
+def active_profiles() -> set[str]:
+    """The profiles Compose enables by itself: COMPOSE_PROFILES, comma-separated."""
+    return {p.strip() for p in compose_env().get("COMPOSE_PROFILES", "").split(",") if p.strip()}
+
+
+def profile_flags(services: Iterable[str] = ()) -> list[str]:
+    """`--profile P` for each profile of `services`; every profile when none are named."""
+    defined = compose_file()["services"]
+    names = list(services) or list(defined)
+    profiles = sorted({p for name in names for p in defined[name].get("profiles", ())})
+    return [flag for profile in profiles for flag in ("--profile", profile)]
+
+
 def with_dependencies(services: Iterable[str]) -> set[str]:
     """`services` and everything they depend on, as Compose would start them.
 
-    No services means the whole stack: every service not behind a profile.
+    No services means the whole stack: every service not behind a profile,
+    and those of the profiles COMPOSE_PROFILES enables.
     """
     defined = compose_file()["services"]
-    wanted = list(services) or [n for n, s in defined.items() if not s.get("profiles")]
+    enabled = active_profiles()
+    wanted = list(services) or [
+        n for n, s in defined.items() if not s.get("profiles") or enabled & set(s["profiles"])
+    ]
     unknown = set(wanted) - set(defined)
     if unknown:
         raise ValueError(f"not services of compose.yaml: {sorted(unknown)}")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
-from comms_sandbox.compose import compose, compose_ps, with_dependencies
+from comms_sandbox.compose import compose, compose_ps, profile_flags, with_dependencies
 from comms_sandbox.credentials import ensure_credentials, setting
 from scenarios import lessons
 
@@ -102,9 +102,12 @@ def start(services: list[str]) -> float:
     started = time.monotonic()
     ensure_certificates()
     ensure_credentials()
+    # A lesson's services may sit behind its profile (observability): enable it.
+    profiles = profile_flags(services) if services else []
     result = compose(
-        "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}", *services
-    )
+        *profiles, "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}",
+        *services,
+    )  # fmt: skip
     if result.returncode != 0:
         explain_failure()
         raise typer.Exit(result.returncode)
@@ -145,8 +148,8 @@ def up(
 
 @app.command()
 def down() -> None:
-    """Stop and remove the containers (volumes are kept)."""
-    raise typer.Exit(compose("down", "--remove-orphans").returncode)
+    """Stop and remove the containers, those of every profile too (volumes are kept)."""
+    raise typer.Exit(compose(*profile_flags(), "down", "--remove-orphans").returncode)
 
 
 @app.command("compose", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -1,0 +1,182 @@
+"""Observability: follow one order through nginx, the api, pricing and both brokers.
+
+One POST /orders with a known X-Request-ID and a sku: nginx keeps the id,
+the api asks pricing for the price over gRPC (the id as metadata), then
+publishes the order to RabbitMQ and Kafka (the id and W3C trace context as
+message headers); shipping consumes it from RabbitMQ, ledger from Kafka.
+
+What to look at:
+- the trace, from Zipkin's API: one tree whose spans name every service
+  and broker the order crossed, with each hop's duration. The consumers'
+  spans are children of the publishers' spans (see the page for why);
+- the log lines: every service, nginx included, logged the request id, and
+  each Python service's line carries the same trace id as Zipkin's trace;
+- the metrics Prometheus scraped: each counter moved by exactly one, every
+  target is up, and the ledger group's lag (asked of Kafka) is back to 0.
+Open the trace in Zipkin's UI (the link printed) and Prometheus's graphs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from comms_sandbox import config, prometheus, proxy_log, service_logs, zipkin
+from comms_sandbox.health import SandboxNotUpError, require_proxy
+from scenarios.observability import evidence, trace
+from scenarios.observability.render import render
+from scenarios.result import ScenarioResult
+
+NAME = "observability"
+ORDER = 90  # place in the syllabus
+# What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api).
+SERVICES = ("proxy", "zipkin", "prometheus", "shipping", "ledger")
+WAIT_S = 30.0  # for spans to be exported, logs flushed, targets scraped (every 5 s)
+ORDER_BODY = {"sku": "BOOK-42", "quantity": 2, "sequence": 1}
+
+__all__ = ["NAME", "ORDER", "SERVICES", "render", "run", "where"]
+
+
+def where() -> list[tuple[str, str]]:
+    return [
+        ("Zipkin (traces)", f"{config.zipkin_url()}/zipkin/"),
+        ("Prometheus (metrics)", f"{config.prometheus_url()}/targets"),
+    ]
+
+
+def require_backends() -> None:
+    require_proxy()
+    for name, up in (("Zipkin", zipkin.answers), ("Prometheus", prometheus.answers)):
+        if not up():
+            raise SandboxNotUpError(
+                f"{name} does not answer: start the lesson with `make up LESSON={NAME}`."
+            )
+
+
+def place_order(request_id: str) -> dict[str, Any]:
+    customer = f"C-{uuid.uuid4().int % 10**8:08d}"
+    with httpx.Client(verify=config.tls_context(), timeout=15) as client:
+        response = client.post(
+            f"{config.proxy_url()}/orders",
+            json={"customer_id": customer, **ORDER_BODY},
+            headers={"X-Request-ID": request_id},
+        )
+    return {
+        "status": response.status_code,
+        "request_id": response.headers.get("x-request-id"),
+        "body": response.json(),
+    }
+
+
+def counters() -> dict[str, float]:
+    return {c.query: prometheus.query(c.query) for c in evidence.COUNTERS}
+
+
+def wait_for(check: Any, timeout_s: float = WAIT_S) -> Any:
+    """Call `check` every half second until it returns something truthy, or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+def find_trace(request_id: str) -> list[trace.Span]:
+    """The order's full trace, once every service's spans have arrived (or the wait ran out)."""
+    found: list[trace.Span] = []
+
+    def complete() -> bool:
+        nonlocal found
+        tagged = zipkin.traces_tagged("request.id", request_id)
+        found = zipkin.trace(tagged[0][0]["traceId"]) if tagged else []
+        return not trace.problems(found)
+
+    wait_for(complete)
+    return found
+
+
+def find_logs(request_id: str, since: str) -> list[dict[str, Any]]:
+    services = [s for s in evidence.LOGGING_SERVICES if s != "proxy"]
+    lines: list[dict[str, Any]] = []
+
+    def complete() -> bool:
+        nonlocal lines
+        nginx = [
+            {**line, "service": "proxy", "message": line["request"]}
+            for line in proxy_log.access_log(since)
+            if line["request_id"] == request_id
+        ]
+        ours = service_logs.for_request(service_logs.json_lines(services, since), request_id)
+        lines = nginx + ours
+        return not evidence.missing_log_services(lines)
+
+    wait_for(complete)
+    return lines
+
+
+def run() -> ScenarioResult:
+    require_backends()
+    since = datetime.now(UTC).isoformat()
+    request_id = f"obs-{uuid.uuid4().hex[:16]}"
+    wait_for(lambda: prometheus.query(evidence.LAG) == 0, timeout_s=15)
+    before = counters()
+    order = place_order(request_id)
+    spans = find_trace(request_id)
+    trace_id = spans[0]["traceId"] if spans else ""
+    lines = find_logs(request_id, since)
+    after = wait_for(lambda: _moved(before), timeout_s=WAIT_S) or counters()
+    lag = wait_for(lambda: prometheus.query(evidence.LAG) == 0, timeout_s=15)
+    rows = evidence.counter_rows(before, after)
+    checks = {
+        "order accepted with our request id": order["status"] == 202
+        and order["request_id"] == request_id,
+        "trace complete and connected": not trace.problems(spans),
+        "every service logged the request id": not evidence.missing_log_services(lines),
+        "log lines carry the trace's id": bool(trace_id)
+        and not evidence.wrong_trace_ids(lines, trace_id),
+        "counters moved by the expected amounts": all(row["holds"] for row in rows),
+        "every Prometheus target up": not evidence.targets_down(prometheus.targets()),
+        "ledger's lag back to 0": bool(lag),
+    }
+    return ScenarioResult(
+        scenario=NAME,
+        ok=all(checks.values()),
+        metrics={
+            "request_id": request_id,
+            "trace_id": trace_id,
+            "order": order,
+            "checks": checks,
+            "trace_problems": trace.problems(spans),
+            "crossed": trace.crossed(spans),
+            "tree": trace.tree_rows(spans),
+            "logs": [_log_row(line) for line in lines],
+            "missing_logs": evidence.missing_log_services(lines),
+            "counters": rows,
+            "targets_down": evidence.targets_down(prometheus.targets()),
+            "links": {
+                "trace": zipkin.ui_link(trace_id) if trace_id else "",
+                "metrics": prometheus.graph_link("sum by (job) (up)"),
+            },
+        },
+    )
+
+
+def _moved(before: dict[str, float]) -> dict[str, float] | None:
+    now = counters()
+    rows = evidence.counter_rows(before, now)
+    return now if all(row["moved"] >= row["expected"] for row in rows) else None
+
+
+def _log_row(line: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service": line.get("service"),
+        "message": line.get("message"),
+        "trace_id": line.get("trace_id") or line.get("traceparent") or "",
+        "detail": {k: line[k] for k in ("route", "method", "status", "order_id", "code",
+                                        "upstream_addr", "request_time") if k in line},
+    }  # fmt: skip
