@@ -10,9 +10,8 @@ const MAX_SERIES = 2000; // label sets kept; beyond that, requests count as "oth
 
 function count(r) {
     const dict = ngx.shared.sandbox_metrics;
-    // $proxy_host is the upstream group of proxy_pass; grpc_pass has no such variable.
-    const grpc = r.variables.upstream_addr ? "grpc" : "none";
-    const upstream = r.variables.proxy_host || grpc;
+    // Set by every proxied location (proxy/model.py); empty where nginx answers itself.
+    const upstream = r.variables.sandbox_upstream || "none";
     // Several addresses ("a, b") when nginx retried another replica: the last one answered.
     const addresses = (r.variables.upstream_addr || "none").split(", ");
     let key = [upstream, addresses[addresses.length - 1], r.variables.status].join("|");
@@ -32,13 +31,16 @@ function render(r) {
         "# HELP nginx_upstream_requests_total Requests nginx answered, per upstream, replica and status.",
         "# TYPE nginx_upstream_requests_total counter",
     ];
-    for (const [key, value] of ngx.shared.sandbox_metrics.items()) {
-        const [upstream, addr, status] = key.split("|");
-        lines.push(`nginx_upstream_requests_total{upstream="${label(upstream)}",addr="${label(addr)}",status="${label(status)}"} ${value}`);
+    // njs's own engine: no destructuring, so plain indexes.
+    const items = ngx.shared.sandbox_metrics.items();
+    for (let i = 0; i < items.length; i++) {
+        const parts = items[i][0].split("|");
+        lines.push(`nginx_upstream_requests_total{upstream="${label(parts[0])}",addr="${label(parts[1])}",status="${label(parts[2])}"} ${items[i][1]}`);
     }
-    for (const state of ["active", "reading", "writing", "waiting"]) {
-        lines.push(`# TYPE nginx_connections_${state} gauge`);
-        lines.push(`nginx_connections_${state} ${r.variables["connections_" + state]}`);
+    const states = ["active", "reading", "writing", "waiting"];
+    for (let i = 0; i < states.length; i++) {
+        lines.push(`# TYPE nginx_connections_${states[i]} gauge`);
+        lines.push(`nginx_connections_${states[i]} ${r.variables["connections_" + states[i]]}`);
     }
     r.headersOut["Content-Type"] = "text/plain; version=0.0.4";
     r.return(200, lines.join("\n") + "\n");

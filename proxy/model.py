@@ -76,6 +76,12 @@ class Condition:
     directives: Directives
 
 
+# Every proxied location sets this to its upstream group's name ("api",
+# "pricing_grpc"): nginx has no such variable of its own after the request,
+# and the access log and nginx's metrics (proxy/metrics.js) label requests by it.
+UPSTREAM_VARIABLE = "$sandbox_upstream"
+
+
 @dataclass(frozen=True)
 class Location:
     """A ``location PATH {}``; PATH may carry a modifier: ``= /exact``, ``~ regex``."""
@@ -88,6 +94,14 @@ class Location:
 
     def __post_init__(self) -> None:
         _require(bool(self.path.strip()), "a location needs a path")
+
+    @property
+    def upstream(self) -> str | None:
+        """The upstream group (or host) it passes to: http://api/ -> "api"."""
+        target = self.proxy_pass or self.grpc_pass
+        if target is None:
+            return None
+        return target.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
         _require(
             self.proxy_pass is None or self.grpc_pass is None,
             f"location {self.path!r}: proxy_pass and grpc_pass exclude each other",

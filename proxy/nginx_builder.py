@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Iterable
 
 from proxy.model import (
+    UPSTREAM_VARIABLE,
     Condition,
     Directives,
     Location,
@@ -124,6 +125,8 @@ def _server(server: Server) -> Block:
 
 def _location(location: Location) -> Block:
     passes: list[tuple[str, str]] = []
+    if location.upstream is not None:
+        passes.append(("set", f"{UPSTREAM_VARIABLE} {location.upstream}"))
     if location.proxy_pass is not None:
         passes.append(("proxy_pass", location.proxy_pass))
     if location.grpc_pass is not None:

@@ -57,6 +57,9 @@ MAPS = (
 )
 
 HTTP = (
+    # Locations nginx answers itself (health, redirects) never set
+    # $sandbox_upstream: reading it there is expected, not worth a warning.
+    ("uninitialized_variable_warn", "off"),
     ("js_path", METRICS_JS_DIR),
     ("js_import", "metrics from metrics.js"),
     # Counters survive reloads; 1 MiB holds thousands of label sets.

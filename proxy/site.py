@@ -8,7 +8,7 @@ fails when the two differ. Comments say why a directive is there.
 from __future__ import annotations
 
 from proxy import grpc, load_balancing, observability, push, tls
-from proxy.model import UNPRIVILEGED_HTTP, Location, NginxConfig, Server, Stream
+from proxy.model import UNPRIVILEGED_HTTP, UPSTREAM_VARIABLE, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
 # unprivileged uid 101; compose maps a host port onto it.
@@ -59,6 +59,7 @@ ACCESS_LOG_FORMAT = (
     '"connection":$connection,'
     '"connection_requests":$connection_requests,'
     '"request_time":$request_time,'
+    f'"upstream":"{UPSTREAM_VARIABLE}",'
     '"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status",'
     '"upstream_connect_time":"$upstream_connect_time",'

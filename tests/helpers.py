@@ -7,7 +7,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-from comms_sandbox.compose import compose, compose_file
+from comms_sandbox.compose import compose, compose_file, profile_flags
 
 
 def block(text: str, opening: str, start: int = 0) -> str:
@@ -75,9 +75,11 @@ class StackState:
         """Remove only what the tests created: a user's stack and its data stay."""
         if self.running:
             return
+        # Profile services (the observability lesson's) count as the stack's.
+        profiles = profile_flags()
         if self.stopped:
-            compose("stop", capture=True)
+            compose(*profiles, "stop", capture=True)
             return
-        compose("down", "--remove-orphans", capture=True)  # keeps volumes
+        compose(*profiles, "down", "--remove-orphans", capture=True)  # keeps volumes
         for volume in sorted(set(project_volumes()) - self.volumes):
             subprocess.run(["docker", "volume", "rm", volume], capture_output=True, check=False)

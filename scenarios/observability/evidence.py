@@ -10,6 +10,7 @@ LOGGING_SERVICES = ("proxy", "api", "pricing", "shipping", "ledger")
 # Jobs Prometheus scrapes (observability/prometheus.yml); each must have a target up.
 JOBS = ("api", "pricing", "consumers", "nginx", "rabbitmq", "zipkin", "prometheus")
 LAG = 'sum(kafka_consumergroup_lag{group="ledger"})'
+OLDEST_SCRAPE = "min(timestamp(up))"  # when the least recently scraped target was scraped
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from telemetry import REQUEST_ID_HEADER, REQUEST_ID_TAG, bound_request_id
 log = logging.getLogger("api.access")
 
 UNMATCHED_ROUTE = "unmatched"  # one label for every unknown path: bounded cardinality
+# Probed every second by Docker and nginx: counted, but not logged line by line.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz"})
 REQUESTS = Counter(
     "http_server_requests",
     "HTTP requests answered by this api replica",
@@ -73,10 +75,11 @@ class RequestTelemetry:
             method, route = scope["method"], route_of(scope)
             REQUESTS.labels(method, route, str(status)).inc()
             DURATION.labels(method, route).observe(elapsed)
-            log.info(
-                "request",
-                extra={"fields": {
-                    "method": method, "route": route, "path": scope["path"],
-                    "status": status, "duration_ms": round(elapsed * 1000, 2),
-                }},
-            )  # fmt: skip
+            if route not in QUIET_ROUTES or status >= 400:
+                log.info(
+                    "request",
+                    extra={"fields": {
+                        "method": method, "route": route, "path": scope["path"],
+                        "status": status, "duration_ms": round(elapsed * 1000, 2),
+                    }},
+                )  # fmt: skip

@@ -13,7 +13,9 @@ from typing import Any
 
 from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
 from opentelemetry.instrumentation.pika import PikaInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Span
+from pika.connection import Connection
 
 from telemetry.context import REQUEST_ID_HEADER, REQUEST_ID_TAG
 
@@ -22,6 +24,9 @@ PEER_SERVICE = "peer.service"
 
 def instrument_pika() -> None:
     PikaInstrumentor().instrument(publish_hook=_tag_amqp, consume_hook=_tag_amqp)
+    # The services use BlockingConnection only, whose channel wraps a plain
+    # Connection's channel: instrumenting both records each publish twice, nested.
+    unwrap(Connection, "channel")
 
 
 def instrument_aiokafka() -> None:
