@@ -94,6 +94,10 @@ class Location:
 
     def __post_init__(self) -> None:
         _require(bool(self.path.strip()), "a location needs a path")
+        _require(
+            self.proxy_pass is None or self.grpc_pass is None,
+            f"location {self.path!r}: proxy_pass and grpc_pass exclude each other",
+        )
 
     @property
     def upstream(self) -> str | None:
@@ -102,10 +106,6 @@ class Location:
         if target is None:
             return None
         return target.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        _require(
-            self.proxy_pass is None or self.grpc_pass is None,
-            f"location {self.path!r}: proxy_pass and grpc_pass exclude each other",
-        )
 
 
 @dataclass(frozen=True)

@@ -125,12 +125,12 @@ def _server(server: Server) -> Block:
 
 def _location(location: Location) -> Block:
     passes: list[tuple[str, str]] = []
-    if location.upstream is not None:
-        passes.append(("set", f"{UPSTREAM_VARIABLE} {location.upstream}"))
     if location.proxy_pass is not None:
         passes.append(("proxy_pass", location.proxy_pass))
     if location.grpc_pass is not None:
         passes.append(("grpc_pass", location.grpc_pass))
+    if location.upstream is not None:
+        passes.append(("set", f"{UPSTREAM_VARIABLE} {location.upstream}"))
     children = [
         *(_condition(condition) for condition in location.conditions),
         *_directives((*passes, *location.directives)),
