@@ -34,3 +34,22 @@ def save_bar_charts(path: Path, title: str, panels: dict[str, Panel], ylabel: st
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def save_timeline(path: Path, title: str, bars: list[tuple[str, float, float]]) -> Path:
+    """A waterfall: one horizontal bar per (label, start, duration) in ms, top to bottom."""
+    figure, axis = plt.subplots(figsize=(10, 0.45 * len(bars) + 1.2))
+    labels = [label for label, _, _ in bars]
+    axis.barh(labels, [max(d, 0.05) for _, _, d in bars], left=[s for _, s, _ in bars],
+              color="#4C72B0")  # fmt: skip
+    for row, (_, start, duration) in enumerate(bars):
+        axis.text(start + duration, row, f" {duration:.1f} ms", va="center", fontsize=8)
+    axis.invert_yaxis()
+    axis.set_xlabel("ms since the first span started")
+    axis.tick_params(axis="y", labelsize=8)
+    axis.set_title(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -9,8 +9,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from comms_sandbox.config import RESULTS_DIR
+from scenarios.charts import save_timeline
 from scenarios.report import records_table, verdict
 from scenarios.result import ScenarioResult
+
+CHART = "observability-trace.png"
 
 
 def render(result: ScenarioResult, console: Console) -> None:
@@ -35,6 +39,8 @@ def render(result: ScenarioResult, console: Console) -> None:
         console.print(f"[red]Prometheus target down: {escape(target)}[/]")
     for check, holds in m["checks"].items():
         console.print(f"{check}: {verdict(holds)}")
+    if m["tree"]:
+        console.print(f"timeline chart: {timeline_chart(m['tree'], m['trace_id'])}")
     console.print(f"trace in Zipkin: {m['links']['trace']}")
     console.print(f"targets in Prometheus: {m['links']['metrics']}")
 
@@ -62,3 +68,9 @@ def log_table(rows: list[dict[str, Any]]) -> Table:
         detail = ", ".join(f"{k}={v}" for k, v in row["detail"].items())
         table.add_row(row["service"], escape(str(row["message"])), row["trace_id"], escape(detail))
     return table
+
+
+def timeline_chart(rows: list[dict[str, Any]], trace_id: str) -> str:
+    bars = [(f"{'  ' * row['depth']}{row['service']}: {row['span'][:48]}", row["start_ms"],
+             row["duration_ms"]) for row in rows]  # fmt: skip
+    return str(save_timeline(RESULTS_DIR / CHART, f"one order's trace {trace_id}", bars))
