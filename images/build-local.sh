@@ -6,7 +6,7 @@
 # packages (it reuses the host's apt sources), imported into Docker; a small
 # Dockerfile next to the component's config then adds what the upstream image
 # does (user, entrypoint, paths). Nothing inside `docker build` touches the
-# network: Python wheels and Kafka's jars are fetched on the host first.
+# network: Python wheels and Kafka's and Zipkin's jars are fetched on the host first.
 #
 # Usage: images/build-local.sh [ENV_FILE]
 # Writes the image names compose.yaml should use into ENV_FILE.
@@ -20,7 +20,10 @@ SUITE=bookworm
 # the proxy's upstreams re-resolve Docker DNS names (`server ... resolve`),
 # which open-source nginx has only since 1.27.3; Debian 12 and 13 ship 1.22
 # and 1.26. The upstream image compose.yaml names (nginx 1.28) has it too.
-declare -A SUITES=([nginx]=forky)
+# Prometheus comes from Debian 13 (trixie): 2.53.3, the newest Debian build
+# that still has a web UI (the classic one; forky's 3.5.3 ships none at all,
+# bookworm's is 2.42).
+declare -A SUITES=([nginx]=forky [prometheus]=trixie)
 # A fixed timestamp keeps rootfs builds reproducible (mmdebstrap honours it).
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1735689600}
 
@@ -36,17 +39,39 @@ ensure_mmdebstrap() {
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 # The Debian packages each local image starts from.
+# busybox gives the local images the `wget` that the upstream images' busybox
+# has, so one healthcheck command works with either.
 declare -A PACKAGES=(
   [python]="python3 python3-venv ca-certificates"
-  [nginx]="nginx libnginx-mod-stream"
+  [nginx]="nginx libnginx-mod-stream libnginx-mod-http-js"
   [rabbitmq]="rabbitmq-server"
   [redis]="redis-server redis-tools"
   [kafka]="openjdk-17-jre-headless"
+  [zipkin]="openjdk-17-jre-headless busybox unzip"
+  [prometheus]="prometheus busybox"
   [loadgen]="wrk"  # `make bench` only (images/loadgen)
+)
+# Files a base leaves out (dpkg path-exclude globs) besides docs, man pages
+# and translations. Prometheus' classic UI loads one moment-timezone file;
+# the package's data/ folder beside it is 212 MB of JSON nothing reads.
+declare -A EXCLUDES=(
+  [prometheus]="/usr/share/javascript/moment-timezone/data/*"
 )
 
 suite_of() { echo "${SUITES[$1]:-$SUITE}"; }
-base_tag() { echo "$PREFIX/base-$1:$(suite_of "$1")"; }
+# What a base is made of besides its suite: the package list, plus any excludes.
+base_recipe() {
+  printf '%s' "${PACKAGES[$1]}"
+  [[ -z ${EXCLUDES[$1]:-} ]] || printf ' exclude=%s' "${EXCLUDES[$1]}"
+}
+# base-NAME:SUITE-HASH, HASH the first 8 hex digits of the recipe's sha256:
+# changing a package list makes a new tag, so the next run builds a new base
+# instead of reusing a stale one. (Old tags stay until removed by hand.)
+base_tag() {
+  local hash
+  hash=$(base_recipe "$1" | sha256sum | cut -c1-8)
+  echo "$PREFIX/base-$1:$(suite_of "$1")-$hash"
+}
 
 # base_rootfs NAME PACKAGES...: a minbase Debian with PACKAGES, imported as base_tag NAME.
 base_rootfs() {
@@ -58,6 +83,12 @@ base_rootfs() {
   say "building $tag from Debian $suite packages: $*"
   local include
   include=$(IFS=,; echo "$*")
+  # read -a splits on spaces without expanding the globs against the host's files.
+  local globs=() excludes=() glob
+  read -r -a globs <<<"${EXCLUDES[$name]:-}"
+  for glob in "${globs[@]}"; do
+    excludes+=(--dpkgopt="path-exclude=$glob")
+  done
   # A mirror frozen in time (a snapshot, a local cache) serves a testing
   # Release file past its one-week Valid-Until; the packages are still signed.
   local valid_until=()
@@ -71,6 +102,7 @@ base_rootfs() {
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
+    "${excludes[@]}" \
     --setup-hook='mkdir -p "$1/usr/share/man/man1"' \
     "${valid_until[@]}" "$suite" "$tarball"
   docker import --message "mmdebstrap $suite: $*" "$tarball" "$tag" >/dev/null
@@ -107,6 +139,9 @@ main() {
   build_image "$PREFIX/redis:local" images/redis "$(base_tag redis)"
   images/kafka/fetch-jars.sh
   build_image "$PREFIX/kafka:local" images/kafka "$(base_tag kafka)"
+  images/zipkin/fetch-jars.sh
+  build_image "$PREFIX/zipkin:local" images/zipkin "$(base_tag zipkin)"
+  build_image "$PREFIX/prometheus:local" images/prometheus "$(base_tag prometheus)"
 
   cat >"$ENV_FILE" <<ENV
 # Written by images/build-local.sh: images built here from Debian packages.
@@ -115,6 +150,8 @@ PROXY_IMAGE=$PREFIX/nginx:local
 RABBITMQ_IMAGE=$PREFIX/rabbitmq:local
 REDIS_IMAGE=$PREFIX/redis:local
 KAFKA_IMAGE=$PREFIX/kafka:local
+ZIPKIN_IMAGE=$PREFIX/zipkin:local
+PROMETHEUS_IMAGE=$PREFIX/prometheus:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready; compose variables in $ENV_FILE"
