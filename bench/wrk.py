@@ -23,21 +23,27 @@ class Load:
 
 
 def wrk(
-    url: str, *, seconds: int, connections: int, threads: int = 2, cpus: str | None = None
-) -> Load:
+    url: str, *, seconds: int, connections: int, threads: int = 2, cpus: str | None = None,
+    json_body: str | None = None,
+) -> Load:  # fmt: skip
     """`connections` kept-alive connections hammering `url` for `seconds` (wrk's closed loop).
 
     `cpus` pins wrk to a cpuset ("0"); compose's `run` has no such flag, so
-    then the image compose built is run with plain `docker run`.
+    then the image compose built is run with plain `docker run`. A
+    `json_body` makes every request a POST of it (images/loadgen/report.lua).
     """
     args = (f"--threads={threads}", f"--connections={connections}", f"--duration={seconds}s",
             "--timeout=5s", url)  # fmt: skip
+    post = ("-e", "WRK_METHOD=POST", "-e", f"WRK_BODY={json_body}",
+            "-e", "WRK_CONTENT_TYPE=application/json") if json_body else ()  # fmt: skip
     if cpus is None:
-        result = compose("run", "--rm", "--no-deps", "loadgen", *args, capture=True)
+        # --build: a changed report.lua reaches the image (cached otherwise).
+        result = compose("run", "--rm", "--no-deps", "--build", *post, "loadgen", *args,
+                         capture=True)  # fmt: skip
     else:
         result = subprocess.run(
             ["docker", "run", "--rm", f"--cpuset-cpus={cpus}", f"--network={NETWORK}",
-             "--read-only", "--cap-drop=ALL", IMAGE, *args],
+             "--read-only", "--cap-drop=ALL", *post, IMAGE, *args],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
     if result.returncode != 0:

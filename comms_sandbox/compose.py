@@ -26,12 +26,14 @@ def compose_env() -> dict[str, str]:
     return env_file(IMAGES_ENV) | dict(os.environ)
 
 
-def compose(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
-    """`docker compose ARGS` in the repository, with the chosen images."""
+def compose(
+    *args: str, capture: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top)."""
     return subprocess.run(
         ["docker", "compose", *args],
         cwd=REPO,
-        env=compose_env(),
+        env=compose_env() | (env or {}),
         text=True,
         capture_output=capture,
         check=False,

@@ -1,5 +1,13 @@
 -- Print wrk's summary as one JSON line (prefixed "WRK_JSON "), for bench/wrk.py.
 -- Latencies are in microseconds, as wrk measures them.
+-- WRK_METHOD, WRK_BODY and WRK_CONTENT_TYPE (environment) make every request
+-- a POST with a body, say; unset, wrk sends its plain GET.
+wrk.method = os.getenv("WRK_METHOD") or wrk.method
+wrk.body = os.getenv("WRK_BODY") or wrk.body
+if os.getenv("WRK_CONTENT_TYPE") then
+  wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE")
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
