@@ -27,3 +27,11 @@ def require_proxy() -> None:
             f"{url} answered {response.status_code}: the proxy is up but not healthy; "
             "see `make ps` and `make logs SERVICE=proxy`."
         )
+
+
+def url_answers(url: str) -> bool:
+    """True when a GET of `url` answers 200 within 3 s."""
+    try:
+        return httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False

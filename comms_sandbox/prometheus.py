@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from comms_sandbox import config
+from comms_sandbox.health import url_answers
 
 
 def query(expression: str) -> float:
@@ -39,7 +40,4 @@ def graph_link(expression: str) -> str:
 
 
 def answers() -> bool:
-    try:
-        return httpx.get(f"{config.prometheus_url()}/-/ready", timeout=3).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return url_answers(f"{config.prometheus_url()}/-/ready")

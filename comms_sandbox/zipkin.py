@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from comms_sandbox import config
+from comms_sandbox.health import url_answers
 
 Span = dict[str, Any]  # Zipkin's v2 JSON span: traceId, id, parentId, name, kind, ...
 
@@ -40,7 +41,4 @@ def ui_link(trace_id: str) -> str:
 
 
 def answers() -> bool:
-    try:
-        return httpx.get(f"{config.zipkin_url()}/health", timeout=3).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return url_answers(f"{config.zipkin_url()}/health")

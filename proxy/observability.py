@@ -31,29 +31,18 @@ TRACEPARENT = "$sandbox_traceparent"
 TRACESTATE = "$sandbox_tracestate"
 COUNTED = "$sandbox_metrics_counted"  # always "": evaluating it counts the request
 
+
+def kept_if_valid(header: str, target: str, pattern: str, otherwise: str = '""') -> Map:
+    """$TARGET is the header's value when it matches `pattern` (whole), else `otherwise`."""
+    source = f"$http_{header}"
+    return Map(source, target, entries=((f'"~^{pattern}$"', source), ("default", otherwise)))
+
+
 MAPS = (
-    Map(
-        source="$http_x_request_id",
-        target=REQUEST_ID,
-        entries=(
-            ('"~^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"', "$http_x_request_id"),
-            ("default", "$request_id"),
-        ),
-    ),
-    Map(
-        source="$http_traceparent",
-        target=TRACEPARENT,
-        # version 00, 32-hex trace id, 16-hex parent span id, 2-hex flags.
-        entries=(
-            ('"~^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"', "$http_traceparent"),
-            ("default", '""'),
-        ),
-    ),
-    Map(
-        source="$http_tracestate",
-        target=TRACESTATE,
-        entries=(('"~^[\\x20-\\x7e]{1,512}$"', "$http_tracestate"), ("default", '""')),
-    ),
+    kept_if_valid("x_request_id", REQUEST_ID, "[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", "$request_id"),
+    # version 00, 32-hex trace id, 16-hex parent span id, 2-hex flags.
+    kept_if_valid("traceparent", TRACEPARENT, "00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"),
+    kept_if_valid("tracestate", TRACESTATE, "[\\x20-\\x7e]{1,512}"),
 )
 
 HTTP = (

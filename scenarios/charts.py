@@ -29,11 +29,7 @@ def save_bar_charts(path: Path, title: str, panels: dict[str, Panel], ylabel: st
     for axis in list(axes.flat)[len(panels) :]:
         axis.set_visible(False)
     figure.suptitle(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def save_timeline(path: Path, title: str, bars: list[tuple[str, float, float]]) -> Path:
@@ -48,6 +44,10 @@ def save_timeline(path: Path, title: str, bars: list[tuple[str, float, float]]) 
     axis.set_xlabel("ms since the first span started")
     axis.tick_params(axis="y", labelsize=8)
     axis.set_title(title)
+    return _save(figure, path)
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
