@@ -312,12 +312,20 @@ def _broker_reason(headers: dict[str, Any]) -> str | None:
 
 
 def take_dead_letters(
-    url: str, *, queue: str = DEAD_LETTER_QUEUE, expect: int = 0, timeout_s: float = 10
+    url: str,
+    *,
+    queue: str = DEAD_LETTER_QUEUE,
+    expect: int = 0,
+    timeout_s: float = 10,
+    from_queues: Iterable[str] | None = None,
 ) -> list[DeadLetter]:
     """Pull (basic_get) and ack every dead letter: read them, and leave the queue empty.
 
-    Waits up to `timeout_s` for at least `expect` of them.
+    Waits up to `timeout_s` for at least `expect` of them. With `from_queues`,
+    only letters dead-lettered from those queues count and are returned: other
+    consumers (shipping, in the observability lesson) refuse the same poison.
     """
+    wanted = set(from_queues) if from_queues is not None else None
     connection = connect(url, "dead-letter-reader")
     taken: list[DeadLetter] = []
     deadline = time.monotonic() + timeout_s
@@ -330,7 +338,9 @@ def take_dead_letters(
                     return taken
                 connection.sleep(0.1)
                 continue
-            taken.append(DeadLetter.from_message(method, properties, body))
+            letter = DeadLetter.from_message(method, properties, body)
+            if wanted is None or letter.queue in wanted:
+                taken.append(letter)
             channel.basic_ack(method.delivery_tag)
     finally:
         close_quietly(connection)

@@ -291,6 +291,9 @@ async def _dead_letters(
         headers = host_kafka.headers_of(record)
         if headers.get(events.SOURCE_HEADER, b"").decode() != source:
             continue
+        # Other groups (the observability lesson's ledger) refuse the same poison: not ours.
+        if headers.get(events.GROUP_HEADER, b"").decode() not in groups.values():
+            continue
         found.append({
             "dead_letter_offset": record.offset,
             "group": headers.get(events.GROUP_HEADER, b"").decode(),

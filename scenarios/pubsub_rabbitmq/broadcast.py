@@ -36,7 +36,9 @@ def run(url: str, events: int = EVENTS) -> dict[str, Any]:
     groups = subscribers.start(url)
     waited_s = subscribers.wait_until_done(groups, events, dead_letters=1, timeout_s=TIMEOUT_S)
     subscribers.stop(groups)
-    dead = rabbitmq.take_dead_letters(url, expect=len(groups), timeout_s=5)
+    dead = rabbitmq.take_dead_letters(
+        url, expect=len(groups), timeout_s=5, from_queues=rabbit.ORDER_QUEUES
+    )
     after = rabbitmq.ready_counts(url, rabbit.ORDER_QUEUES)
     expected = report.confirmed
     return {
