@@ -13,11 +13,17 @@ from comms_sandbox.health import url_answers
 
 def query(expression: str) -> float:
     """An instant query's value, summed over the series it returns; 0 when there are none."""
+    return value(expression) or 0.0
+
+
+def value(expression: str) -> float | None:
+    """An instant query's value, summed over its series; None when it returns no series."""
     response = httpx.get(
         f"{config.prometheus_url()}/api/v1/query", params={"query": expression}, timeout=5
     )
     response.raise_for_status()
-    return sum(float(series["value"][1]) for series in response.json()["data"]["result"])
+    result = response.json()["data"]["result"]
+    return sum(float(series["value"][1]) for series in result) if result else None
 
 
 def targets() -> list[dict[str, Any]]:
