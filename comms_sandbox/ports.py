@@ -42,6 +42,8 @@ RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management U
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
 ZIPKIN = PublishedPort("ZIPKIN_PORT", 9411, "zipkin", "Zipkin: traces UI and API")
 PROMETHEUS = PublishedPort("PROMETHEUS_PORT", 9090, "prometheus", "Prometheus: metrics UI and API")
+TOXIPROXY = PublishedPort("TOXIPROXY_PORT", 8474, "toxiproxy", "Toxiproxy's API (faults lesson)")
+FAULTS_API = PublishedPort("FAULTS_API_PORT", 8086, "api-faults", "the api behind Toxiproxy")
 PUBLISHED_PORTS = (
     PROXY,
     PROXY_L4,
@@ -56,6 +58,8 @@ PUBLISHED_PORTS = (
     KAFKA,
     ZIPKIN,
     PROMETHEUS,
+    TOXIPROXY,
+    FAULTS_API,
 )
 
 HOST = "127.0.0.1"  # everything is published on loopback only

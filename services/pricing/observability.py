@@ -89,6 +89,9 @@ class _Call:
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
+        # The caller's deadline, as it arrived (grpc-timeout): None when it set none.
+        remaining = self.context.time_remaining()
+        self.deadline_ms = round(remaining * 1000) if remaining is not None else None
 
     def __exit__(self, exc_type: type | None, *_: object) -> None:
         elapsed = time.perf_counter() - self.started
@@ -99,6 +102,6 @@ class _Call:
             "call",
             extra={"fields": {
                 "method": self.method, "code": code.name,
-                "duration_ms": round(elapsed * 1000, 2),
+                "duration_ms": round(elapsed * 1000, 2), "deadline_ms": self.deadline_ms,
             }},
         )  # fmt: skip

@@ -1,0 +1,42 @@
+"""Calls to `api-faults` (the api behind Toxiproxy), timed, with a request id each."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from comms_sandbox.ports import FAULTS_API, HOST
+
+TIMEOUT_S = 15.0  # the client's own: longer than any answer the api may take
+
+
+def api_url() -> str:
+    return f"http://{HOST}:{FAULTS_API.port}"
+
+
+def timed_post(path: str, body: dict[str, Any], label: str) -> dict[str, Any]:
+    """One POST: its status, seconds taken, request id and (JSON) answer."""
+    request_id = f"{label}-{uuid.uuid4().hex[:12]}"
+    started = time.perf_counter()
+    try:
+        response = httpx.post(f"{api_url()}{path}", json=body, timeout=TIMEOUT_S,
+                              headers={"X-Request-ID": request_id})  # fmt: skip
+        status, answer = response.status_code, _json(response)
+    except httpx.HTTPError as exc:
+        status, answer = 0, {"error": type(exc).__name__}
+    return {
+        "request_id": request_id,
+        "status": status,
+        "seconds": round(time.perf_counter() - started, 3),
+        "answer": answer,
+    }
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,53 @@
+"""Latency beyond the deadline: pricing's answers delayed 3 s, the api's deadline is 2 s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comms_sandbox import service_logs, toxiproxy
+from scenarios.network_faults.client import timed_post
+
+LATENCY_MS = 3000
+API_DEADLINE_S = 2.0  # API_PRICING_TIMEOUT_S, the api's deadline on each pricing call
+CALLS = 4
+QUOTE = {"sku": "BOOK-42", "quantity": 1}
+
+
+def run() -> dict[str, Any]:
+    baseline = [timed_post("/quotes", QUOTE, "deadline-before") for _ in range(2)]
+    with toxiproxy.toxic("pricing", "slow-answers", "latency", {"latency": LATENCY_MS}):
+        slowed = [timed_post("/quotes", QUOTE, "deadline") for _ in range(CALLS)]
+    after = [timed_post("/quotes", QUOTE, "deadline-after") for _ in range(2)]
+    seen = deadlines_seen_by_pricing([call["request_id"] for call in slowed])
+    return {
+        "latency_ms": LATENCY_MS,
+        "api_deadline_s": API_DEADLINE_S,
+        "before": baseline,
+        "slowed": slowed,
+        "after": after,
+        "pricing_saw_deadline_ms": seen,
+        "holds": holds(slowed, seen, after),
+    }
+
+
+def deadlines_seen_by_pricing(request_ids: list[str]) -> dict[str, int | None]:
+    """The deadline each call carried when it reached pricing (its log line), by request id."""
+    lines = service_logs.json_lines(["pricing"], since="2m")
+    return {
+        line["request_id"]: line.get("deadline_ms")
+        for line in lines
+        if line.get("request_id") in request_ids and "deadline_ms" in line
+    }
+
+
+def holds(slowed: list[dict[str, Any]], seen: dict[str, int | None],
+          after: list[dict[str, Any]]) -> dict[str, bool]:  # fmt: skip
+    """504 within the deadline (plus slack), never the full latency; the deadline propagated."""
+    limit_s = API_DEADLINE_S + 0.5
+    return {
+        "every_slowed_call_504": all(call["status"] == 504 for call in slowed),
+        "answered_within_the_deadline": all(call["seconds"] <= limit_s for call in slowed),
+        "deadline_reached_pricing": len(seen) == len(slowed)
+        and all(ms is not None and 0 < ms <= API_DEADLINE_S * 1000 for ms in seen.values()),
+        "healthy_again_after": all(call["status"] == 200 for call in after),
+    }

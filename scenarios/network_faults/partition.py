@@ -1,0 +1,73 @@
+"""A partition: api-faults cannot reach RabbitMQ for a few seconds, then can again."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from comms_sandbox import toxiproxy
+from scenarios.network_faults.client import timed_post
+from scenarios.pubsub_compare.sides import RabbitSubscriber, kafka_start, read_kafka
+
+DURING = 3  # orders sent while RabbitMQ is cut off
+CONVERGE_WITHIN_S = 30.0
+AFTER = 5  # orders sent once one went through again
+
+
+def order(sequence: int) -> dict[str, Any]:
+    return {"customer_id": "C-5150", "sequence": sequence, "amount_cents": 500}
+
+
+def run() -> dict[str, Any]:
+    start = kafka_start()
+    with RabbitSubscriber() as rabbit_side:
+        warm = timed_post("/orders", order(1), "partition-before")
+        with toxiproxy.partition("rabbitmq"):
+            during = [timed_post("/orders", order(2 + n), "partition") for n in range(DURING)]
+        healed = time.monotonic()
+        converged_s, first_ok = converge(healed)
+        after = [timed_post("/orders", order(10 + n), "partition-after") for n in range(AFTER)]
+        accepted = accepted_event_ids([warm, *during, first_ok, *after])
+        time.sleep(2)  # deliveries in flight
+        in_rabbitmq = {str(e.event_id) for e in rabbit_side.received.events} & accepted
+    in_kafka = {str(e.event_id) for e in read_kafka(start, accepted)[0].events}
+    return {
+        "during": during,
+        "converged_s": converged_s,
+        "after": after,
+        "accepted": len(accepted),
+        "lost": {"rabbitmq": sorted(accepted - in_rabbitmq), "kafka": sorted(accepted - in_kafka)},
+        "holds": holds(during, converged_s, after, accepted, in_rabbitmq, in_kafka),
+    }
+
+
+def converge(healed: float) -> tuple[float | None, dict[str, Any] | None]:
+    """Seconds after the heal until an order is accepted again (None: not within the limit)."""
+    while time.monotonic() - healed < CONVERGE_WITHIN_S:
+        call = timed_post("/orders", order(100 + int(uuid.uuid4().int % 1000)), "partition-heal")
+        if call["status"] == 202:
+            return round(time.monotonic() - healed, 2), call
+        time.sleep(0.5)
+    return None, None
+
+
+def accepted_event_ids(calls: list[dict[str, Any] | None]) -> set[str]:
+    """The event ids of the orders the api answered 202 to: those must never be lost."""
+    return {
+        call["answer"]["event_id"]
+        for call in calls
+        if call is not None and call["status"] == 202
+    }
+
+
+def holds(during: list[dict[str, Any]], converged_s: float | None, after: list[dict[str, Any]],
+          accepted: set[str], in_rabbitmq: set[str], in_kafka: set[str]) -> dict[str, bool]:  # fmt: skip
+    return {
+        "503_naming_the_broker_while_cut_off": all(
+            call["status"] == 503 and "rabbitmq" in str(call["answer"]) for call in during
+        ),
+        "converged_with_no_one_acting": converged_s is not None
+        and all(call["status"] == 202 for call in after),
+        "no_accepted_order_lost": bool(accepted) and accepted <= in_rabbitmq & in_kafka,
+    }
