@@ -6,7 +6,8 @@
 # packages (it reuses the host's apt sources), imported into Docker; a small
 # Dockerfile next to the component's config then adds what the upstream image
 # does (user, entrypoint, paths). Nothing inside `docker build` touches the
-# network: Python wheels and Kafka's and Zipkin's jars are fetched on the host first.
+# network: Python wheels and Kafka's and Zipkin's jars are fetched, and
+# Toxiproxy's Go binaries built, on the host first.
 #
 # Usage: images/build-local.sh [ENV_FILE]
 # Writes the image names compose.yaml should use into ENV_FILE.
@@ -50,6 +51,9 @@ declare -A PACKAGES=(
   [zipkin]="openjdk-17-jre-headless busybox unzip"
   [prometheus]="prometheus busybox"
   [loadgen]="wrk"  # `make bench` only (images/loadgen)
+  # Toxiproxy is two static Go binaries (images/toxiproxy/build-binary.sh):
+  # minbase is enough; ca-certificates for a CLI given an https TOXIPROXY_URL.
+  [toxiproxy]="ca-certificates"
 )
 # Files a base leaves out (dpkg path-exclude globs) besides docs, man pages
 # and translations. Prometheus' classic UI loads one moment-timezone file;
@@ -142,6 +146,8 @@ main() {
   images/zipkin/fetch-jars.sh
   build_image "$PREFIX/zipkin:local" images/zipkin "$(base_tag zipkin)"
   build_image "$PREFIX/prometheus:local" images/prometheus "$(base_tag prometheus)"
+  images/toxiproxy/build-binary.sh
+  build_image "$PREFIX/toxiproxy:local" images/toxiproxy "$(base_tag toxiproxy)"
 
   cat >"$ENV_FILE" <<ENV
 # Written by images/build-local.sh: images built here from Debian packages.
@@ -152,6 +158,7 @@ REDIS_IMAGE=$PREFIX/redis:local
 KAFKA_IMAGE=$PREFIX/kafka:local
 ZIPKIN_IMAGE=$PREFIX/zipkin:local
 PROMETHEUS_IMAGE=$PREFIX/prometheus:local
+TOXIPROXY_IMAGE=$PREFIX/toxiproxy:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready; compose variables in $ENV_FILE"
