@@ -47,6 +47,17 @@ def save_timeline(path: Path, title: str, bars: list[tuple[str, float, float]]) 
     return _save(figure, path)
 
 
+def save_timeseries(path: Path, title: str, panels: dict[str, list[tuple[float, float]]]) -> Path:
+    """One small line chart per panel of (seconds, value) points, stacked in one PNG."""
+    figure, axes = plt.subplots(len(panels), 1, figsize=(9, 1.9 * len(panels)), squeeze=False)
+    for axis, (panel_title, points) in zip(axes.flat, panels.items(), strict=True):
+        axis.plot([t for t, _ in points], [v for _, v in points], marker=".", color="#4C72B0")
+        axis.set_title(panel_title, fontsize=9)
+        axis.tick_params(labelsize=8)
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
 def _save(figure: plt.Figure, path: Path) -> Path:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,24 @@
-"""Network faults (in progress): latency past a deadline, and a partition from a broker.
+"""Network faults: latency, cut connections and partitions, and what keeps the system standing.
 
-Toxiproxy (faults/README.md) sits between `api-faults` and pricing,
-RabbitMQ and Kafka. Each part adds its fault through Toxiproxy's API, measures
-what the client and the dependency saw, and removes the fault, also when it
-stops early (`toxiproxy.clean()`).
+Toxiproxy (faults/README.md) sits between `api-faults` (the api, published on
+127.0.0.1:8086) and pricing, RabbitMQ and Kafka. Each part adds its fault
+through Toxiproxy's API, measures what the client, the dependency and the
+brokers saw, and removes the fault, also when it stops early.
 
-Parts so far:
-- deadlines: 3 s of latency on pricing's answers, a 2 s deadline in the api:
-  /quotes answers 504 in about 2 s instead of hanging, and pricing saw the
-  deadline (grpc-timeout) arrive with the call;
-- partition: RabbitMQ unreachable for a few seconds: POST /orders answers
-  503 naming the broker, every accepted order reaches both brokers, and
-  orders succeed again after the partition heals, with no one acting.
-Not yet: retries and their amplification, a circuit breaker, reset and
-slow-close on broker connections, a slow consumer's backpressure, charts.
+What to look at:
+- deadlines: 3 s of latency on pricing's answers against the api's 2 s
+  deadline: 504 in about 2 s, not a hang; pricing saw the deadline arrive
+  with the call (its log: deadline_ms);
+- retries: pricing's answers cut off; immediate retries send pricing about
+  4 calls per request, retries with backoff, jitter and a 10% budget behind
+  a breaker send at most ~1 (counted in pricing's own log);
+- the circuit breaker over time: closed, open (503 in milliseconds, no call
+  made), half-open probes, closed again once healed;
+- cut and throttled broker connections, and a partition from RabbitMQ:
+  refusals are 503s naming the broker, every accepted order reaches both
+  brokers, and orders go through again with no one acting;
+- a slow consumer: RabbitMQ's prefetch bounds what it holds while the queue
+  grows and drains; Kafka's lag grows and drains back to 0.
 """
 
 from __future__ import annotations
@@ -22,25 +27,54 @@ from typing import Any
 
 from comms_sandbox import toxiproxy
 from comms_sandbox.health import SandboxNotUpError
-from scenarios.network_faults import deadlines, partition
+from scenarios.network_faults import (
+    backpressure,
+    breaker,
+    connections,
+    deadlines,
+    partition,
+    retries,
+)
+from scenarios.network_faults.render import render
+from scenarios.result import ScenarioResult
 
+NAME = "network-faults"
+ORDER = 95  # place in the syllabus
+# What `make up LESSON=network-faults` starts (Compose adds pricing, the brokers).
 SERVICES = ("toxiproxy", "api-faults")
+PARTS = {
+    "deadlines": deadlines.run,
+    "retries": retries.run,
+    "breaker": breaker.run,
+    "connections": connections.run,
+    "partition": partition.run,
+    "backpressure": backpressure.run,
+}
+
+__all__ = ["NAME", "ORDER", "SERVICES", "render", "run", "where"]
+
+
+def where() -> list[tuple[str, str]]:
+    return [("Toxiproxy's API", f"{toxiproxy.api_url()}/proxies")]
 
 
 def require_toxiproxy() -> None:
     if not toxiproxy.answers():
         raise SandboxNotUpError(
-            "Toxiproxy does not answer: start the faults services with "
-            "`docker compose --profile faults up -d --wait toxiproxy api-faults`."
+            f"Toxiproxy does not answer: start the lesson with `make up LESSON={NAME}`."
         )
 
 
-def run_parts() -> dict[str, Any]:
-    """Every part, each between a clean start and a clean end; what was left configured."""
+def run() -> ScenarioResult:
+    """Every part, each between a clean start and a clean end; then what was left configured."""
     require_toxiproxy()
     results: dict[str, Any] = {}
-    for name, part in (("deadlines", deadlines.run), ("partition", partition.run)):
+    for name, part in PARTS.items():
         with toxiproxy.clean():
             results[name] = part()
     results["left_configured"] = toxiproxy.leftovers()
-    return results
+    checks = {f"{name}: {check}": holds
+              for name in PARTS for check, holds in results[name]["holds"].items()}  # fmt: skip
+    checks["no fault left configured"] = results["left_configured"] == []
+    return ScenarioResult(scenario=NAME, ok=all(checks.values()),
+                          metrics={**results, "checks": checks})  # fmt: skip

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from comms_sandbox import service_logs
+from comms_sandbox.compose import compose
 from comms_sandbox.ports import FAULTS_API, HOST
 
 TIMEOUT_S = 15.0  # the client's own: longer than any answer the api may take
@@ -40,3 +42,23 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text[:200]
+
+
+def use_policy(policy: str) -> None:
+    """Re-create api-faults with this pricing resilience policy: off, naive or on."""
+    result = compose(
+        "--profile", "network-faults", "up", "--detach", "--no-deps", "--force-recreate", "--wait",
+        "api-faults", capture=True, env={"FAULTS_PRICING_RESILIENCE": policy},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"re-creating api-faults ({policy}) failed:\n{result.stderr}")
+
+
+def calls_at_pricing(request_ids: list[str], since: str = "3m") -> dict[str, int]:
+    """How many calls pricing handled for each request id (its log lines): the load it got."""
+    wanted = set(request_ids)
+    counts = dict.fromkeys(request_ids, 0)
+    for line in service_logs.json_lines(["pricing"], since=since):
+        if line.get("request_id") in wanted and line.get("message") == "call":
+            counts[line["request_id"]] += 1
+    return counts

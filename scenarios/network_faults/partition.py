@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import AbstractContextManager
 from typing import Any
 
 from comms_sandbox import toxiproxy
 from scenarios.network_faults.client import timed_post
 from scenarios.pubsub_compare.sides import RabbitSubscriber, kafka_start, read_kafka
 
-DURING = 3  # orders sent while RabbitMQ is cut off
+DURING = 2  # orders sent while the fault lasts
 CONVERGE_WITHIN_S = 30.0
-AFTER = 5  # orders sent once one went through again
+AFTER = 3  # orders sent once one went through again
 
 
 def order(sequence: int) -> dict[str, Any]:
@@ -20,14 +21,25 @@ def order(sequence: int) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
+    result = orders_under(toxiproxy.partition("rabbitmq"), "partition")
+    delivered = result.pop("delivered")
+    result["holds"] = holds(
+        result["during"], result["converged_s"], result["after"], result.pop("accepted_ids"),
+        delivered=delivered,
+    )  # fmt: skip
+    return result
+
+
+def orders_under(fault: AbstractContextManager[None], label: str) -> dict[str, Any]:
+    """Orders before, during and after `fault`; which accepted ones reached both brokers."""
     start = kafka_start()
     with RabbitSubscriber() as rabbit_side:
-        warm = timed_post("/orders", order(1), "partition-before")
-        with toxiproxy.partition("rabbitmq"):
-            during = [timed_post("/orders", order(2 + n), "partition") for n in range(DURING)]
+        warm = timed_post("/orders", order(1), f"{label}-before")
+        with fault:
+            during = [timed_post("/orders", order(2 + n), label) for n in range(DURING)]
         healed = time.monotonic()
         converged_s, first_ok = converge(healed)
-        after = [timed_post("/orders", order(10 + n), "partition-after") for n in range(AFTER)]
+        after = [timed_post("/orders", order(10 + n), f"{label}-after") for n in range(AFTER)]
         accepted = accepted_event_ids([warm, *during, first_ok, *after])
         time.sleep(2)  # deliveries in flight
         in_rabbitmq = {str(e.event_id) for e in rabbit_side.received.events} & accepted
@@ -37,8 +49,9 @@ def run() -> dict[str, Any]:
         "converged_s": converged_s,
         "after": after,
         "accepted": len(accepted),
+        "accepted_ids": accepted,
+        "delivered": in_rabbitmq & in_kafka,
         "lost": {"rabbitmq": sorted(accepted - in_rabbitmq), "kafka": sorted(accepted - in_kafka)},
-        "holds": holds(during, converged_s, after, accepted, delivered=in_rabbitmq & in_kafka),
     }
 
 

@@ -31,7 +31,9 @@ if TRACING:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.pricing = PricingClient(settings.pricing_target, settings.pricing_timeout_s)
+    app.state.pricing = PricingClient(
+        settings.pricing_target, settings.pricing_timeout_s, settings.pricing_resilience
+    )
     app.state.events = build_fanout(settings)
     # Redis is connected on first use, so the api starts without it.
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None

@@ -1,5 +1,7 @@
 """The api's only gRPC dependency: a client for PricingService, with errors mapped to HTTP."""
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -7,6 +9,17 @@ from fastapi import HTTPException, status
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from telemetry import REQUEST_ID_HEADER, current_request_id
+
+from api.resilience import (
+    MAX_ATTEMPTS,
+    NAIVE_ATTEMPTS,
+    CircuitBreaker,
+    RetryBudget,
+    backoff_s,
+)
+
+# Answers that say the request was wrong, not that pricing is unwell.
+_NOT_PRICINGS_FAULT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 # How a failed call to pricing reaches the HTTP client: the caller's own
 # mistakes stay 4xx; a dependency that is down or slow is a 503/504, never a 500.
@@ -28,18 +41,20 @@ class Quote:
 
 
 class PricingClient:
-    def __init__(self, target: str, timeout_s: float) -> None:
+    def __init__(self, target: str, timeout_s: float, resilience: str = "off") -> None:
         self._channel = grpc.aio.insecure_channel(target)
         self._pricing = pricing_pb2_grpc.PricingServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._timeout_s = timeout_s
+        self.resilience = resilience
+        self.breaker = CircuitBreaker("pricing")
+        self.budget = RetryBudget()
 
     async def quote(self, sku: str, quantity: int) -> Quote:
         request = pricing_pb2.QuoteRequest(sku=sku, quantity=quantity)
+        call = {"off": self._once, "naive": self._naive, "on": self._resilient}[self.resilience]
         try:
-            reply = await self._pricing.Quote(
-                request, timeout=self._timeout_s, metadata=_request_metadata()
-            )
+            reply = await call(request)
         except grpc.aio.AioRpcError as exc:
             raise _as_http_error(exc) from exc
         return Quote(
@@ -50,6 +65,52 @@ class PricingClient:
             currency=reply.currency,
             priced_by=reply.priced_by,
         )
+
+    async def _once(
+        self, request: pricing_pb2.QuoteRequest, timeout_s: float | None = None
+    ) -> pricing_pb2.QuoteReply:
+        return await self._pricing.Quote(
+            request, timeout=timeout_s or self._timeout_s, metadata=_request_metadata()
+        )
+
+    async def _naive(self, request: pricing_pb2.QuoteRequest) -> pricing_pb2.QuoteReply:
+        """Up to NAIVE_ATTEMPTS at once, on any error: what not to do (the faults lesson)."""
+        for attempt in range(1, NAIVE_ATTEMPTS + 1):
+            try:
+                return await self._once(request)
+            except grpc.aio.AioRpcError:
+                if attempt == NAIVE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _resilient(self, request: pricing_pb2.QuoteRequest) -> pricing_pb2.QuoteReply:
+        """Behind the breaker; retries of UNAVAILABLE with backoff, within budget and deadline."""
+        deadline = time.monotonic() + self._timeout_s
+        self.budget.earn()
+        for retry in range(MAX_ATTEMPTS):
+            if not self.breaker.allow():
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE,
+                    detail="pricing: circuit open, not called (retry in a few seconds)",
+                    headers={"X-Pricing-Breaker": self.breaker.state},
+                )
+            try:
+                reply = await self._once(request, max(0.01, deadline - time.monotonic()))
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in _NOT_PRICINGS_FAULT:
+                    self.breaker.succeeded()  # it answered: the caller's mistake
+                    raise
+                self.breaker.failed()
+                wait = backoff_s(retry)
+                retriable = exc.code() == grpc.StatusCode.UNAVAILABLE
+                in_time = time.monotonic() + wait < deadline
+                if not (retriable and in_time and retry + 1 < MAX_ATTEMPTS and self.budget.spend()):
+                    raise
+                await asyncio.sleep(wait)
+                continue
+            self.breaker.succeeded()
+            return reply
+        raise AssertionError("unreachable")
 
     async def health(self, timeout_s: float) -> str:
         """The health service's status name, or the gRPC error code when it cannot be asked."""

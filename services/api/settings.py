@@ -1,5 +1,7 @@
 """All of the api's settings in one place, read from API_* environment variables."""
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -9,6 +11,10 @@ class Settings(BaseSettings):
     pricing_target: str = "pricing:50051"
     pricing_timeout_s: float = 2.0
     readiness_timeout_s: float = 1.0
+    # How a failed pricing call is handled (services/api/resilience.py): "off",
+    # one attempt; "naive", immediate retries; "on", retries with backoff,
+    # jitter and a budget, behind a circuit breaker. The faults lesson compares them.
+    pricing_resilience: Literal["off", "naive", "on"] = "off"
     # Order events (services/events/): empty means "not configured", and
     # POST /orders then answers 503 for that broker rather than pretend.
     rabbitmq_url: str = ""

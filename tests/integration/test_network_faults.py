@@ -1,7 +1,8 @@
-"""Network faults (in progress): deadlines and a partition, through real Toxiproxy.
+"""Network faults lesson, through real Toxiproxy: each behaviour asserted on run().
 
-The faults services sit behind the `faults` profile; this module starts them
-and leaves them to the session's clean-up.
+The lesson's services sit behind the `network-faults` profile; this module
+starts them (as `make up LESSON=network-faults` does) and leaves them to
+the session's clean-up.
 """
 
 from __future__ import annotations
@@ -13,40 +14,65 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import toxiproxy
 from comms_sandbox.compose import compose, profile_flags
-from scenarios.network_faults import SERVICES, run_parts
+from scenarios.network_faults import SERVICES
+from scenarios.result import ScenarioResult
 
 
-@pytest.fixture(scope="module")
-def parts(stack: DockerCompose) -> dict[str, Any]:
+@pytest.fixture(scope="module", autouse=True)
+def faults_services(stack: DockerCompose) -> None:
     result = compose(*profile_flags(SERVICES), "up", "--detach", "--no-build", "--wait",
                      *SERVICES, capture=True)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return run_parts()
+
+
+def failed(part: dict[str, Any]) -> list[str]:
+    return [check for check, holds in part["holds"].items() if not holds]
 
 
 def test_latency_past_the_deadline_is_a_prompt_504_and_the_deadline_reaches_pricing(
-    parts: dict[str, Any],
+    result: ScenarioResult,
 ) -> None:
-    deadlines = parts["deadlines"]
-    assert deadlines["holds"] == dict.fromkeys(deadlines["holds"], True), deadlines
+    deadlines = result.metrics["deadlines"]
+    assert failed(deadlines) == [], deadlines
     assert all(call["status"] == 200 for call in deadlines["before"])
 
 
+def test_naive_retries_multiply_the_load_and_budgeted_ones_do_not(result: ScenarioResult) -> None:
+    retries = result.metrics["retries"]
+    assert failed(retries) == [], retries["policies"]
+
+
+def test_the_breaker_opens_fails_fast_probes_and_closes(result: ScenarioResult) -> None:
+    breaker = result.metrics["breaker"]
+    assert failed(breaker) == [], breaker["transitions"]
+
+
+def test_cut_and_throttled_connections_lose_no_accepted_order(result: ScenarioResult) -> None:
+    faults = result.metrics["connections"]["faults"]
+    assert {name: failed(part) for name, part in faults.items()} == {name: [] for name in faults}
+
+
 def test_a_partition_is_a_503_naming_the_broker_and_loses_no_accepted_order(
-    parts: dict[str, Any],
+    result: ScenarioResult,
 ) -> None:
-    partition = parts["partition"]
-    assert partition["holds"] == dict.fromkeys(partition["holds"], True), partition
+    partition = result.metrics["partition"]
+    assert failed(partition) == [], partition
     assert partition["lost"] == {"rabbitmq": [], "kafka": []}
 
 
-def test_no_fault_is_left_configured_after_the_run(parts: dict[str, Any]) -> None:
-    assert parts["left_configured"] == []
+def test_a_slow_consumer_is_held_back_by_the_broker(result: ScenarioResult) -> None:
+    backpressure = result.metrics["backpressure"]
+    assert failed(backpressure) == [], {k: v for k, v in backpressure.items() if k != "samples"}
+
+
+def test_no_fault_is_left_configured_after_the_run(result: ScenarioResult) -> None:
+    assert result.metrics["left_configured"] == []
     assert toxiproxy.leftovers() == []
+    assert result.ok, result.metrics["checks"]
 
 
 def test_an_interrupted_run_leaves_no_fault_and_the_next_starts_clean(
-    parts: dict[str, Any],
+    result: ScenarioResult,
 ) -> None:
     with pytest.raises(RuntimeError), toxiproxy.clean():
         toxiproxy.add_toxic("pricing", "interrupted", "latency", {"latency": 1000})

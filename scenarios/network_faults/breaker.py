@@ -1,0 +1,72 @@
+"""A circuit breaker over time: pricing fails, the breaker opens, probes, and closes once healed.
+
+Calls every 100 ms for a few seconds with pricing's answers cut off, then
+as many after the fault is removed. Each call's status, time and the
+X-Pricing-Breaker header it got, the breaker's changes of state (api-faults'
+log), and whether calls made while open reached pricing at all.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from comms_sandbox import proxy_log, service_logs, toxiproxy
+from scenarios.network_faults.client import calls_at_pricing, timed_post, use_policy
+from scenarios.network_faults.retries import CUT_ANSWERS, QUOTE
+
+FAILING_S = 5.0
+HEALED_S = 3.0
+EVERY_S = 0.1
+FAST_S = 0.05  # an answer from an open breaker: no call was made
+
+
+def run() -> dict[str, Any]:
+    use_policy("on")
+    started = time.monotonic()
+    kind, attributes = CUT_ANSWERS
+    with toxiproxy.toxic("pricing", "cut-answers", kind, attributes):
+        failing = calls_for(FAILING_S, started, "breaker-failing")
+    healed = calls_for(HEALED_S, started, "breaker-healed")
+    time.sleep(proxy_log.FLUSH_S)
+    calls = failing + healed
+    at_pricing = calls_at_pricing([c["request_id"] for c in calls])
+    for call in calls:
+        call["reached_pricing"] = at_pricing[call["request_id"]]
+    return {
+        "calls": calls,
+        "fault_removed_at_s": round(FAILING_S, 2),
+        "transitions": transitions(),
+        "holds": holds(calls, transitions()),
+    }
+
+
+def calls_for(seconds: float, started: float, label: str) -> list[dict[str, Any]]:
+    calls, until = [], time.monotonic() + seconds
+    while time.monotonic() < until:
+        call = timed_post("/quotes", QUOTE, label)
+        call["at_s"] = round(time.monotonic() - started, 2)
+        call["breaker"] = (call["answer"] or {}).get("detail", "") if call["status"] == 503 else ""
+        calls.append(call)
+        time.sleep(EVERY_S)
+    return calls
+
+
+def transitions() -> list[str]:
+    """The breaker's changes of state, in order, from api-faults' log."""
+    lines = service_logs.json_lines(["api-faults"], since="1m")
+    return [f"{line['from']} -> {line['to']}" for line in lines
+            if line.get("message") == "circuit breaker state"]  # fmt: skip
+
+
+def holds(calls: list[dict[str, Any]], moves: list[str]) -> dict[str, bool]:
+    """It opened, probed and closed; while open it answered fast and called no one."""
+    refused = [c for c in calls if "circuit open" in str(c["breaker"])]
+    return {
+        "opened_then_probed_then_closed": "closed -> open" in moves
+        and "open -> half-open" in moves
+        and "half-open -> closed" in moves,
+        "open_breaker_fails_fast": bool(refused) and all(c["seconds"] <= FAST_S for c in refused),
+        "open_breaker_calls_no_one": all(c["reached_pricing"] == 0 for c in refused),
+        "calls_succeed_after_healing": calls[-1]["status"] == 200,
+    }

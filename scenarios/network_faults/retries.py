@@ -1,0 +1,56 @@
+"""Retries done wrong and right against a failing dependency, measured at the dependency.
+
+The fault: every answer from pricing is cut off (Toxiproxy's limit_data on
+its answers), so each call reaches pricing, which does the work, and the api
+sees UNAVAILABLE at once. "naive" retries at once, up to 4 attempts;
+"on" retries with backoff and jitter within a 10% budget, behind a breaker.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from comms_sandbox import proxy_log, toxiproxy
+from scenarios.network_faults.client import calls_at_pricing, timed_post, use_policy
+
+CALLS = 12
+QUOTE = {"sku": "BOOK-42", "quantity": 1}
+# Enough bytes for the HTTP/2 preface and settings, not for an answer.
+CUT_ANSWERS = ("limit_data", {"bytes": 64})
+
+
+def failing_calls(label: str) -> list[dict[str, Any]]:
+    kind, attributes = CUT_ANSWERS
+    with toxiproxy.toxic("pricing", "cut-answers", kind, attributes):
+        return [timed_post("/quotes", QUOTE, label) for _ in range(CALLS)]
+
+
+def run() -> dict[str, Any]:
+    results = {}
+    try:
+        for policy in ("naive", "on"):
+            use_policy(policy)
+            calls = failing_calls(f"retry-{policy}")
+            time.sleep(proxy_log.FLUSH_S)  # pricing's log lines
+            at_pricing = calls_at_pricing([c["request_id"] for c in calls])
+            results[policy] = {
+                "calls": len(calls),
+                "statuses": sorted({c["status"] for c in calls}),
+                "calls_at_pricing": sum(at_pricing.values()),
+                "amplification": round(sum(at_pricing.values()) / len(calls), 2),
+            }
+    finally:
+        use_policy("on")  # as compose.yaml has it
+    return {"policies": results, "holds": holds(results)}
+
+
+def holds(results: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """Naive retries multiply the load (3x or more); budgeted ones add at most a fifth."""
+    return {
+        "naive_retries_multiply_the_load": results["naive"]["amplification"] >= 3,
+        "budgeted_retries_do_not": results["on"]["amplification"] <= 1.2,
+        "every_failed_call_is_a_5xx_not_a_hang": all(
+            status in (502, 503, 504) for r in results.values() for status in r["statuses"]
+        ),
+    }
