@@ -40,3 +40,47 @@ def test_a_partition_verdict_needs_503s_naming_the_broker_convergence_and_no_los
     assert not partition.holds(wrong, 1.5, after, {"e1"}, delivered={"e1"})[
         "503_naming_the_broker_while_cut_off"
     ]
+
+
+def test_retries_verdict_needs_naive_amplification_and_a_contained_budget() -> None:
+    from scenarios.network_faults import retries
+
+    good = {"naive": {"amplification": 4.0, "statuses": [503]},
+            "on": {"amplification": 0.6, "statuses": [503]}}  # fmt: skip
+    assert all(retries.holds(good).values())
+    piling_on = {**good, "on": {"amplification": 2.5, "statuses": [503]}}
+    assert not retries.holds(piling_on)["budgeted_retries_do_not"]
+    no_retry = {**good, "naive": {"amplification": 1.0, "statuses": [503]}}
+    assert not retries.holds(no_retry)["naive_retries_multiply_the_load"]
+    crashed = {**good, "on": {"amplification": 1.0, "statuses": [500]}}
+    assert not retries.holds(crashed)["every_failed_call_is_a_5xx_not_a_hang"]
+
+
+def test_breaker_verdict_needs_every_state_fast_refusals_and_no_calls_while_open() -> None:
+    from scenarios.network_faults import breaker
+
+    moves = ["closed -> open", "open -> half-open", "half-open -> open",
+             "open -> half-open", "half-open -> closed"]  # fmt: skip
+    refused = {"status": 503, "seconds": 0.004, "breaker": "pricing: circuit open",
+               "reached_pricing": 0}  # fmt: skip
+    calls = [refused, {"status": 200, "seconds": 0.01, "breaker": "", "reached_pricing": 1}]
+    assert all(breaker.holds(calls, moves).values())
+    assert not breaker.holds(calls, moves[:3])["opened_then_probed_then_closed"]
+    slow = [{**refused, "seconds": 1.9}, calls[1]]
+    assert not breaker.holds(slow, moves)["open_breaker_fails_fast"]
+    leaky = [{**refused, "reached_pricing": 1}, calls[1]]
+    assert not breaker.holds(leaky, moves)["open_breaker_calls_no_one"]
+    assert not breaker.holds([calls[1], refused], moves)["calls_succeed_after_healing"]
+
+
+def test_backpressure_verdict_needs_a_bound_a_backlog_and_a_drain() -> None:
+    from scenarios.network_faults import backpressure as bp
+
+    rabbit = {"max_held_unacked": bp.PREFETCH, "max_depth": 200, "final_depth": 0,
+              "handled": bp.MESSAGES}  # fmt: skip
+    kafka = {"max_lag": 300, "final_lag": 0}
+    assert all(bp.holds(rabbit, kafka).values())
+    flooded = {**rabbit, "max_held_unacked": bp.PREFETCH + 50}
+    assert not bp.holds(flooded, kafka)["rabbitmq_unacked_bounded_by_prefetch"]
+    assert not bp.holds({**rabbit, "final_depth": 3}, kafka)["rabbitmq_queue_grew_then_drained"]
+    assert not bp.holds(rabbit, {**kafka, "final_lag": 12})["kafka_lag_grew_then_drained"]
