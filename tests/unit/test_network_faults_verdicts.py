@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from scenarios.network_faults import deadlines, partition
+from scenarios.network_faults import backpressure as bp
+from scenarios.network_faults import breaker, deadlines, partition, retries
 
 
 def call(status: int, seconds: float = 0.1, answer: object = None) -> dict:
@@ -43,8 +44,6 @@ def test_a_partition_verdict_needs_503s_naming_the_broker_convergence_and_no_los
 
 
 def test_retries_verdict_needs_naive_amplification_and_a_contained_budget() -> None:
-    from scenarios.network_faults import retries
-
     good = {"naive": {"amplification": 4.0, "statuses": [503]},
             "on": {"amplification": 0.6, "statuses": [503]}}  # fmt: skip
     assert all(retries.holds(good).values())
@@ -57,8 +56,6 @@ def test_retries_verdict_needs_naive_amplification_and_a_contained_budget() -> N
 
 
 def test_breaker_verdict_needs_every_state_fast_refusals_and_no_calls_while_open() -> None:
-    from scenarios.network_faults import breaker
-
     moves = ["closed -> open", "open -> half-open", "half-open -> open",
              "open -> half-open", "half-open -> closed"]  # fmt: skip
     refused = {"status": 503, "seconds": 0.004, "breaker": "pricing: circuit open",
@@ -74,8 +71,6 @@ def test_breaker_verdict_needs_every_state_fast_refusals_and_no_calls_while_open
 
 
 def test_backpressure_verdict_needs_a_bound_a_backlog_and_a_drain() -> None:
-    from scenarios.network_faults import backpressure as bp
-
     rabbit = {"max_held_unacked": bp.PREFETCH, "max_depth": 200, "final_depth": 0,
               "handled": bp.MESSAGES}  # fmt: skip
     kafka = {"max_lag": 300, "final_lag": 0}
