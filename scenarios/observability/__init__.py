@@ -97,6 +97,19 @@ def wait_for(check: Any, timeout_s: float = WAIT_S) -> Any:
         time.sleep(0.5)
 
 
+def counters_moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """RabbitMQ's exporter refreshes its per-queue counts every few seconds, after the
+    events themselves: read again (up to WAIT_S) until every counter has moved or
+    the wait runs out. A counter that moved by more than expected still fails."""
+    if _all_moved(before, after):
+        return after
+    return wait_for(lambda: (now := counters()) if _all_moved(before, now) else None) or counters()
+
+
+def _all_moved(before: dict[str, float], now: dict[str, float]) -> bool:
+    return all(row["moved"] >= row["expected"] for row in evidence.counter_rows(before, now))
+
+
 def caught_up() -> bool:
     """The ledger group's lag, as last scraped, is known and 0."""
     return prometheus.value(evidence.LAG) == 0
@@ -147,7 +160,7 @@ def run() -> ScenarioResult:
     spans = find_trace(request_id)
     trace_id = spans[0]["traceId"] if spans else ""
     lines = find_logs(request_id, since)  # the consumers are done once they have logged
-    after = counters_scraped_after(time.time())
+    after = counters_moved(before, counters_scraped_after(time.time()))
     lag = wait_for(caught_up, timeout_s=CATCH_UP_S)
     rows = evidence.counter_rows(before, after)
     checks = {
