@@ -103,7 +103,12 @@ def counters_moved(before: dict[str, float], after: dict[str, float]) -> dict[st
     the wait runs out. A counter that moved by more than expected still fails."""
     if _all_moved(before, after):
         return after
-    return wait_for(lambda: (now := counters()) if _all_moved(before, now) else None) or counters()
+
+    def moved() -> dict[str, float] | None:
+        now = counters()
+        return now if _all_moved(before, now) else None
+
+    return wait_for(moved) or counters()
 
 
 def _all_moved(before: dict[str, float], now: dict[str, float]) -> bool:
