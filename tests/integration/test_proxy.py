@@ -1,5 +1,7 @@
 """nginx in front of the api replicas: balancing, forwarded headers, docs, its own config."""
 
+import time
+
 import httpx
 import pytest
 from testcontainers.compose import DockerCompose
@@ -9,7 +11,14 @@ from proxy.site import SITE
 
 
 def test_all_three_replicas_answer_through_the_proxy(proxy: httpx.Client) -> None:
-    responses = [proxy.get("/whoami") for _ in range(30)]
+    # A replica an earlier test killed and restarted may still sit out nginx's
+    # fail_timeout (3 s) after it turned healthy: give the proxy that long.
+    deadline = time.monotonic() + 10
+    while True:
+        responses = [proxy.get("/whoami") for _ in range(30)]
+        if len({r.json()["hostname"] for r in responses}) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert {r.status_code for r in responses} == {200}
     hostnames = {r.json()["hostname"] for r in responses}
     upstreams = {r.headers["x-upstream-addr"] for r in responses}
