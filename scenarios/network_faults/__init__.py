@@ -9,11 +9,11 @@ What to look at:
 - deadlines: 3 s of latency on pricing's answers against the api's 2 s
   deadline: 504 in about 2 s, not a hang; pricing saw the deadline arrive
   with the call (its log: deadline_ms);
-- retries: pricing's answers cut off; immediate retries send pricing about
-  4 calls per request, retries with backoff, jitter and a 10% budget behind
-  a breaker send at most ~1 (counted in pricing's own log);
-- the circuit breaker over time: closed, open (503 in milliseconds, no call
-  made), half-open probes, closed again once healed;
+- retries: pricing's answers cut off; immediate retries multiply the calls
+  pricing handles per request (about 2x here), retries with backoff, jitter
+  and a 10% budget behind a breaker do not (counted in pricing's own log);
+- the circuit breaker over time: closed, open (a 503 in the time of the
+  HTTP round trip, no call made), half-open probes, closed again once healed;
 - cut and throttled broker connections, and a partition from RabbitMQ:
   refusals are 503s naming the broker, every accepted order reaches both
   brokers, and orders go through again with no one acting;

@@ -74,10 +74,17 @@ class PricingClient:
         )
 
     async def _naive(self, request: pricing_pb2.QuoteRequest) -> pricing_pb2.QuoteReply:
-        """Up to NAIVE_ATTEMPTS at once, on any error: what not to do (the faults lesson)."""
+        """Up to NAIVE_ATTEMPTS at once, on any error: what not to do (the faults lesson).
+
+        Each attempt waits for a connection (wait_for_ready) rather than failing
+        in the client while the last one is torn down: every retry reaches pricing.
+        """
         for attempt in range(1, NAIVE_ATTEMPTS + 1):
             try:
-                return await self._once(request)
+                return await self._pricing.Quote(
+                    request, timeout=self._timeout_s, metadata=_request_metadata(),
+                    wait_for_ready=True,
+                )  # fmt: skip
             except grpc.aio.AioRpcError:
                 if attempt == NAIVE_ATTEMPTS:
                     raise
@@ -87,8 +94,11 @@ class PricingClient:
         """Behind the breaker; retries of UNAVAILABLE with backoff, within budget and deadline."""
         deadline = time.monotonic() + self._timeout_s
         self.budget.earn()
+        last_error: grpc.aio.AioRpcError | None = None
         for retry in range(MAX_ATTEMPTS):
             if not self.breaker.allow():
+                if last_error is not None:  # it opened under this request: say what failed
+                    raise last_error
                 raise HTTPException(
                     status.HTTP_503_SERVICE_UNAVAILABLE,
                     detail="pricing: circuit open, not called (retry in a few seconds)",
@@ -106,6 +116,7 @@ class PricingClient:
                 in_time = time.monotonic() + wait < deadline
                 if not (retriable and in_time and retry + 1 < MAX_ATTEMPTS and self.budget.spend()):
                     raise
+                last_error = exc
                 await asyncio.sleep(wait)
                 continue
             self.breaker.succeeded()
