@@ -6,11 +6,11 @@ through Toxiproxy's API, measures what the client, the dependency and the
 brokers saw, and removes the fault, also when it stops early.
 
 What to look at:
-- deadlines: 3 s of latency on pricing's answers against the api's 2 s
-  deadline: 504 in about 2 s, not a hang; pricing saw the deadline arrive
+- deadlines: 1 s of latency on pricing's answers against api-faults' 0.5 s
+  deadline: 504 in about 0.5 s, not a hang; pricing saw the deadline arrive
   with the call (its log: deadline_ms);
 - retries: pricing's answers cut off; immediate retries multiply the calls
-  pricing handles per request (about 2x here), retries with backoff, jitter
+  pricing handles per request (about 4x), retries with backoff, jitter
   and a 10% budget behind a breaker do not (counted in pricing's own log);
 - the circuit breaker over time: closed, open (a 503 in the time of the
   HTTP round trip, no call made), half-open probes, closed again once healed;

@@ -1,9 +1,10 @@
 """Retries done wrong and right against a failing dependency, measured at the dependency.
 
-The fault: every answer from pricing is cut off (Toxiproxy's limit_data on
-its answers), so each call reaches pricing, which does the work, and the api
-sees UNAVAILABLE at once. "naive" retries at once, up to 4 attempts;
-"on" retries with backoff and jitter within a 10% budget, behind a breaker.
+The fault: pricing's answers are 1 s late (Toxiproxy's latency on them)
+while api-faults gives each call 0.5 s, so every call reaches pricing, which
+does the work, and times out. "naive" tries again at once, up to 4 attempts;
+"on" does not retry a timeout (the time is spent), retries only what a new
+attempt can fix, within a 10% budget, behind a breaker.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from scenarios.network_faults.client import calls_at_pricing, timed_post, use_po
 
 CALLS = 12
 QUOTE = {"sku": "BOOK-42", "quantity": 1}
-# Enough bytes for the HTTP/2 preface and settings, not for an answer.
+# Enough bytes for the HTTP/2 preface and settings, not for an answer (the breaker part).
 CUT_ANSWERS = ("limit_data", {"bytes": 64})
+LATE_ANSWERS = ("latency", {"latency": 1000})
 
 
 def failing_calls(label: str) -> list[dict[str, Any]]:
-    kind, attributes = CUT_ANSWERS
-    with toxiproxy.toxic("pricing", "cut-answers", kind, attributes):
+    kind, attributes = LATE_ANSWERS
+    with toxiproxy.toxic("pricing", "late-answers", kind, attributes):
         return [timed_post("/quotes", QUOTE, label) for _ in range(CALLS)]
 
 
@@ -48,11 +50,10 @@ def run() -> dict[str, Any]:
 def holds(results: dict[str, dict[str, Any]]) -> dict[str, bool]:
     """Naive retries multiply the load; budgeted ones, behind the breaker, add at most a fifth.
 
-    Naive attempts 4 times, but pricing sees fewer: while gRPC reconnects a
-    cut connection, an immediate retry fails in the client without a call.
+    Naive attempts 4 times, and pricing handles each (about 4 calls a request).
     """
     return {
-        "naive_retries_multiply_the_load": results["naive"]["amplification"] >= 1.5,
+        "naive_retries_multiply_the_load": results["naive"]["amplification"] >= 3,
         "budgeted_retries_do_not": results["on"]["amplification"] <= 1.2,
         "every_failed_call_is_a_5xx_not_a_hang": all(
             status in (502, 503, 504) for r in results.values() for status in r["statuses"]
