@@ -1,8 +1,9 @@
 """Cut and throttled broker connections: publishers reconnect, and nothing accepted is lost.
 
 Toxiproxy resets every connection to a broker a second after it opens
-(reset_peer), or throttles Kafka's answers to 2 KB/s (bandwidth), while the
-api accepts orders. Some orders may be refused (503, the client retries);
+(reset_peer), holds RabbitMQ's closing connections open 2 s (slow_close),
+or throttles Kafka's answers to 2 KB/s (bandwidth), while the api accepts
+orders. Some orders may be refused (503, the client retries);
 every order the api accepted must reach both brokers, and orders go through
 again once the fault is gone, with no one acting.
 """
@@ -17,6 +18,7 @@ from scenarios.network_faults.partition import orders_under
 FAULTS = {
     "rabbitmq connections reset after 1 s": ("rabbitmq", "reset_peer", {"timeout": 1000}),
     "kafka connections reset after 1 s": ("kafka", "reset_peer", {"timeout": 1000}),
+    "rabbitmq connections close 2 s late": ("rabbitmq", "slow_close", {"delay": 2000}),
     "kafka answers at 2 KB/s": ("kafka", "bandwidth", {"rate": 2}),
 }
 

@@ -40,6 +40,10 @@ def test_a_partition_verdict_needs_503s_naming_the_broker_convergence_and_no_los
     assert not partition.holds(during, None, after, {"e1"}, delivered={"e1"})[
         "converged_with_no_one_acting"
     ]
+    hanging = [{**during[0], "seconds": 30.0}]
+    assert not partition.holds(hanging, 1.5, after, {"e1"}, delivered={"e1"})[
+        "503_within_the_publish_timeout"
+    ]
     wrong = [call(500, answer={"detail": "boom"})]
     assert not partition.holds(wrong, 1.5, after, {"e1"}, delivered={"e1"})[
         "503_naming_the_broker_while_cut_off"
