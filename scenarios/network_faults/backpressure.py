@@ -21,6 +21,7 @@ import pika
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from comms_sandbox import config
+from comms_sandbox.kafka_offsets import Inspector
 from events import kafka as events_kafka
 from events import rabbit
 from events.model import sample_orders
@@ -125,33 +126,35 @@ async def kafka_lag() -> dict[str, Any]:
         async with events_kafka.OrderPublisher(bootstrap) as publisher:
             for event in sample_orders(MESSAGES):
                 await publisher.publish(event)
-        samples, started = [], time.monotonic()
-        while True:
-            lag = await _lag(consumer, partitions)
-            samples.append({"t_s": round(time.monotonic() - started, 2), "lag": lag})
-            if lag == 0 or time.monotonic() - started > MESSAGES / KAFKA_RATE_PER_S + 20:
-                break
-            batch = await consumer.getmany(timeout_ms=200, max_records=int(KAFKA_RATE_PER_S / 5))
-            if batch:
-                await consumer.commit()
-            await asyncio.sleep(0.2)
+        async with Inspector(bootstrap) as inspector:
+            samples = await _drain_slowly(consumer, inspector, group)
         return {"max_lag": max(s["lag"] for s in samples), "final_lag": samples[-1]["lag"],
                 "samples": samples}  # fmt: skip
     finally:
         await consumer.stop()
 
 
+async def _drain_slowly(
+    consumer: AIOKafkaConsumer, inspector: Inspector, group: str
+) -> list[dict[str, Any]]:
+    """Read about KAFKA_RATE_PER_S records a second; sample the group's lag until it is 0."""
+    samples: list[dict[str, Any]] = []
+    started = time.monotonic()
+    while True:
+        lag = sum((await inspector.lag(group, events_kafka.ORDERS_TOPIC)).values())
+        samples.append({"t_s": round(time.monotonic() - started, 2), "lag": lag})
+        if lag == 0 or time.monotonic() - started > MESSAGES / KAFKA_RATE_PER_S + 20:
+            return samples
+        batch = await consumer.getmany(timeout_ms=200, max_records=int(KAFKA_RATE_PER_S / 5))
+        if batch:
+            await consumer.commit()
+        await asyncio.sleep(0.2)
+
+
 async def _assigned(consumer: AIOKafkaConsumer, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not consumer.assignment() and time.monotonic() < deadline:
         await consumer.getmany(timeout_ms=200)
-
-
-async def _lag(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> int:
-    """Log end minus committed offset, summed over partitions: both asked of the broker."""
-    ends = await consumer.end_offsets(partitions)
-    committed = [await consumer.committed(tp) or 0 for tp in partitions]
-    return sum(max(0, ends[tp] - c) for tp, c in zip(partitions, committed, strict=True))
 
 
 def holds(rabbitmq: dict[str, Any], kafka: dict[str, Any]) -> dict[str, bool]:

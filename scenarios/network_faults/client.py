@@ -54,11 +54,19 @@ def use_policy(policy: str) -> None:
         raise RuntimeError(f"re-creating api-faults ({policy}) failed:\n{result.stderr}")
 
 
-def calls_at_pricing(request_ids: list[str], since: str = "3m") -> dict[str, int]:
-    """How many calls pricing handled for each request id (its log lines): the load it got."""
+def pricing_calls(request_ids: list[str], since: str = "3m") -> list[dict[str, Any]]:
+    """The calls pricing handled for these request ids: its log line for each."""
     wanted = set(request_ids)
+    return [
+        line
+        for line in service_logs.json_lines(["pricing"], since=since)
+        if line.get("request_id") in wanted and line.get("message") == "call"
+    ]
+
+
+def calls_at_pricing(request_ids: list[str]) -> dict[str, int]:
+    """How many calls pricing handled for each request id: the load it got."""
     counts = dict.fromkeys(request_ids, 0)
-    for line in service_logs.json_lines(["pricing"], since=since):
-        if line.get("request_id") in wanted and line.get("message") == "call":
-            counts[line["request_id"]] += 1
+    for line in pricing_calls(request_ids):
+        counts[line["request_id"]] += 1
     return counts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from comms_sandbox import service_logs, toxiproxy
-from scenarios.network_faults.client import timed_post
+from comms_sandbox import toxiproxy
+from scenarios.network_faults.client import pricing_calls, timed_post
 
 LATENCY_MS = 1000
 API_DEADLINE_S = 0.5  # api-faults' API_PRICING_TIMEOUT_S (compose.yaml): its deadline per call
@@ -32,12 +32,7 @@ def run() -> dict[str, Any]:
 
 def deadlines_seen_by_pricing(request_ids: list[str]) -> dict[str, int | None]:
     """The deadline each call carried when it reached pricing (its log line), by request id."""
-    lines = service_logs.json_lines(["pricing"], since="2m")
-    return {
-        line["request_id"]: line.get("deadline_ms")
-        for line in lines
-        if line.get("request_id") in request_ids and "deadline_ms" in line
-    }
+    return {line["request_id"]: line.get("deadline_ms") for line in pricing_calls(request_ids)}
 
 
 def holds(slowed: list[dict[str, Any]], seen: dict[str, int | None],

@@ -8,8 +8,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from comms_sandbox import toxiproxy
+from comms_sandbox.order_readers import RabbitSubscriber, kafka_start, read_kafka
 from scenarios.network_faults.client import timed_post
-from scenarios.pubsub_compare.sides import RabbitSubscriber, kafka_start, read_kafka
 
 DURING = 2  # orders sent while the fault lasts
 # api-faults' publish timeout (API_PUBLISH_TIMEOUT_S, 5 s): a refused order is

@@ -31,7 +31,7 @@ from rich.console import Console
 
 from comms_sandbox import config
 from comms_sandbox.health import require_proxy
-from scenarios.pubsub_compare.sides import (
+from comms_sandbox.order_readers import (
     RabbitSubscriber,
     Received,
     kafka_start,

@@ -34,9 +34,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from comms_sandbox.kafka_offsets import Inspector, named
 from events import kafka as events
 from scenarios.pubsub_kafka import reliability, replay, semantics
-from scenarios.pubsub_kafka.offsets import Inspector, named
 from scenarios.pubsub_kafka.render import render
 from scenarios.pubsub_kafka.verdicts import verdicts
 from scenarios.result import ScenarioResult

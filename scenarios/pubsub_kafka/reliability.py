@@ -23,10 +23,10 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from comms_sandbox import docker
+from comms_sandbox.kafka_offsets import Inspector
 from events import kafka as events
 from events.model import OrderPlaced, sample_orders
 from scenarios.pubsub_kafka.groups import Group, order_violations
-from scenarios.pubsub_kafka.offsets import Inspector
 
 EVENTS = 600
 RATE_PER_S = 100

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from comms_sandbox import kafka as host_kafka
+from comms_sandbox.kafka_offsets import Inspector, named
 from events import kafka as events
-from scenarios.pubsub_kafka.offsets import Inspector, named
 from scenarios.pubsub_kafka.semantics import Published
 
 

@@ -24,10 +24,10 @@ from uuid import uuid4
 from aiokafka import TopicPartition
 
 from comms_sandbox import kafka as host_kafka
+from comms_sandbox.kafka_offsets import Inspector, Offsets, named
 from events import kafka as events
 from events.model import POISON, sample_orders
 from scenarios.pubsub_kafka.groups import Group, order_violations, stall_s
-from scenarios.pubsub_kafka.offsets import Inspector, Offsets, named
 
 EVENTS = 300
 CUSTOMERS = 12  # by the key hash: 5, 3 and 4 customers on the 3 partitions

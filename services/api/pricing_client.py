@@ -67,11 +67,15 @@ class PricingClient:
         )
 
     async def _once(
-        self, request: pricing_pb2.QuoteRequest, timeout_s: float | None = None
+        self,
+        request: pricing_pb2.QuoteRequest,
+        timeout_s: float | None = None,
+        wait_for_ready: bool = False,
     ) -> pricing_pb2.QuoteReply:
         return await self._pricing.Quote(
-            request, timeout=timeout_s or self._timeout_s, metadata=_request_metadata()
-        )
+            request, timeout=timeout_s or self._timeout_s, metadata=_request_metadata(),
+            wait_for_ready=wait_for_ready,
+        )  # fmt: skip
 
     async def _naive(self, request: pricing_pb2.QuoteRequest) -> pricing_pb2.QuoteReply:
         """Up to NAIVE_ATTEMPTS at once, on any error: what not to do (the faults lesson).
@@ -81,10 +85,7 @@ class PricingClient:
         """
         for attempt in range(1, NAIVE_ATTEMPTS + 1):
             try:
-                return await self._pricing.Quote(
-                    request, timeout=self._timeout_s, metadata=_request_metadata(),
-                    wait_for_ready=True,
-                )  # fmt: skip
+                return await self._once(request, wait_for_ready=True)
             except grpc.aio.AioRpcError:
                 if attempt == NAIVE_ATTEMPTS:
                     raise
