@@ -15,6 +15,7 @@ class PublishedPort:
     default: int
     service: str
     purpose: str
+    protocol: str = "tcp"  # "udp": compose publishes it with a /udp suffix
 
     @property
     def port(self) -> int:
@@ -24,6 +25,10 @@ class PublishedPort:
 PROXY = PublishedPort("PROXY_PORT", 8080, "proxy", "HTTP entry point (nginx)")
 PROXY_L4 = PublishedPort("PROXY_L4_PORT", 8081, "proxy", "TCP (L4) balancing to the api replicas")
 PROXY_TLS = PublishedPort("PROXY_TLS_PORT", 8443, "proxy", "HTTPS, TLS terminated at nginx")
+# The same variable as HTTPS: Alt-Svc tells clients HTTP/3 is on HTTPS's port.
+PROXY_QUIC = PublishedPort(
+    "PROXY_TLS_PORT", 8443, "proxy", "HTTP/3 over QUIC, on HTTPS's port", protocol="udp"
+)
 PROXY_PASSTHROUGH = PublishedPort(
     "PROXY_PASSTHROUGH_PORT", 8444, "proxy", "TLS passthrough, routed by SNI"
 )
@@ -37,6 +42,13 @@ INVENTORY_BARE = PublishedPort(
 PROXY_GRPC_L4 = PublishedPort(
     "PROXY_GRPC_L4_PORT", 8445, "proxy", "gRPC to pricing at layer 4 (plaintext h2c)"
 )
+PROXY_ECHO_TCP = PublishedPort(
+    "PROXY_ECHO_PORT", 8447, "proxy", "echo over TCP through nginx (lesson http-versions)"
+)
+PROXY_ECHO_UDP = PublishedPort(
+    "PROXY_ECHO_PORT", 8447, "proxy", "echo over UDP through nginx (lesson http-versions)",
+    protocol="udp",
+)
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")
 RABBITMQ_UI = PublishedPort("RABBITMQ_UI_PORT", 15672, "rabbitmq", "management UI")
 KAFKA = PublishedPort("KAFKA_PORT", 9094, "kafka", "Kafka listener for host clients")
@@ -48,8 +60,11 @@ PUBLISHED_PORTS = (
     PROXY,
     PROXY_L4,
     PROXY_TLS,
+    PROXY_QUIC,
     PROXY_PASSTHROUGH,
     PROXY_GRPC_L4,
+    PROXY_ECHO_TCP,
+    PROXY_ECHO_UDP,
     INVENTORY,
     INVENTORY_METRICS,
     INVENTORY_BARE,

@@ -7,7 +7,7 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import grpc, load_balancing, observability, push, tls
+from proxy import grpc, http_versions, load_balancing, observability, push, tls
 from proxy.model import UNPRIVILEGED_HTTP, UPSTREAM_VARIABLE, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
@@ -50,6 +50,13 @@ ACCESS_LOG_FORMAT = (
     f'"traceparent":"{observability.TRACEPARENT}",'
     '"remote_addr":"$remote_addr",'
     '"request":"$request",'
+    # HTTP/1.1, HTTP/2.0 or HTTP/3.0; the ALPN protocol TLS or QUIC agreed
+    # on; "1" when the request came in TLS early data (0-RTT). The client's
+    # port tells its connections apart, QUIC ones too (proxy/http_versions.py).
+    '"protocol":"$server_protocol",'
+    '"alpn":"$ssl_alpn_protocol",'
+    '"early_data":"$ssl_early_data",'
+    '"remote_port":"$remote_port",'
     '"status":$status,'
     '"body_bytes_sent":$body_bytes_sent,'
     # Bytes on the wire, headers included (for a WebSocket or an event stream:
@@ -125,6 +132,8 @@ FORWARDED_HEADERS = (
     # The client's request id if well-formed, else a fresh one, so nginx's log
     # line and every service's can be joined; W3C trace context, if well-formed.
     *observability.PROXY_HEADERS,
+    # RFC 8470: the api refuses unsafe requests that came in early data.
+    *http_versions.EARLY_DATA_HEADER,
 )
 
 RESPONSE_HEADERS = (
@@ -169,9 +178,9 @@ def plain_http_locations() -> tuple[Location, ...]:
     return (HEALTH, *health, redirect)
 
 
-# HTTPS adds HSTS to every answer (add_header in a location replaces the
-# server's, so it goes into each location's settings).
-TLS_SETTINGS = PROXY_SETTINGS + tls.HSTS
+# HTTPS adds HSTS and Alt-Svc (HTTP/3 on the same port) to every answer
+# (add_header in a location replaces the server's, so each location has them).
+TLS_SETTINGS = PROXY_SETTINGS + tls.HSTS + http_versions.ALT_SVC
 
 SITE = NginxConfig(
     main_directives=MAIN,
@@ -189,13 +198,24 @@ SITE = NginxConfig(
                 *tls.reencrypt_locations(TLS_SETTINGS),
                 *grpc.locations(tls.HSTS),
                 *api_locations(TLS_SETTINGS),
-            )
+            ),
+            http_versions.QUIC,
         ),
     ),
     stream=Stream(
         directives=load_balancing.STREAM_DIRECTIVES,
         maps=(tls.PASSTHROUGH_ROUTES,),
-        upstreams=(load_balancing.L4_UPSTREAM, tls.PASSTHROUGH_UPSTREAM, grpc.L4_UPSTREAM),
-        servers=(load_balancing.L4_SERVER, tls.PASSTHROUGH_SERVER, grpc.L4_SERVER),
+        upstreams=(
+            load_balancing.L4_UPSTREAM,
+            tls.PASSTHROUGH_UPSTREAM,
+            grpc.L4_UPSTREAM,
+            *http_versions.ECHO_UPSTREAMS,
+        ),
+        servers=(
+            load_balancing.L4_SERVER,
+            tls.PASSTHROUGH_SERVER,
+            grpc.L4_SERVER,
+            *http_versions.ECHO_SERVERS,
+        ),
     ),
 )

@@ -104,8 +104,9 @@ def reencrypt_locations(proxy_settings: Directives) -> tuple[Location, ...]:
     )
 
 
-def termination_server(locations: tuple[Location, ...]) -> Server:
-    return Server(listen=f"{TLS_PORT} ssl", locations=locations, directives=TERMINATION)
+def termination_server(locations: tuple[Location, ...], more: Directives = ()) -> Server:
+    """The HTTPS server; `more` adds listeners and settings (HTTP/3: proxy/http_versions.py)."""
+    return Server(listen=f"{TLS_PORT} ssl", locations=locations, directives=(*TERMINATION, *more))
 
 
 # --- passthrough (stream) ----------------------------------------------------------

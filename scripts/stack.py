@@ -34,8 +34,9 @@ def published_by_stack() -> set[int]:
     return {p["PublishedPort"] for p in publishers if p["PublishedPort"]}  # 0: not published
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
+def port_is_free(port: int, protocol: str = "tcp") -> bool:
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ports.HOST, port))
@@ -48,7 +49,7 @@ def taken_ports(services: set[str] | None = None) -> list[ports.PublishedPort]:
     """Ports that `services` (default: all) would publish but something else holds."""
     ours = published_by_stack()
     wanted = [p for p in ports.PUBLISHED_PORTS if services is None or p.service in services]
-    return [p for p in wanted if p.port not in ours and not port_is_free(p.port)]
+    return [p for p in wanted if p.port not in ours and not port_is_free(p.port, p.protocol)]
 
 
 def endpoint_rows(services: set[str]) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telemetry.messaging import instrument_aiokafka, instrument_pika
 
+from api.early_data import TooEarly
 from api.events import build_fanout
 from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation_error
 from api.identity import HOSTNAME
@@ -81,6 +82,8 @@ app = FastAPI(
     max_body_size=MAX_BODY_BYTES,
 )
 app.add_middleware(ServedBy)
+# Inside RequestTelemetry, so a 425 is logged and counted like any answer.
+app.add_middleware(TooEarly)
 app.add_middleware(RequestTelemetry)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)

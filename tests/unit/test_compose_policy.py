@@ -106,28 +106,30 @@ def test_dependencies_wait_for_health(name: str) -> None:
         assert dependency["condition"] == "service_healthy"
 
 
-PUBLISHED = re.compile(r"^127\.0\.0\.1:\$\{(?P<variable>[A-Z0-9_]+):-(?P<default>\d+)\}:\d+$")
+PUBLISHED = re.compile(
+    r"^127\.0\.0\.1:\$\{(?P<variable>[A-Z0-9_]+):-(?P<default>\d+)\}:\d+(/(?P<protocol>udp))?$"
+)
 
 
-def published_in_compose() -> set[tuple[str, str, int]]:
-    """(service, variable, default) for every port compose.yaml publishes."""
+def published_in_compose() -> set[tuple[str, str, int, str]]:
+    """(service, variable, default, protocol) for every port compose.yaml publishes."""
     found = set()
     for name, service in SERVICES.items():
         for port in service.get("ports", []):
             match = PUBLISHED.match(port)
             assert match, f"{name}: {port!r} is not 127.0.0.1:${{VARIABLE:-default}}:port"
-            found.add((name, match["variable"], int(match["default"])))
+            found.add((name, match["variable"], int(match["default"]), match["protocol"] or "tcp"))
     return found
 
 
 def test_compose_publishes_exactly_the_ports_of_comms_sandbox_ports() -> None:
     # comms_sandbox/ports.py is the one source of truth; compose.yaml must agree.
-    declared = {(p.service, p.variable, p.default) for p in ports.PUBLISHED_PORTS}
+    declared = {(p.service, p.variable, p.default, p.protocol) for p in ports.PUBLISHED_PORTS}
     assert published_in_compose() == declared
 
 
-def test_published_port_variables_are_unique() -> None:
-    variables = [p.variable for p in ports.PUBLISHED_PORTS]
+def test_published_port_variables_are_unique_per_protocol() -> None:
+    variables = [(p.variable, p.protocol) for p in ports.PUBLISHED_PORTS]
     assert len(variables) == len(set(variables))
 
 

@@ -1,0 +1,3 @@
+from echo.server import main
+
+main()
