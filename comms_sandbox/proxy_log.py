@@ -68,3 +68,9 @@ def wire_bytes(lines: list[dict[str, Any]]) -> int:
 def connections(lines: list[dict[str, Any]]) -> int:
     """How many client connections carried these requests."""
     return len({line["connection"] for line in lines})
+
+
+def client_ports(lines: list[dict[str, Any]]) -> int:
+    """How many client sockets sent these requests: TCP connections, or QUIC connections,
+    whose streams nginx numbers as connections of their own."""
+    return len({line["remote_port"] for line in lines})

@@ -14,7 +14,7 @@ anything but a safe method. A client retries after the handshake completes.
 from __future__ import annotations
 
 from proxy import tls
-from proxy.model import Directives, Server, Upstream
+from proxy.model import Directives, Map, Server, Upstream
 
 QUIC_PORT = tls.TLS_PORT  # same number as HTTPS: Alt-Svc needs no other port
 ALT_SVC_MAX_AGE_S = 86400
@@ -39,9 +39,17 @@ QUIC = (
 # try QUIC on the same port for the next ones. `always`: on errors too.
 ALT_SVC = (("add_header", f'Alt-Svc \'h3=":{QUIC_PORT}"; ma={ALT_SVC_MAX_AGE_S}\' always'),)
 
-# "1" while the request arrived in early data, else empty: nginx leaves the
+# $ssl_early_data is "1" only until the handshake completes: read at the end
+# of a request (in the access log) it may already be empty. A map's value is
+# computed once per request, on first use: here when the upstream request is
+# built, so the log shows what the api was told.
+EARLY_DATA = "$sandbox_early_data"
+EARLY_DATA_MAP = Map(
+    source="$ssl_early_data", target=EARLY_DATA, entries=(('"1"', "1"), ("default", '""'))
+)
+# "1" when the request arrived in early data, else empty: nginx leaves the
 # header out, and also drops one the client sent itself.
-EARLY_DATA_HEADER = (("proxy_set_header", "Early-Data $ssl_early_data"),)
+EARLY_DATA_HEADER = (("proxy_set_header", f"Early-Data {EARLY_DATA}"),)
 
 
 # --- TCP next to UDP (stream) ---------------------------------------------------------

@@ -55,7 +55,7 @@ ACCESS_LOG_FORMAT = (
     # port tells its connections apart, QUIC ones too (proxy/http_versions.py).
     '"protocol":"$server_protocol",'
     '"alpn":"$ssl_alpn_protocol",'
-    '"early_data":"$ssl_early_data",'
+    f'"early_data":"{http_versions.EARLY_DATA}",'
     '"remote_port":"$remote_port",'
     '"status":$status,'
     '"body_bytes_sent":$body_bytes_sent,'
@@ -186,7 +186,8 @@ SITE = NginxConfig(
     main_directives=MAIN,
     events_directives=EVENTS,
     http_directives=HTTP,
-    maps=(load_balancing.CLIENT_KEY, push.CONNECTION_UPGRADE, *observability.MAPS),
+    maps=(load_balancing.CLIENT_KEY, push.CONNECTION_UPGRADE, http_versions.EARLY_DATA_MAP,
+          *observability.MAPS),
     upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values(), grpc.UPSTREAM),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),

@@ -107,7 +107,7 @@ def test_api_location_forwards_client_and_request_id(site_conf: str) -> None:
         "proxy_next_upstream error timeout;",
     ):
         assert expected in api
-    assert "proxy_set_header Early-Data $ssl_early_data;" in api
+    assert "proxy_set_header Early-Data $sandbox_early_data;" in api
     assert sum(line.startswith("proxy_set_header ") for line in api) == 10
     assert "proxy_next_upstream_tries 3;" in api
     # POSTs must not be replayed on another replica once sent.

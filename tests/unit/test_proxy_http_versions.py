@@ -36,12 +36,12 @@ def test_every_proxied_https_location_advertises_h3_and_marks_early_data(conf: s
     for path in proxied:
         location = lines(block(https, f"location {path}"))
         assert "add_header Alt-Svc 'h3=\":8443\"; ma=86400' always;" in location, path
-        assert "proxy_set_header Early-Data $ssl_early_data;" in location, path
+        assert "proxy_set_header Early-Data $sandbox_early_data;" in location, path
 
 
 def test_plain_http_ports_also_drop_a_client_sent_early_data_header(conf: str) -> None:
     internal = server_block(conf, "8090")
-    assert "proxy_set_header Early-Data $ssl_early_data;" in lines(block(internal, "location /"))
+    assert "proxy_set_header Early-Data $sandbox_early_data;" in lines(block(internal, "location /"))
 
 
 def test_the_echo_service_is_behind_nginx_on_tcp_and_udp(conf: str) -> None:
@@ -56,5 +56,10 @@ def test_the_echo_service_is_behind_nginx_on_tcp_and_udp(conf: str) -> None:
 def test_the_access_log_records_protocol_alpn_early_data_and_client_port(conf: str) -> None:
     log_format = next(line for line in lines(conf) if line.startswith("log_format json"))
     for field in ('"protocol":"$server_protocol"', '"alpn":"$ssl_alpn_protocol"',
-                  '"early_data":"$ssl_early_data"', '"remote_port":"$remote_port"'):  # fmt: skip
+                  '"early_data":"$sandbox_early_data"', '"remote_port":"$remote_port"'):  # fmt: skip
         assert field in log_format
+
+
+def test_early_data_is_read_once_per_request_through_a_map(conf: str) -> None:
+    early = lines(block(block(conf, "http"), "map $ssl_early_data $sandbox_early_data"))
+    assert early[1:3] == ['"1" 1;', 'default "";']
