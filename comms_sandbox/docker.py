@@ -104,6 +104,11 @@ def logs(name: str) -> str:
     return _docker("logs", name)
 
 
+def read_file(container: str, path: str) -> str:
+    """A file inside a running container, e.g. its network namespace's /proc/net/snmp."""
+    return _docker("exec", container, "cat", path)
+
+
 def exec_python(container: str, code: str) -> str:
     """Run Python code in a running container (one of ours has Python); its output."""
     return _docker("exec", container, "python", "-c", code)

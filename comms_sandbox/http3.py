@@ -278,18 +278,18 @@ def replay(datagrams: list[bytes], address: tuple[str, int], listen_s: float = 1
         for data in datagrams:
             sock.send(data)
             time.sleep(REPLAY_PACING_S)
-        return count_answers(sock, listen_s)
+        return len(receive_all(sock, listen_s))
 
 
-def count_answers(sock: socket.socket, listen_s: float) -> int:
-    answers, deadline = 0, time.monotonic() + listen_s
+def receive_all(sock: socket.socket, listen_s: float) -> list[bytes]:
+    """Every datagram that arrives on `sock` within `listen_s`."""
+    answers, deadline = [], time.monotonic() + listen_s
     while (left := deadline - time.monotonic()) > 0:
         ready, _, _ = select.select([sock], [], [], left)
         if not ready:
             break
         try:
-            sock.recv(65536)
+            answers.append(sock.recv(65536))
         except ConnectionRefusedError:  # ICMP port unreachable: nobody listens
             break
-        answers += 1
     return answers

@@ -46,7 +46,10 @@ PROXY_ECHO_TCP = PublishedPort(
     "PROXY_ECHO_PORT", 8447, "proxy", "echo over TCP through nginx (lesson http-versions)"
 )
 PROXY_ECHO_UDP = PublishedPort(
-    "PROXY_ECHO_PORT", 8447, "proxy", "echo over UDP through nginx (lesson http-versions)",
+    "PROXY_ECHO_PORT",
+    8447,
+    "proxy",
+    "echo over UDP through nginx (lesson http-versions)",
     protocol="udp",
 )
 AMQP = PublishedPort("RABBITMQ_AMQP_PORT", 5672, "rabbitmq", "AMQP")

@@ -37,7 +37,7 @@ QUIC = (
 
 # Browsers and curl learn of HTTP/3 from this header on a TCP answer, then
 # try QUIC on the same port for the next ones. `always`: on errors too.
-ALT_SVC = (("add_header", f'Alt-Svc \'h3=":{QUIC_PORT}"; ma={ALT_SVC_MAX_AGE_S}\' always'),)
+ALT_SVC = (("add_header", f"Alt-Svc 'h3=\":{QUIC_PORT}\"; ma={ALT_SVC_MAX_AGE_S}' always"),)
 
 # $ssl_early_data is "1" only until the handshake completes: read at the end
 # of a request (in the access log) it may already be empty. A map's value is

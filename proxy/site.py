@@ -186,8 +186,12 @@ SITE = NginxConfig(
     main_directives=MAIN,
     events_directives=EVENTS,
     http_directives=HTTP,
-    maps=(load_balancing.CLIENT_KEY, push.CONNECTION_UPGRADE, http_versions.EARLY_DATA_MAP,
-          *observability.MAPS),
+    maps=(
+        load_balancing.CLIENT_KEY,
+        push.CONNECTION_UPGRADE,
+        http_versions.EARLY_DATA_MAP,
+        *observability.MAPS,
+    ),
     upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values(), grpc.UPSTREAM),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),

@@ -87,8 +87,9 @@ def run_h3(label: str, paths: list[str], after_first_s: float = 0.0) -> list[Out
 
 
 def _h3_outcome(exchange: Exchange, alpn: str | None, started: float) -> Outcome:
-    return Outcome(exchange.path, exchange.status or 0, "HTTP/3", alpn,
-                   exchange.header("alt-svc"), (exchange.finished_at or started) - started)  # fmt: skip
+    done_s = (exchange.finished_at or started) - started
+    alt_svc = exchange.header("alt-svc")
+    return Outcome(exchange.path, exchange.status or 0, "HTTP/3", alpn, alt_svc, done_s)
 
 
 Runner = Callable[[str, list[str], float], list[Outcome]]
@@ -102,4 +103,3 @@ RUNNERS: dict[str, Runner] = {
 
 def as_dicts(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return [o.__dict__ | {"done_ms": round(o.done_s * 1000, 1)} for o in outcomes]
-

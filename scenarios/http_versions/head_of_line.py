@@ -41,7 +41,7 @@ def run() -> dict[str, Any]:
 
 
 def holds(clients: dict[str, dict[str, Any]]) -> dict[str, bool]:
-    """Blocked: the fast ones finish after the slow one; not blocked: in well under half its time."""
+    """Blocked: the fast ones end after the slow one; not blocked: in well under half its time."""
     checks = {}
     for name, c in clients.items():
         blocked = min(c["fast_done_ms"]) >= c["slow_done_ms"] * 0.95

@@ -66,8 +66,6 @@ def holds(clients: dict[str, dict[str, Any]]) -> dict[str, bool]:
         )  # fmt: skip
         checks[f"{name}: {connections} connection(s) at nginx"] = c["connections"] == connections
     checks["Alt-Svc advertises h3 on the TCP answers"] = all(
-        "h3=" in str(clients[name]["alt_svc"])
-        for name in EXPECTED
-        if not name.startswith("HTTP/3")
+        "h3=" in str(clients[name]["alt_svc"]) for name in EXPECTED if not name.startswith("HTTP/3")
     )
     return checks

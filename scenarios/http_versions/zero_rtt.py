@@ -79,14 +79,21 @@ def at_nginx(lines: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def holds(client: dict[str, Any], nginx: dict[str, list[dict[str, Any]]]) -> dict[str, bool]:
     def seen(rows: list[dict[str, Any]], method: str, early: bool) -> list[int]:
-        return [r["status"] for r in rows if r["request"].startswith(method) and r["early_data"] is early]
+        return [
+            r["status"]
+            for r in rows
+            if r["request"].startswith(method) and r["early_data"] is early
+        ]
 
     original, replay = nginx["original"], nginx["replay"]
-    orders_run = [r for r in original + replay if r["request"].startswith("POST") and r["status"] < 300]
+    orders_run = [
+        r for r in original + replay if r["request"].startswith("POST") and r["status"] < 300
+    ]
     return {
         "the resumed connection's early data was accepted": client["early_data_accepted"],
         "GET in early data is served (200), as nginx saw it": seen(original, "GET", True) == [200],
-        "POST in early data is refused with 425, as nginx saw it": seen(original, "POST", True) == [425],
+        "POST in early data is refused with 425, as nginx saw it": seen(original, "POST", True)
+        == [425],
         "POST after the handshake runs (202)": seen(original, "POST", False) == [202],
         # nginx has no replay protection of its own for early data: the copy
         # reaches the api, marked, and is refused there.

@@ -41,7 +41,8 @@ def test_every_proxied_https_location_advertises_h3_and_marks_early_data(conf: s
 
 def test_plain_http_ports_also_drop_a_client_sent_early_data_header(conf: str) -> None:
     internal = server_block(conf, "8090")
-    assert "proxy_set_header Early-Data $sandbox_early_data;" in lines(block(internal, "location /"))
+    location = lines(block(internal, "location /"))
+    assert "proxy_set_header Early-Data $sandbox_early_data;" in location
 
 
 def test_the_echo_service_is_behind_nginx_on_tcp_and_udp(conf: str) -> None:
@@ -55,8 +56,9 @@ def test_the_echo_service_is_behind_nginx_on_tcp_and_udp(conf: str) -> None:
 
 def test_the_access_log_records_protocol_alpn_early_data_and_client_port(conf: str) -> None:
     log_format = next(line for line in lines(conf) if line.startswith("log_format json"))
-    for field in ('"protocol":"$server_protocol"', '"alpn":"$ssl_alpn_protocol"',
-                  '"early_data":"$sandbox_early_data"', '"remote_port":"$remote_port"'):  # fmt: skip
+    fields = ('"protocol":"$server_protocol"', '"alpn":"$ssl_alpn_protocol"',
+              '"early_data":"$sandbox_early_data"', '"remote_port":"$remote_port"')  # fmt: skip
+    for field in fields:
         assert field in log_format
 
 
