@@ -31,7 +31,9 @@ MAX_ECHOED_INPUT = 200  # characters of a rejected input shown back to the clien
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not JSON (or not UTF-8, or nested too deeply)"},
     413: {"description": f"The body is over {MAX_BODY_BYTES} bytes"},
-    425: {"description": "An unsafe method sent in TLS early data (0-RTT): retry after the handshake"},
+    425: {
+        "description": "An unsafe method sent in TLS early data (0-RTT): retry after the handshake"
+    },
     431: {"description": f"The headers are over {MAX_HEADER_BYTES} bytes in all"},
 }
 

@@ -81,9 +81,9 @@ app = FastAPI(
     # Also through the layer-4 and passthrough ports, where nginx reads no HTTP.
     max_body_size=MAX_BODY_BYTES,
 )
-app.add_middleware(ServedBy)
-# Inside RequestTelemetry, so a 425 is logged and counted like any answer.
+# Innermost: a 425 still names its replica, and is logged and counted like any answer.
 app.add_middleware(TooEarly)
+app.add_middleware(ServedBy)
 app.add_middleware(RequestTelemetry)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)

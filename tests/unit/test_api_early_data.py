@@ -22,6 +22,7 @@ def test_an_unsafe_request_in_early_data_is_425_with_a_reason(client: TestClient
     response = client.post("/orders", content=b"not json", headers=EARLY)
     assert response.status_code == 425
     assert "early data" in response.json()["detail"]
+    assert response.headers["x-served-by"]
 
 
 def test_a_safe_request_in_early_data_is_served(client: TestClient) -> None:
