@@ -10,14 +10,15 @@ SERVICES = compose_file()["services"]
 STARTED = {name: s for name, s in SERVICES.items() if not s.get("profiles")}
 
 
-def declared_ports() -> set[tuple[str, int]]:
-    """(service, container port) for each port compose.yaml publishes (checked against
-    comms_sandbox/ports.py by a unit test)."""
-    return {
-        (name, int(port.rsplit(":", 1)[1]))
-        for name, service in STARTED.items()
-        for port in service.get("ports", [])
-    }
+def declared_ports() -> set[tuple[str, int, str]]:
+    """(service, container port, protocol) for each port compose.yaml publishes (checked
+    against comms_sandbox/ports.py by a unit test)."""
+    declared = set()
+    for name, service in STARTED.items():
+        for port in service.get("ports", []):
+            target, _, protocol = port.rsplit(":", 1)[1].partition("/")
+            declared.add((name, int(target), protocol or "tcp"))
+    return declared
 
 
 def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -> None:
@@ -26,7 +27,7 @@ def test_only_documented_ports_are_published_on_loopback(stack: DockerCompose) -
         for publisher in container.Publishers or []:
             if publisher.PublishedPort:
                 assert publisher.URL == "127.0.0.1", (container.Service, publisher)
-                published.add((container.Service, publisher.TargetPort))
+                published.add((container.Service, publisher.TargetPort, publisher.Protocol))
     assert published == declared_ports()
 
 
