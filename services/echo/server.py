@@ -51,7 +51,9 @@ def serve_udp(sock: socket.socket) -> None:
 class EchoHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         if not tcp_slots.acquire(blocking=False):
-            log.warning("more than %d TCP clients: closing %s", MAX_TCP_CLIENTS, self.client_address)
+            log.warning(
+                "more than %d TCP clients: closing %s", MAX_TCP_CLIENTS, self.client_address
+            )
             return
         try:
             self.request.settimeout(IDLE_TIMEOUT_S)
