@@ -1,5 +1,7 @@
 """Is the sandbox up? Scenarios ask first, so a stopped sandbox gets advice, not a traceback."""
 
+from collections.abc import Callable
+
 import httpx
 
 from comms_sandbox import config
@@ -7,6 +9,14 @@ from comms_sandbox import config
 
 class SandboxNotUpError(RuntimeError):
     """The sandbox does not answer where the scenario expects it."""
+
+
+def require_lesson_service(what: str, answers: Callable[[], bool], lesson: str) -> None:
+    """SandboxNotUpError naming the lesson to start when `answers()` is False."""
+    if not answers():
+        raise SandboxNotUpError(
+            f"{what} does not answer: start the lesson with `make up LESSON={lesson}`."
+        )
 
 
 def require_proxy() -> None:

@@ -1,6 +1,7 @@
 """The structured result every scenario returns, and the statistics they share."""
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,6 +15,22 @@ class ScenarioResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def from_parts(
+    scenario: str,
+    results: dict[str, Any],
+    parts: Iterable[str],
+    more: dict[str, bool] | None = None,
+) -> ScenarioResult:
+    """A lesson made of parts, each result with a "holds" dict: ok when every check holds.
+
+    The checks are named "<part>: <check>"; `more` adds checks of the whole run.
+    """
+    checks = {f"{part}: {check}": holds
+              for part in parts for check, holds in results[part]["holds"].items()}  # fmt: skip
+    checks.update(more or {})
+    return ScenarioResult(scenario, all(checks.values()), {**results, "checks": checks})
 
 
 def percentiles_ms(samples_s: list[float]) -> dict[str, float]:

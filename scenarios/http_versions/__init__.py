@@ -27,10 +27,8 @@ What to look at:
 
 from __future__ import annotations
 
-from typing import Any
-
 from comms_sandbox import ports
-from comms_sandbox.health import SandboxNotUpError, require_proxy
+from comms_sandbox.health import require_lesson_service, require_proxy
 from scenarios.http_versions import (
     handshakes,
     head_of_line,
@@ -40,7 +38,7 @@ from scenarios.http_versions import (
     zero_rtt,
 )
 from scenarios.http_versions.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, from_parts
 
 NAME = "http-versions"
 ORDER = 35  # place in the syllabus: after TLS
@@ -65,18 +63,7 @@ def where() -> list[tuple[str, str]]:
     ]
 
 
-def require_echo() -> None:
-    if not tcp_udp.echo_answers():
-        raise SandboxNotUpError(
-            f"the echo service does not answer: start the lesson with `make up LESSON={NAME}`."
-        )
-
-
 def run() -> ScenarioResult:
     require_proxy()
-    require_echo()
-    results: dict[str, Any] = {name: part() for name, part in PARTS.items()}
-    checks = {f"{name}: {check}": holds
-              for name in PARTS for check, holds in results[name]["holds"].items()}  # fmt: skip
-    return ScenarioResult(scenario=NAME, ok=all(checks.values()),
-                          metrics={**results, "checks": checks})  # fmt: skip
+    require_lesson_service("the echo service", tcp_udp.echo_answers, NAME)
+    return from_parts(NAME, {name: part() for name, part in PARTS.items()}, PARTS)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from comms_sandbox import toxiproxy
-from comms_sandbox.health import SandboxNotUpError
+from comms_sandbox.health import require_lesson_service
 from scenarios.network_faults import (
     backpressure,
     breaker,
@@ -36,7 +36,7 @@ from scenarios.network_faults import (
     retries,
 )
 from scenarios.network_faults.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, from_parts
 
 NAME = "network-faults"
 ORDER = 95  # place in the syllabus
@@ -58,23 +58,13 @@ def where() -> list[tuple[str, str]]:
     return [("Toxiproxy's API", f"{toxiproxy.api_url()}/proxies")]
 
 
-def require_toxiproxy() -> None:
-    if not toxiproxy.answers():
-        raise SandboxNotUpError(
-            f"Toxiproxy does not answer: start the lesson with `make up LESSON={NAME}`."
-        )
-
-
 def run() -> ScenarioResult:
     """Every part, each between a clean start and a clean end; then what was left configured."""
-    require_toxiproxy()
+    require_lesson_service("Toxiproxy", toxiproxy.answers, NAME)
     results: dict[str, Any] = {}
     for name, part in PARTS.items():
         with toxiproxy.clean():
             results[name] = part()
     results["left_configured"] = toxiproxy.leftovers()
-    checks = {f"{name}: {check}": holds
-              for name in PARTS for check, holds in results[name]["holds"].items()}  # fmt: skip
-    checks["no fault left configured"] = results["left_configured"] == []
-    return ScenarioResult(scenario=NAME, ok=all(checks.values()),
-                          metrics={**results, "checks": checks})  # fmt: skip
+    clean = {"no fault left configured": results["left_configured"] == []}
+    return from_parts(NAME, results, PARTS, clean)

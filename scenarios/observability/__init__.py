@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from comms_sandbox import config, prometheus, proxy_log, service_logs, zipkin
-from comms_sandbox.health import SandboxNotUpError, require_proxy
+from comms_sandbox.health import require_lesson_service, require_proxy
 from scenarios.observability import evidence, trace
 from scenarios.observability.render import render
 from scenarios.result import ScenarioResult
@@ -51,11 +51,8 @@ def where() -> list[tuple[str, str]]:
 
 def require_backends() -> None:
     require_proxy()
-    for name, up in (("Zipkin", zipkin.answers), ("Prometheus", prometheus.answers)):
-        if not up():
-            raise SandboxNotUpError(
-                f"{name} does not answer: start the lesson with `make up LESSON={NAME}`."
-            )
+    require_lesson_service("Zipkin", zipkin.answers, NAME)
+    require_lesson_service("Prometheus", prometheus.answers, NAME)
 
 
 def place_order(request_id: str) -> dict[str, Any]:
