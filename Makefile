@@ -31,13 +31,13 @@ logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 
 test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack
 	$(PY) -m pytest tests/unit
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration --durations=15
 
 unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 	$(PY) -m pytest tests/unit
 
 integration: engine browser $(VENV)/.synced images protos ## Integration tests only
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration --durations=15
 
 bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle memory (results/bench-*.json)
 	$(PY) -m bench

@@ -25,9 +25,9 @@ from typing import Any
 from rich.table import Table
 
 from bench.report import right_aligned
-from bench.wrk import Load, wrk
 from comms_sandbox import docker
 from comms_sandbox.compose import compose
+from comms_sandbox.wrk import Load, wrk
 from proxy import load_balancing as lb
 from proxy.site import INTERNAL_PORT
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.wrk import Load, wrk
 from comms_sandbox import toxiproxy
 from comms_sandbox.compose import compose, profile_flags
+from comms_sandbox.wrk import Load, wrk
 from scenarios.network_faults import SERVICES
 from scenarios.network_faults.client import use_policy
 

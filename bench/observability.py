@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from bench.wrk import Load, wrk
 from comms_sandbox import config
 from comms_sandbox.compose import compose
+from comms_sandbox.wrk import Load, wrk
 from proxy.site import INTERNAL_PORT
 
 NAME = "observability"  # python -m bench observability

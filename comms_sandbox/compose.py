@@ -99,3 +99,27 @@ def with_dependencies(services: Iterable[str]) -> set[str]:
             closure.add(name)
             wanted += list(defined[name].get("depends_on", {}))
     return closure
+
+
+def restart_proxy() -> None:
+    """Restart nginx, if it runs, and wait until it is healthy again: it then looks up
+    every upstream's name afresh, so a lesson's services just started (or re-created
+    with new addresses, or scaled) are reached now. A reload would not do: resolved
+    addresses live in shared memory until their lookup expires (proxy/
+    load_balancing.py's LESSON_RESOLVER asks once a minute)."""
+    if not any(c.get("State") == "running" for c in compose_ps("proxy")):
+        return
+    compose("restart", "proxy", capture=True)
+    compose("up", "--detach", "--no-build", "--no-deps", "--wait", "proxy", capture=True)
+
+
+def start_services(services: Iterable[str], *, build: bool = False) -> None:
+    """`up --wait` of `services`, their profiles enabled, then restart_proxy(); RuntimeError
+    with Compose's output when they do not become healthy."""
+    wanted = list(services)
+    built = "--build" if build else "--no-build"
+    result = compose(*profile_flags(wanted), "up", "--detach", built, "--wait", *wanted,
+                     capture=True)  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"starting {', '.join(wanted)} failed:\n{result.stderr}")
+    restart_proxy()

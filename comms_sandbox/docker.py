@@ -11,7 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from comms_sandbox.compose import compose, compose_ps
+from comms_sandbox.compose import compose, compose_ps, profile_flags
 
 
 class DockerError(RuntimeError):
@@ -77,7 +77,7 @@ def wait_healthy(name: str, timeout_s: float = 60) -> float:
 def scale(service: str, replicas: int) -> None:
     """`docker compose up --scale`: adds or removes replicas, leaves the others alone."""
     result = compose(
-        "up", "--detach", "--no-build", "--no-recreate", "--wait",
+        *profile_flags([service]), "up", "--detach", "--no-build", "--no-recreate", "--wait",
         "--scale", f"{service}={replicas}", service,
         capture=True,
     )  # fmt: skip
@@ -102,6 +102,11 @@ def remove_service(profile: str, service: str) -> None:
 def logs(name: str) -> str:
     """A container's standard output so far."""
     return _docker("logs", name)
+
+
+def run_in(container: str, *command: str) -> str:
+    """A command run inside a running container (its namespaces); its standard output."""
+    return _docker("exec", container, *command)
 
 
 def read_file(container: str, path: str) -> str:

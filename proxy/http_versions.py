@@ -14,6 +14,7 @@ anything but a safe method. A client retries after the handshake completes.
 from __future__ import annotations
 
 from proxy import tls
+from proxy.load_balancing import LESSON_RESOLVER
 from proxy.model import Directives, Map, Server, Upstream
 
 QUIC_PORT = tls.TLS_PORT  # same number as HTTPS: Alt-Svc needs no other port
@@ -60,12 +61,12 @@ ECHO_BACKEND = "echo:7000"  # compose service `echo` (profile http-versions), bo
 ECHO_TCP_UPSTREAM = Upstream(
     name="echo_tcp",
     servers=(f"{ECHO_BACKEND} resolve",),
-    directives=(("zone", "echo_tcp 64k"),),
+    directives=(("zone", "echo_tcp 64k"), *LESSON_RESOLVER),
 )
 ECHO_UDP_UPSTREAM = Upstream(
     name="echo_udp",
     servers=(f"{ECHO_BACKEND} resolve",),
-    directives=(("zone", "echo_udp 64k"),),
+    directives=(("zone", "echo_udp 64k"), *LESSON_RESOLVER),
 )
 
 

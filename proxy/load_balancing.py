@@ -35,6 +35,11 @@ RESOLVER = (
     ("resolver", f"{DOCKER_DNS} valid={RESOLVE_VALID} ipv6=off"),
     ("resolver_timeout", "2s"),
 )
+# For upstreams whose service runs only under a lesson's Compose profile: asked
+# once a minute, so while the lesson is stopped its failed lookups do not fill
+# the error log every second. Starting a lesson restarts nginx, which asks
+# again at once (comms_sandbox.compose.restart_proxy).
+LESSON_RESOLVER = (("resolver", f"{DOCKER_DNS} valid=60s ipv6=off"),)
 
 # Passive health checks: one failed connect or read (refused, reset, timed
 # out) takes a server out of rotation for fail_timeout; then nginx tries one

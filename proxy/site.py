@@ -7,7 +7,7 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import grpc, http_versions, load_balancing, observability, push, tls
+from proxy import execution_models, grpc, http_versions, load_balancing, observability, push, tls
 from proxy.model import UNPRIVILEGED_HTTP, UPSTREAM_VARIABLE, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
@@ -192,16 +192,29 @@ SITE = NginxConfig(
         http_versions.EARLY_DATA_MAP,
         *observability.MAPS,
     ),
-    upstreams=(*load_balancing.UPSTREAMS, *tls.REENCRYPT_UPSTREAMS.values(), grpc.UPSTREAM),
+    upstreams=(
+        *load_balancing.UPSTREAMS,
+        *tls.REENCRYPT_UPSTREAMS.values(),
+        grpc.UPSTREAM,
+        *execution_models.UPSTREAMS,
+    ),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),
-        Server(listen=str(INTERNAL_PORT), locations=(HEALTH, *api_locations(PROXY_SETTINGS))),
+        Server(
+            listen=str(INTERNAL_PORT),
+            locations=(
+                HEALTH,
+                *execution_models.locations(PROXY_SETTINGS),
+                *api_locations(PROXY_SETTINGS),
+            ),
+        ),
         observability.METRICS_SERVER,
         tls.termination_server(
             (
                 HEALTH,
                 *tls.reencrypt_locations(TLS_SETTINGS),
                 *grpc.locations(tls.HSTS),
+                *execution_models.locations(TLS_SETTINGS),
                 *api_locations(TLS_SETTINGS),
             ),
             http_versions.QUIC,

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from comms_sandbox.health import SandboxNotUpError
 from scenarios import lessons
+from scenarios.result import run_once
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
 console = Console()
@@ -32,7 +33,7 @@ def run(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     try:
-        result = module.run()
+        result = run_once(name, module.run)
     except SandboxNotUpError as exc:
         console.print(f"[bold red]Cannot run {name}:[/] {exc}")
         raise typer.Exit(3) from exc

@@ -14,7 +14,13 @@ from rich.table import Table
 
 from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
-from comms_sandbox.compose import compose, compose_ps, profile_flags, with_dependencies
+from comms_sandbox.compose import (
+    compose,
+    compose_ps,
+    profile_flags,
+    restart_proxy,
+    with_dependencies,
+)
 from comms_sandbox.credentials import ensure_credentials, setting
 from scenarios import lessons
 
@@ -112,6 +118,8 @@ def start(services: list[str]) -> float:
     if result.returncode != 0:
         explain_failure()
         raise typer.Exit(result.returncode)
+    if profiles:
+        restart_proxy()  # nginx finds the lesson's services at once
     return time.monotonic() - started
 
 

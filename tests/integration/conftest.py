@@ -11,6 +11,7 @@ is never removed.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import httpx
@@ -22,12 +23,15 @@ from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import IMAGES_ENV, engine_answers
 from comms_sandbox.credentials import ensure_credentials
 from scenarios import lessons
-from scenarios.result import ScenarioResult
+from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
 from tests.helpers import StackState
 
 # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
 # registry; the fixture below removes what it started itself.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+# Each lesson's scenario runs once per session: its page's `python -m scenarios
+# run` (a subprocess, which inherits this) and its tests share the result.
+os.environ[SHARED_RESULTS] = tempfile.mkdtemp(prefix="sandbox-results-")
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +67,11 @@ def proxy(stack: DockerCompose) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def result(request: pytest.FixtureRequest, stack: DockerCompose) -> ScenarioResult:
-    """The scenario of the lesson a module tests (test_<package>.py), run once per module.
+    """The scenario of the lesson a module tests (test_<package>.py), run once per session.
 
-    The integration tests assert on the same run() that `python -m scenarios run` prints.
+    The integration tests assert on the same run() that `python -m scenarios run` prints:
+    whichever of the two comes first runs it, the other reads its result (run_once).
     """
     package = request.module.__name__.rsplit(".", 1)[1].removeprefix("test_")
     (lesson,) = (lesson for lesson in lessons.discover().values() if lesson.package == package)
-    return lesson.module.run()
+    return run_once(lesson.name, lesson.module.run)

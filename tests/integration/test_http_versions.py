@@ -16,7 +16,7 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, http3
-from comms_sandbox.compose import compose, profile_flags
+from comms_sandbox.compose import start_services
 from comms_sandbox.http3 import H3Session
 from scenarios.http_versions import SERVICES
 from scenarios.result import ScenarioResult
@@ -24,9 +24,7 @@ from scenarios.result import ScenarioResult
 
 @pytest.fixture(scope="module", autouse=True)
 def echo_service(stack: DockerCompose) -> None:
-    result = compose(*profile_flags(SERVICES), "up", "--detach", "--no-build", "--wait",
-                     *SERVICES, capture=True)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    start_services(SERVICES)
 
 
 def failed(part: dict[str, Any]) -> list[str]:

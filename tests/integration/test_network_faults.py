@@ -13,16 +13,14 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import toxiproxy
-from comms_sandbox.compose import compose, profile_flags
+from comms_sandbox.compose import start_services
 from scenarios.network_faults import SERVICES
 from scenarios.result import ScenarioResult
 
 
 @pytest.fixture(scope="module", autouse=True)
 def faults_services(stack: DockerCompose) -> None:
-    result = compose(*profile_flags(SERVICES), "up", "--detach", "--no-build", "--wait",
-                     *SERVICES, capture=True)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    start_services(SERVICES)
 
 
 def failed(part: dict[str, Any]) -> list[str]:

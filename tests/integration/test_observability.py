@@ -15,7 +15,7 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, docker, zipkin
-from comms_sandbox.compose import compose, profile_flags
+from comms_sandbox.compose import compose, start_services
 from scenarios.observability import SERVICES, evidence, trace
 from scenarios.result import ScenarioResult
 
@@ -24,9 +24,7 @@ ORDER = {"customer_id": "C-424242", "sequence": 1, "sku": "BOOK-42", "quantity":
 
 @pytest.fixture(scope="module", autouse=True)
 def observability(stack: DockerCompose) -> None:
-    result = compose(*profile_flags(SERVICES), "up", "--detach", "--no-build", "--wait",
-                     *SERVICES, capture=True)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    start_services(SERVICES)
 
 
 def test_one_trace_holds_every_hop_correctly_connected(result: ScenarioResult) -> None:

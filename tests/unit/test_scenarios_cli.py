@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.result import ScenarioResult, percentiles_ms
+from scenarios.result import SHARED_RESULTS, ScenarioResult, percentiles_ms, run_once
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,3 +59,21 @@ def test_result_json_shape() -> None:
     assert json.loads(json.dumps(result.to_json())) == {
         "scenario": "x", "ok": True, "metrics": {"errors": 0}, "evidence": [{"status": 200}],
     }  # fmt: skip
+
+
+def test_run_once_shares_a_run_within_a_test_session_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+
+    def run() -> ScenarioResult:
+        runs.append(1)
+        return ScenarioResult("demo", True, {"n": (1, 2)})
+
+    monkeypatch.delenv(SHARED_RESULTS, raising=False)
+    run_once("demo", run), run_once("demo", run)
+    assert len(runs) == 2  # a learner's every call runs
+    monkeypatch.setenv(SHARED_RESULTS, str(tmp_path))
+    first, again = run_once("demo", run), run_once("demo", run)
+    assert len(runs) == 3 and first == again
+    assert first.metrics == {"n": [1, 2]}  # as JSON has it, fresh or reused

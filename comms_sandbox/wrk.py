@@ -1,4 +1,8 @@
-"""Run wrk inside the sandbox's network (the `loadgen` tool service) and read its JSON summary."""
+"""Run wrk inside the sandbox's network (the `loadgen` tool service) and read its JSON summary.
+
+Benchmarks and the scenarios that need a load generator heavier than Python
+(the execution-models lesson) share it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,11 @@ import json
 import subprocess
 from dataclasses import dataclass
 
-from comms_sandbox.compose import compose
-from proxy.load_balancing import COMPOSE_PROJECT
+from comms_sandbox.compose import compose, compose_file
 
 MARKER = "WRK_JSON "  # printed by images/loadgen/report.lua
 IMAGE = "comms-sandbox/loadgen:dev"  # compose.yaml's loadgen image
-NETWORK = f"{COMPOSE_PROJECT}_back"
+NETWORK = f"{compose_file()['name']}_back"
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Load:
 
 def wrk(
     url: str, *, seconds: int, connections: int, threads: int = 2, cpus: str | None = None,
-    json_body: str | None = None,
+    json_body: str | None = None, headers: tuple[str, ...] = (),
 ) -> Load:  # fmt: skip
     """`connections` kept-alive connections hammering `url` for `seconds` (wrk's closed loop).
 
@@ -33,7 +36,7 @@ def wrk(
     `json_body` makes every request a POST of it (images/loadgen/report.lua).
     """
     args = (f"--threads={threads}", f"--connections={connections}", f"--duration={seconds}s",
-            "--timeout=5s", url)  # fmt: skip
+            "--timeout=5s", *(f"--header={header}" for header in headers), url)  # fmt: skip
     post = ("-e", "WRK_METHOD=POST", "-e", f"WRK_BODY={json_body}",
             "-e", "WRK_CONTENT_TYPE=application/json") if json_body else ()  # fmt: skip
     if cpus is None:
@@ -49,6 +52,13 @@ def wrk(
     if result.returncode != 0:
         raise RuntimeError(f"wrk against {url} failed:\n{result.stdout}\n{result.stderr}")
     return parse(result.stdout)
+
+
+def build_image() -> None:
+    """Build the loadgen image now (cached: a second or two), so wrk(cpus=...) can run it."""
+    result = compose("--profile", "tools", "build", "loadgen", capture=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"building the loadgen image failed:\n{result.stderr}")
 
 
 def parse(output: str) -> Load:

@@ -1,0 +1,3 @@
+from execution.serve import main
+
+main()

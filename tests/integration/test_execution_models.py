@@ -1,0 +1,50 @@
+"""Execution models lesson on the real stack: the kernel's accept queue, the GIL, pooling.
+
+The lesson's services sit behind the `execution-models` profile; this module
+starts them (as `make up LESSON=execution-models` does) and leaves them to
+the session's clean-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from testcontainers.compose import DockerCompose
+
+from comms_sandbox.compose import start_services
+from scenarios.execution_models import SERVICES
+from scenarios.result import ScenarioResult
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lesson_services(stack: DockerCompose) -> None:
+    start_services(SERVICES)
+
+
+def failed(part: dict[str, Any]) -> list[str]:
+    return [check for check, holds in part["holds"].items() if not holds]
+
+
+def test_overflow_counters_rise_under_the_small_slow_queue_and_stay_0_under_the_good_one(
+    result: ScenarioResult,
+) -> None:
+    accept_queue = result.metrics["accept_queue"]
+    assert failed(accept_queue) == [], accept_queue["bursts"]
+
+
+def test_cpu_bound_processes_beat_threads_in_one_process(result: ScenarioResult) -> None:
+    models = result.metrics["models"]
+    assert failed(models) == [], models["work"]
+
+
+def test_a_blocking_call_in_an_async_handler_raises_a_fast_requests_p99(
+    result: ScenarioResult,
+) -> None:
+    blocking = result.metrics["blocking"]
+    assert failed(blocking) == [], blocking["calls"]
+
+
+def test_pooled_requests_open_far_fewer_connections(result: ScenarioResult) -> None:
+    pooling = result.metrics["pooling"]
+    assert failed(pooling) == [], pooling

@@ -1,0 +1,133 @@
+"""The execution-models verdicts fail when the measured property does not hold (no Docker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench import execution_models as scaling
+from comms_sandbox import cgroups
+from scenarios.execution_models import accept_queue, blocking, models, pooling
+
+
+def burst(overflows: int, drops: int, outcomes: dict[str, int], retransmitted: int,
+          *, waiting: int = 5, backlog: int = 4) -> dict[str, Any]:  # fmt: skip
+    kernel = {"TcpExt.ListenOverflows": overflows, "TcpExt.ListenDrops": drops,
+              "TcpExt.TCPSynRetrans": 0, "Tcp.OutRsts": 0}  # fmt: skip
+    return {"kernel": kernel, "outcomes": outcomes, "answers_after_a_retransmit": retransmitted,
+            "max_waiting": waiting, "backlog": backlog}  # fmt: skip
+
+
+def good_bursts() -> dict[str, dict[str, Any]]:
+    n = accept_queue.BURST
+    drop, reset, prompt = accept_queue.TARGETS
+    return {
+        drop: burst(12, 12, {"answered": n}, 8),
+        reset: burst(9, 9, {"answered": n - 5, "reset": 5}, 2),
+        prompt: burst(0, 0, {"answered": n}, 0, waiting=0, backlog=1024),
+    }
+
+
+def test_accept_queue_holds_for_the_expected_evidence() -> None:
+    assert all(accept_queue.holds(good_bursts()).values())
+
+
+@pytest.mark.parametrize(
+    ("which", "change"),
+    [
+        (0, {"kernel": {"TcpExt.ListenOverflows": 0, "TcpExt.ListenDrops": 0,
+                        "TcpExt.TCPSynRetrans": 0, "Tcp.OutRsts": 0}}),  # no overflow counted
+        (0, {"answers_after_a_retransmit": 0}),  # nobody waited
+        (0, {"max_waiting": 1}),  # the queue never filled
+        (1, {"outcomes": {"answered": 30}}),  # abort_on_overflow=1 reset no one
+        (2, {"kernel": {"TcpExt.ListenOverflows": 3, "TcpExt.ListenDrops": 3,
+                        "TcpExt.TCPSynRetrans": 0, "Tcp.OutRsts": 0}}),  # the good one overflowed
+        (2, {"outcomes": {"answered": 29, "timeout": 1}}),
+    ],
+)  # fmt: skip
+def test_accept_queue_fails_on_contrary_evidence(which: int, change: dict[str, Any]) -> None:
+    bursts = good_bursts()
+    bursts[list(accept_queue.TARGETS)[which]].update(change)
+    assert not all(accept_queue.holds(bursts).values())
+
+
+def model(per_s: float, cores: float, errors: int = 0) -> dict[str, Any]:
+    return {"per_s": per_s, "cores": cores, "errors": errors}
+
+
+def good_work() -> dict[str, dict[str, dict[str, Any]]]:
+    return {
+        "cpu": {"async": model(95, 1.0), "threads": model(90, 1.0),
+                "processes": model(170, 1.9), "reuseport": model(175, 1.9)},
+        "io": {"async": model(700, 0.5), "threads": model(650, 0.7),
+               "processes": model(750, 0.6), "reuseport": model(760, 0.6)},
+    }  # fmt: skip
+
+
+def test_models_hold_when_processes_use_both_cores() -> None:
+    assert all(models.holds(good_work()).values())
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "value"),
+    [
+        ("cpu", "processes", model(100, 1.9)),  # no gain from the second process
+        ("cpu", "threads", model(170, 1.9)),  # threads escaped the GIL?
+        ("io", "async", model(300, 0.5)),  # the loop fell behind
+        ("io", "threads", model(650, 0.7, errors=3)),
+    ],
+)
+def test_models_fail_on_contrary_numbers(kind: str, name: str, value: dict[str, Any]) -> None:
+    work = good_work()
+    work[kind][name] = value
+    assert not all(models.holds(work).values())
+
+
+def calls(blocking_p99: float, offloaded_p99: float) -> dict[str, dict[str, Any]]:
+    return {"blocking": {"fast_p99_ms": blocking_p99}, "offloaded": {"fast_p99_ms": offloaded_p99}}
+
+
+def test_blocking_holds_when_only_the_blocking_call_stalls_the_loop() -> None:
+    assert all(blocking.holds(calls(101.0, 2.0)).values())
+
+
+@pytest.mark.parametrize(("blocked", "offloaded"), [(3.0, 2.0), (101.0, 60.0)])
+def test_blocking_fails_otherwise(blocked: float, offloaded: float) -> None:
+    assert not all(blocking.holds(calls(blocked, offloaded)).values())
+
+
+def pooled(client: tuple[int, int], upstream: tuple[int, int]) -> dict[str, Any]:
+    return {
+        "client": {"pooled": {"connections_at_nginx": client[0]},
+                   "each": {"connections_at_nginx": client[1]}},
+        "upstream": {"kept": {"opened_at_upstream": upstream[0]},
+                     "fresh": {"opened_at_upstream": upstream[1]}},
+    }  # fmt: skip
+
+
+def test_pooling_holds_for_one_connection_against_one_each() -> None:
+    n = pooling.REQUESTS
+    assert all(pooling.holds(pooled((1, n), (1, n + 1))).values())
+
+
+@pytest.mark.parametrize(
+    ("client", "upstream"),
+    [((3, 60), (1, 61)), ((1, 20), (1, 61)), ((1, 60), (30, 61)), ((1, 60), (1, 10))],
+)
+def test_pooling_fails_when_connections_are_not_reused(
+    client: tuple[int, int], upstream: tuple[int, int]
+) -> None:
+    assert not all(pooling.holds(pooled(client, upstream)).values())
+
+
+def test_scaling_finds_where_the_curve_flattens() -> None:
+    assert scaling.flattens_after({1: 1.0, 2: 1.9, 3: 2.7}) == 3
+    assert scaling.flattens_after({1: 1.0, 2: 1.9, 3: 2.2}) == 2
+    assert scaling.flattens_after({1: 1.0, 2: 1.2, 3: 1.3}) == 1
+
+
+def test_cgroup_v2_cpu_stat_is_read_in_seconds() -> None:
+    assert cgroups.parse_v2("usage_usec 2500000\nuser_usec 2000000\n") == 2.5
+    with pytest.raises(ValueError):
+        cgroups.parse_v2("user_usec 1\n")
