@@ -47,6 +47,12 @@ def records_table(title: str, records: list[dict[str, Any]], columns: tuple[str,
     return table
 
 
+def print_checks(checks: dict[str, bool], console: Any) -> None:
+    """One line per check: its name and whether it held."""
+    for check, holds in checks.items():
+        console.print(f"{check}: {verdict(holds)}")
+
+
 def verdict(holds: bool) -> str:
     """How a report says whether a property held."""
     return "[green]holds[/]" if holds else "[red]does NOT hold[/]"

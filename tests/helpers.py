@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 from comms_sandbox.compose import compose, compose_file, profile_flags
 
@@ -29,6 +30,11 @@ def server_block(text: str, listen: str) -> str:
     """The server block with `listen LISTEN;`."""
     at = text.index(f"listen {listen};")
     return block(text, "server", start=text.rindex("server {", 0, at))
+
+
+def failed(part: dict[str, Any]) -> list[str]:
+    """The checks of a scenario part ({"holds": {check: bool}}) that did not hold."""
+    return [check for check, holds in part["holds"].items() if not holds]
 
 
 def lines(text: str) -> list[str]:

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from comms_sandbox.config import RESULTS_DIR
 from scenarios.charts import save_bar_charts
-from scenarios.report import records_table, verdict
+from scenarios.report import print_checks, records_table
 from scenarios.result import ScenarioResult
 
 CHART = "execution-models.png"
@@ -18,8 +18,7 @@ def render(result: ScenarioResult, console: Console) -> None:
     m = result.metrics
     for table in (accept_queue(m), *models(m), blocking(m), *pooling(m)):
         console.print(table)
-    for check, holds in m["checks"].items():
-        console.print(f"{check}: {verdict(holds)}")
+    print_checks(m["checks"], console)
     console.print(f"charts: {chart(m)}")
 
 

@@ -7,23 +7,18 @@ the session's clean-up.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox.compose import start_services
 from scenarios.execution_models import SERVICES
 from scenarios.result import ScenarioResult
+from tests.helpers import failed
 
 
 @pytest.fixture(scope="module", autouse=True)
 def lesson_services(stack: DockerCompose) -> None:
     start_services(SERVICES)
-
-
-def failed(part: dict[str, Any]) -> list[str]:
-    return [check for check, holds in part["holds"].items() if not holds]
 
 
 def test_overflow_counters_rise_under_the_small_slow_queue_and_stay_0_under_the_good_one(

@@ -9,7 +9,6 @@ clean-up.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -20,15 +19,12 @@ from comms_sandbox.compose import start_services
 from comms_sandbox.http3 import H3Session
 from scenarios.http_versions import SERVICES
 from scenarios.result import ScenarioResult
+from tests.helpers import failed
 
 
 @pytest.fixture(scope="module", autouse=True)
 def echo_service(stack: DockerCompose) -> None:
     start_services(SERVICES)
-
-
-def failed(part: dict[str, Any]) -> list[str]:
-    return [check for check, holds in part["holds"].items() if not holds]
 
 
 def test_an_http3_get_through_the_proxy_is_version_3() -> None:

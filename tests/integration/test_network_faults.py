@@ -7,8 +7,6 @@ the session's clean-up.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from testcontainers.compose import DockerCompose
 
@@ -16,15 +14,12 @@ from comms_sandbox import toxiproxy
 from comms_sandbox.compose import start_services
 from scenarios.network_faults import SERVICES
 from scenarios.result import ScenarioResult
+from tests.helpers import failed
 
 
 @pytest.fixture(scope="module", autouse=True)
 def faults_services(stack: DockerCompose) -> None:
     start_services(SERVICES)
-
-
-def failed(part: dict[str, Any]) -> list[str]:
-    return [check for check, holds in part["holds"].items() if not holds]
 
 
 def test_latency_past_the_deadline_is_a_prompt_504_and_the_deadline_reaches_pricing(
