@@ -123,3 +123,12 @@ def start_services(services: Iterable[str], *, build: bool = False) -> None:
     if result.returncode != 0:
         raise RuntimeError(f"starting {', '.join(wanted)} failed:\n{result.stderr}")
     restart_proxy()
+
+
+def stop_profile_services(services: Iterable[str]) -> None:
+    """Stop those of `services` that run only under a profile (a lesson's own); the
+    default stack's stay up. What a test leaves running slows every test after it."""
+    declared = compose_file()["services"]
+    optional = [name for name in services if declared.get(name, {}).get("profiles")]
+    if optional:
+        compose(*profile_flags(optional), "stop", *optional, capture=True)

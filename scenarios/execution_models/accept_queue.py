@@ -26,7 +26,7 @@ from typing import Any
 from comms_sandbox import docker, kernel_counters
 
 BURST = 30
-TIMEOUT_S = 8
+TIMEOUT_S = 6
 SLOW_PORT, PROMPT_PORT = 7001, 7002  # services/execution/acceptq.py
 COUNTERS = ("TcpExt.ListenOverflows", "TcpExt.ListenDrops", "TcpExt.TCPSynRetrans",
             "Tcp.OutRsts")  # fmt: skip

@@ -33,7 +33,7 @@ CPU_FACTOR = 1.2
 # few long connections one worker can end up with most of them, and the
 # second core idles. Per-request connections spread the work as accept() does.
 HEADERS = ("Connection: close",)
-ROUNDS = 2  # CPU-bound runs per model; the best counts (noise only ever slows a run)
+ROUNDS = 1  # CPU-bound runs per model; with more, the best counts (noise only slows a run)
 
 
 def measure(model: str, path: str) -> dict[str, Any]:

@@ -7,18 +7,22 @@ the session's clean-up.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from testcontainers.compose import DockerCompose
 
-from comms_sandbox.compose import start_services
+from comms_sandbox.compose import start_services, stop_profile_services
 from scenarios.execution_models import SERVICES
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
 
 
 @pytest.fixture(scope="module", autouse=True)
-def lesson_services(stack: DockerCompose) -> None:
+def lesson_services(stack: DockerCompose) -> Iterator[None]:
     start_services(SERVICES)
+    yield
+    stop_profile_services(SERVICES)
 
 
 def test_overflow_counters_rise_under_the_small_slow_queue_and_stay_0_under_the_good_one(

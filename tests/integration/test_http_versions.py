@@ -9,13 +9,14 @@ clean-up.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, http3
-from comms_sandbox.compose import start_services
+from comms_sandbox.compose import start_services, stop_profile_services
 from comms_sandbox.http3 import H3Session
 from scenarios.http_versions import SERVICES
 from scenarios.result import ScenarioResult
@@ -23,8 +24,10 @@ from tests.helpers import failed
 
 
 @pytest.fixture(scope="module", autouse=True)
-def echo_service(stack: DockerCompose) -> None:
+def echo_service(stack: DockerCompose) -> Iterator[None]:
     start_services(SERVICES)
+    yield
+    stop_profile_services(SERVICES)
 
 
 def test_an_http3_get_through_the_proxy_is_version_3() -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, docker, zipkin
-from comms_sandbox.compose import compose, start_services
+from comms_sandbox.compose import compose, start_services, stop_profile_services
 from scenarios.observability import SERVICES, evidence, trace
 from scenarios.result import ScenarioResult
 
@@ -23,8 +24,10 @@ ORDER = {"customer_id": "C-424242", "sequence": 1, "sku": "BOOK-42", "quantity":
 
 
 @pytest.fixture(scope="module", autouse=True)
-def observability(stack: DockerCompose) -> None:
+def observability(stack: DockerCompose) -> Iterator[None]:
     start_services(SERVICES)
+    yield
+    stop_profile_services(SERVICES)
 
 
 def test_one_trace_holds_every_hop_correctly_connected(result: ScenarioResult) -> None:
