@@ -113,22 +113,30 @@ def restart_proxy() -> None:
     compose("up", "--detach", "--no-build", "--no-deps", "--wait", "proxy", capture=True)
 
 
-def start_services(services: Iterable[str], *, build: bool = False) -> None:
+def start_services(services: Iterable[str]) -> None:
     """`up --wait` of `services`, their profiles enabled, then restart_proxy(); RuntimeError
     with Compose's output when they do not become healthy."""
     wanted = list(services)
-    built = "--build" if build else "--no-build"
-    result = compose(*profile_flags(wanted), "up", "--detach", built, "--wait", *wanted,
+    result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True)  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"starting {', '.join(wanted)} failed:\n{result.stderr}")
     restart_proxy()
 
 
+def profile_services(services: Iterable[str]) -> list[str]:
+    """Those of `services` that run only under a Compose profile (a lesson's own)."""
+    declared = compose_file()["services"]
+    return [name for name in services if declared.get(name, {}).get("profiles")]
+
+
+def has_profile_services(services: Iterable[str]) -> bool:
+    return bool(profile_services(services))
+
+
 def stop_profile_services(services: Iterable[str]) -> None:
     """Stop those of `services` that run only under a profile (a lesson's own); the
     default stack's stay up. What a test leaves running slows every test after it."""
-    declared = compose_file()["services"]
-    optional = [name for name in services if declared.get(name, {}).get("profiles")]
+    optional = profile_services(services)
     if optional:
         compose(*profile_flags(optional), "stop", *optional, capture=True)

@@ -111,7 +111,7 @@ def run_in(container: str, *command: str) -> str:
 
 def read_file(container: str, path: str) -> str:
     """A file inside a running container, e.g. its network namespace's /proc/net/snmp."""
-    return _docker("exec", container, "cat", path)
+    return run_in(container, "cat", path)
 
 
 def exec_python(container: str, code: str) -> str:

@@ -20,7 +20,13 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO, config
 from comms_sandbox.certs import ensure_certificates
-from comms_sandbox.compose import IMAGES_ENV, engine_answers
+from comms_sandbox.compose import (
+    IMAGES_ENV,
+    engine_answers,
+    has_profile_services,
+    start_services,
+    stop_profile_services,
+)
 from comms_sandbox.credentials import ensure_credentials
 from scenarios import lessons
 from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
@@ -65,6 +71,27 @@ def proxy(stack: DockerCompose) -> Iterator[httpx.Client]:
         yield client
 
 
+def lesson_of(request: pytest.FixtureRequest) -> lessons.Lesson | None:
+    """The lesson a module tests, by its name (test_<package>.py), if it tests one."""
+    package = request.module.__name__.rsplit(".", 1)[1].removeprefix("test_")
+    found = [lesson for lesson in lessons.discover().values() if lesson.package == package]
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lesson_services(request: pytest.FixtureRequest, stack: DockerCompose) -> Iterator[None]:
+    """A lesson's own services (behind its Compose profile) for the module that tests it,
+    started as `make up LESSON=<name>` does and stopped after it: left running, they
+    would slow every later test."""
+    lesson = lesson_of(request)
+    if lesson is None or not has_profile_services(lesson.services):
+        yield
+        return
+    start_services(lesson.services)
+    yield
+    stop_profile_services(lesson.services)
+
+
 @pytest.fixture(scope="module")
 def result(request: pytest.FixtureRequest, stack: DockerCompose) -> ScenarioResult:
     """The scenario of the lesson a module tests (test_<package>.py), run once per session.
@@ -72,6 +99,6 @@ def result(request: pytest.FixtureRequest, stack: DockerCompose) -> ScenarioResu
     The integration tests assert on the same run() that `python -m scenarios run` prints:
     whichever of the two comes first runs it, the other reads its result (run_once).
     """
-    package = request.module.__name__.rsplit(".", 1)[1].removeprefix("test_")
-    (lesson,) = (lesson for lesson in lessons.discover().values() if lesson.package == package)
+    lesson = lesson_of(request)
+    assert lesson is not None, f"{request.module.__name__} names no lesson"
     return run_once(lesson.name, lesson.module.run)

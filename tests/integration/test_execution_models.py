@@ -1,28 +1,14 @@
 """Execution models lesson on the real stack: the kernel's accept queue, the GIL, pooling.
 
-The lesson's services sit behind the `execution-models` profile; this module
-starts them (as `make up LESSON=execution-models` does) and leaves them to
-the session's clean-up.
+The lesson's services sit behind the `execution-models` profile; conftest's
+`lesson_services` starts them for this module (as `make up LESSON=execution-models` does)
+and stops them after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from testcontainers.compose import DockerCompose
-
-from comms_sandbox.compose import start_services, stop_profile_services
-from scenarios.execution_models import SERVICES
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
-
-
-@pytest.fixture(scope="module", autouse=True)
-def lesson_services(stack: DockerCompose) -> Iterator[None]:
-    start_services(SERVICES)
-    yield
-    stop_profile_services(SERVICES)
 
 
 def test_overflow_counters_rise_under_the_small_slow_queue_and_stay_0_under_the_good_one(

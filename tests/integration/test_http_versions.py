@@ -1,33 +1,21 @@
 """HTTP/1.1, HTTP/2 and HTTP/3 through the real nginx, 0-RTT, and TCP next to UDP.
 
 Most assertions are on the lesson's run(); a few talk to the proxy directly.
-The echo service sits behind the `http-versions` profile; this module starts
-it (as `make up LESSON=http-versions` does) and leaves it to the session's
-clean-up.
+The echo service sits behind the `http-versions` profile; conftest's
+`lesson_services` starts it for this module (as `make up LESSON=http-versions` does)
+and stops it after.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
-from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, http3
-from comms_sandbox.compose import start_services, stop_profile_services
 from comms_sandbox.http3 import H3Session
-from scenarios.http_versions import SERVICES
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
-
-
-@pytest.fixture(scope="module", autouse=True)
-def echo_service(stack: DockerCompose) -> Iterator[None]:
-    start_services(SERVICES)
-    yield
-    stop_profile_services(SERVICES)
 
 
 def test_an_http3_get_through_the_proxy_is_version_3() -> None:

@@ -1,29 +1,17 @@
 """Network faults lesson, through real Toxiproxy: each behaviour asserted on run().
 
-The lesson's services sit behind the `network-faults` profile; this module
-starts them (as `make up LESSON=network-faults` does) and leaves them to
-the session's clean-up.
+The lesson's services sit behind the `network-faults` profile; conftest's
+`lesson_services` starts them for this module (as `make up LESSON=network-faults` does)
+and stops them after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from testcontainers.compose import DockerCompose
 
 from comms_sandbox import toxiproxy
-from comms_sandbox.compose import start_services, stop_profile_services
-from scenarios.network_faults import SERVICES
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
-
-
-@pytest.fixture(scope="module", autouse=True)
-def faults_services(stack: DockerCompose) -> Iterator[None]:
-    start_services(SERVICES)
-    yield
-    stop_profile_services(SERVICES)
 
 
 def test_latency_past_the_deadline_is_a_prompt_504_and_the_deadline_reaches_pricing(

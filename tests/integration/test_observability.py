@@ -1,33 +1,24 @@
 """Observability lesson: one order's trace, logs and metrics, on the real stack.
 
-The lesson's services sit behind the `observability` profile; this module
-starts them (as `make up LESSON=observability` does) and leaves them to the
-session's clean-up, which removes what the tests started.
+The lesson's services sit behind the `observability` profile; conftest's
+`lesson_services` starts them for this module (as `make up LESSON=observability` does)
+and stops them after it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, docker, zipkin
-from comms_sandbox.compose import compose, start_services, stop_profile_services
-from scenarios.observability import SERVICES, evidence, trace
+from comms_sandbox.compose import compose
+from scenarios.observability import evidence, trace
 from scenarios.result import ScenarioResult
 
 ORDER = {"customer_id": "C-424242", "sequence": 1, "sku": "BOOK-42", "quantity": 1}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def observability(stack: DockerCompose) -> Iterator[None]:
-    start_services(SERVICES)
-    yield
-    stop_profile_services(SERVICES)
 
 
 def test_one_trace_holds_every_hop_correctly_connected(result: ScenarioResult) -> None:
