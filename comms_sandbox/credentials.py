@@ -24,6 +24,11 @@ LOCAL = REPO / ".sandbox"
 DEFINITIONS_TEMPLATE = REPO / "broker" / "rabbitmq" / "definitions.json"
 DEFINITIONS = LOCAL / "rabbitmq" / "definitions.json"
 API_KEYS_MAP = LOCAL / "sidecar" / "api-keys.map"
+# Lesson clusters: the three-node RabbitMQ cluster's users, and the Erlang
+# cookie its nodes share (a secret: generated here, never committed).
+CLUSTER_DEFINITIONS_TEMPLATE = REPO / "clusters" / "rabbitmq" / "definitions.json"
+CLUSTER_DEFINITIONS = LOCAL / "rabbitmq" / "cluster-definitions.json"
+CLUSTER_COOKIE = LOCAL / "rabbitmq" / "cluster.cookie"
 
 # Variable -> documented default. A sandbox on loopback: fixed, known, local only.
 DEFAULTS = {
@@ -32,11 +37,13 @@ DEFAULTS = {
     "RABBITMQ_PERF_PASSWORD": "sandbox-perf-dev",
     "REDIS_PASSWORD": "sandbox-redis-dev",
     "INVENTORY_API_KEY": "sandbox-inventory-key",
+    "RABBITMQ_CLUSTER_PASSWORD": "sandbox-cluster-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",
     "sandbox-admin": "RABBITMQ_ADMIN_PASSWORD",
     "sandbox-perf": "RABBITMQ_PERF_PASSWORD",
+    "sandbox-cluster": "RABBITMQ_CLUSTER_PASSWORD",
 }
 
 
@@ -77,17 +84,17 @@ def write_if_changed(path: Path, text: str) -> Path:
     return path
 
 
-def render_definitions() -> Path:
+def render_definitions(template: Path = DEFINITIONS_TEMPLATE, target: Path = DEFINITIONS) -> Path:
     """The committed definitions, with each user's hash for the password in force."""
-    definitions = json.loads(DEFINITIONS_TEMPLATE.read_text())
-    current = json.loads(DEFINITIONS.read_text()) if DEFINITIONS.exists() else {}
+    definitions = json.loads(template.read_text())
+    current = json.loads(target.read_text()) if target.exists() else {}
     kept = {u["name"]: u["password_hash"] for u in current.get("users", [])}
     for user in definitions["users"]:
         password = setting(RABBITMQ_USERS[user["name"]])
         # A fresh salt only when the password changed: the file stays stable.
         same = kept.get(user["name"]) and hash_matches(password, kept[user["name"]])
         user["password_hash"] = kept[user["name"]] if same else rabbitmq_hash(password)
-    return write_if_changed(DEFINITIONS, json.dumps(definitions, indent=2) + "\n")
+    return write_if_changed(target, json.dumps(definitions, indent=2) + "\n")
 
 
 def render_api_keys() -> Path:
@@ -98,7 +105,27 @@ def render_api_keys() -> Path:
     return write_if_changed(API_KEYS_MAP, f'"{key}" 1;\n')
 
 
+def ensure_cluster_cookie() -> Path:
+    """The RabbitMQ cluster's Erlang cookie: made once per machine, kept across restarts.
+
+    Any process that knows it may join the cluster or run code on its nodes, so
+    it is random, lives only in the git-ignored .sandbox/, and reaches the
+    nodes as a compose secret. Its folder is private to this user (the engine
+    mounts it as root); the file itself is readable because the mount hands it
+    to the nodes' uid 999, which installs an owner-only copy
+    (clusters/rabbitmq/cluster-node.sh).
+    """
+    if not CLUSTER_COOKIE.exists():
+        CLUSTER_COOKIE.parent.mkdir(parents=True, exist_ok=True)
+        CLUSTER_COOKIE.write_text(secrets.token_hex(24))
+    CLUSTER_COOKIE.chmod(0o444)
+    CLUSTER_COOKIE.parent.chmod(0o700)
+    return CLUSTER_COOKIE
+
+
 def ensure_credentials() -> None:
     """What `make up` and the tests render before Compose mounts it."""
     render_definitions()
+    render_definitions(CLUSTER_DEFINITIONS_TEMPLATE, CLUSTER_DEFINITIONS)
     render_api_keys()
+    ensure_cluster_cookie()
