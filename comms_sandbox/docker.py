@@ -63,6 +63,21 @@ def start(name: str) -> None:
     _docker("start", name)
 
 
+def stop(name: str, grace_s: int = 30) -> None:
+    """SIGTERM, then SIGKILL after grace_s: a clean shutdown, as an operator's would be."""
+    _docker("stop", "--time", str(grace_s), name)
+
+
+def disconnect(network: str, name: str) -> None:
+    """Take the container off a network: it keeps running, cut off from everyone there."""
+    _docker("network", "disconnect", network, name)
+
+
+def connect(network: str, name: str, aliases: tuple[str, ...]) -> None:
+    """Put it back, under the names Compose gave it there (its service name)."""
+    _docker("network", "connect", *(f"--alias={alias}" for alias in aliases), network, name)
+
+
 def wait_healthy(name: str, timeout_s: float = 60) -> float:
     """Seconds until the container's healthcheck passes."""
     started = time.monotonic()

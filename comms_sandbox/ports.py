@@ -59,6 +59,21 @@ ZIPKIN = PublishedPort("ZIPKIN_PORT", 9411, "zipkin", "Zipkin: traces UI and API
 PROMETHEUS = PublishedPort("PROMETHEUS_PORT", 9090, "prometheus", "Prometheus: metrics UI and API")
 TOXIPROXY = PublishedPort("TOXIPROXY_PORT", 8474, "toxiproxy", "Toxiproxy's API (faults lesson)")
 FAULTS_API = PublishedPort("FAULTS_API_PORT", 8086, "api-faults", "the api behind Toxiproxy")
+# Lesson clusters: every node of each cluster, each on its own port.
+KAFKA_CLUSTER = tuple(
+    PublishedPort(f"KAFKA_CLUSTER_{n}_PORT", 9194 + n, f"kafka-{n}", f"Kafka cluster node {n}")
+    for n in (1, 2, 3)
+)
+RABBITMQ_CLUSTER = tuple(
+    PublishedPort(f"RABBITMQ_CLUSTER_{n}_PORT", 5672 + n, f"rabbitmq-{n}",
+                  f"AMQP, RabbitMQ cluster node {n}")
+    for n in (1, 2, 3)
+)  # fmt: skip
+RABBITMQ_CLUSTER_UI = tuple(
+    PublishedPort(f"RABBITMQ_CLUSTER_{n}_UI_PORT", 15672 + n, f"rabbitmq-{n}",
+                  f"management UI, RabbitMQ cluster node {n}")
+    for n in (1, 2, 3)
+)  # fmt: skip
 PUBLISHED_PORTS = (
     PROXY,
     PROXY_L4,
@@ -78,6 +93,9 @@ PUBLISHED_PORTS = (
     PROMETHEUS,
     TOXIPROXY,
     FAULTS_API,
+    *KAFKA_CLUSTER,
+    *RABBITMQ_CLUSTER,
+    *RABBITMQ_CLUSTER_UI,
 )
 
 HOST = "127.0.0.1"  # everything is published on loopback only

@@ -1,0 +1,187 @@
+"""The lesson's clusters from the host: three Kafka nodes and three RabbitMQ nodes.
+
+Which node is which (service, container, published port), what each cluster
+says about itself (a partition's leader and in-sync replicas, a quorum
+queue's leader and members, the nodes a RabbitMQ node sees), and the hands
+the lesson uses on them: kill, stop, start, cut off from the network, put back.
+Everything here asks the brokers themselves; nothing is inferred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from comms_sandbox import docker
+from comms_sandbox.compose import compose_file
+from comms_sandbox.credentials import setting
+from comms_sandbox.ports import HOST, KAFKA_CLUSTER, RABBITMQ_CLUSTER, RABBITMQ_CLUSTER_UI
+
+NETWORK = "cluster"  # compose.yaml's network of the cluster nodes
+RABBITMQ_VHOST = "cluster"
+RABBITMQ_USER = "sandbox-cluster"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a cluster: Kafka's node id or RabbitMQ's node number."""
+
+    number: int
+    service: str  # kafka-1, rabbitmq-2: also its hostname on the cluster network
+    port: int  # its published client port on 127.0.0.1
+
+    @property
+    def container(self) -> str:
+        return docker.containers(self.service)[0].name
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def rabbit_name(self) -> str:
+        return f"rabbit@{self.service}"
+
+
+KAFKA_NODES = {p.service: Node(int(p.service[-1]), p.service, p.port) for p in KAFKA_CLUSTER}
+RABBITMQ_NODES = {p.service: Node(int(p.service[-1]), p.service, p.port) for p in RABBITMQ_CLUSTER}
+UI_PORTS = {p.service: p.port for p in RABBITMQ_CLUSTER_UI}
+SERVICES = (*KAFKA_NODES, *RABBITMQ_NODES)
+
+
+def kafka_node(node_id: int) -> Node:
+    return KAFKA_NODES[f"kafka-{node_id}"]
+
+
+def kafka_bootstrap() -> str:
+    """Every node: a client that finds one of them alive learns the others from it."""
+    return ",".join(node.address for node in KAFKA_NODES.values())
+
+
+def network() -> str:
+    """The cluster network's name as Docker knows it (prefixed with the project's)."""
+    return f"{compose_file()['name']}_{NETWORK}"
+
+
+def cut_off(node: Node) -> None:
+    """Disconnect the node from the cluster network: it runs on, alone."""
+    docker.disconnect(network(), node.container)
+
+
+def reconnect(node: Node) -> None:
+    docker.connect(network(), node.container, (node.service,))
+
+
+# ---- Kafka: what the cluster's metadata says.
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    leader: int  # -1: no leader
+    isr: tuple[int, ...]
+    replicas: tuple[int, ...]
+
+
+async def partition_state(admin: AIOKafkaAdminClient, topic: str, partition: int) -> PartitionState:
+    """The partition's leader and in-sync replicas as a live broker's metadata has them."""
+    (described,) = await admin.describe_topics([topic])
+    for p in described["partitions"]:
+        if p["partition"] == partition:
+            return PartitionState(p["leader"], tuple(sorted(p["isr"])), tuple(p["replicas"]))
+    raise LookupError(f"{topic} has no partition {partition}")
+
+
+async def recreate_topic(admin: AIOKafkaAdminClient, topic: str,
+                         assignment: dict[int, list[int]]) -> None:  # fmt: skip
+    """A fresh topic with the given replicas per partition (the first one leads).
+
+    Deleting first makes each run count only its own records.
+    """
+    if topic in await admin.list_topics():
+        await admin.delete_topics([topic])
+        await _wait_until(lambda: _absent(admin, topic), 30)
+    await admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    await _wait_until(lambda: _all_led(admin, topic, len(assignment)), 30)
+
+
+async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:
+    return topic not in await admin.list_topics()
+
+
+async def _all_led(admin: AIOKafkaAdminClient, topic: str, partitions: int) -> bool:
+    (described,) = await admin.describe_topics([topic])
+    led = [p for p in described["partitions"] if p["leader"] >= 0 and len(p["isr"]) == 3]
+    return described["error_code"] == 0 and len(led) == partitions
+
+
+async def _wait_until(check: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if await check():
+                return
+        except Exception:  # a node may be coming up: ask again
+            pass
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"cluster not ready within {timeout_s} s")
+
+
+# ---- RabbitMQ: what the nodes' management API says.
+
+
+def rabbitmq_password() -> str:
+    return setting("RABBITMQ_CLUSTER_PASSWORD")
+
+
+def amqp_url(node: Node) -> str:
+    return f"amqp://{RABBITMQ_USER}:{rabbitmq_password()}@{node.address}/{RABBITMQ_VHOST}"
+
+
+def ui_url(node: Node) -> str:
+    return f"http://{HOST}:{UI_PORTS[node.service]}"
+
+
+def management(node: Node, path: str, timeout_s: float = 3.0) -> Any:
+    """GET /api/PATH from one node's management API, as the lesson's monitoring user."""
+    response = httpx.get(f"{ui_url(node)}/api/{path}", auth=(RABBITMQ_USER, rabbitmq_password()),
+                         timeout=timeout_s)  # fmt: skip
+    response.raise_for_status()
+    return response.json()
+
+
+def running_nodes(via: Node) -> list[str]:
+    """The cluster's nodes that `via` sees running."""
+    return sorted(n["name"] for n in management(via, "nodes") if n.get("running"))
+
+
+def queue_state(via: Node, queue: str) -> dict[str, Any]:
+    """A queue's type, leader and members (quorum) or home node (classic), as `via` sees it."""
+    info = management(via, f"queues/{RABBITMQ_VHOST}/{quote(queue, safe='')}")
+    return {
+        "type": info.get("type"),
+        "leader": info.get("leader") or info.get("node"),
+        "members": sorted(info.get("members") or []),
+        "online": sorted(info.get("online") or []),
+        "messages": info.get("messages"),
+    }
+
+
+def wait_for_rabbitmq_cluster(timeout_s: float = 60) -> None:
+    """Until some node sees all three running (the lesson's healthchecks see one node each)."""
+    deadline = time.monotonic() + timeout_s
+    want = sorted(node.rabbit_name for node in RABBITMQ_NODES.values())
+    while time.monotonic() < deadline:
+        for node in RABBITMQ_NODES.values():
+            try:
+                if running_nodes(node) == want:
+                    return
+            except httpx.HTTPError:
+                continue
+        time.sleep(0.5)
+    raise TimeoutError(f"the RabbitMQ nodes did not form one cluster within {timeout_s} s")
