@@ -114,9 +114,9 @@ def remove_service(profile: str, service: str) -> None:
     compose("--profile", profile, "rm", "--stop", "--force", service, capture=True)
 
 
-def logs(name: str) -> str:
-    """A container's standard output so far."""
-    return _docker("logs", name)
+def logs(name: str, since: str | None = None) -> str:
+    """A container's standard output so far (since: a timestamp Docker understands)."""
+    return _docker("logs", *(("--since", since) if since else ()), name)
 
 
 def run_in(container: str, *command: str) -> str:

@@ -25,7 +25,6 @@ from scenarios.clusters.rabbitmq_stream import Traffic
 
 QUORUM = "cluster.failover.quorum"
 CLASSIC = "cluster.failover.classic"
-QUORUM_ARGUMENTS = {"x-queue-type": "quorum", "x-quorum-initial-group-size": 3}
 VICTIM, PUBLISHER, CONSUMER = (clusters.RABBITMQ_NODES[f"rabbitmq-{n}"] for n in (3, 1, 2))
 MESSAGES = 1200
 RATE = 150.0
@@ -73,7 +72,7 @@ def kill_and_restart(started: float, events: dict[str, Any]) -> None:
 def prepare() -> str:
     """Fresh queues; the quorum queue's leader as the cluster reports it."""
     clusters.wait_for_rabbitmq_cluster()
-    rabbitmq_stream.declare(VICTIM, QUORUM, QUORUM_ARGUMENTS)
+    rabbitmq_stream.declare(VICTIM, QUORUM, rabbitmq_stream.QUORUM_ARGUMENTS)
     rabbitmq_stream.declare(VICTIM, CLASSIC, {})
     rabbitmq_stream.publish(VICTIM, CLASSIC, 10, 1000.0, Traffic())
     return clusters.queue_state(PUBLISHER, QUORUM)["leader"]

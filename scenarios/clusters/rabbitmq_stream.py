@@ -24,6 +24,9 @@ from events.rabbit import close_quietly, connect
 # A killed node makes pika log every broken connection; the lesson reports results instead.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 
+# A quorum queue with a member on each of the three nodes.
+QUORUM_ARGUMENTS = {"x-queue-type": "quorum", "x-quorum-initial-group-size": 3}
+
 
 @dataclass
 class Traffic:

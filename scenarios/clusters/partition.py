@@ -1,0 +1,192 @@
+"""A node cut off from the others (disconnected from the network, still running).
+
+Kafka: kafka-2 leads partition 0 of a fresh topic; an acks=all idempotent
+stream runs while kafka-2 is taken off the cluster network for CUT_FOR_S,
+then put back. The controllers on the majority side stop hearing it,
+fence it and elect another leader from the in-sync set; the cut-off node
+cannot move its high watermark alone, so nothing it accepted on its own is
+acknowledged. Clients need a request timeout shorter than the cut to move
+on (aiokafka's default is 40 s).
+
+RabbitMQ: rabbitmq-2 leads a quorum queue; a publisher with confirms on
+rabbitmq-1 and a consumer on rabbitmq-3 run while rabbitmq-2 is cut off.
+Raft on the majority elects a new leader within seconds; after the Erlang
+net tick (10 s here) the cut-off node sees it is in the minority and pauses
+(cluster_partition_handling = pause_minority): its listeners close. Back on
+the network it resumes and catches up.
+
+Both engines run at the same time, in their own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from comms_sandbox import clusters, docker
+from scenarios.clusters import kafka_failover, kafka_stream, rabbitmq_stream
+from scenarios.clusters.kafka_stream import Stream
+from scenarios.clusters.rabbitmq_stream import Traffic
+
+CUT_AT_S = 2.0
+CUT_FOR_S = 22.0
+KAFKA_TOPIC = "cluster.partition"
+KAFKA_ASSIGNMENT = {0: [2, 3, 1]}
+KAFKA_RECORDS = 3000
+KAFKA_RATE = 150.0
+RABBIT_QUEUE = "cluster.partition.quorum"
+RABBIT_MESSAGES = 2400
+RABBIT_RATE = 120.0
+CUT_KAFKA = clusters.kafka_node(2)
+CUT_RABBIT, RABBIT_PUBLISHER, RABBIT_CONSUMER = (
+    clusters.RABBITMQ_NODES[f"rabbitmq-{n}"] for n in (2, 1, 3)
+)
+HEALTHCHECK = "/usr/local/bin/sandbox-healthcheck"
+# What a RabbitMQ node logs when it finds itself on the minority side, and pauses.
+MINORITY_LOG = "Cluster minority/secondary status detected"
+
+
+def cut_and_rejoin(node: clusters.Node, started: float, events: dict[str, Any],
+                   observe: Any = None) -> None:  # fmt: skip
+    """Cut the node off at CUT_AT_S for CUT_FOR_S; observe(events, t) each second meanwhile."""
+    time.sleep(CUT_AT_S)
+    events["cut"] = round(time.monotonic() - started, 2)
+    events["cut_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    clusters.cut_off(node)
+    rejoin_at = started + CUT_AT_S + CUT_FOR_S
+    while time.monotonic() < rejoin_at - 1:
+        if observe is not None:
+            observe(events, round(time.monotonic() - started - events["cut"], 1))
+        time.sleep(1.0)
+    time.sleep(max(0.0, rejoin_at - time.monotonic()))
+    events["rejoined"] = round(time.monotonic() - started, 2)
+    clusters.reconnect(node)
+
+
+def accepts_clients(node: clusters.Node) -> bool:
+    """Its own healthcheck, run inside it: does its AMQP listener still accept connections?"""
+    try:
+        docker.run_in(node.container, "bash", HEALTHCHECK)
+    except docker.DockerError:
+        return False
+    return True
+
+
+def observe_rabbit(events: dict[str, Any], since_cut_s: float) -> None:
+    """Once a second while cut: the majority's view, and whether the cut-off node paused."""
+    try:
+        events["majority_sees_running"] = clusters.running_nodes(RABBIT_PUBLISHER)
+        leader = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
+        events.setdefault("leader_during_cut", leader)
+        if leader != events["leader_during_cut"] or leader == CUT_RABBIT.rabbit_name:
+            events["leader_during_cut"] = leader
+    except Exception:  # the majority's API is busy electing: look again next second
+        pass
+    if "minority_after_s" not in events and MINORITY_LOG in docker.logs(
+        CUT_RABBIT.container, since=events["cut_at_utc"]
+    ):
+        events["minority_after_s"] = since_cut_s
+    if "stopped_accepting_after_s" not in events and not accepts_clients(CUT_RABBIT):
+        events["stopped_accepting_after_s"] = since_cut_s
+
+
+def kafka_side() -> dict[str, Any]:
+    return asyncio.run(kafka_side_async())
+
+
+async def kafka_side_async() -> dict[str, Any]:
+    admin = await kafka_failover.admin_client()
+    try:
+        await clusters.recreate_topic(admin, KAFKA_TOPIC, KAFKA_ASSIGNMENT)
+        samples: list[dict[str, Any]] = []
+        events: dict[str, Any] = {}
+        stop = asyncio.Event()
+        started = time.monotonic()
+        watcher = asyncio.create_task(kafka_failover.watch(admin, KAFKA_TOPIC, started, samples,
+                                                           stop))  # fmt: skip
+        stream = Stream("all")
+        await asyncio.gather(
+            kafka_stream.produce(KAFKA_TOPIC, stream, KAFKA_RECORDS, KAFKA_RATE, started,
+                                 request_timeout_ms=5000),
+            asyncio.to_thread(cut_and_rejoin, CUT_KAFKA, started, events),
+        )  # fmt: skip
+        await kafka_failover.wait_in_sync(samples, 60)
+        stop.set()
+        await watcher
+    finally:
+        await admin.close()
+    checked = kafka_stream.check(stream, await kafka_stream.read_all(KAFKA_TOPIC, 1))
+    return {"node": CUT_KAFKA.service, "events": events, "stream": checked,
+            "leaderless_s": kafka_failover.leaderless_s(samples, events["cut"], 2),
+            "isr_during_cut": isr_during_cut(samples, events),
+            "isr_at_end": samples[-1].get("isr", []), "timeline": samples,
+            "acks": kafka_failover.acked_times(stream, 0)}  # fmt: skip
+
+
+def isr_during_cut(samples: list[dict[str, Any]], events: dict[str, Any]) -> list[int]:
+    during = [s for s in samples if events["cut"] < s["t"] < events["rejoined"] and "isr" in s]
+    return during[-1]["isr"] if during else []
+
+
+def rabbit_side() -> dict[str, Any]:
+    clusters.wait_for_rabbitmq_cluster()
+    rabbitmq_stream.declare(CUT_RABBIT, RABBIT_QUEUE, rabbitmq_stream.QUORUM_ARGUMENTS)
+    leader_before = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
+    traffic, events = Traffic(), {}
+    done = threading.Event()
+    threads = [
+        threading.Thread(target=rabbitmq_stream.consume,
+                         args=(RABBIT_CONSUMER, RABBIT_QUEUE, traffic, done)),
+        threading.Thread(target=cut_and_rejoin,
+                         args=(CUT_RABBIT, traffic.started, events, observe_rabbit)),
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    rabbitmq_stream.publish(RABBIT_PUBLISHER, RABBIT_QUEUE, RABBIT_MESSAGES, RABBIT_RATE, traffic)
+    threads[1].join()
+    clusters.wait_for_rabbitmq_cluster()
+    done.set()
+    threads[0].join()
+    state = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)
+    return {"node": CUT_RABBIT.rabbit_name, "leader_before": leader_before, "events": events,
+            "traffic": traffic.check(), "leader_after": state["leader"],
+            "online_after": state["online"],
+            "confirms": sorted(traffic.confirmed.values()),
+            "deliveries": sorted(t for _, t in traffic.delivered)}  # fmt: skip
+
+
+def run() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    sides = {"kafka": kafka_side, "rabbitmq": rabbit_side}
+    threads = [threading.Thread(target=lambda n=name, f=side: results.__setitem__(n, f()))
+               for name, side in sides.items()]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results["holds"] = holds(results)
+    return results
+
+
+def holds(result: dict[str, Any]) -> dict[str, bool]:
+    kafka, rabbit = result["kafka"], result["rabbitmq"]
+    return {
+        "Kafka: another node led while the leader was cut off": kafka["leaderless_s"] is not None,
+        "Kafka: the in-sync set dropped the cut-off node": 2 not in kafka["isr_during_cut"]
+        and bool(kafka["isr_during_cut"]),
+        "Kafka: no acknowledged record lost": kafka["stream"]["acknowledged"] > 0
+        and kafka["stream"]["lost"] == 0,
+        "Kafka: back in sync after rejoining": len(kafka["isr_at_end"]) == 3,
+        "RabbitMQ: the cut-off node found itself in the minority and paused": rabbit["events"].get(
+            "minority_after_s"
+        )
+        is not None,
+        "RabbitMQ: the majority elected another leader": rabbit["leader_before"] == rabbit["node"]
+        and rabbit["events"].get("leader_during_cut") not in (rabbit["node"], None),
+        "RabbitMQ: no confirmed message lost": rabbit["traffic"]["confirmed"] > 0
+        and rabbit["traffic"]["lost"] == 0,
+        "RabbitMQ: all three members online after rejoining": len(rabbit["online_after"]) == 3,
+    }
