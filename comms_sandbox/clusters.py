@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from comms_sandbox import docker
 from comms_sandbox.compose import compose_file
 from comms_sandbox.credentials import setting
+from comms_sandbox.health import SandboxNotUpError
 from comms_sandbox.ports import HOST, KAFKA_CLUSTER, RABBITMQ_CLUSTER, RABBITMQ_CLUSTER_UI
 
 NETWORK = "cluster"  # compose.yaml's network of the cluster nodes
@@ -78,6 +79,26 @@ def reconnect(node: Node) -> None:
     docker.connect(network(), node.container, (node.service,))
 
 
+def heal(lesson: str, services: tuple[str, ...] = SERVICES) -> None:
+    """Every node running, on the cluster network, healthy: undo what an interrupted run left.
+
+    SandboxNotUpError when no node runs at all: the lesson is not started.
+    """
+    every = {**KAFKA_NODES, **RABBITMQ_NODES}
+    nodes = {every[service]: docker.containers(service) for service in services}
+    if not any(c and c[0].state == "running" for c in nodes.values()):
+        raise SandboxNotUpError(
+            f"the cluster nodes are not running: start the lesson with `make up LESSON={lesson}`."
+        )
+    for node, found in nodes.items():
+        if network() not in docker.inspect(found[0].name, "{{json .NetworkSettings.Networks}}"):
+            reconnect(node)
+        if found[0].state != "running":
+            docker.start(found[0].name)
+    for found in nodes.values():
+        docker.wait_healthy(found[0].name, 120)
+
+
 # ---- Kafka: what the cluster's metadata says.
 
 
@@ -116,7 +137,8 @@ async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:
 
 async def _all_led(admin: AIOKafkaAdminClient, topic: str, partitions: int) -> bool:
     (described,) = await admin.describe_topics([topic])
-    led = [p for p in described["partitions"] if p["leader"] >= 0 and len(p["isr"]) == 3]
+    led = [p for p in described["partitions"]
+           if p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"])]  # fmt: skip
     return described["error_code"] == 0 and len(led) == partitions
 
 

@@ -47,11 +47,19 @@ def save_timeline(path: Path, title: str, bars: list[tuple[str, float, float]]) 
     return _save(figure, path)
 
 
-def save_timeseries(path: Path, title: str, panels: dict[str, list[tuple[float, float]]]) -> Path:
-    """One small line chart per panel of (seconds, value) points, stacked in one PNG."""
+def save_timeseries(path: Path, title: str, panels: dict[str, list[tuple[float, float]]],
+                    marks: dict[str, dict[str, float]] | None = None) -> Path:  # fmt: skip
+    """One small line chart per panel of (seconds, value) points, stacked in one PNG.
+
+    marks: per panel, events drawn as labelled vertical lines (e.g. {"killed": 2.0}).
+    """
     figure, axes = plt.subplots(len(panels), 1, figsize=(9, 1.9 * len(panels)), squeeze=False)
     for axis, (panel_title, points) in zip(axes.flat, panels.items(), strict=True):
         axis.plot([t for t, _ in points], [v for _, v in points], marker=".", color="#4C72B0")
+        for label, at in (marks or {}).get(panel_title, {}).items():
+            axis.axvline(at, color="#C44E52", linestyle="--", linewidth=1)
+            axis.annotate(label, (at, 1), xycoords=("data", "axes fraction"), fontsize=7,
+                          color="#C44E52", ha="left", va="top")  # fmt: skip
         axis.set_title(panel_title, fontsize=9)
         axis.tick_params(labelsize=8)
     figure.suptitle(title)

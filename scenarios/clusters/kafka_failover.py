@@ -58,8 +58,8 @@ async def kill_and_restart(node: clusters.Node, started: float, events: dict[str
     events["killed"] = round(time.monotonic() - started, 2)
     await asyncio.to_thread(docker.kill, node.container)
     await asyncio.sleep(DOWN_S)
-    await asyncio.to_thread(docker.start, node.container)
     events["restarted"] = round(time.monotonic() - started, 2)
+    await asyncio.to_thread(docker.start, node.container)
 
 
 async def wait_in_sync(samples: list[dict[str, Any]], timeout_s: float) -> None:

@@ -54,8 +54,7 @@ def producer(acks: str, **options: Any) -> AIOKafkaProducer:
         bootstrap_servers=kafka_bootstrap(),
         acks="all" if acks == "all" else int(acks),
         enable_idempotence=idempotent,
-        linger_ms=5,
-        **options,
+        **{"linger_ms": 5, **options},
     )
 
 
