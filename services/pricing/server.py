@@ -18,7 +18,7 @@ from grpc_status import rpc_status
 from sandbox.feed.v1 import feed_pb2, feed_pb2_grpc
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from pricing import rules
+from pricing import healthcheck, rules
 from pricing.feed_service import FeedService
 from pricing.observability import CallTelemetry, instrument_server
 from pricing.slots import POOL_SIZE, StreamSlots, past
@@ -158,6 +158,7 @@ def main() -> None:
     server.add_insecure_port(address)
     server.start()
     log.info("pricing listening on %s", address)
+    healthcheck.watch(f"127.0.0.1:{address.rsplit(':', 1)[1]}")
     # Docker stops containers with SIGTERM: finish in-flight calls, then exit.
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=5))
     server.wait_for_termination()
