@@ -18,6 +18,7 @@ from comms_sandbox.compose import (
     compose,
     compose_ps,
     profile_flags,
+    recovered_after_restarts,
     restart_proxy,
     with_dependencies,
 )
@@ -115,7 +116,7 @@ def start(services: list[str]) -> float:
         *profiles, "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}",
         *services,
     )  # fmt: skip
-    if result.returncode != 0:
+    if result.returncode != 0 and not recovered_after_restarts(services):
         explain_failure()
         raise typer.Exit(result.returncode)
     if profiles:

@@ -87,7 +87,11 @@ def lesson_services(request: pytest.FixtureRequest, stack: DockerCompose) -> Ite
     if lesson is None or not has_profile_services(lesson.services):
         yield
         return
-    start_services(lesson.services)
+    try:
+        start_services(lesson.services)
+    except Exception:
+        stop_profile_services(lesson.services)  # half-started, they would slow every later test
+        raise
     yield
     stop_profile_services(lesson.services)
 
