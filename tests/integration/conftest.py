@@ -78,22 +78,62 @@ def lesson_of(request: pytest.FixtureRequest) -> lessons.Lesson | None:
     return found[0] if found else None
 
 
+class LessonServices:
+    """The one lesson whose own services (behind its Compose profile) run now.
+
+    Switching to another lesson, or to a module that tests none, stops them
+    first: left running, they would slow every later test and change what the
+    exposure test counts. A lesson's page runs right after the lesson's module
+    (pytest_collection_modifyitems) and finds them still up, instead of
+    starting them again (the clusters take about 40 s).
+    """
+
+    def __init__(self) -> None:
+        self.current: lessons.Lesson | None = None
+
+    def use(self, lesson: lessons.Lesson | None) -> None:
+        if lesson is not None and not has_profile_services(lesson.services):
+            lesson = None
+        if (self.current and self.current.name) == (lesson and lesson.name):
+            return
+        if self.current is not None:
+            stop_profile_services(self.current.services)
+            self.current = None
+        if lesson is not None:
+            try:
+                start_services(lesson.services)  # as `make up LESSON=<name>` does
+            except Exception:
+                stop_profile_services(lesson.services)  # half-started: stop them too
+                raise
+            self.current = lesson
+
+
+@pytest.fixture(scope="session")
+def lesson_services_now(stack: DockerCompose) -> Iterator[LessonServices]:
+    services = LessonServices()
+    yield services
+    services.use(None)
+
+
 @pytest.fixture(scope="module", autouse=True)
-def lesson_services(request: pytest.FixtureRequest, stack: DockerCompose) -> Iterator[None]:
-    """A lesson's own services (behind its Compose profile) for the module that tests it,
-    started as `make up LESSON=<name>` does and stopped after it: left running, they
-    would slow every later test."""
-    lesson = lesson_of(request)
-    if lesson is None or not has_profile_services(lesson.services):
-        yield
-        return
-    try:
-        start_services(lesson.services)
-    except Exception:
-        stop_profile_services(lesson.services)  # half-started, they would slow every later test
-        raise
-    yield
-    stop_profile_services(lesson.services)
+def lesson_services(request: pytest.FixtureRequest, lesson_services_now: LessonServices) -> None:
+    """The services of the lesson a module tests (test_<package>.py), or none for a module
+    that tests no lesson. A module that sets MANAGES_LESSON_SERVICES (the pages' test)
+    chooses per test."""
+    if not getattr(request.module, "MANAGES_LESSON_SERVICES", False):
+        lesson_services_now.use(lesson_of(request))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each lesson's page right after its module's tests: its services are still up."""
+    pages = {item.callspec.params["lesson"].package: item for item in items
+             if item.path.name == "test_lesson_docs.py" and hasattr(item, "callspec")}  # fmt: skip
+    ordered = [item for item in items if item not in pages.values()]
+    for package, page in pages.items():
+        module = f"test_{package}.py"
+        last = max((i for i, item in enumerate(ordered) if item.path.name == module), default=None)
+        ordered.insert(len(ordered) if last is None else last + 1, page)
+    items[:] = ordered
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,23 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO
-from comms_sandbox.compose import stop_profile_services
 from scenarios import lessons
 from tests.docs_runner import check, console_commands
+from tests.integration.conftest import LessonServices
 
 LESSONS = list(lessons.discover().values())
+# Each page runs right after its lesson's module, with that lesson's services
+# (conftest.py); a page's own `stack up --lesson` then finds them running.
+MANAGES_LESSON_SERVICES = True
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.name for lesson in LESSONS])
-def test_the_lesson_page_runs_as_written(stack: DockerCompose, lesson: lessons.Lesson) -> None:
+def test_the_lesson_page_runs_as_written(
+    stack: DockerCompose, lesson_services_now: LessonServices, lesson: lessons.Lesson
+) -> None:
+    lesson_services_now.use(lesson)
     commands = console_commands(lesson.page.read_text())
     assert commands, f"{lesson.page} has no `console` block: nothing on it is checked"
-    try:
-        for command in commands:
-            problem = check(command, REPO)
-            assert problem is None, f"{lesson.page.relative_to(REPO)} {problem}"
-    finally:
-        stop_profile_services(lesson.services)  # the page started them; later tests need not
+    for command in commands:
+        problem = check(command, REPO)
+        assert problem is None, f"{lesson.page.relative_to(REPO)} {problem}"
