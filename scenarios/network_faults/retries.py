@@ -15,7 +15,7 @@ from typing import Any
 from comms_sandbox import proxy_log, toxiproxy
 from scenarios.network_faults.client import calls_at_pricing, timed_post, use_policy
 
-CALLS = 12
+CALLS = 6
 QUOTE = {"sku": "BOOK-42", "quantity": 1}
 # Enough bytes for the HTTP/2 preface and settings, not for an answer (the breaker part).
 CUT_ANSWERS = ("limit_data", {"bytes": 64})
