@@ -15,7 +15,8 @@ net tick (10 s here) the cut-off node sees it is in the minority and pauses
 (cluster_partition_handling = pause_minority): its listeners close. Back on
 the network it resumes and catches up.
 
-Both engines run at the same time, in their own thread.
+Each engine is one part (kafka_partition, rabbitmq_partition), so each runs
+beside the other engine's parts.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ from scenarios.clusters.kafka_stream import Stream
 from scenarios.clusters.rabbitmq_stream import Traffic
 
 CUT_AT_S = 2.0
-CUT_FOR_S = 22.0
+# Kafka fences a silent broker after its 6 s session timeout; RabbitMQ notices
+# a silent peer after the 10 s net tick (7.5 to 12.5 s), then pauses.
+KAFKA_CUT_FOR_S = 14.0
+RABBIT_CUT_FOR_S = 22.0
 KAFKA_TOPIC = "cluster.partition"
 KAFKA_ASSIGNMENT = {0: [2, 3, 1]}
 KAFKA_RECORDS = 3000
@@ -49,13 +53,13 @@ MINORITY_LOG = "Cluster minority/secondary status detected"
 
 
 def cut_and_rejoin(node: clusters.Node, started: float, events: dict[str, Any],
-                   observe: Any = None) -> None:  # fmt: skip
-    """Cut the node off at CUT_AT_S for CUT_FOR_S; observe(events, t) each second meanwhile."""
+                   cut_for_s: float, observe: Any = None) -> None:  # fmt: skip
+    """Cut the node off at CUT_AT_S for cut_for_s; observe(events, t) each second meanwhile."""
     time.sleep(CUT_AT_S)
     events["cut"] = round(time.monotonic() - started, 2)
     events["cut_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     clusters.cut_off(node)
-    rejoin_at = started + CUT_AT_S + CUT_FOR_S
+    rejoin_at = started + CUT_AT_S + cut_for_s
     while time.monotonic() < rejoin_at - 1:
         if observe is not None:
             observe(events, round(time.monotonic() - started - events["cut"], 1))
@@ -92,11 +96,13 @@ def observe_rabbit(events: dict[str, Any], since_cut_s: float) -> None:
         events["stopped_accepting_after_s"] = since_cut_s
 
 
-def kafka_side() -> dict[str, Any]:
-    return asyncio.run(kafka_side_async())
+def run_kafka() -> dict[str, Any]:
+    result = asyncio.run(kafka_side())
+    result["holds"] = kafka_holds(result)
+    return result
 
 
-async def kafka_side_async() -> dict[str, Any]:
+async def kafka_side() -> dict[str, Any]:
     admin = await kafka_failover.admin_client()
     try:
         await clusters.recreate_topic(admin, KAFKA_TOPIC, KAFKA_ASSIGNMENT)
@@ -110,7 +116,7 @@ async def kafka_side_async() -> dict[str, Any]:
         await asyncio.gather(
             kafka_stream.produce(KAFKA_TOPIC, stream, KAFKA_RECORDS, KAFKA_RATE, started,
                                  request_timeout_ms=5000),
-            asyncio.to_thread(cut_and_rejoin, CUT_KAFKA, started, events),
+            asyncio.to_thread(cut_and_rejoin, CUT_KAFKA, started, events, KAFKA_CUT_FOR_S),
         )  # fmt: skip
         await kafka_failover.wait_in_sync(samples, 60)
         stop.set()
@@ -130,6 +136,12 @@ def isr_during_cut(samples: list[dict[str, Any]], events: dict[str, Any]) -> lis
     return during[-1]["isr"] if during else []
 
 
+def run_rabbitmq() -> dict[str, Any]:
+    result = rabbit_side()
+    result["holds"] = rabbit_holds(result)
+    return result
+
+
 def rabbit_side() -> dict[str, Any]:
     clusters.wait_for_rabbitmq_cluster()
     rabbitmq_stream.declare(CUT_RABBIT, RABBIT_QUEUE, rabbitmq_stream.QUORUM_ARGUMENTS)
@@ -140,7 +152,8 @@ def rabbit_side() -> dict[str, Any]:
         threading.Thread(target=rabbitmq_stream.consume,
                          args=(RABBIT_CONSUMER, RABBIT_QUEUE, traffic, done)),
         threading.Thread(target=cut_and_rejoin,
-                         args=(CUT_RABBIT, traffic.started, events, observe_rabbit)),
+                         args=(CUT_RABBIT, traffic.started, events, RABBIT_CUT_FOR_S,
+                               observe_rabbit)),
     ]  # fmt: skip
     for thread in threads:
         thread.start()
@@ -157,35 +170,26 @@ def rabbit_side() -> dict[str, Any]:
             "deliveries": sorted(t for _, t in traffic.delivered)}  # fmt: skip
 
 
-def run() -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    sides = {"kafka": kafka_side, "rabbitmq": rabbit_side}
-    threads = [threading.Thread(target=lambda n=name, f=side: results.__setitem__(n, f()))
-               for name, side in sides.items()]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    results["holds"] = holds(results)
-    return results
-
-
-def holds(result: dict[str, Any]) -> dict[str, bool]:
-    kafka, rabbit = result["kafka"], result["rabbitmq"]
+def kafka_holds(kafka: dict[str, Any]) -> dict[str, bool]:
     return {
-        "Kafka: another node led while the leader was cut off": kafka["leaderless_s"] is not None,
-        "Kafka: the in-sync set dropped the cut-off node": 2 not in kafka["isr_during_cut"]
+        "another node led while the leader was cut off": kafka["leaderless_s"] is not None,
+        "the in-sync set dropped the cut-off node": 2 not in kafka["isr_during_cut"]
         and bool(kafka["isr_during_cut"]),
-        "Kafka: no acknowledged record lost": kafka["stream"]["acknowledged"] > 0
+        "no acknowledged record lost": kafka["stream"]["acknowledged"] > 0
         and kafka["stream"]["lost"] == 0,
-        "Kafka: back in sync after rejoining": len(kafka["isr_at_end"]) == 3,
-        "RabbitMQ: the cut-off node found itself in the minority and paused": rabbit["events"].get(
+        "back in sync after rejoining": len(kafka["isr_at_end"]) == 3,
+    }
+
+
+def rabbit_holds(rabbit: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "the cut-off node found itself in the minority and paused": rabbit["events"].get(
             "minority_after_s"
         )
         is not None,
-        "RabbitMQ: the majority elected another leader": rabbit["leader_before"] == rabbit["node"]
+        "the majority elected another leader": rabbit["leader_before"] == rabbit["node"]
         and rabbit["events"].get("leader_during_cut") not in (rabbit["node"], None),
-        "RabbitMQ: no confirmed message lost": rabbit["traffic"]["confirmed"] > 0
+        "no confirmed message lost": rabbit["traffic"]["confirmed"] > 0
         and rabbit["traffic"]["lost"] == 0,
-        "RabbitMQ: all three members online after rejoining": len(rabbit["online_after"]) == 3,
+        "all three members online after rejoining": len(rabbit["online_after"]) == 3,
     }

@@ -22,7 +22,8 @@ TRAFFIC_COLUMNS = ("confirmed", "delivered", "lost", "redelivered", "publish_sta
 def render(result: ScenarioResult, console: Console) -> None:
     m = result.metrics
     tables = (*kafka_failover(m["kafka_failover"]), kafka_min_isr(m["kafka_min_isr"]),
-              *rabbitmq_failover(m["rabbitmq_failover"]), *partition(m["partition"]),
+              *rabbitmq_failover(m["rabbitmq_failover"]),
+              *partition(m["kafka_partition"], m["rabbitmq_partition"]),
               *cost(m["cost"]))  # fmt: skip
     for table in tables:
         console.print(table)
@@ -75,8 +76,7 @@ def rabbitmq_failover(r: dict[str, Any]) -> list[Any]:
     ]  # fmt: skip
 
 
-def partition(p: dict[str, Any]) -> list[Any]:
-    k, r = p["kafka"], p["rabbitmq"]
+def partition(k: dict[str, Any], r: dict[str, Any]) -> list[Any]:
     return [
         records_table(f"Kafka: {k['node']} cut off at {k['events']['cut']} s, back at "
                       f"{k['events']['rejoined']} s; another leader after {k['leaderless_s']} s, "
@@ -110,7 +110,8 @@ def per_bucket(times: list[float]) -> list[tuple[float, float]]:
 
 
 def chart(m: dict[str, Any]) -> str:
-    kf, rf, p = m["kafka_failover"], m["rabbitmq_failover"], m["partition"]
+    kf, rf = m["kafka_failover"], m["rabbitmq_failover"]
+    kp, rp = m["kafka_partition"], m["rabbitmq_partition"]
     panels = {
         "Kafka kill: acks=all acks of partition 0 per 0.5 s": per_bucket(kf["acks"]["all"]),
         "Kafka kill: acks=1 acks of partition 0 per 0.5 s": per_bucket(kf["acks"]["1"]),
@@ -118,17 +119,15 @@ def chart(m: dict[str, Any]) -> str:
             (s["t"], len(s["isr"])) for s in kf["timeline"] if "isr" in s],
         "RabbitMQ kill: confirms per 0.5 s": per_bucket(rf["confirms"]),
         "RabbitMQ kill: deliveries per 0.5 s": per_bucket(rf["deliveries"]),
-        "Kafka cut off: acks=all acks of partition 0 per 0.5 s": per_bucket(p["kafka"]["acks"]),
-        "RabbitMQ cut off: confirms per 0.5 s": per_bucket(p["rabbitmq"]["confirms"]),
+        "Kafka cut off: acks=all acks of partition 0 per 0.5 s": per_bucket(kp["acks"]),
+        "RabbitMQ cut off: confirms per 0.5 s": per_bucket(rp["confirms"]),
     }  # fmt: skip
     kill = {"killed": kf["events"]["killed"], "restarted": kf["events"]["restarted"]}
     rabbit_kill = {"killed": rf["events"]["killed"], "restarted": rf["events"]["restarted"]}
     marks = {title: kill for title in list(panels)[:3]}
     marks.update({title: rabbit_kill for title in list(panels)[3:5]})
-    marks[list(panels)[5]] = {"cut": p["kafka"]["events"]["cut"],
-                              "rejoined": p["kafka"]["events"]["rejoined"]}  # fmt: skip
-    marks[list(panels)[6]] = {"cut": p["rabbitmq"]["events"]["cut"],
-                              "rejoined": p["rabbitmq"]["events"]["rejoined"]}  # fmt: skip
+    marks[list(panels)[5]] = {"cut": kp["events"]["cut"], "rejoined": kp["events"]["rejoined"]}
+    marks[list(panels)[6]] = {"cut": rp["events"]["cut"], "rejoined": rp["events"]["rejoined"]}
     path = save_timeseries(RESULTS_DIR / CHART,
                            "Around each failure (seconds from the start of its part)",
                            panels, marks)  # fmt: skip
