@@ -102,6 +102,19 @@ def with_dependencies(services: Iterable[str]) -> set[str]:
     return closure
 
 
+def all_healthy(services: Iterable[str]) -> bool:
+    """Is every container of `services` running, and healthy where it has a check?"""
+    wanted = list(services)
+    states = compose_ps("--all", *wanted) if wanted else []
+    return (
+        bool(states)
+        and {c["Service"] for c in states} >= set(wanted)
+        and all(
+            c.get("State") == "running" and c.get("Health", "") in ("healthy", "") for c in states
+        )
+    )
+
+
 def recovered_after_restarts(services: Iterable[str], timeout_s: float = 120) -> bool:
     """After a failed `up --wait`: did a container crash, come back by its restart policy,
     and is everything now healthy? `--wait` gives up on the first exit it sees, but a
@@ -115,9 +128,7 @@ def recovered_after_restarts(services: Iterable[str], timeout_s: float = 120) ->
         return False
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        states = compose_ps("--all", *services)
-        if all(c.get("State") == "running" and c.get("Health", "healthy") in ("healthy", "")
-               for c in states):  # fmt: skip
+        if all_healthy(services):
             return True
         time.sleep(1)
     return False

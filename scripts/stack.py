@@ -15,6 +15,7 @@ from rich.table import Table
 from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
+    all_healthy,
     compose,
     compose_ps,
     profile_flags,
@@ -112,6 +113,8 @@ def start(services: list[str]) -> float:
     ensure_credentials()
     # A lesson's services may sit behind its profile (observability): enable it.
     profiles = profile_flags(services) if services else []
+    # Already up (a second `make up LESSON=...`): nginx already knows their addresses.
+    were_up = bool(services) and all_healthy(services)
     result = compose(
         *profiles, "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}",
         *services,
@@ -119,7 +122,7 @@ def start(services: list[str]) -> float:
     if result.returncode != 0 and not recovered_after_restarts(services):
         explain_failure()
         raise typer.Exit(result.returncode)
-    if profiles:
+    if profiles and not were_up:
         restart_proxy()  # nginx finds the lesson's services at once
     return time.monotonic() - started
 

@@ -48,7 +48,7 @@ def measure(model: str, path: str) -> dict[str, Any]:
         "p99_ms": round(load.p99_ms, 1),
         "errors": load.errors,
         "cores": round(cores, 2),
-        "memory_mib": docker.memory_mib([container])[container],
+        "memory_mib": cgroups.memory_mib(container),
     }
 
 
