@@ -28,6 +28,7 @@ cost is measured last, alone.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,8 +92,10 @@ def run() -> ScenarioResult:
 def _run_parts(names: tuple[str, ...], nodes: tuple[str, ...], results: dict[str, Any],
                failures: list[BaseException]) -> None:  # fmt: skip
     for name in names:
+        started = time.monotonic()
         try:
             results[name] = PARTS[name]()
+            results[name]["seconds"] = round(time.monotonic() - started, 1)
         except BaseException as error:
             failures.append(error)
             raise

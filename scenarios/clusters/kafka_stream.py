@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from comms_sandbox.clusters import kafka_bootstrap
 
 KEYS = 12
+BLOCKED_FOR_S = 60.0
 # A killed node makes aiokafka log every reconnect attempt as an error; the
 # lesson reports what happened from the results instead.
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -36,6 +37,7 @@ class Stream:
     sent: int = 0
     acked: dict[str, tuple[float, int]] = field(default_factory=dict)  # value -> (s, partition)
     failed: dict[str, str] = field(default_factory=dict)  # "key:seq" -> error name
+    send_blocked: int = 0  # times send() gave up while the buffer was full (then retried)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class Stream:
             "acknowledged": len(self.acked),
             "failed": len(self.failed),
             "errors": sorted(set(self.failed.values())),
+            "send_blocked": self.send_blocked,
         }
 
 
@@ -68,12 +71,33 @@ async def produce(topic: str, stream: Stream, records: int, rate: float, started
             key = n % KEYS
             value = f"{stream.label}k{key}:{seq[key]}"
             seq[key] += 1
-            future = await client.send(topic, value.encode(), key=f"k{key}".encode())
-            pending.append(asyncio.ensure_future(_answer(future, value, stream, started)))
+            future = await _send(client, topic, value, f"k{key}", stream)
+            if future is not None:
+                pending.append(asyncio.ensure_future(_answer(future, value, stream, started)))
             stream.sent += 1
             await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
         await asyncio.gather(*pending)
     return stream
+
+
+async def _send(client: AIOKafkaProducer, topic: str, value: str, key: str,
+                stream: Stream) -> asyncio.Future | None:  # fmt: skip
+    """send(), waiting while the producer's buffer for a leaderless partition is full.
+
+    aiokafka's send() gives up after its request timeout when the batch for the
+    partition cannot be sent (no reachable leader) and is full. The stream then
+    waits and offers the same record again, as an application would: it is
+    backpressure, not a loss. After BLOCKED_FOR_S the record counts as failed.
+    """
+    deadline = time.monotonic() + BLOCKED_FOR_S
+    while True:
+        try:
+            return await client.send(topic, value.encode(), key=key.encode())
+        except KafkaTimeoutError:
+            stream.send_blocked += 1
+            if time.monotonic() > deadline:
+                stream.failed[value] = "KafkaTimeoutError"
+                return None
 
 
 async def _answer(future: asyncio.Future, value: str, stream: Stream, started: float) -> None:
