@@ -24,8 +24,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-MAX_FRAME_BYTES = 32 * 1024  # a whole WebSocket message
-MAX_SDP_BYTES = 16 * 1024  # a data-channel offer is about 1 KiB; media ones a few
+# A whole WebSocket message: the api's uvicorn closes bigger frames (--ws-max-size,
+# 1009). A data-channel offer with its candidates is about 1 to 2 KiB.
+MAX_FRAME_BYTES = 4096
+MAX_SDP_BYTES = 3800
 MAX_CANDIDATE_CHARS = 512  # an ICE candidate line is about 100
 MAX_PEERS = 8  # per room
 CREDENTIAL_TTL_S = 600
