@@ -31,8 +31,8 @@ from aiortc import (
 )
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-SIGNAL_URL = os.environ.get("RTCPEER_SIGNAL_URL", "ws://proxy:8080/signal/ws")
-TURN_URL = os.environ.get("RTCPEER_TURN_URL", "http://proxy:8080/signal/turn")
+SIGNAL_URL = os.environ.get("RTCPEER_SIGNAL_URL", "ws://proxy:8090/signal/ws")
+TURN_URL = os.environ.get("RTCPEER_TURN_URL", "http://proxy:8090/signal/turn")
 OPEN_WITHIN_S = 20.0
 
 
@@ -67,20 +67,22 @@ def selected_pair(pc: RTCPeerConnection) -> dict[str, Any]:
             "remote": {"type": remote.type, "address": f"{remote.host}:{remote.port}"}}  # fmt: skip
 
 
-async def exchange(ws: Any, pc: RTCPeerConnection, args: argparse.Namespace) -> None:
-    """Offer/answer through the signaling server; aiortc puts every candidate in the SDP."""
+async def exchange(ws: Any, pc: RTCPeerConnection, args: argparse.Namespace) -> str:
+    """Offer/answer through the signaling server (aiortc puts every candidate in the SDP);
+    the other peer's id."""
     if args.call:
         await pc.setLocalDescription(await pc.createOffer())
         offer = {"type": "offer", "to": args.call, "sdp": pc.localDescription.sdp}
         await ws.send(json.dumps(offer))
         answer = await next_message(ws, "answer")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-        return
+        return args.call
     offer = await next_message(ws, "offer")
-    args.call = offer["from"]
     await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
     await pc.setLocalDescription(await pc.createAnswer())
-    await ws.send(json.dumps({"type": "answer", "to": args.call, "sdp": pc.localDescription.sdp}))
+    answer = {"type": "answer", "to": offer["from"], "sdp": pc.localDescription.sdp}
+    await ws.send(json.dumps(answer))
+    return offer["from"]
 
 
 async def next_message(ws: Any, kind: str) -> dict[str, Any]:
@@ -130,13 +132,13 @@ async def main() -> dict[str, Any]:
                 opened.set()
 
         started = time.perf_counter()
-        await exchange(ws, pc, args)
+        other = await exchange(ws, pc, args)
         await asyncio.wait_for(opened.wait(), OPEN_WITHIN_S)
         report["open_ms"] = round((time.perf_counter() - started) * 1000, 1)
         report["pair"] = selected_pair(pc)
         if args.call:
             report["data"] = await ping(channel, args.messages)
-            await ws.send(json.dumps({"type": "bye", "to": args.call}))
+            await ws.send(json.dumps({"type": "bye", "to": other}))
         else:
             await next_message(ws, "bye")
     await pc.close()
