@@ -21,6 +21,8 @@ import statistics
 import time
 from typing import Any
 
+import aioice.stun
+import aioice.turn
 import httpx
 import websockets
 from aiortc import (
@@ -43,6 +45,11 @@ def arguments() -> argparse.Namespace:
     role = parser.add_mutually_exclusive_group(required=True)
     role.add_argument("--call", metavar="PEER", help="offer to this peer")
     role.add_argument("--answer", action="store_true", help="wait for an offer")
+    role.add_argument(
+        "--turn-check",
+        choices=("valid", "wrong", "expired"),
+        help="only ask the TURN server for a relay with such a credential",
+    )
     parser.add_argument("--relay", action="store_true", help="relay candidates only (TURN)")
     parser.add_argument("--messages", type=int, default=200)
     return parser.parse_args()
@@ -111,8 +118,37 @@ async def ping(channel: Any, count: int) -> dict[str, Any]:
             "rtt_ms": {"p50": round(cuts[49], 3), "p99": round(cuts[98], 3)}}  # fmt: skip
 
 
+async def turn_check(peer: str, kind: str) -> dict[str, Any]:
+    """One TURN Allocate with a valid, a wrong or an expired credential: granted or refused."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        turn = (await client.get(TURN_URL, params={"peer": peer})).raise_for_status().json()
+    username, password = turn["username"], turn["credential"]
+    if kind == "wrong":
+        password = "not-" + password
+    if kind == "expired":  # signed correctly by the api, but for a moment already past
+        expired = await client_expired(peer)
+        username, password = expired["username"], expired["credential"]
+    host = turn["urls"][0].split(":")[1].split("?")[0]
+    try:
+        transport, _ = await asyncio.wait_for(aioice.turn.create_turn_endpoint(
+            asyncio.DatagramProtocol, (host, 3478), username, password), 10)  # fmt: skip
+    except aioice.stun.TransactionFailed as exc:
+        return {"credential": kind, "allocated": False, "error": str(exc)}
+    relayed = transport.get_extra_info("sockname")
+    transport.close()
+    return {"credential": kind, "allocated": True, "relayed_address": f"{relayed[0]}:{relayed[1]}"}
+
+
+async def client_expired(peer: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(TURN_URL, params={"peer": peer, "ttl": -60})
+        return response.raise_for_status().json()
+
+
 async def main() -> dict[str, Any]:
     args = arguments()
+    if args.turn_check:
+        return await turn_check(args.peer, args.turn_check)
     pc = RTCPeerConnection(await configuration(args.peer, args.relay))
     opened = asyncio.Event()
     report: dict[str, Any] = {"peer": args.peer, "relay_only": args.relay}

@@ -56,14 +56,24 @@ def channel(room: str, peer: str) -> str:
     return f"signal:{room}:{peer}"
 
 
+TTL = Annotated[
+    int,
+    Query(
+        ge=-600,
+        le=600,
+        description="seconds valid; below 0: already expired (to see coturn refuse it)",
+    ),
+]
+
+
 @router.get("/turn")
-async def turn(peer: PEER) -> dict[str, Any]:
-    """Credentials valid for ten minutes, and where the TURN server listens."""
+async def turn(peer: PEER, ttl: TTL = 600) -> dict[str, Any]:
+    """Credentials valid for `ttl` seconds (ten minutes at most), and where TURN listens."""
     secret_file = Path(settings.turn_secret_file) if settings.turn_secret_file else None
     if secret_file is None or not secret_file.exists():
         raise HTTPException(503, "signaling: no TURN secret configured (API_TURN_SECRET_FILE)")
     urls = [url for url in settings.turn_urls.split(",") if url]
-    return {"urls": urls, **turn_credentials(secret_file.read_bytes().strip(), peer)}
+    return {"urls": urls, **turn_credentials(secret_file.read_bytes().strip(), peer, ttl_s=ttl)}
 
 
 @router.websocket("/ws")
