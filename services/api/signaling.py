@@ -60,6 +60,15 @@ class Candidate(_Message):
     sdpMLineIndex: Annotated[int, Field(ge=0, le=15)] | None = None  # noqa: N815
 
 
+class Note(_Message):
+    """A short text for another peer, carried by the server (the lesson compares this path
+    with the data channel's)."""
+
+    type: Literal["message"]
+    to: PeerId
+    data: Annotated[str, StringConstraints(max_length=1024)]
+
+
 class Bye(_Message):
     type: Literal["bye"]
     to: PeerId
@@ -69,7 +78,7 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
-Message = Annotated[Description | Candidate | Bye | Ping, Field(discriminator="type")]
+Message = Annotated[Description | Candidate | Note | Bye | Ping, Field(discriminator="type")]
 MESSAGE = TypeAdapter(Message)
 
 
@@ -77,7 +86,7 @@ class InvalidSignalError(ValueError):
     """A message that will not be forwarded; the reason goes back to its sender."""
 
 
-def parse(text: str | None) -> Description | Candidate | Bye | Ping:
+def parse(text: str | None) -> Description | Candidate | Note | Bye | Ping:
     """A client's WebSocket text frame as a message, or InvalidSignalError saying why not."""
     if text is None:
         raise InvalidSignalError("binary frames are not supported: send JSON text")
@@ -93,7 +102,7 @@ def parse(text: str | None) -> Description | Candidate | Bye | Ping:
         raise InvalidSignalError(f"{where}: {first['msg']}") from None
 
 
-def forwarded(message: Description | Candidate | Bye, sender: str) -> dict[str, Any]:
+def forwarded(message: Description | Candidate | Note | Bye, sender: str) -> dict[str, Any]:
     """What the addressee receives: the message, with who sent it instead of whom it is for."""
     return {**message.model_dump(exclude={"to"}, exclude_none=True), "from": sender}
 
