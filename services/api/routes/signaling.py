@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket
+from fastapi.responses import FileResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocketDisconnect
@@ -64,6 +65,15 @@ TTL = Annotated[
         description="seconds valid; below 0: already expired (to see coturn refuse it)",
     ),
 ]
+
+
+PAGE = Path(__file__).resolve().parent.parent / "static" / "webrtc.html"
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    """The browser page: a browser peer calls a Python peer through the sandbox's signaling."""
+    return FileResponse(PAGE, media_type="text/html")
 
 
 @router.get("/turn")
