@@ -52,6 +52,12 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--relay", action="store_true", help="relay candidates only (TURN)")
     parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        help="then send this many 1 KiB messages back to back (throughput)",
+    )
     return parser.parse_args()
 
 
@@ -145,6 +151,34 @@ async def client_expired(peer: str) -> dict[str, Any]:
         return response.raise_for_status().json()
 
 
+def answer_message(channel: Any, message: str, counted: dict[str, int]) -> None:
+    """Pings get a pong; burst messages are counted, and the end marker is acknowledged."""
+    if message.startswith("ping:"):
+        channel.send(message.replace("ping", "pong"))
+    elif message.startswith("burst:"):
+        counted["burst"] += 1
+    elif message == "end":
+        channel.send(f"ack:{counted['burst']}")
+
+
+async def burst(channel: Any, count: int) -> dict[str, Any]:
+    """count 1 KiB messages back to back, then the end marker: messages/s until it is acked."""
+    acked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    channel.on("message", lambda m: m.startswith("ack:") and not acked.done()
+               and acked.set_result(int(m[4:])))  # fmt: skip
+    payload = "x" * 1024
+    started = time.perf_counter()
+    for n in range(count):
+        channel.send(f"burst:{n}:{payload}")
+        if channel.bufferedAmount > 1 << 20:  # keep at most 1 MiB queued in the channel
+            await asyncio.sleep(0.001)
+    channel.send("end")
+    received = await asyncio.wait_for(acked, 60)
+    seconds = time.perf_counter() - started
+    return {"sent": count, "received": received, "per_s": round(count / seconds, 1),
+            "mib_per_s": round(count / 1024 / seconds, 2)}  # fmt: skip
+
+
 async def main() -> dict[str, Any]:
     args = arguments()
     if args.turn_check:
@@ -160,11 +194,12 @@ async def main() -> dict[str, Any]:
             channel.on("open", opened.set)
         else:
             holder: dict[str, Any] = {}
+            counted = {"burst": 0}
 
             @pc.on("datachannel")
             def on_channel(channel: Any) -> None:
                 holder["channel"] = channel
-                channel.on("message", lambda m: channel.send(m.replace("ping", "pong")))
+                channel.on("message", lambda m: answer_message(channel, m, counted))
                 opened.set()
 
         started = time.perf_counter()
@@ -174,6 +209,8 @@ async def main() -> dict[str, Any]:
         report["pair"] = selected_pair(pc)
         if args.call:
             report["data"] = await ping(channel, args.messages)
+            if args.burst:
+                report["burst"] = await burst(channel, args.burst)
             await ws.send(json.dumps({"type": "bye", "to": other}))
         else:
             await next_message(ws, "bye")
