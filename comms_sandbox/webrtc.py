@@ -28,13 +28,14 @@ def run_peer(service: str, *args: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def peer_pair(caller: str, answerer: str, room: str, messages: int, *extra: str) -> dict[str, Any]:
-    """An answering peer, then a calling one a moment later; both reports."""
+def peer_pair(caller: str, answerer: str, room: str, messages: int,
+              *extra: str) -> dict[str, Any]:  # fmt: skip
+    """An answering peer, then a calling one a moment later (with `extra` arguments); both
+    reports."""
     reports: dict[str, Any] = {}
 
     def answer() -> None:
-        reports["answerer"] = run_peer(answerer, "--room", room, "--peer", "bob", "--answer",
-                                       *extra)  # fmt: skip
+        reports["answerer"] = run_peer(answerer, "--room", room, "--peer", "bob", "--answer")
 
     answering = threading.Thread(target=answer)
     answering.start()
@@ -93,3 +94,20 @@ def exchange(room: str, peer: str, frames: list[str]) -> list[dict[str, Any]]:
         except TimeoutError:
             pass
     return [*answers, {"type": "reached the other peer", "messages": leaked}]
+
+
+def server_path_burst(room: str, count: int) -> dict[str, Any]:
+    """count 1 KiB notes from one WebSocket client to another through the api: notes/s."""
+    context = config.tls_context()
+    payload = "x" * 1000
+    with connect(signal_url(room, "ws-b"), ssl=context) as b:
+        b.recv()
+        with connect(signal_url(room, "ws-a"), ssl=context) as a:
+            a.recv()
+            b.recv()  # peer-joined
+            started = time.perf_counter()
+            for n in range(count):
+                a.send(json.dumps({"type": "message", "to": "ws-b", "data": f"{n}:{payload}"}))
+            received = sum(1 for _ in range(count) if json.loads(b.recv(timeout=10)))
+            seconds = time.perf_counter() - started
+    return {"sent": count, "received": received, "per_s": round(count / seconds, 1)}
