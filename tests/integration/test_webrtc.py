@@ -11,9 +11,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import ports, webrtc
@@ -66,6 +67,16 @@ def browser(stack: DockerCompose) -> Iterator[Browser]:
         launched.close()
 
 
+def wait_for_result(page: Page, timeout_s: float) -> dict[str, Any]:
+    """page.evaluate, not wait_for_function: the page's CSP forbids eval, which polling needs."""
+    deadline = time.monotonic() + timeout_s
+    while (result := page.evaluate("window.result")) is None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no result after {timeout_s} s; the page says: {page.inner_text('#log')}")
+        page.wait_for_timeout(100)
+    return result
+
+
 def test_a_browser_peer_and_a_python_peer_talk_over_a_relayed_data_channel(
     browser: Browser,
 ) -> None:
@@ -79,8 +90,7 @@ def test_a_browser_peer_and_a_python_peer_talk_over_a_relayed_data_channel(
     # 127.0.0.1, not localhost: the TURN port is published on IPv4 loopback only.
     page.goto(f"https://{ports.HOST}:{ports.PROXY_TLS.port}/signal/?room={room}&call=bob"
               "&messages=30")  # fmt: skip
-    page.wait_for_function("window.result !== null", timeout=30_000)
-    result = page.evaluate("window.result")
+    result = wait_for_result(page, timeout_s=30)
     answering.join(timeout=30)
     assert result.get("answered") == 30, result
     assert (result["pair"]["local"], result["pair"]["remote"]) == ("relay", "relay"), result
