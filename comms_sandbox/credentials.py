@@ -117,12 +117,7 @@ def ensure_cluster_cookie() -> Path:
     to the nodes' uid 999, which installs an owner-only copy
     (clusters/rabbitmq/cluster-node.sh).
     """
-    if not CLUSTER_COOKIE.exists():
-        CLUSTER_COOKIE.parent.mkdir(parents=True, exist_ok=True)
-        CLUSTER_COOKIE.write_text(secrets.token_hex(24))
-    CLUSTER_COOKIE.chmod(0o444)
-    CLUSTER_COOKIE.parent.chmod(0o700)
-    return CLUSTER_COOKIE
+    return ensure_secret_file(CLUSTER_COOKIE)
 
 
 def ensure_secret_file(path: Path) -> Path:
