@@ -29,6 +29,8 @@ API_KEYS_MAP = LOCAL / "sidecar" / "api-keys.map"
 CLUSTER_DEFINITIONS_TEMPLATE = REPO / "clusters" / "rabbitmq" / "definitions.json"
 CLUSTER_DEFINITIONS = LOCAL / "rabbitmq" / "cluster-definitions.json"
 CLUSTER_COOKIE = LOCAL / "rabbitmq" / "cluster.cookie"
+# Lesson webrtc: the secret the api signs TURN credentials with and coturn checks.
+TURN_SECRET = LOCAL / "webrtc" / "turn.secret"
 
 # Variable -> documented default. A sandbox on loopback: fixed, known, local only.
 DEFAULTS = {
@@ -115,12 +117,18 @@ def ensure_cluster_cookie() -> Path:
     to the nodes' uid 999, which installs an owner-only copy
     (clusters/rabbitmq/cluster-node.sh).
     """
-    if not CLUSTER_COOKIE.exists():
-        CLUSTER_COOKIE.parent.mkdir(parents=True, exist_ok=True)
-        CLUSTER_COOKIE.write_text(secrets.token_hex(24))
-    CLUSTER_COOKIE.chmod(0o444)
-    CLUSTER_COOKIE.parent.chmod(0o700)
-    return CLUSTER_COOKIE
+    return ensure_secret_file(CLUSTER_COOKIE)
+
+
+def ensure_secret_file(path: Path) -> Path:
+    """A random secret made once per machine in a private folder (the engine mounts it as root;
+    the file stays readable for the container user it is handed to as a compose secret)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(24))
+    path.chmod(0o444)
+    path.parent.chmod(0o700)
+    return path
 
 
 def ensure_credentials() -> None:
@@ -129,3 +137,4 @@ def ensure_credentials() -> None:
     render_definitions(CLUSTER_DEFINITIONS_TEMPLATE, CLUSTER_DEFINITIONS)
     render_api_keys()
     ensure_cluster_cookie()
+    ensure_secret_file(TURN_SECRET)

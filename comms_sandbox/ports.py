@@ -74,6 +74,7 @@ RABBITMQ_CLUSTER_UI = tuple(
                   f"management UI, RabbitMQ cluster node {n}")
     for n in (1, 2, 3)
 )  # fmt: skip
+TURN = PublishedPort("TURN_PORT", 3478, "turn", "STUN/TURN (lesson webrtc)", protocol="udp")
 PUBLISHED_PORTS = (
     PROXY,
     PROXY_L4,
@@ -96,6 +97,7 @@ PUBLISHED_PORTS = (
     *KAFKA_CLUSTER,
     *RABBITMQ_CLUSTER,
     *RABBITMQ_CLUSTER_UI,
+    TURN,
 )
 
 HOST = "127.0.0.1"  # everything is published on loopback only

@@ -51,6 +51,7 @@ declare -A PACKAGES=(
   [zipkin]="openjdk-17-jre-headless busybox unzip"
   [prometheus]="prometheus busybox"
   [loadgen]="wrk"  # `make bench` only (images/loadgen)
+  [coturn]="coturn"  # the WebRTC lesson's STUN/TURN server
   # Toxiproxy is two static Go binaries (images/toxiproxy/build-binary.sh):
   # minbase is enough; ca-certificates for a CLI given an https TOXIPROXY_URL.
   [toxiproxy]="ca-certificates"
@@ -148,6 +149,7 @@ main() {
   build_image "$PREFIX/prometheus:local" images/prometheus "$(base_tag prometheus)"
   images/toxiproxy/build-binary.sh
   build_image "$PREFIX/toxiproxy:local" images/toxiproxy "$(base_tag toxiproxy)"
+  build_image "$PREFIX/coturn:local" images/coturn "$(base_tag coturn)"
 
   cat >"$ENV_FILE" <<ENV
 # Written by images/build-local.sh: images built here from Debian packages.
@@ -159,6 +161,7 @@ KAFKA_IMAGE=$PREFIX/kafka:local
 ZIPKIN_IMAGE=$PREFIX/zipkin:local
 PROMETHEUS_IMAGE=$PREFIX/prometheus:local
 TOXIPROXY_IMAGE=$PREFIX/toxiproxy:local
+COTURN_IMAGE=$PREFIX/coturn:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready; compose variables in $ENV_FILE"

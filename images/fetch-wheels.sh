@@ -13,7 +13,8 @@ case "$arch" in arm64) arch=aarch64 ;; amd64) arch=x86_64 ;; esac
 platforms=(--platform "manylinux2014_$arch")
 for minor in $(seq 17 36); do platforms+=(--platform "manylinux_2_${minor}_$arch"); done
 
-locks=(services/requirements/service.lock services/requirements/codegen.lock)
+locks=(services/requirements/service.lock services/requirements/codegen.lock
+       services/requirements/rtcpeer.lock)
 stamp=services/wheels/.stamp
 wanted="$arch $(cat "${locks[@]}" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then exit 0; fi
@@ -23,5 +24,5 @@ rm -f services/wheels/*.whl
 .venv/bin/python -m pip download --quiet --disable-pip-version-check \
   --only-binary=:all: --python-version 3.11 --implementation cp "${platforms[@]}" \
   --require-hashes --no-deps -d services/wheels \
-  -r services/requirements/service.lock -r services/requirements/codegen.lock
+  "${locks[@]/#/-r}"
 echo "$wanted" >"$stamp"

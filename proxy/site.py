@@ -7,7 +7,16 @@ fails when the two differ. Comments say why a directive is there.
 
 from __future__ import annotations
 
-from proxy import execution_models, grpc, http_versions, load_balancing, observability, push, tls
+from proxy import (
+    execution_models,
+    grpc,
+    http_versions,
+    load_balancing,
+    observability,
+    push,
+    tls,
+    webrtc,
+)
 from proxy.model import UNPRIVILEGED_HTTP, UPSTREAM_VARIABLE, Location, NginxConfig, Server, Stream
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
@@ -156,7 +165,8 @@ def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]
         for path, timeout in SLOW_ROUTES.items()
     )  # fmt: skip
     catch_all = Location(path="/", proxy_pass=upstream, directives=settings)
-    return (*load_balancing.method_locations(settings), *push.locations(settings), *slow, catch_all)
+    return (*load_balancing.method_locations(settings), *push.locations(settings),
+            *webrtc.locations(settings), *slow, catch_all)  # fmt: skip
 
 
 def plain_http_locations() -> tuple[Location, ...]:

@@ -27,6 +27,7 @@ LOCKS = (
     Lock("dev", HOST_LOCK),  # the host: scenarios, tests, tools (.venv)
     Lock("service", Path("services/requirements/service.lock")),  # what the images run
     Lock("codegen", Path("services/requirements/codegen.lock")),  # protoc, at image build
+    Lock("rtcpeer", Path("services/requirements/rtcpeer.lock")),  # the WebRTC lesson's peers
 )
 
 

@@ -19,7 +19,7 @@ from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation
 from api.identity import HOSTNAME
 from api.observability import RequestTelemetry
 from api.pricing_client import PricingClient
-from api.routes import delay, feed, health, orders, quotes, whoami
+from api.routes import delay, feed, health, orders, quotes, signaling, whoami
 from api.settings import settings
 
 # Before anything makes a gRPC channel or a broker connection: they are instrumented as made.
@@ -87,7 +87,7 @@ app.add_middleware(ServedBy)
 app.add_middleware(RequestTelemetry)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
-for module in (health, whoami, quotes, delay, orders, feed):
+for module in (health, whoami, quotes, delay, orders, feed, signaling):
     app.include_router(module.router, responses=COMMON_RESPONSES)
 if TRACING:
     # Its middleware wraps the whole app, so every request's server span is current

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # The order-status feed's Redis (services/feed/): empty means "not
     # configured", and /feed answers 503 rather than pretend.
     redis_url: str = ""
+    # WebRTC signaling (services/api/routes/signaling.py): the file holding the
+    # secret coturn shares (a compose secret), and the TURN URLs handed to peers.
+    turn_secret_file: str = ""
+    turn_urls: str = ""
 
 
 settings = Settings()

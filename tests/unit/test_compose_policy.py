@@ -54,7 +54,8 @@ def test_every_long_running_service_restarts_after_a_crash(name: str) -> None:
 
 
 def test_tools_are_only_one_shot_jobs() -> None:
-    assert {"loadgen"} == TOOLS
+    # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each.
+    assert {"loadgen", "rtc-peer-a", "rtc-peer-b"} == TOOLS
     for name in TOOLS:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]

@@ -1,0 +1,113 @@
+"""The WebRTC lesson from the host: run the lesson's Python peers, talk over the signaling path.
+
+Peers are one-shot containers (`docker compose run rtc-peer-a|b`, services/rtcpeer/),
+each printing one JSON report. The server path is a WebSocket through nginx
+to the api (/signal/ws): the same short messages the data channel carries,
+but through nginx, an api replica, Redis, an api replica and nginx again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from websockets.sync.client import connect
+
+from comms_sandbox import config
+from comms_sandbox.compose import compose
+
+
+def run_peer(service: str, *args: str) -> dict[str, Any]:
+    """One peer's run (`docker compose run --rm SERVICE ARGS`), its JSON report."""
+    result = compose("--profile", "tools", "run", "--rm", "--no-deps", service, *args,
+                     capture=True)  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"{service} {' '.join(args)} failed:\n{result.stderr[-1500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def peer_pair(caller: str, answerer: str, room: str, messages: int,
+              *extra: str) -> dict[str, Any]:  # fmt: skip
+    """An answering peer, then a calling one a moment later (with `extra` arguments); both
+    reports."""
+    reports: dict[str, Any] = {}
+
+    def answer() -> None:
+        reports["answerer"] = run_peer(answerer, "--room", room, "--peer", "bob", "--answer")
+
+    answering = threading.Thread(target=answer)
+    answering.start()
+    time.sleep(ANSWERER_HEAD_START_S)
+    reports["caller"] = run_peer(caller, "--room", room, "--peer", "alice", "--call", "bob",
+                                 "--messages", str(messages), *extra)  # fmt: skip
+    answering.join(timeout=30)
+    return reports
+
+
+ANSWERER_HEAD_START_S = 3.0  # the answerer must have joined before the offer is sent
+
+
+def signal_url(room: str, peer: str) -> str:
+    return f"{config.proxy_url().replace('https', 'wss')}/signal/ws?room={room}&peer={peer}"
+
+
+def server_path_rtts(room: str, messages: int) -> dict[str, Any]:
+    """Round trips of `messages` short texts between two WebSocket clients through the api."""
+    context = config.tls_context()
+    with connect(signal_url(room, "ws-b"), ssl=context) as b:
+        joined_b = json.loads(b.recv())
+        with connect(signal_url(room, "ws-a"), ssl=context) as a:
+            joined_a = json.loads(a.recv())
+            b.recv()  # peer-joined
+            rtts = []
+            for n in range(messages):
+                sent = time.perf_counter()
+                a.send(json.dumps({"type": "message", "to": "ws-b", "data": f"ping:{n}"}))
+                note = json.loads(b.recv(timeout=5))
+                b.send(json.dumps({"type": "message", "to": "ws-a",
+                                   "data": note["data"].replace("ping", "pong")}))  # fmt: skip
+                json.loads(a.recv(timeout=5))
+                rtts.append((time.perf_counter() - sent) * 1000)
+    return {"rtts_ms": rtts, "replicas": sorted({joined_a["served_by"], joined_b["served_by"]})}
+
+
+def exchange(room: str, peer: str, frames: list[str]) -> list[dict[str, Any]]:
+    """Send raw frames as `peer` (the other side is a listening peer `listener`); the answers."""
+    context = config.tls_context()
+    answers = []
+    with connect(signal_url(room, "listener"), ssl=context) as listener:
+        listener.recv()
+        with connect(signal_url(room, peer), ssl=context) as sender:
+            sender.recv()
+            listener.recv()  # peer-joined
+            for frame in frames:
+                sender.send(frame)
+                answers.append(json.loads(sender.recv(timeout=5)))
+        leaked = []
+        try:
+            while True:
+                message = json.loads(listener.recv(timeout=1))
+                if message["type"] not in ("peer-left",):
+                    leaked.append(message)
+        except TimeoutError:
+            pass
+    return [*answers, {"type": "reached the other peer", "messages": leaked}]
+
+
+def server_path_burst(room: str, count: int) -> dict[str, Any]:
+    """count 1 KiB notes from one WebSocket client to another through the api: notes/s."""
+    context = config.tls_context()
+    payload = "x" * 1000
+    with connect(signal_url(room, "ws-b"), ssl=context) as b:
+        b.recv()
+        with connect(signal_url(room, "ws-a"), ssl=context) as a:
+            a.recv()
+            b.recv()  # peer-joined
+            started = time.perf_counter()
+            for n in range(count):
+                a.send(json.dumps({"type": "message", "to": "ws-b", "data": f"{n}:{payload}"}))
+            received = sum(1 for _ in range(count) if json.loads(b.recv(timeout=10)))
+            seconds = time.perf_counter() - started
+    return {"sent": count, "received": received, "per_s": round(count / seconds, 1)}

@@ -1,0 +1,25 @@
+"""WebRTC signaling through nginx (lesson webrtc): a WebSocket per peer, to any api replica.
+
+    /signal/ws      WebSocket: HTTP/1.1 Upgrade, passed on hop by hop (as /feed/ws)
+    /signal/turn    time-limited TURN credentials: an ordinary request
+
+Round robin, no stickiness: the rooms live in Redis and every replica relays
+to every other through it (services/api/routes/signaling.py).
+"""
+
+from __future__ import annotations
+
+from proxy import load_balancing, push
+from proxy.model import Directives, Location
+
+
+def locations(settings: Directives) -> tuple[Location, ...]:
+    upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
+    websocket = (
+        *push.without_connection_header(settings),
+        ("proxy_set_header", "Upgrade $http_upgrade"),
+        ("proxy_set_header", "Connection $connection_upgrade"),
+        ("proxy_read_timeout", push.STREAM_READ_TIMEOUT),
+        ("proxy_send_timeout", push.STREAM_READ_TIMEOUT),
+    )
+    return (Location(path="= /signal/ws", proxy_pass=upstream, directives=websocket),)

@@ -1,0 +1,134 @@
+"""WebRTC: two peers talk directly after a server introduces them, or through a relay.
+
+The backend only introduces the peers (signaling: offers, answers and ICE
+candidates over the api's WebSocket, through nginx, relayed between api
+replicas by Redis) and, when the peers cannot reach each other, relays their
+packets (TURN, coturn with time-limited credentials). The data then flows
+peer to peer over UDP, in a DTLS-encrypted SCTP data channel.
+
+- direct: two Python peers (aiortc) on one network: the selected candidate
+  pair is host to host, 0 servers on the data's path.
+- relayed: peers on two networks that cannot reach each other: only the
+  relay candidates connect, and coturn counts the bytes it carried.
+- server path: the same short messages over the WebSocket through nginx,
+  an api replica, Redis, an api replica and nginx: round trips compared.
+- refusals: malformed signaling (bad JSON, a stranger, an oversized
+  candidate) answered with an error and never delivered; TURN refuses a
+  wrong and an expired credential (401), grants a valid one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from comms_sandbox import docker, webrtc
+from comms_sandbox.health import require_lesson_service, require_proxy
+from scenarios.result import ScenarioResult, from_parts, percentiles_ms
+from scenarios.webrtc.render import render
+
+NAME = "webrtc"
+ORDER = 68  # place in the syllabus: after polling and push (its WebSocket signals)
+SERVICES = ("proxy", "turn")
+MESSAGES = 200
+BAD_FRAMES = {
+    "not JSON": "{nope",
+    "a peer not in the room": '{"type": "offer", "to": "ghost", "sdp": "v=0\\r\\n"}',
+    "an oversized candidate": '{"type": "candidate", "to": "listener", "candidate": "candidate:'
+    + "x" * 600
+    + '"}',
+    "not an SDP": '{"type": "answer", "to": "listener", "sdp": "hello"}',
+}
+
+__all__ = ["NAME", "ORDER", "SERVICES", "render", "run"]
+
+
+def room() -> str:
+    return f"r-{uuid.uuid4().hex[:8]}"
+
+
+def pair_part(caller: str, answerer: str, expected: str) -> dict[str, Any]:
+    reports = webrtc.peer_pair(caller, answerer, room(), MESSAGES)
+    data = reports["caller"]["data"]
+    pair = reports["caller"]["pair"]
+    result = {
+        "pair": pair,
+        "data": data,
+        "open_ms": reports["caller"]["open_ms"],
+        "signaling_replicas": sorted({r["signaling_replica"] for r in reports.values()}),
+    }
+    result["holds"] = {
+        f"the selected pair is {expected} to {expected}": pair.get("local", {}).get("type")
+        == expected
+        and pair.get("remote", {}).get("type") == expected,
+        "every message answered, 0 lost": data["answered"] == data["sent"] and data["lost"] == 0,
+    }
+    return result
+
+
+def relayed_bytes(since: str) -> int:
+    """Bytes coturn relayed between peers in sessions closed since `since` (its own log)."""
+    total = 0
+    for line in docker.logs(docker.containers("turn")[0].name, since=since).splitlines():
+        if "peer usage:" in line:
+            fields = dict(part.strip().split("=", 1) for part in line.split(">,")[-1].split(","))
+            total += int(fields.get("rb", 0)) + int(fields.get("sb", 0))
+    return total
+
+
+def server_path() -> dict[str, Any]:
+    measured = webrtc.server_path_rtts(room(), MESSAGES)
+    rtts = measured["rtts_ms"]
+    return {
+        "rtt_ms": percentiles_ms([r / 1000 for r in rtts]),
+        "replicas": measured["replicas"],
+        "servers_on_the_path": ["nginx", "api", "Redis", "api", "nginx"],
+        "holds": {"every message answered": len(rtts) == MESSAGES},
+    }
+
+
+def refusals() -> dict[str, Any]:
+    answers = webrtc.exchange(room(), "mallory", list(BAD_FRAMES.values()))
+    leaked = answers.pop()["messages"]
+    turn = {
+        kind: webrtc.run_peer("rtc-peer-a", "--room", "x", "--peer", "carol", "--turn-check", kind)
+        for kind in ("valid", "wrong", "expired")
+    }
+    return {
+        "signaling": dict(zip(BAD_FRAMES, answers, strict=True)),
+        "reached_the_other_peer": leaked,
+        "turn": turn,
+        "holds": {
+            "every malformed message answered with an error": all(
+                a["type"] == "error" for a in answers
+            ),
+            "none reached the other peer": leaked == [],
+            "TURN grants a valid credential": turn["valid"]["allocated"],
+            "TURN refuses a wrong and an expired one": not turn["wrong"]["allocated"]
+            and not turn["expired"]["allocated"],
+        },
+    }
+
+
+def run() -> ScenarioResult:
+    require_proxy()
+    require_lesson_service("turn", lambda: bool(docker.containers("turn")), NAME)
+    since = docker.inspect(docker.containers("turn")[0].name, "{{.State.StartedAt}}")
+    parts = {
+        "direct": pair_part("rtc-peer-a", "rtc-peer-a", "host"),
+        "relayed": pair_part("rtc-peer-a", "rtc-peer-b", "relay"),
+        "server_path": server_path(),
+        "refusals": refusals(),
+    }
+    parts["relayed"]["relayed_bytes"] = relayed_bytes(since)
+    direct, relayed = parts["direct"]["data"]["rtt_ms"], parts["relayed"]["data"]["rtt_ms"]
+    parts["comparison"] = {
+        "rtt_p50_ms": {
+            "direct": direct["p50"],
+            "relayed": relayed["p50"],
+            "server path": parts["server_path"]["rtt_ms"]["p50"],
+        },
+        "servers_on_the_data_path": {"direct": 0, "relayed": 1, "server path": 5},
+        "holds": {"coturn relayed the relayed pair's bytes": parts["relayed"]["relayed_bytes"] > 0},
+    }
+    return from_parts(NAME, parts, parts)
