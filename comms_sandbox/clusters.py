@@ -102,6 +102,13 @@ def heal(lesson: str, services: tuple[str, ...] = SERVICES) -> None:
 # ---- Kafka: what the cluster's metadata says.
 
 
+async def admin_client() -> AIOKafkaAdminClient:
+    """An admin client on every node, started; close() it when done."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap(), request_timeout_ms=3000)
+    await admin.start()
+    return admin
+
+
 @dataclass(frozen=True)
 class PartitionState:
     leader: int  # -1: no leader

@@ -18,6 +18,8 @@ from websockets.sync.client import connect
 from comms_sandbox import config
 from comms_sandbox.compose import compose
 
+ANSWERER_HEAD_START_S = 3.0  # the answerer must have joined before the offer is sent
+
 
 def run_peer(service: str, *args: str) -> dict[str, Any]:
     """One peer's run (`docker compose run --rm SERVICE ARGS`), its JSON report."""
@@ -44,9 +46,6 @@ def peer_pair(caller: str, answerer: str, room: str, messages: int,
                                  "--messages", str(messages), *extra)  # fmt: skip
     answering.join(timeout=30)
     return reports
-
-
-ANSWERER_HEAD_START_S = 3.0  # the answerer must have joined before the offer is sent
 
 
 def signal_url(room: str, peer: str) -> str:

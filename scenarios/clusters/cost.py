@@ -20,7 +20,7 @@ import pika
 
 from comms_sandbox import clusters
 from events.rabbit import close_quietly, connect
-from scenarios.clusters import kafka_failover, kafka_stream, rabbitmq_stream
+from scenarios.clusters import kafka_stream, rabbitmq_stream
 from scenarios.result import percentiles_ms
 
 RECORDS = 1500
@@ -57,7 +57,7 @@ async def kafka_round(topic: str, acks: str) -> list[float]:
 
 
 async def kafka_costs() -> dict[str, Any]:
-    admin = await kafka_failover.admin_client()
+    admin = await clusters.admin_client()
     try:
         for topic, replicas, _ in KAFKA.values():
             if topic not in await admin.list_topics():

@@ -32,13 +32,6 @@ BACK_IN_SYNC_S = 45.0
 SAMPLE_S = 0.25
 
 
-async def admin_client() -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=clusters.kafka_bootstrap(),
-                                request_timeout_ms=3000)  # fmt: skip
-    await admin.start()
-    return admin
-
-
 async def watch(admin: AIOKafkaAdminClient, topic: str, started: float,
                 samples: list[dict[str, Any]], stop: asyncio.Event) -> None:  # fmt: skip
     """Partition 0's leader and ISR, every SAMPLE_S, until told to stop."""
@@ -71,7 +64,7 @@ async def wait_in_sync(samples: list[dict[str, Any]], timeout_s: float) -> None:
 
 
 async def run_async() -> dict[str, Any]:
-    admin = await admin_client()
+    admin = await clusters.admin_client()
     try:
         for topic in TOPICS.values():
             await clusters.recreate_topic(admin, topic, ASSIGNMENT)

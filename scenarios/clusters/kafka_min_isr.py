@@ -18,7 +18,6 @@ from typing import Any
 
 from comms_sandbox import clusters, docker
 from scenarios.clusters import kafka_stream
-from scenarios.clusters.kafka_failover import admin_client
 from scenarios.clusters.kafka_stream import Stream
 
 TOPIC = "cluster.min-isr"
@@ -33,7 +32,7 @@ REFUSED_AFTER_MS = 3000
 
 
 async def isr_now(topic: str) -> list[int]:
-    admin = await admin_client()
+    admin = await clusters.admin_client()
     try:
         return list((await clusters.partition_state(admin, topic, 0)).isr)
     finally:
@@ -63,7 +62,7 @@ async def write(label: str, acks: str, records: int, **options: Any) -> Stream:
 
 
 async def run_async() -> dict[str, Any]:
-    admin = await admin_client()
+    admin = await clusters.admin_client()
     try:
         await clusters.recreate_topic(admin, TOPIC, {0: [LEADER, *STOPPED]})
     finally:

@@ -103,7 +103,7 @@ def run_kafka() -> dict[str, Any]:
 
 
 async def kafka_side() -> dict[str, Any]:
-    admin = await kafka_failover.admin_client()
+    admin = await clusters.admin_client()
     try:
         await clusters.recreate_topic(admin, KAFKA_TOPIC, KAFKA_ASSIGNMENT)
         samples: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Error, sync_playwright
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO, config
@@ -31,6 +32,7 @@ from comms_sandbox.credentials import ensure_credentials
 from scenarios import lessons
 from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
 from tests.helpers import StackState
+from tests.integration.browser import CHROMIUM, proxy_key_pin
 
 # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
 # registry; the fixture below removes what it started itself.
@@ -146,3 +148,28 @@ def result(request: pytest.FixtureRequest, stack: DockerCompose) -> ScenarioResu
     lesson = lesson_of(request)
     assert lesson is not None, f"{request.module.__name__} names no lesson"
     return run_once(lesson.name, lesson.module.run)
+
+
+@pytest.fixture(scope="module")
+def browser(stack: DockerCompose) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"No browser at {CHROMIUM}: the browser test drives Debian's chromium. "
+            "Run scripts/ensure-browser.sh (on a Debian host as root it installs it), "
+            "or install your distribution's chromium package.",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=[f"--ignore-certificate-errors-spki-list={proxy_key_pin()}"],
+            )
+        except Error as exc:
+            pytest.fail(
+                f"Playwright could not start {CHROMIUM} ({exc.message.splitlines()[0]}); "
+                "scripts/ensure-browser.sh installs a working one.",
+                pytrace=False,
+            )
+        yield launched
+        launched.close()

@@ -10,25 +10,18 @@ must reach every panel exactly once, also across the death of an api replica.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import socket
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Browser, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page
 from testcontainers.compose import DockerCompose
 
-from comms_sandbox import config, docker, ports
+from comms_sandbox import config, docker
 
-CHROMIUM = Path("/usr/bin/chromium")
 METHODS = ("short-poll", "long-poll", "sse", "websocket")
 SCREENSHOT = config.RESULTS_DIR / "polling-and-push-browser.png"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -37,55 +30,6 @@ PanelState = dict[str, str]  # a panel's data-* attributes (camelCase, as datase
 
 PANELS_JS = """() => Object.fromEntries([...document.querySelectorAll('.panel[data-method]')]
   .map(p => [p.dataset.method, {...p.dataset}]))"""
-
-
-def proxy_key_pin() -> str:
-    """The proxy's public key as Chromium pins it: base64(SHA-256(SubjectPublicKeyInfo)).
-
-    Python first verifies the proxy's certificate against the sandbox's local CA
-    (chain and name, as every other test does); Chromium is then told to accept
-    that one key, with --ignore-certificate-errors-spki-list. Chromium has no
-    flag to add a CA root, and importing one means writing an NSS database with
-    certutil (another package) or a system-wide policy under /etc. The pin is
-    narrower than ignore_https_errors, which would accept any certificate.
-    """
-    with (
-        socket.create_connection((ports.HOST, ports.PROXY_TLS.port), timeout=10) as raw,
-        config.tls_context().wrap_socket(raw, server_hostname=ports.HOST) as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    spki = (
-        x509.load_der_x509_certificate(der)
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-@pytest.fixture(scope="module")
-def browser(stack: DockerCompose) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"No browser at {CHROMIUM}: the browser test drives Debian's chromium. "
-            "Run scripts/ensure-browser.sh (on a Debian host as root it installs it), "
-            "or install your distribution's chromium package.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=[f"--ignore-certificate-errors-spki-list={proxy_key_pin()}"],
-            )
-        except Error as exc:
-            pytest.fail(
-                f"Playwright could not start {CHROMIUM} ({exc.message.splitlines()[0]}); "
-                "scripts/ensure-browser.sh installs a working one.",
-                pytrace=False,
-            )
-        yield launched
-        launched.close()
 
 
 def panels(page: Page) -> dict[str, PanelState]:

@@ -10,17 +10,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-from testcontainers.compose import DockerCompose
+from playwright.sync_api import Browser, Page
 
 from comms_sandbox import ports, webrtc
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
-from tests.integration.test_polling_and_push_browser import CHROMIUM, proxy_key_pin
 
 
 def test_peers_on_one_network_connect_host_to_host_and_lose_nothing(
@@ -52,19 +49,6 @@ def test_turn_refuses_a_bad_credential(result: ScenarioResult) -> None:
 
 
 # ---- a browser peer: Debian's chromium driven by Playwright (nothing downloaded)
-
-
-@pytest.fixture(scope="module")
-def browser(stack: DockerCompose) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"No browser at {CHROMIUM}: run scripts/ensure-browser.sh.", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[f"--ignore-certificate-errors-spki-list={proxy_key_pin()}"],
-        )
-        yield launched
-        launched.close()
 
 
 def wait_for_result(page: Page, timeout_s: float) -> dict[str, Any]:
