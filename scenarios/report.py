@@ -6,6 +6,8 @@ from typing import Any
 
 from rich.table import Table
 
+from scenarios.result import Check, outcome
+
 BAR_WIDTH = 30
 
 
@@ -47,12 +49,16 @@ def records_table(title: str, records: list[dict[str, Any]], columns: tuple[str,
     return table
 
 
-def print_checks(checks: dict[str, bool], console: Any) -> None:
-    """One line per check: its name and whether it held."""
+def print_checks(checks: dict[str, Check], console: Any) -> None:
+    """One line per check: its name and whether it held (the CLI says why one was not shown)."""
     for check, holds in checks.items():
         console.print(f"{check}: {verdict(holds)}")
 
 
-def verdict(holds: bool) -> str:
-    """How a report says whether a property held."""
-    return "[green]holds[/]" if holds else "[red]does NOT hold[/]"
+def verdict(holds: Check) -> str:
+    """How a report says whether a property held, did not, or could not be seen."""
+    return {
+        "holds": "[green]holds[/]",
+        "fails": "[red]does NOT hold[/]",
+        "not shown": "[yellow]not shown[/]",
+    }[outcome(holds)]

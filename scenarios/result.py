@@ -1,4 +1,13 @@
-"""The structured result every scenario returns, and the statistics they share."""
+"""The structured result every scenario returns, and the statistics they share.
+
+A check holds (True), fails (False), or was not shown (a NotShown: the run
+could not judge it, for example on a machine too busy to give two processes
+two cores). A run is ok when no check failed and at least one held; the
+checks not shown are printed and recorded with their reasons, never counted
+as held.
+"""
+
+from __future__ import annotations
 
 import json
 import os
@@ -6,15 +15,52 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+
+class NotShown(str):
+    """A check the run could not judge, and why: it neither holds nor fails.
+
+    A property that needs spare CPU (2 processes beating threads) cannot be
+    seen on a machine whose cores other work holds; such a check says so
+    instead of failing, or passing unseen. It is a str so that JSON keeps
+    it: read back, any check whose value is a str is one not shown, the str
+    its reason. Taken as a bool it raises, so no `all(checks)` counts it as
+    held; read checks with outcome().
+    """
+
+    def __new__(cls, reason: str) -> NotShown:
+        if not reason.strip():
+            raise ValueError("a check not shown needs its reason")
+        return super().__new__(cls, reason)
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"not shown ({self}) is neither true nor false: use outcome()")
+
+
+Check = bool | str  # True: holds, False: fails, a str (a NotShown): not shown, and why
+Outcome = Literal["holds", "fails", "not shown"]
+
+
+def unless(not_shown: NotShown | None, holds: bool) -> Check:
+    """`holds`, unless the run could not judge the check (then why not)."""
+    return holds if not_shown is None else not_shown
+
+
+def outcome(check: Check) -> Outcome:
+    """What a check says. A str without a reason is not accepted as not shown: it fails."""
+    if isinstance(check, str):
+        return "not shown" if check.strip() else "fails"
+    return "holds" if check else "fails"
 
 
 @dataclass
 class ScenarioResult:
     scenario: str
-    ok: bool  # did the property the scenario demonstrates hold?
+    ok: bool  # no check failed and at least one held (checks not shown do neither)
     metrics: dict[str, Any]
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    not_shown: dict[str, str] = field(default_factory=dict)  # check -> why it was not shown
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,16 +92,28 @@ def from_parts(
     scenario: str,
     results: dict[str, Any],
     parts: Iterable[str],
-    more: dict[str, bool] | None = None,
+    more: dict[str, Check] | None = None,
 ) -> ScenarioResult:
-    """A lesson made of parts, each result with a "holds" dict: ok when every check holds.
+    """A lesson made of parts, each result with a "holds" dict: ok when no check fails
+    and at least one holds; the checks not shown are listed with their reasons.
 
     The checks are named "<part>: <check>"; `more` adds checks of the whole run.
     """
     checks = {f"{part}: {check}": holds
               for part in parts for check, holds in results[part]["holds"].items()}  # fmt: skip
     checks.update(more or {})
-    return ScenarioResult(scenario, all(checks.values()), {**results, "checks": checks})
+    return ScenarioResult(scenario, judged_ok(checks), {**results, "checks": checks},
+                          not_shown=reasons_not_shown(checks))  # fmt: skip
+
+
+def judged_ok(checks: dict[str, Check]) -> bool:
+    """No check failed and at least one held: a run whose every check went unseen shows nothing."""
+    outcomes = {outcome(check) for check in checks.values()}
+    return "fails" not in outcomes and "holds" in outcomes
+
+
+def reasons_not_shown(checks: dict[str, Check]) -> dict[str, str]:
+    return {name: str(check) for name, check in checks.items() if outcome(check) == "not shown"}
 
 
 def percentiles_ms(samples_s: list[float]) -> dict[str, float]:

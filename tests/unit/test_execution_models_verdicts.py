@@ -9,6 +9,7 @@ import pytest
 from bench import execution_models as scaling
 from comms_sandbox import cgroups
 from scenarios.execution_models import accept_queue, blocking, models, pooling
+from scenarios.result import outcome
 
 
 def burst(overflows: int, drops: int, outcomes: dict[str, int], retransmitted: int,
@@ -52,8 +53,10 @@ def test_accept_queue_fails_on_contrary_evidence(which: int, change: dict[str, A
     assert not all(accept_queue.holds(bursts).values())
 
 
-def model(per_s: float, cores: float, errors: int = 0) -> dict[str, Any]:
-    return {"per_s": per_s, "cores": cores, "errors": errors}
+def model(per_s: float, cores: float, errors: int = 0, *, left: float = 1.8) -> dict[str, Any]:
+    """A model's run; `left`: the cores the rest of the machine left it meanwhile (of 2)."""
+    return {"per_s": per_s, "cores": cores, "errors": errors,
+            "others_cores": round(2 - left, 2), "cores_left": left}  # fmt: skip
 
 
 def good_work() -> dict[str, dict[str, dict[str, Any]]]:
@@ -73,6 +76,7 @@ def test_models_hold_when_processes_use_both_cores() -> None:
     ("kind", "name", "value"),
     [
         ("cpu", "processes", model(100, 1.9)),  # no gain from the second process
+        ("cpu", "reuseport", model(100, 1.0)),  # one core only, with two free
         ("cpu", "threads", model(170, 1.9)),  # threads escaped the GIL?
         ("io", "async", model(300, 0.5)),  # the loop fell behind
         ("io", "threads", model(650, 0.7, errors=3)),
@@ -82,6 +86,44 @@ def test_models_fail_on_contrary_numbers(kind: str, name: str, value: dict[str, 
     work = good_work()
     work[kind][name] = value
     assert not all(models.holds(work).values())
+
+
+PROCESSES_OVER_THREADS = (
+    f"CPU-bound: 2 processes serve at least {models.CPU_FACTOR}x what threads in one process do"
+)
+PROCESSES_CORES = "CPU-bound: 2 processes keep more than one core busy"
+
+
+def test_models_judge_processes_when_the_machine_left_them_both_cores() -> None:
+    work = good_work()
+    work["cpu"]["processes"] = model(100, 1.0, left=1.8)  # two free cores, one used
+    verdicts = models.holds(work)
+    assert verdicts[PROCESSES_OVER_THREADS] is False
+    assert verdicts[PROCESSES_CORES] is False
+
+
+@pytest.mark.parametrize("squeezed", ["threads", "processes", "reuseport"])
+def test_models_do_not_show_processes_against_threads_on_a_busy_machine(squeezed: str) -> None:
+    work = good_work()
+    work["cpu"][squeezed] = model(100, 1.0, left=0.9)  # other work kept 1.1 cores busy
+    verdicts = models.holds(work)
+    for check in (PROCESSES_OVER_THREADS, PROCESSES_CORES):
+        assert outcome(verdicts[check]) == "not shown"
+        assert f"during the {squeezed} run" in verdicts[check]
+        assert "leaving 0.9 (1.5 needed)" in verdicts[check]
+    others = {
+        k: v for k, v in verdicts.items() if k not in (PROCESSES_OVER_THREADS, PROCESSES_CORES)
+    }
+    assert all(others.values())  # the rest is judged as ever
+
+
+def test_a_busy_machine_does_not_hide_the_gils_ceiling() -> None:
+    work = good_work()
+    work["cpu"]["processes"] = model(100, 1.0, left=0.9)
+    work["cpu"]["threads"] = model(170, 1.6, left=0.9)  # threads past one core: judged, fails
+    assert (
+        models.holds(work)["CPU-bound: threads in one process keep at most one core busy"] is False
+    )
 
 
 def calls(blocking_p99: float, offloaded_p99: float) -> dict[str, dict[str, Any]]:
@@ -131,3 +173,16 @@ def test_cgroup_v2_cpu_stat_is_read_in_seconds() -> None:
     assert cgroups.parse_v2("usage_usec 2500000\nuser_usec 2000000\n") == 2.5
     with pytest.raises(ValueError):
         cgroups.parse_v2("user_usec 1\n")
+
+
+def test_proc_stat_gives_cpus_ticks_and_idle_ticks() -> None:
+    stat = ("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n"
+            "cpu1 50 0 25 400 25 0 0 0 0 0\nintr 1 2 3\n")  # fmt: skip
+    assert cgroups.parse_proc_stat(stat) == (2, 1000, 850)
+
+
+def test_others_cores_is_what_the_machine_used_less_the_container() -> None:
+    before = cgroups.CpuSample(100.0, 10.0, 2, 0, 0)
+    # 4 s, 800 ticks of 2 CPUs of which 200 idle: 1.5 cores busy; the container 0.5 of them
+    after = cgroups.CpuSample(104.0, 12.0, 2, 800, 200)
+    assert cgroups.others_cores(before, after) == 1.0
