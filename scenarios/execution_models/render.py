@@ -38,7 +38,8 @@ def models(m: dict[str, Any]) -> list[Any]:
     return [
         records_table(f"{kind}-bound: {x['connections']} connections for {x['seconds']} s",
                       [{"model": model, **r} for model, r in runs.items()],
-                      ("model", "per_s", "p99_ms", "cores", "memory_mib", "errors"))
+                      ("model", "per_s", "p99_ms", "cores", "cpu_ms_per_request", "cores_left",
+                       "memory_mib", "errors"))
         for kind, runs in x["work"].items()
     ]  # fmt: skip
 
