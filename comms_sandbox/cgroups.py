@@ -4,15 +4,9 @@ CPU: read before and after a load; the difference over the wall time is how
 many cores the container kept busy, whatever its processes and threads.
 Memory: what `docker stats` shows (usage less the inactive page cache), read
 at once instead of over docker stats' two-sample second or two.
-The machine's CPU beside it (cpu_sample): what everything else kept busy
-meanwhile, so that a run squeezed by other work can say so instead of
-failing a comparison that needs spare cores.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 from comms_sandbox import docker
 
@@ -37,55 +31,6 @@ def parse_v2(stat: str) -> float:
         if key == "usage_usec":
             return int(value) / 1e6
     raise ValueError("no usage_usec in cpu.stat")
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    """The container's CPU time and the machine's CPU counters, read at one instant."""
-
-    uptime_s: float  # the machine's clock (/proc/uptime)
-    container_s: float  # CPU time the container's cgroup has used
-    cpus: int  # the machine's CPUs (cpuN lines of /proc/stat)
-    ticks: int  # /proc/stat's "cpu" line: every state, all CPUs together
-    idle_ticks: int  # of which idle or waiting for I/O
-
-
-def cpu_sample(container: str) -> CpuSample:
-    """The container's cgroup CPU time with the machine's /proc/stat and clock, in one exec.
-
-    /proc/stat and /proc/uptime are not namespaced: read in any container
-    they are the machine's (Docker Desktop's VM's), which the host running
-    the scenario may not have.
-    """
-    machine = ("cat", "/proc/uptime", "/proc/stat")
-    try:
-        text = docker.run_in(container, *machine, V2_STAT)
-        used = parse_v2(text)
-    except docker.DockerError:
-        text = docker.run_in(container, *machine, V1_USAGE)
-        used = int(text.splitlines()[-1]) / 1e9  # cpuacct.usage: one number, nanoseconds
-    return CpuSample(float(text.split()[0]), used, *parse_proc_stat(text))
-
-
-def parse_proc_stat(text: str) -> tuple[int, int, int]:
-    """(CPUs, ticks, idle ticks) from /proc/stat: user nice system idle iowait irq softirq steal.
-
-    Guest time is already inside user and nice, so the first 8 fields are all of it.
-    """
-    total = next((line.split()[1:9] for line in text.splitlines() if line.startswith("cpu ")), None)
-    if total is None:
-        raise ValueError("no cpu line in /proc/stat")
-    ticks = [int(field) for field in total]
-    cpus = len(re.findall(r"^cpu\d+ ", text, flags=re.MULTILINE))
-    return cpus, sum(ticks), ticks[3] + ticks[4]
-
-
-def others_cores(before: CpuSample, after: CpuSample) -> float:
-    """Cores everything but the container kept busy between two samples, on average."""
-    ticks = max(after.ticks - before.ticks, 1)
-    busy = (ticks - (after.idle_ticks - before.idle_ticks)) / ticks * after.cpus
-    wall = max(after.uptime_s - before.uptime_s, 0.01)
-    return round(busy - (after.container_s - before.container_s) / wall, 2)
 
 
 def memory_mib(container: str) -> float:

@@ -35,11 +35,11 @@ def accept_queue(m: dict[str, Any]) -> Any:
 
 def models(m: dict[str, Any]) -> list[Any]:
     x = m["models"]
+    columns = ("model", "per_s", "p99_ms", "cores", "memory_mib", "errors")
     return [
         records_table(f"{kind}-bound: {x['connections']} connections for {x['seconds']} s",
                       [{"model": model, **r} for model, r in runs.items()],
-                      ("model", "per_s", "p99_ms", "cores", "cpu_ms_per_request", "cores_left",
-                       "memory_mib", "errors"))
+                      (*columns, "idle_cores_before") if kind == "cpu" else columns)
         for kind, runs in x["work"].items()
     ]  # fmt: skip
 
