@@ -47,7 +47,7 @@ def models(m: dict[str, Any]) -> list[Any]:
 def blocking(m: dict[str, Any]) -> Any:
     b = m["blocking"]
     return records_table(
-        f"a {b['wait_ms']} ms wait on the event loop ({b.get('slow_connections', 2)} connections), "
+        f"a {b['wait_ms']} ms wait on the event loop ({b['slow_connections']} connections), "
         "and /fast beside it",
         [{"the wait": name, **r} for name, r in b["calls"].items()],
         ("the wait", "fast_p50_ms", "fast_p99_ms", "fast_per_s", "slow_per_s"),
