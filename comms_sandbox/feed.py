@@ -45,6 +45,9 @@ class Receiver:
     after: int
     ids: list[int] = field(default_factory=list)
     delays_s: list[float] = field(default_factory=list)
+    # Short polling only, one per event: from the previous poll's request to the
+    # answer that brought it, the longest the event can have waited.
+    windows_s: list[float] = field(default_factory=list)
     served_by: Counter[str] = field(default_factory=Counter)
     requests: int = 0  # HTTP requests, or connections for the streaming methods
     empty: int = 0  # answers that carried no event
@@ -55,9 +58,12 @@ class Receiver:
     def last_id(self) -> int:
         return self.ids[-1] if self.ids else self.after
 
-    def record(self, event: dict[str, Any], served_by: str | None = None) -> None:
+    def record(
+        self, event: dict[str, Any], served_by: str | None = None, at: float | None = None
+    ) -> None:
+        """An event received (`at`: when its answer came, if not now)."""
         self.ids.append(int(event["id"]))
-        self.delays_s.append(time.time() - float(event["published_at"]))
+        self.delays_s.append((at or time.time()) - float(event["published_at"]))
         if served_by:
             self.served_by[served_by] += 1
 
@@ -94,19 +100,28 @@ async def latest(client: httpx.AsyncClient, attempts: int = 3) -> int:
 async def short_poll(
     client: httpx.AsyncClient, rx: Receiver, stop: asyncio.Event, interval_s: float = 1.0
 ) -> None:
-    """Ask every interval_s: anything after my last id? With the last ETag, for a cheap 304."""
+    """Ask every interval_s: anything after my last id? With the last ETag, for a cheap 304.
+
+    An event the previous poll did not bring was appended after that poll was
+    sent, so it waited at most from then to this answer: rx.windows_s.
+    """
     etag: str | None = None
+    previous_ask = time.time()
     while not stop.is_set():
         headers = {"If-None-Match": etag} if etag else {}
+        asked = time.time()
         response = await client.get(
             "/feed/events", params={"after": rx.last_id, "client": rx.name}, headers=headers
         )
+        answered = time.time()
         rx.requests += 1
         etag = response.headers.get("etag", etag)
         events = response.json()["events"] if response.status_code == 200 else []
         rx.empty += not events
         for event in events:
-            rx.record(event, response.headers.get("x-served-by"))
+            rx.record(event, response.headers.get("x-served-by"), at=answered)
+            rx.windows_s.append(answered - previous_ask)
+        previous_ask = asked
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
 

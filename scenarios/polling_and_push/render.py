@@ -32,7 +32,12 @@ def methods_table(side: dict[str, Any]) -> Table:
         title=(
             f"{side['events']} events at {side['rate_per_s']}/s to "
             f"{side['clients_per_method']} clients per method"
-        )
+        ),
+        caption=(
+            f"short polling: a poll every {side['poll_interval_s']} s; from a poll's request to "
+            f"the next one's answer (a cycle): p50 {side['poll_cycle_ms']['p50']:.0f} ms, "
+            f"max {side['poll_cycle_ms']['max']:.0f} ms"
+        ),
     )
     for column in ("method", "delivered all", "delay p50 (ms)", "delay p99 (ms)", "requests",
                    "empty answers", "connections (nginx)", "bytes (nginx)"):  # fmt: skip

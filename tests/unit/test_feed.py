@@ -122,9 +122,18 @@ def test_delivery_verdict_fails_on_a_missing_or_repeated_event() -> None:
     assert not verdicts.every_event_to_every_client([receiver("a", [])], [])
 
 
-def test_short_polling_verdict_fails_past_one_interval() -> None:
-    assert verdicts.short_poll_delay_bounded([0.2, 0.9], interval_s=1.0)
-    assert not verdicts.short_poll_delay_bounded([0.2, 1.8], interval_s=1.0)
+def test_short_polling_verdict_fails_past_one_poll_cycle() -> None:
+    assert verdicts.short_poll_delay_bounded([0.2, 0.9], windows_s=[1.1, 1.1])
+    assert not verdicts.short_poll_delay_bounded(
+        [0.2, 2.2], windows_s=[1.1, 1.1]
+    )  # a poll missed it
+    assert not verdicts.short_poll_delay_bounded([], windows_s=[])
+
+
+def test_short_polling_verdict_holds_on_a_busy_machine_whose_cycles_are_longer() -> None:
+    # Seen with stress-ng --cpu 1 beside the run: delays up to 1.84 s at a 1 s interval,
+    # as the requests took longer; each still came with the first poll after it.
+    assert verdicts.short_poll_delay_bounded([0.77, 1.84], windows_s=[1.6, 1.9])
 
 
 def test_long_polling_verdict_fails_when_answers_are_mostly_empty() -> None:
