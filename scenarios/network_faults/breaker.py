@@ -12,15 +12,23 @@ import time
 from typing import Any
 
 from comms_sandbox import proxy_log, service_logs, toxiproxy
-from scenarios.network_faults.client import calls_at_pricing, timed_post, use_policy
+from scenarios.network_faults.client import (
+    api_durations_ms,
+    calls_at_pricing,
+    timed_post,
+    use_policy,
+)
 from scenarios.network_faults.retries import CUT_ANSWERS, QUOTE
 
 FAILING_S = 5.0
 HEALED_S = 3.0
 EVERY_S = 0.1
-# An open breaker answers without calling: the HTTP round trip only, far below
-# the 2 s a call to the failing pricing may take.
-FAST_S = 0.25
+# An open breaker answers without calling: by the api's own clock (its log's
+# duration_ms), milliseconds, far below the 0.5 s deadline a call may take.
+# The client's time adds the HTTP round trip, which a busy machine stretches
+# (up to 0.42 s seen with `stress-ng --cpu 1` beside the run), so it is
+# reported, not judged.
+FAST_MS = 250
 
 
 def run() -> dict[str, Any]:
@@ -33,8 +41,10 @@ def run() -> dict[str, Any]:
     time.sleep(proxy_log.FLUSH_S)
     calls = failing + healed
     at_pricing = calls_at_pricing([c["request_id"] for c in calls])
+    at_api = api_durations_ms([c["request_id"] for c in calls])
     for call in calls:
         call["reached_pricing"] = at_pricing[call["request_id"]]
+        call["api_ms"] = at_api[call["request_id"]]
     return {
         "calls": calls,
         "fault_removed_at_s": round(FAILING_S, 2),
@@ -63,12 +73,32 @@ def transitions() -> list[str]:
 
 def holds(calls: list[dict[str, Any]], moves: list[str]) -> dict[str, bool]:
     """It opened, probed and closed; while open it answered fast and called no one."""
-    refused = [c for c in calls if "circuit open" in str(c["breaker"])]
+    refused = [c for c in calls if refused_by_breaker(c)]
     return {
         "opened_then_probed_then_closed": "closed -> open" in moves
         and "open -> half-open" in moves
         and "half-open -> closed" in moves,
-        "open_breaker_fails_fast": bool(refused) and all(c["seconds"] <= FAST_S for c in refused),
+        "open_breaker_fails_fast": bool(refused)
+        and all(c["api_ms"] is not None and c["api_ms"] <= FAST_MS for c in refused),
         "open_breaker_calls_no_one": all(c["reached_pricing"] == 0 for c in refused),
-        "calls_succeed_after_healing": calls[-1]["status"] == 200,
+        "calls_succeed_after_healing": succeeded_once_healed(calls),
     }
+
+
+def refused_by_breaker(call: dict[str, Any]) -> bool:
+    return "circuit open" in str(call["breaker"])
+
+
+def succeeded_once_healed(calls: list[dict[str, Any]]) -> bool:
+    """From the first success on, the breaker stayed closed and most calls succeeded.
+
+    Most, not all: on a busy machine a healthy call can still run out of its
+    0.5 s deadline (a 504, seen with `stress-ng --cpu 1`); that is the
+    machine's time, not the breaker's state.
+    """
+    first = next((i for i, c in enumerate(calls) if c["status"] == 200), None)
+    if first is None:
+        return False
+    since = calls[first:]
+    succeeded = sum(c["status"] == 200 for c in since)
+    return not any(refused_by_breaker(c) for c in since) and succeeded * 2 > len(since)

@@ -70,3 +70,19 @@ def calls_at_pricing(request_ids: list[str]) -> dict[str, int]:
     for line in pricing_calls(request_ids):
         counts[line["request_id"]] += 1
     return counts
+
+
+def api_durations_ms(request_ids: list[str], since: str = "3m") -> dict[str, float | None]:
+    """The api's own time for each request, by request id (None: no log line found).
+
+    Its "request" log line's duration_ms: from the request read to the answer
+    sent, by the api's clock. The client's and nginx's waits for a CPU are
+    not in it, so a busy machine stretches it far less than the client's time.
+    """
+    wanted = set(request_ids)
+    found = {
+        line["request_id"]: line.get("duration_ms")
+        for line in service_logs.json_lines(["api-faults"], since=since)
+        if line.get("request_id") in wanted and line.get("message") == "request"
+    }
+    return {request_id: found.get(request_id) for request_id in request_ids}

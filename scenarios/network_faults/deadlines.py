@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from comms_sandbox import toxiproxy
-from scenarios.network_faults.client import pricing_calls, timed_post
+from scenarios.network_faults.client import api_durations_ms, pricing_calls, timed_post
 
 LATENCY_MS = 1000
 API_DEADLINE_S = 0.5  # api-faults' API_PRICING_TIMEOUT_S (compose.yaml): its deadline per call
@@ -19,6 +19,9 @@ def run() -> dict[str, Any]:
         slowed = [timed_post("/quotes", QUOTE, "deadline") for _ in range(CALLS)]
     after = [timed_post("/quotes", QUOTE, "deadline-after") for _ in range(2)]
     seen = deadlines_seen_by_pricing([call["request_id"] for call in slowed])
+    at_api = api_durations_ms([call["request_id"] for call in slowed])
+    for call in slowed:
+        call["api_ms"] = at_api[call["request_id"]]
     return {
         "latency_ms": LATENCY_MS,
         "api_deadline_s": API_DEADLINE_S,
@@ -37,13 +40,21 @@ def deadlines_seen_by_pricing(request_ids: list[str]) -> dict[str, int | None]:
 
 def holds(slowed: list[dict[str, Any]], seen: dict[str, int | None],
           after: list[dict[str, Any]]) -> dict[str, bool]:  # fmt: skip
-    """504 within the deadline (plus slack), never the full latency; the deadline propagated."""
-    limit_s = API_DEADLINE_S + 0.3  # the HTTP round trip on a busy machine
+    """504 within the deadline (plus slack), never the full latency; the deadline propagated.
+
+    Within the deadline by the api's own clock (its log's duration_ms): the
+    client's time adds its own and nginx's waits for a CPU, which a busy
+    machine stretches (0.59 to 0.83 s seen with `stress-ng --cpu 1` beside
+    the run, for 504s the api sent at its 0.5 s deadline).
+    """
+    limit_ms = (API_DEADLINE_S + 0.3) * 1000  # the api's wake-up at its deadline, busy or not
     # grpc-timeout is sent in whole units, rounded up: a few ms over the deadline is the same one.
     deadline_ms = API_DEADLINE_S * 1000 + 50
     return {
         "every_slowed_call_504": all(call["status"] == 504 for call in slowed),
-        "answered_within_the_deadline": all(call["seconds"] <= limit_s for call in slowed),
+        "answered_within_the_deadline": all(
+            call["api_ms"] is not None and call["api_ms"] <= limit_ms for call in slowed
+        ),
         "deadline_reached_pricing": len(seen) == len(slowed)
         and all(ms is not None and 0 < ms <= deadline_ms for ms in seen.values()),
         "healthy_again_after": all(call["status"] == 200 for call in after),

@@ -22,7 +22,7 @@ def render(result: ScenarioResult, console: Console) -> None:
         f"a {d['api_deadline_s']} s deadline",
         [{**c, "deadline at pricing (ms)": d["pricing_saw_deadline_ms"].get(c["request_id"])}
          for c in d["slowed"]],
-        ("request_id", "status", "seconds", "deadline at pricing (ms)"),
+        ("request_id", "status", "seconds", "api_ms", "deadline at pricing (ms)"),
     ))  # fmt: skip
     console.print(records_table(
         "retries against failing answers: calls pricing handled per request",
@@ -31,6 +31,13 @@ def render(result: ScenarioResult, console: Console) -> None:
     ))  # fmt: skip
     b = m["breaker"]
     console.print(f"breaker: {' | '.join(b['transitions'])}")
+    refused = [c for c in b["calls"] if "circuit open" in str(c["breaker"])]
+    if refused:
+        console.print(
+            f"breaker open: {len(refused)} refusals in at most "
+            f"{max(c['api_ms'] or 0 for c in refused)} ms at the api, "
+            f"{max(c['seconds'] for c in refused)} s at the client"
+        )
     for name, part in (("partition", m["partition"]), *m["connections"]["faults"].items()):
         console.print(records_table(
             f"orders under a fault: {name} (accepted {part['accepted']}, "

@@ -6,8 +6,13 @@ from scenarios.network_faults import backpressure as bp
 from scenarios.network_faults import breaker, deadlines, partition, retries
 
 
-def call(status: int, seconds: float = 0.1, answer: object = None) -> dict:
-    return {"status": status, "seconds": seconds, "answer": answer or {}, "request_id": "r"}
+def call(
+    status: int, seconds: float = 0.1, answer: object = None, api_s: float | None = None
+) -> dict:
+    """A call as the client timed it; `api_s`: as the api's log did (default: the same)."""
+    api_ms = round((seconds if api_s is None else api_s) * 1000)
+    return {"status": status, "seconds": seconds, "answer": answer or {}, "request_id": "r",
+            "api_ms": api_ms}  # fmt: skip
 
 
 def test_a_prompt_504_with_the_deadline_at_pricing_holds() -> None:
@@ -27,6 +32,14 @@ def test_hanging_answering_200_or_no_deadline_at_pricing_fail() -> None:
         "deadline_reached_pricing"
     ]  # a deadline, but not the api's
     assert not deadlines.holds([call(504, 0.5)], seen, [call(504)])["healthy_again_after"]
+    unlogged = [{**call(504, 0.5), "api_ms": None}]
+    assert not deadlines.holds(unlogged, seen, [call(200)])["answered_within_the_deadline"]
+
+
+def test_a_busy_machine_slows_the_client_not_the_apis_504_at_its_deadline() -> None:
+    # Seen with stress-ng --cpu 1 beside the run: 0.83 s at the client for a 504.
+    slowed = [call(504, 0.83, api_s=0.51), call(504, 0.59, api_s=0.5)]
+    assert all(deadlines.holds(slowed, {"a": 499, "b": 498}, [call(200)]).values())
 
 
 def test_a_partition_verdict_needs_503s_naming_the_broker_convergence_and_no_loss() -> None:
@@ -65,16 +78,33 @@ def test_retries_verdict_needs_naive_amplification_and_a_contained_budget() -> N
 def test_breaker_verdict_needs_every_state_fast_refusals_and_no_calls_while_open() -> None:
     moves = ["closed -> open", "open -> half-open", "half-open -> open",
              "open -> half-open", "half-open -> closed"]  # fmt: skip
-    refused = {"status": 503, "seconds": 0.004, "breaker": "pricing: circuit open",
+    refused = {"status": 503, "seconds": 0.004, "api_ms": 3, "breaker": "pricing: circuit open",
                "reached_pricing": 0}  # fmt: skip
-    calls = [refused, {"status": 200, "seconds": 0.01, "breaker": "", "reached_pricing": 1}]
+    ok = {"status": 200, "seconds": 0.01, "api_ms": 8, "breaker": "", "reached_pricing": 1}
+    calls = [refused, ok]
     assert all(breaker.holds(calls, moves).values())
     assert not breaker.holds(calls, moves[:3])["opened_then_probed_then_closed"]
-    slow = [{**refused, "seconds": 1.9}, calls[1]]
+    slow = [{**refused, "seconds": 1.9, "api_ms": 1900}, ok]
     assert not breaker.holds(slow, moves)["open_breaker_fails_fast"]
-    leaky = [{**refused, "reached_pricing": 1}, calls[1]]
+    leaky = [{**refused, "reached_pricing": 1}, ok]
     assert not breaker.holds(leaky, moves)["open_breaker_calls_no_one"]
-    assert not breaker.holds([calls[1], refused], moves)["calls_succeed_after_healing"]
+    assert not breaker.holds([ok, refused], moves)["calls_succeed_after_healing"]  # reopened
+    assert not breaker.holds([refused, refused], moves)["calls_succeed_after_healing"]
+    timed_out = {**ok, "status": 504}
+    assert not breaker.holds([refused, ok, timed_out, timed_out], moves)[
+        "calls_succeed_after_healing"
+    ]  # mostly failing after it closed
+
+
+def test_a_busy_machine_slows_the_client_not_the_breakers_refusal() -> None:
+    # Seen with stress-ng --cpu 1 beside the run: refusals taking 0.42 s at the client,
+    # and a healthy call out of its deadline (504) after 7 that succeeded.
+    moves = ["closed -> open", "open -> half-open", "half-open -> closed"]
+    refused = {"status": 503, "seconds": 0.42, "api_ms": 4, "breaker": "pricing: circuit open",
+               "reached_pricing": 0}  # fmt: skip
+    ok = {"status": 200, "seconds": 0.16, "api_ms": 40, "breaker": "", "reached_pricing": 1}
+    calls = [refused, *[ok] * 7, {**ok, "status": 504, "seconds": 0.68, "reached_pricing": 0}]
+    assert all(breaker.holds(calls, moves).values())
 
 
 def test_backpressure_verdict_needs_a_bound_a_backlog_and_a_drain() -> None:
