@@ -24,10 +24,10 @@ FAILING_S = 5.0
 HEALED_S = 3.0
 EVERY_S = 0.1
 # An open breaker answers without calling: by the api's own clock (its log's
-# duration_ms), milliseconds, far below the 0.5 s deadline a call may take.
-# The client's time adds the HTTP round trip, which a busy machine stretches
-# (up to 0.42 s seen with `stress-ng --cpu 1` beside the run), so it is
-# reported, not judged.
+# duration_ms), milliseconds, far below the 0.5 s deadline a call may take
+# (0.6 to 59 ms with `stress-ng --cpu 1` beside the run). The client's time
+# adds the HTTP round trip, which a busy machine stretches (up to 0.42 s
+# seen), so it is reported, not judged.
 FAST_MS = 250
 
 

@@ -44,8 +44,8 @@ def holds(slowed: list[dict[str, Any]], seen: dict[str, int | None],
 
     Within the deadline by the api's own clock (its log's duration_ms): the
     client's time adds its own and nginx's waits for a CPU, which a busy
-    machine stretches (0.59 to 0.83 s seen with `stress-ng --cpu 1` beside
-    the run, for 504s the api sent at its 0.5 s deadline).
+    machine stretches (0.64 to 0.93 s seen with `stress-ng --cpu 1` beside
+    the run, for 504s the api sent in 0.51 to 0.65 s).
     """
     limit_ms = (API_DEADLINE_S + 0.3) * 1000  # the api's wake-up at its deadline, busy or not
     # grpc-timeout is sent in whole units, rounded up: a few ms over the deadline is the same one.
