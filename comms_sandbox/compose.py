@@ -13,9 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from comms_sandbox import REPO
+from comms_sandbox.compose_model import load_model
 from comms_sandbox.credentials import env_file
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
@@ -62,8 +61,9 @@ def engine_answers() -> bool:
 
 
 def compose_file() -> dict[str, Any]:
-    """compose.yaml as data (YAML anchors and merge keys resolved)."""
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    """The stack as data: compose.yaml with the lessons' files it includes and the
+    templates their services extend, merged (comms_sandbox/compose_model.py)."""
+    return load_model(COMPOSE_FILE, REPO)
 
 
 def active_profiles() -> set[str]:
