@@ -17,7 +17,7 @@ STACK  := $(PY) -m scripts.stack
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-up: engine $(VENV)/.synced images protos ## Start the sandbox (LESSON=name: only that lesson's services), wait until healthy, print where to look
+up: engine $(VENV)/.synced protos ## Start the sandbox (LESSON=name: only that lesson's services), wait until healthy, print where to look
 	@$(STACK) up $(if $(LESSON),--lesson $(LESSON))
 
 down: ## Stop the sandbox, whole or one lesson's (keeps the broker volumes; `make clean` removes them)
@@ -65,8 +65,8 @@ engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a D
 browser: ## Make sure Debian's chromium is there for the browser test (installs it on a Debian root host)
 	@scripts/ensure-browser.sh
 
-images: engine $(VENV)/.synced ## Choose upstream or locally built images (SANDBOX_IMAGES=auto|upstream|local)
-	@images/select.sh
+images: engine $(VENV)/.synced ## Pull or build the default stack's images, or LESSON's (SANDBOX_IMAGES=auto|upstream|local)
+	@$(STACK) images $(if $(LESSON),--lesson $(LESSON))
 
 $(VENV)/.synced: requirements.lock
 	@scripts/bootstrap-venv.sh

@@ -1,8 +1,10 @@
 """`python -m bench [NAME...]` (`make bench`): run benchmarks, print tables, save JSON.
 
-Benchmarks are discovered: every module in bench/ with NAME, run() and
-tables() is one (LESSON names the lesson it measures). With no NAME, all of
-them, start-up first (it restarts the stack). Results: results/bench-NAME.json.
+Benchmarks are discovered, by place: a lesson's is bench/<lesson package>.py (NAME and
+LESSON are the lesson's name); one that belongs to no lesson (start-up, resilience
+across lessons) is in bench/stack/ (LESSON None); bench/support/ holds what they share.
+Each has NAME, run() and tables(). With no NAME, all of them, start-up first (it
+restarts the stack). Results: results/bench-NAME.json.
 """
 
 import importlib
@@ -15,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.machine import steal_meter
+from bench.support.machine import steal_meter
 from comms_sandbox import REPO
 from scenarios import lessons
 
@@ -23,11 +25,22 @@ RESULTS = REPO / "results"
 console = Console()
 
 
+HERE = Path(__file__).parent
+PLACES = {"bench": HERE, "bench.stack": HERE / "stack"}  # lessons' / no lesson's
+
+
+def benchmark_modules() -> list[ModuleType]:
+    """Every module of bench/ and bench/stack/ (not the packages, not this runner)."""
+    return [importlib.import_module(f"{package}.{info.name}")
+            for package, folder in PLACES.items()
+            for info in pkgutil.iter_modules([str(folder)])
+            if not info.ispkg and info.name != "__main__"]  # fmt: skip
+
+
 def discover() -> dict[str, ModuleType]:
     """Every benchmark by NAME: start-up first, then in the order of their lessons."""
     found = {}
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        module = importlib.import_module(f"bench.{info.name}")
+    for module in benchmark_modules():
         if all(hasattr(module, attr) for attr in ("NAME", "run", "tables")):
             found[module.NAME] = module
     known = lessons.discover()

@@ -24,8 +24,8 @@ from typing import Any
 import pika
 from rich.table import Table
 
-from bench.rabbitmq import WindowedPublisher, perf_url
-from bench.report import right_aligned
+from bench.pubsub_rabbitmq import WindowedPublisher, perf_url
+from bench.support.report import right_aligned
 from comms_sandbox import clusters, docker
 from comms_sandbox.compose import compose, start_services
 from events.rabbit import close_quietly

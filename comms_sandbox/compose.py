@@ -16,6 +16,7 @@ from typing import Any
 from comms_sandbox import REPO
 from comms_sandbox.compose_model import load_model
 from comms_sandbox.credentials import env_file
+from comms_sandbox.images import ensure_images
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -150,6 +151,7 @@ def start_services(services: Iterable[str]) -> None:
     """`up --wait` of `services`, their profiles enabled, then restart_proxy(); RuntimeError
     with Compose's output when they do not become healthy."""
     wanted = list(services)
+    ensure_images(with_dependencies(wanted))  # a lesson's images, on its first use
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(wanted):

@@ -1,4 +1,4 @@
-"""`python -m scenarios list` and `python -m scenarios run NAME [--json]`."""
+"""`python -m scenarios list`, `run NAME [--json]` and `files NAME [--write]`."""
 
 import json
 import sys
@@ -44,6 +44,24 @@ def run(
         module.render(result, console)
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def files(
+    name: str = typer.Argument(..., help="A lesson name from `list`."),
+    write: bool = typer.Option(False, "--write", help="Rewrite the page's `## Files` section."),
+) -> None:
+    """Print a lesson's files (its page's `## Files` section), or write them into the page."""
+    try:
+        lesson = lessons.get(name)
+    except lessons.UnknownLessonError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    if not write:
+        print(lessons.files_markdown(lesson), end="")
+        return
+    lesson.page.write_text(lessons.with_files_section(lesson.page.read_text(), lesson))
+    console.print(f"wrote the files of {name} into {lesson.page.relative_to(lessons.REPO)}")
 
 
 if __name__ == "__main__":

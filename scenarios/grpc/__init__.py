@@ -45,6 +45,16 @@ ORDER = 80  # place in the syllabus
 # What `make up LESSON=grpc` starts: nginx's grpc_pass to the two pricing replicas, and the api for
 # REST.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/protos/sandbox/pricing/v1/pricing.proto",
+    "services/protos/generate.sh",
+    "services/pricing/",
+    "services/api/pricing_client.py",
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "tests/unit/test_pricing.py",
+)
 CALLS = 200
 CONCURRENCY = 8
 QUOTE = {"sku": "BOOK-42", "quantity": 2}

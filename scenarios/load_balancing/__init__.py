@@ -38,6 +38,13 @@ NAME = "load-balancing"
 ORDER = 20  # place in the syllabus
 # What `make up LESSON=load-balancing` starts: nginx and the three api replicas it balances.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "services/api/",
+    "images/loadgen/",
+)
 PARTS = ("methods", "layers", "failover", "scaling")
 CHART = "load-balancing.png"
 

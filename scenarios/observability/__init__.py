@@ -35,6 +35,13 @@ NAME = "observability"
 ORDER = 90  # place in the syllabus
 # What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api).
 SERVICES = ("proxy", "zipkin", "prometheus", "shipping", "ledger")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "proxy/metrics.js",
+    "services/telemetry/",
+    "services/api/observability.py",
+    "services/pricing/observability.py",
+)
 WAIT_S = 30.0  # for spans to be exported, logs flushed, targets scraped (every 5 s)
 CATCH_UP_S = 90.0  # for the ledger to read what was published before it started
 ORDER_BODY = {"sku": "BOOK-42", "quantity": 2, "sequence": 1}

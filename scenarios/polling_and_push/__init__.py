@@ -39,6 +39,21 @@ ORDER = 65  # place in the syllabus: after publish-subscribe
 # What `make up LESSON=polling-and-push` starts: nginx, the api replicas and pricing
 # (for gRPC), and Redis, the feed's backplane.
 SERVICES = ("proxy", "redis")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/feed/",
+    "services/api/routes/feed.py",
+    "services/api/static/feed.html",
+    "services/protos/sandbox/feed/v1/feed.proto",
+    "services/pricing/feed_service.py",
+    "proxy/grpc.py",
+    "proxy/nginx.conf",
+    "images/redis/Dockerfile",
+    "comms_sandbox/feed.py",
+    "comms_sandbox/proxy_log.py",
+    "tests/integration/test_polling_and_push_browser.py",
+    "tests/unit/test_feed.py",
+)
 
 __all__ = ["NAME", "ORDER", "SERVICES", "render", "run"]
 

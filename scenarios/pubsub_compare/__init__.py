@@ -45,6 +45,14 @@ ORDER = 60  # place in the syllabus
 # What `make up LESSON=pubsub-compare` starts: POST /orders through the api publishes to both
 # brokers.
 SERVICES = ("proxy", "rabbitmq", "kafka-init")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/api/routes/orders.py",
+    "services/api/events.py",
+    "services/events/",
+    "broker/rabbitmq/",
+    "broker/kafka/",
+)
 ORDERS = 100
 CUSTOMERS = 5
 # (RabbitMQ, Kafka) per aspect, printed under the measured rows.

@@ -45,6 +45,15 @@ NAME = "pubsub-kafka"
 ORDER = 50  # place in the syllabus
 # What `make up LESSON=pubsub-kafka` starts: Kafka and the job that creates its topics.
 SERVICES = ("kafka-init",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "broker/kafka/",
+    "images/kafka/",
+    "services/events/model.py",
+    "services/events/kafka.py",
+    "comms_sandbox/kafka.py",
+    "tests/integration/test_kafka.py",
+)
 PARTS = ("semantics", "reliability")
 
 __all__ = ["NAME", "PARTS", "render", "run", "verdicts"]

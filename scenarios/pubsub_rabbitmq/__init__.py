@@ -45,6 +45,16 @@ ORDER = 40  # place in the syllabus
 # What `make up LESSON=pubsub-rabbitmq` starts: the broker alone: the scenario publishes and
 # consumes from the host.
 SERVICES = ("rabbitmq",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "broker/rabbitmq/",
+    "services/events/model.py",
+    "services/events/rabbit.py",
+    "comms_sandbox/rabbitmq.py",
+    "images/perftest/",
+    "tests/integration/test_rabbitmq.py",
+    "tests/unit/test_events_rabbit.py",
+)
 PARTS = ("pubsub", "restart")
 
 __all__ = ["NAME", "PARTS", "render", "run"]

@@ -33,6 +33,17 @@ ORDER = 10  # place in the syllabus
 # What `make up LESSON=request-response` starts: the api replicas behind nginx (Compose adds what
 # the proxy depends on).
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/api/",
+    "services/pricing/",
+    "services/protos/",
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "tests/integration/test_proxy.py",
+    "tests/unit/test_api.py",
+    "tests/unit/test_proxy_config.py",
+)
 SAMPLE_EVIDENCE = 5
 
 

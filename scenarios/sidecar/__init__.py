@@ -44,6 +44,12 @@ ORDER = 70  # place in the syllabus
 # What `make up LESSON=sidecar` starts: the app, its two sidecars, and an api replica as a
 # neighbour.
 SERVICES = ("inventory-ambassador", "inventory-metrics", "api")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/inventory/main.py",
+    "proxy/sidecar.conf",
+    "services/adapter/log_metrics.py",
+)
 BARE = ("no-sidecar", "inventory-bare")
 
 

@@ -1,6 +1,6 @@
 """TLS termination: where TLS ends, what was negotiated, and what is refused.
 
-Three ways through the same proxy (proxy/tls.py), certificates from a
+Three ways through the same proxy (proxy/tls_termination.py), certificates from a
 throwaway local CA (.sandbox/tls/ca.pem, made by `make up`):
 - termination, https://127.0.0.1:8443: nginx ends TLS and talks plain HTTP
   to the api replicas, which learn of it from X-Forwarded-Proto;
@@ -27,7 +27,7 @@ from rich.console import Console
 
 from comms_sandbox import config, ports
 from comms_sandbox.health import require_proxy
-from proxy import tls
+from proxy import tls_termination as proxy_tls
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult
 from scenarios.tls_termination.probes import (
@@ -45,12 +45,20 @@ ORDER = 30  # place in the syllabus
 # What `make up LESSON=tls-termination` starts: nginx (terminating, passing through, re-encrypting)
 # and api-tls.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "comms_sandbox/certs.py",
+    "services/api/",
+    "tests/unit/test_certs.py",
+)
 
 
 def targets() -> tuple[Target, ...]:
     return (
         Target("termination", ports.PROXY_TLS.port, "localhost", "/whoami"),
-        Target("passthrough", ports.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI, "/whoami"),
+        Target("passthrough", ports.PROXY_PASSTHROUGH.port, proxy_tls.PASSTHROUGH_SNI, "/whoami"),
         Target("re-encryption", ports.PROXY_TLS.port, "localhost", "/reencrypt/whoami"),
     )
 
@@ -114,7 +122,7 @@ def _holds(m: dict[str, Any]) -> bool:
     return (
         paths["termination"]["alpn"] == "h2"
         and paths["termination"]["subject"] == "localhost"
-        and paths["passthrough"]["subject"] == tls.BACKEND
+        and paths["passthrough"]["subject"] == proxy_tls.BACKEND
         and paths["re-encryption"]["backend_scheme"] == "https"
         and all(p["status"] == 200 and p["resumed"] == p["rounds"] for p in paths.values())
         and versions_["TLSv1_3"] == versions_["TLSv1_2"] == "accepted"

@@ -37,7 +37,7 @@ from rich.table import Table
 from comms_sandbox import REPO, ports
 from comms_sandbox.credentials import setting
 
-NAME = "rabbitmq"  # python -m bench rabbitmq
+NAME = "pubsub-rabbitmq"  # python -m bench pubsub-rabbitmq
 LESSON = "pubsub-rabbitmq"
 
 PERF_VHOST = "perf"
