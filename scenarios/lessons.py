@@ -16,8 +16,9 @@ lesson has them, `proxy/<package>.py`, `bench/<package>.py` (whose NAME is
 the lesson's), `comms_sandbox/<package>.py` (its host-side client) and unit
 tests `tests/unit/test_<package>*.py` or `test_proxy_<package>.py`.
 `Lesson.files()` lists all of it, with the services/ folders its compose file
-runs and the files elsewhere that it names in SHARED_FILES; each page's `## Files` section is that list (`python -m scenarios
-files NAME --write`), which a unit test checks.
+runs and the files elsewhere that it names in SHARED_FILES; each page's
+`## Files` section is that list (`python -m scenarios files NAME --write`),
+which a unit test checks.
 """
 
 from __future__ import annotations
