@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from comms_sandbox.kafka_offsets import Inspector, named
-from events import kafka as events
+from order_events import kafka as events
 from scenarios.pubsub_kafka import reliability, replay, semantics
 from scenarios.pubsub_kafka.render import render
 from scenarios.pubsub_kafka.verdicts import verdicts

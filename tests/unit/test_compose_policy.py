@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from comms_sandbox import ports
-from events import kafka as kafka_events
+from order_events import kafka as kafka_events
 from proxy import load_balancing
 
 REPO = Path(__file__).resolve().parents[2]
