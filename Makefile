@@ -53,8 +53,8 @@ format: $(VENV)/.synced ## ruff fix and format
 proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf and proxy/sidecar.conf from their Python descriptions
 	$(PY) -m proxy generate
 
-protos: $(VENV)/.synced ## Generate the host's gRPC stubs now (otherwise done on first use)
-	@$(PY) -m comms_sandbox.grpc
+protos: $(VENV)/.synced ## Generate the host's gRPC stubs into .sandbox/generated (up, test, unit, integration, bench run it)
+	@$(PY) -m comms_sandbox.protos
 
 lock: $(VENV)/.synced ## Re-resolve the lock files from pyproject.toml's dependency groups
 	$(PY) -m scripts.locks compile
@@ -68,7 +68,8 @@ browser: ## Make sure Debian's chromium is there for the browser test (installs 
 images: engine $(VENV)/.synced ## Pull or build the default stack's images, or LESSON's (SANDBOX_IMAGES=auto|upstream|local)
 	@$(STACK) images $(if $(LESSON),--lesson $(LESSON))
 
-$(VENV)/.synced: requirements.lock
+# The script too: a .venv made by an older one lacks what it writes now (its .pth file).
+$(VENV)/.synced: requirements.lock scripts/bootstrap-venv.sh
 	@scripts/bootstrap-venv.sh
 	@touch $@
 

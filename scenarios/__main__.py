@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 
 from comms_sandbox.health import SandboxNotUpError
+from comms_sandbox.protos import StubsNotReadyError
 from scenarios import lessons
 from scenarios.result import run_once
 
@@ -65,4 +66,8 @@ def files(
 
 
 if __name__ == "__main__":
-    sys.exit(app())
+    try:
+        sys.exit(app())
+    except StubsNotReadyError as exc:  # a lesson imports them; one line, not a traceback
+        console.print(f"[bold red]Cannot load the lessons:[/] {exc}")
+        sys.exit(2)

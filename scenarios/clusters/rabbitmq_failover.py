@@ -19,7 +19,7 @@ from typing import Any
 from pika.exceptions import AMQPChannelError, AMQPConnectionError
 
 from comms_sandbox import clusters, docker
-from events.rabbit import close_quietly, connect
+from order_events.rabbit import close_quietly, connect
 from scenarios.clusters import rabbitmq_stream
 from scenarios.clusters.rabbitmq_stream import Traffic
 

@@ -49,7 +49,7 @@ SERVICES = ("proxy", "rabbitmq", "kafka-init")
 SHARED_FILES = (
     "services/api/routes/orders.py",
     "services/api/events.py",
-    "services/events/",
+    "services/order_events/",
     "broker/rabbitmq/",
     "broker/kafka/",
 )

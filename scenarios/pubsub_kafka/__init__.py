@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from comms_sandbox.kafka_offsets import Inspector, named
-from events import kafka as events
+from order_events import kafka as events
 from scenarios.pubsub_kafka import reliability, replay, semantics
 from scenarios.pubsub_kafka.render import render
 from scenarios.pubsub_kafka.verdicts import verdicts
@@ -49,8 +49,8 @@ SERVICES = ("kafka-init",)
 SHARED_FILES = (
     "broker/kafka/",
     "images/kafka/",
-    "services/events/model.py",
-    "services/events/kafka.py",
+    "services/order_events/model.py",
+    "services/order_events/kafka.py",
     "comms_sandbox/kafka.py",
     "tests/integration/test_kafka.py",
 )

@@ -6,7 +6,7 @@ through the fanout exchange `sandbox.orders.broadcast` the notifier's and
 the auditor's (publish-subscribe: each subscriber gets its own copy), and
 through a topic binding the work queue, shared by three workers (competing
 consumers: each event goes to one of them). The topology is declared in
-broker/rabbitmq/definitions.json; services/events/rabbit.py publishes with
+broker/rabbitmq/definitions.json; services/order_events/rabbit.py publishes with
 confirms and consumes with manual acks.
 
 What to look at:
@@ -35,7 +35,7 @@ from pika.exceptions import AMQPConnectionError
 
 from comms_sandbox import config, ports
 from comms_sandbox.health import SandboxNotUpError
-from events import rabbit
+from order_events import rabbit
 from scenarios.pubsub_rabbitmq import broadcast, restart
 from scenarios.pubsub_rabbitmq.render import render
 from scenarios.result import ScenarioResult
@@ -48,8 +48,8 @@ SERVICES = ("rabbitmq",)
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = (
     "broker/rabbitmq/",
-    "services/events/model.py",
-    "services/events/rabbit.py",
+    "services/order_events/model.py",
+    "services/order_events/rabbit.py",
     "comms_sandbox/rabbitmq.py",
     "images/perftest/",
     "tests/integration/test_rabbitmq.py",

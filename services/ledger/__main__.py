@@ -26,8 +26,8 @@ from prometheus_client import Counter, Gauge
 from telemetry.heartbeat import beat
 from telemetry.messaging import instrument_aiokafka
 
-from events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
-from events.model import InvalidEventError, OrderPlaced
+from order_events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
+from order_events.model import InvalidEventError, OrderPlaced
 
 log = logging.getLogger("ledger")
 tracer = trace.get_tracer("ledger")

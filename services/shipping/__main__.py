@@ -19,8 +19,8 @@ from prometheus_client import Counter
 from telemetry.heartbeat import beat
 from telemetry.messaging import instrument_pika
 
-from events.model import InvalidEventError, OrderPlaced
-from events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
+from order_events.model import InvalidEventError, OrderPlaced
+from order_events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
 
 log = logging.getLogger("shipping")
 

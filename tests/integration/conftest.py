@@ -11,7 +11,6 @@ is never removed.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 
 import httpx
@@ -34,12 +33,19 @@ from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
 from tests.helpers import StackState
 from tests.integration.browser import CHROMIUM, proxy_key_pin
 
-# Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
-# registry; the fixture below removes what it started itself.
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-# Each lesson's scenario runs once per session: its page's `python -m scenarios
-# run` (a subprocess, which inherits this) and its tests share the result.
-os.environ[SHARED_RESULTS] = tempfile.mkdtemp(prefix="sandbox-results-")
+
+@pytest.fixture(scope="session", autouse=True)
+def session_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set for the session, not on import: importing a test module changes nothing."""
+    with pytest.MonkeyPatch.context() as env:
+        # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
+        # registry; the fixture below removes what it started itself.
+        if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+            env.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+        # Each lesson's scenario runs once per session: its page's `python -m scenarios
+        # run` (a subprocess, which inherits this) and its tests share the result.
+        env.setenv(SHARED_RESULTS, str(tmp_path_factory.mktemp("sandbox-results")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
 
 from comms_sandbox import clusters
 from comms_sandbox.credentials import CLUSTER_COOKIE, REPO
-from events.rabbit import close_quietly
+from order_events.rabbit import close_quietly
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from events import kafka as events
-from events.model import POISON, InvalidEventError, OrderPlaced
+from order_events import kafka as events
+from order_events.model import POISON, InvalidEventError, OrderPlaced
 from scenarios import pubsub_kafka
 from scenarios.pubsub_kafka import reliability, semantics
 from scenarios.result import ScenarioResult

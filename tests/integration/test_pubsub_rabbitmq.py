@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from events import rabbit
-from events.model import POISON
+from order_events import rabbit
+from order_events.model import POISON
 from scenarios.pubsub_rabbitmq import subscribers
 from scenarios.result import ScenarioResult
 

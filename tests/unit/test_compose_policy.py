@@ -12,7 +12,7 @@ import pytest
 
 from comms_sandbox import ports
 from comms_sandbox.compose import compose_file
-from events import kafka as kafka_events
+from order_events import kafka as kafka_events
 from proxy import load_balancing
 
 REPO = Path(__file__).resolve().parents[2]
