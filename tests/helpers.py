@@ -1,4 +1,5 @@
-"""Utilities the tests share: reading rendered nginx configuration; the stack's state."""
+"""Utilities the tests share: reading rendered nginx configuration; a scenario's checks;
+the stack's state."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from comms_sandbox.compose import compose, compose_file, profile_flags
+from scenarios.result import ScenarioResult
 
 
 def block(text: str, opening: str, start: int = 0) -> str:
@@ -35,6 +37,21 @@ def server_block(text: str, listen: str) -> str:
 def failed(part: dict[str, Any]) -> list[str]:
     """The checks of a scenario part ({"holds": {check: bool}}) that did not hold."""
     return [check for check, holds in part["holds"].items() if not holds]
+
+
+def failing_checks(result: ScenarioResult) -> list[str]:
+    """The named checks of a scenario's run (metrics["checks"]) that did not hold."""
+    return [check for check, holds in result.metrics.get("checks", {}).items() if not holds]
+
+
+def assert_holds(result: ScenarioResult) -> None:
+    """The scenario's property held; if not, the failure names each check that did not."""
+    __tracebackhide__ = True  # pytest reports the calling test's line
+    checks = result.metrics.get("checks")
+    assert checks, f"{result.scenario}: no named checks in metrics['checks'] to judge"
+    failing = failing_checks(result)
+    assert not failing, f"{result.scenario}: did not hold: {failing}"
+    assert result.ok, f"{result.scenario}: not ok although every named check held: {checks}"
 
 
 def lines(text: str) -> list[str]:

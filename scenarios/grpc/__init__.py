@@ -38,7 +38,7 @@ from comms_sandbox import config, proxy_log
 from comms_sandbox.health import require_proxy
 from scenarios.grpc import client
 from scenarios.report import records_table
-from scenarios.result import ScenarioResult, percentiles_ms
+from scenarios.result import ScenarioResult, all_hold, percentiles_ms
 
 NAME = "grpc"
 ORDER = 80  # place in the syllabus
@@ -168,24 +168,30 @@ def run() -> ScenarioResult:
         "balancing": balancing(),
         "rest_vs_grpc": rest_versus_grpc(),
     }
-    return ScenarioResult(NAME, _holds(metrics), metrics)
+    metrics["checks"] = checks(metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
 
 
-def _holds(m: dict[str, Any]) -> bool:
+def checks(m: dict[str, Any]) -> dict[str, bool]:
+    """Each property the scenario demonstrates, judged from its metrics."""
     kinds, spread = m["kinds"], m["balancing"]
-    return (
-        kinds["server_streaming"] == [1, 2, 3, 4, 5]
-        and kinds["client_streaming"]["items"] == 3
-        and kinds["bidirectional"][-1]["accepted"]
-        and kinds["deadline"] == "DEADLINE_EXCEEDED"
-        and kinds["invalid_argument"]["code"] == "INVALID_ARGUMENT"
-        and kinds["invalid_argument"]["fields"] == ["sku"]
-        and kinds["health"] == "SERVING"
-        and "sandbox.pricing.v1.PricingService" in kinds["reflection"]
-        and len(spread["L7 nginx grpc_pass (8443)"]) >= 2
-        and len(spread["L4 nginx stream (8445)"]) == 1
-        and grpc_measured_on_one_connection(m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS)
-    )
+    return {
+        "server streaming: ticks 1 to 5 in order": kinds["server_streaming"] == [1, 2, 3, 4, 5],
+        "client streaming: 3 items in one reply": kinds["client_streaming"]["items"] == 3,
+        "bidirectional: ends accepted": bool(kinds["bidirectional"][-1]["accepted"]),
+        "a short deadline ends in DEADLINE_EXCEEDED": kinds["deadline"] == "DEADLINE_EXCEEDED",
+        "a bad sku is INVALID_ARGUMENT naming the field": kinds["invalid_argument"]["code"]
+        == "INVALID_ARGUMENT"
+        and kinds["invalid_argument"]["fields"] == ["sku"],
+        "health says SERVING": kinds["health"] == "SERVING",
+        "reflection lists the pricing service": "sandbox.pricing.v1.PricingService"
+        in kinds["reflection"],
+        "L7 spreads calls over at least 2 replicas": len(spread["L7 nginx grpc_pass (8443)"]) >= 2,
+        "L4 pins the connection to 1 replica": len(spread["L4 nginx stream (8445)"]) == 1,
+        "gRPC: every call on one connection, counted by nginx": grpc_measured_on_one_connection(
+            m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS
+        ),
+    }
 
 
 def grpc_measured_on_one_connection(way: dict[str, Any], calls: int) -> bool:

@@ -29,7 +29,7 @@ from comms_sandbox import config, prometheus, proxy_log, service_logs, zipkin
 from comms_sandbox.health import require_lesson_service, require_proxy
 from scenarios.observability import evidence, trace
 from scenarios.observability.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, all_hold
 
 NAME = "observability"
 ORDER = 90  # place in the syllabus
@@ -179,13 +179,13 @@ def run() -> ScenarioResult:
         "every service logged the request id": not evidence.missing_log_services(lines),
         "log lines carry the trace's id": bool(trace_id)
         and not evidence.wrong_trace_ids(lines, trace_id),
-        "counters moved by the expected amounts": all(row["holds"] for row in rows),
+        "counters moved by the expected amounts": bool(rows) and all(row["holds"] for row in rows),
         "every Prometheus target up": not evidence.targets_down(prometheus.targets()),
         "ledger's lag back to 0": bool(lag),
     }
     return ScenarioResult(
         scenario=NAME,
-        ok=all(checks.values()),
+        ok=all_hold(checks),
         metrics={
             "request_id": request_id,
             "trace_id": trace_id,

@@ -32,7 +32,7 @@ from typing import Any
 from comms_sandbox.health import require_proxy
 from scenarios.polling_and_push import failover, memory, side_by_side
 from scenarios.polling_and_push.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, all_hold
 
 NAME = "polling-and-push"
 ORDER = 65  # place in the syllabus: after publish-subscribe
@@ -69,9 +69,8 @@ async def run_all() -> dict[str, Any]:
 def run() -> ScenarioResult:
     require_proxy()
     metrics = asyncio.run(run_all())
-    holds = {
+    metrics["checks"] = {
         **metrics["side_by_side"]["holds"],
         **metrics["failover"]["holds"],
     }
-    metrics["holds"] = holds
-    return ScenarioResult(NAME, all(holds.values()), metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)

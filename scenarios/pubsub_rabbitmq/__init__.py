@@ -38,7 +38,7 @@ from comms_sandbox.health import SandboxNotUpError
 from order_events import rabbit
 from scenarios.pubsub_rabbitmq import broadcast, restart
 from scenarios.pubsub_rabbitmq.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, from_parts
 
 NAME = "pubsub-rabbitmq"
 ORDER = 40  # place in the syllabus
@@ -83,6 +83,6 @@ def run(parts: tuple[str, ...] = PARTS) -> ScenarioResult:
     if "restart" in parts:
         metrics["restart"] = restart.run(url)
         metrics["restart"]["holds"] = restart.holds(metrics["restart"])
-    ok = all(all(section["holds"].values()) for section in metrics.values())
-    evidence = metrics.get("pubsub", {}).get("dead_letters", [])
-    return ScenarioResult(NAME, ok, metrics, evidence=evidence)
+    result = from_parts(NAME, metrics, list(metrics))
+    result.evidence = metrics.get("pubsub", {}).get("dead_letters", [])
+    return result

@@ -29,7 +29,7 @@ from comms_sandbox import config, ports
 from comms_sandbox.health import require_proxy
 from proxy import tls_termination as proxy_tls
 from scenarios.report import records_table
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, all_hold
 from scenarios.tls_termination.probes import (
     Target,
     backend_view,
@@ -114,26 +114,36 @@ def run() -> ScenarioResult:
         "versions": versions(termination),
         "refusals": refusals(termination, passthrough),
     }
-    return ScenarioResult(NAME, _holds(metrics), metrics)
+    metrics["checks"] = checks(metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
 
 
-def _holds(m: dict[str, Any]) -> bool:
+def checks(m: dict[str, Any]) -> dict[str, bool]:
+    """Each property the scenario demonstrates, judged from its metrics."""
     paths, versions_, refused = m["paths"], m["versions"], m["refusals"]
-    return (
-        paths["termination"]["alpn"] == "h2"
-        and paths["termination"]["subject"] == "localhost"
-        and paths["passthrough"]["subject"] == proxy_tls.BACKEND
-        and paths["re-encryption"]["backend_scheme"] == "https"
-        and all(p["status"] == 200 and p["resumed"] == p["rounds"] for p in paths.values())
-        and versions_["TLSv1_3"] == versions_["TLSv1_2"] == "accepted"
-        and versions_["TLSv1_1"].startswith("refused")
-        and versions_["TLSv1"].startswith("refused")
-        and refused["plain HTTP to the TLS port"].startswith("400")
-        and refused["plain HTTP on 8080"].startswith("308")
-        and refused["re-encryption trusting the wrong CA"].startswith("502")
-        and refused["unknown SNI on the passthrough port"] != "None"
-        and refused["client without the local CA"] != "None"
-    )
+    return {
+        "termination: nginx negotiates h2": paths["termination"]["alpn"] == "h2",
+        "termination: nginx shows the localhost certificate":
+            paths["termination"]["subject"] == "localhost",
+        "passthrough: the backend shows its own certificate":
+            paths["passthrough"]["subject"] == proxy_tls.BACKEND,
+        "re-encryption: the backend is reached over https":
+            paths["re-encryption"]["backend_scheme"] == "https",
+        "every path answers 200 and resumes every session": all(
+            p["status"] == 200 and p["resumed"] == p["rounds"] for p in paths.values()
+        ),
+        "TLS 1.3 and 1.2 accepted": versions_["TLSv1_3"] == versions_["TLSv1_2"] == "accepted",
+        "TLS 1.1 and 1.0 refused": versions_["TLSv1_1"].startswith("refused")
+            and versions_["TLSv1"].startswith("refused"),
+        "plain HTTP to the TLS port gets 400":
+            refused["plain HTTP to the TLS port"].startswith("400"),
+        "plain HTTP on 8080 gets a 308": refused["plain HTTP on 8080"].startswith("308"),
+        "re-encryption trusting the wrong CA gets 502":
+            refused["re-encryption trusting the wrong CA"].startswith("502"),
+        "an unknown SNI name is refused": refused["unknown SNI on the passthrough port"] != "None",
+        "a client without the local CA is refused":
+            refused["client without the local CA"] != "None",
+    }  # fmt: skip
 
 
 PATH_ROWS = (
