@@ -230,8 +230,8 @@ class Consumer:
         self.store.record_failure(key)
         if attempt < self.max_attempts:
             self.stats.requeued += 1
-            # reject, not nack: RabbitMQ 4 counts only a reject as a failed
-            # delivery in x-delivery-count (3.10 counts both).
+            # reject, not nack: from RabbitMQ 4.3 only a reject counts as a
+            # failed delivery in x-delivery-count (3.x to 4.2 count both).
             channel.basic_reject(method.delivery_tag, requeue=True)
             return
         try:

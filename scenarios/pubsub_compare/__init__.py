@@ -7,7 +7,8 @@ the `orders` partitions.
 
 What to look at:
 - delivery: RabbitMQ pushes to a subscribed consumer; a Kafka consumer pulls
-  from an offset it chooses;
+  from an offset it chooses, by long polls the broker answers as soon as
+  there is data;
 - storage: a RabbitMQ queue hands each message out and deletes it on ack
   (the queue ends empty); Kafka appends to a log and keeps the records after
   they are read, so a second read from the same offsets returns them all;
@@ -57,7 +58,10 @@ ORDERS = 100
 CUSTOMERS = 5
 # (RabbitMQ, Kafka) per aspect, printed under the measured rows.
 SEMANTICS = {
-    "delivery": ("push: basic_consume, the broker sends", "pull: the consumer polls an offset"),
+    "delivery": (
+        "push: basic_consume, the broker sends",
+        "pull: a long-poll fetch from an offset",
+    ),
     "storage": ("a queue: handed out, deleted on ack", "a log: records stay, up to retention"),
     "ordering": ("per queue (one consumer keeps it)", "per partition: a customer's key"),
     "replay": ("no: once acked it is gone", "yes: seek to an offset or a time"),

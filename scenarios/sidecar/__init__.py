@@ -1,18 +1,21 @@
-"""Sidecars: an ambassador and an adapter add behaviour to an app that knows nothing of them.
+"""Sidecars: a reverse proxy and an adapter add behaviour to an app that knows nothing of them.
 
 The inventory app listens on 127.0.0.1:9000 inside its own network
-namespace. Its ambassador, an nginx started with `network_mode:
+namespace. Its reverse-proxy sidecar (the service `inventory-ambassador`,
+named before the lesson used the pattern's names: an ambassador proxies an
+app's outbound calls), an nginx started with `network_mode:
 "service:inventory"` (proxy/sidecar.py), shares that namespace and owns the
-service's port 8000; its adapter (services/adapter/log_metrics.py) reads the
-log file the app writes to a shared volume and serves Prometheus metrics.
-The scenario sends the same requests to the app behind its sidecars and to
-the same app started alone (`--profile no-sidecar`), and compares.
+service's port 8000 for the calls coming in; its adapter
+(services/adapter/log_metrics.py) reads the log file the app writes to a
+shared volume and serves Prometheus metrics. The scenario sends the same
+requests to the app behind its sidecars and to the same app started alone
+(`--profile no-sidecar`), and compares.
 
-What to look at: without a key the ambassador answers 401 and the app's own
-request count does not move; a request id appears; a call the app fails
+What to look at: without a key the proxy sidecar answers 401 and the app's
+own request count does not move; a request id appears; a call the app fails
 with 503 is retried and succeeds; a slow call is cut at 2 s (504); a burst
 is rate-limited (429); other containers cannot reach the app's port, only
-the ambassador's; the adapter's counts follow the app's activity exactly;
+the sidecar's; the adapter's counts follow the app's activity exactly;
 and the app's code names none of these features.
 """
 

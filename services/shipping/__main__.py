@@ -2,7 +2,8 @@
 
 The observability lesson's RabbitMQ end. The pika instrumentation starts a
 consumer span from the message's trace context (a child of the api's
-publish span); the handler binds the message's request id, so its log line
+publish span), and telemetry's consume hook links it to that context too;
+the handler binds the message's request id, so its log line
 joins the order's other lines. A message that is not an OrderPlaced is
 rejected without requeue: the queue dead-letters it to sandbox.orders.dlx.
 """
