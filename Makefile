@@ -29,9 +29,14 @@ ps: ## Show the sandbox's containers and their health
 logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 	@$(STACK) compose logs -f --tail=100 $(SERVICE)
 
-test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack
+test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack (LESSON=name: one lesson's tests and page)
+ifeq ($(LESSON),)
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/integration --durations=15
+else
+	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind unit)
+	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind integration) --durations=15
+endif
 
 unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 	$(PY) -m pytest tests/unit

@@ -65,6 +65,20 @@ def files(
     console.print(f"wrote the files of {name} into {lesson.page.relative_to(lessons.REPO)}")
 
 
+@app.command()
+def tests(
+    name: str = typer.Argument(..., help="A lesson name from `list`."),
+    kind: str = typer.Option("integration", help="unit or integration"),
+) -> None:
+    """Print the pytest arguments of a lesson's tests (`make test LESSON=<name>` runs them)."""
+    try:
+        lesson = lessons.get(name)
+    except lessons.UnknownLessonError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    print(" ".join(lessons.test_arguments(lesson, kind)))
+
+
 if __name__ == "__main__":
     try:
         sys.exit(app())

@@ -139,6 +139,22 @@ def summary_of(path: Path) -> str:
     return first.split(". ", 1)[0]  # a comment's first sentence
 
 
+def test_arguments(lesson: Lesson, kind: str) -> list[str]:
+    """pytest's arguments for a lesson's unit or integration tests; the integration
+    ones end with the lesson's page (tests/integration/test_lesson_docs.py)."""
+    folder = REPO / "tests" / kind
+    own = [p for p in lesson.files() if p.parent == folder and p.name.startswith("test_")]
+    if kind == "unit":  # and what every lesson must pass (its parts, its files): seconds
+        own += [folder / "test_lessons.py", folder / "test_layout.py"]
+        return [p.relative_to(REPO).as_posix() for p in own]
+    own += folder.glob(f"test_{lesson.package}*.py")
+    page = f"{folder.relative_to(REPO)}/test_lesson_docs.py::{PAGE_TEST}[{lesson.name}]"
+    return [*sorted({p.relative_to(REPO).as_posix() for p in own}), page]
+
+
+PAGE_TEST = "test_the_lesson_page_runs_as_written"
+
+
 FILES_HEADING = "## Files"
 FILES_NOTE = "<!-- made by `python -m scenarios files {name} --write`; a unit test checks it -->"
 

@@ -28,9 +28,9 @@ from comms_sandbox.compose import (
     stop_profile_services,
 )
 from comms_sandbox.credentials import ensure_credentials
+from comms_sandbox.stack_state import StackState
 from scenarios import lessons
 from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
-from tests.helpers import StackState
 from tests.integration.browser import CHROMIUM, proxy_key_pin
 
 

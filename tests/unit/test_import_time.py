@@ -33,11 +33,16 @@ print(json.dumps({
 Files = dict[str, tuple[int, int]]
 
 
+# Written by tools that may run beside the tests (ruff, pytest, git), not by an import.
+TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", "__pycache__"}
+
+
 def files_under(*roots: Path) -> Files:
-    """Every file and folder below `roots`: path -> (size, modification time)."""
+    """Every file and folder below `roots` but tool caches: path -> (size, modification time)."""
     found: Files = {}
     for root in roots:
         for folder, folders, names in os.walk(root):
+            folders[:] = [f for f in folders if f not in TOOL_CACHES]
             for name in (*folders, *names):
                 stat = os.lstat(os.path.join(folder, name))
                 found[os.path.join(folder, name)] = (stat.st_size, stat.st_mtime_ns)

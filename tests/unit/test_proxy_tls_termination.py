@@ -88,4 +88,4 @@ def test_git_tracks_no_private_key() -> None:
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     # Only code that names the marker may match, never a key.
-    assert set(grep.stdout.split()) <= {"tests/unit/test_proxy_tls.py"}
+    assert set(grep.stdout.split()) <= {"tests/unit/test_proxy_tls_termination.py"}
