@@ -179,3 +179,32 @@ def browser(stack: DockerCompose) -> Iterator[Browser]:
             )
         yield launched
         launched.close()
+
+
+# Each lesson's share of the run's time: setup (starting its services, running its
+# scenario once), its tests and its page, summed per lesson; the rest is "the stack".
+SHARE: dict[str, float] = {}
+
+
+def lesson_of_item(nodeid: str) -> str:
+    """The lesson a test belongs to: by its module's name, or a page test's parameter."""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removeprefix("test_").removesuffix(".py")
+    if module == "lesson_docs" and "[" in nodeid:
+        return nodeid.rsplit("[", 1)[1].rstrip("]")
+    found = [n for n, lesson in lessons.discover().items() if module.startswith(lesson.package)]
+    return max(found, key=len) if found else "the stack (no lesson)"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    lesson = lesson_of_item(report.nodeid)
+    SHARE[lesson] = SHARE.get(lesson, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not SHARE:
+        return
+    total = sum(SHARE.values())
+    terminalreporter.section("time per lesson (setup, tests and page)")
+    for lesson, seconds in sorted(SHARE.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{lesson:28} {seconds:7.1f} s  {100 * seconds / total:5.1f} %")
+    terminalreporter.write_line(f"{'total':28} {total:7.1f} s")
