@@ -28,9 +28,13 @@ def compose_env() -> dict[str, str]:
 
 
 def compose(
-    *args: str, capture: bool = False, env: dict[str, str] | None = None
+    *args: str,
+    capture: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top)."""
+    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top);
+    subprocess.TimeoutExpired past `timeout` seconds (None: no bound)."""
     return subprocess.run(
         ["docker", "compose", *args],
         cwd=REPO,
@@ -38,6 +42,7 @@ def compose(
         text=True,
         capture_output=capture,
         check=False,
+        timeout=timeout,
     )
 
 

@@ -19,12 +19,15 @@ from comms_sandbox import config
 from comms_sandbox.compose import compose
 
 ANSWERER_HEAD_START_S = 3.0  # the answerer must have joined before the offer is sent
+# A peer gives up after 120 s (services/rtcpeer: RUN_WITHIN_S); the container's
+# start and removal come on top.
+PEER_RUN_TIMEOUT_S = 180
 
 
 def run_peer(service: str, *args: str) -> dict[str, Any]:
     """One peer's run (`docker compose run --rm SERVICE ARGS`), its JSON report."""
     result = compose("--profile", "tools", "run", "--rm", "--no-deps", service, *args,
-                     capture=True)  # fmt: skip
+                     capture=True, timeout=PEER_RUN_TIMEOUT_S)  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"{service} {' '.join(args)} failed:\n{result.stderr[-1500:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
