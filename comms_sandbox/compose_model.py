@@ -17,6 +17,8 @@ An integration test compares the result with `docker compose config`.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,14 @@ def relocate_paths(service: dict[str, Any], folder: Path, repo: Path) -> dict[st
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The file as data: parsed once while it is unchanged (every service and template
+    of a file is resolved from it), a fresh copy each time."""
+    return copy.deepcopy(parsed(path.resolve(), path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def parsed(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """The parsed file; `mtime_ns` is only part of the cache key: a changed file is read anew."""
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
         raise ComposeModelError(f"{path}: not a Compose file")
