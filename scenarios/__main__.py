@@ -15,6 +15,15 @@ app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pa
 console = Console()
 
 
+def lesson_or_exit(name: str) -> lessons.Lesson:
+    """The lesson called `name`, or exit 2 naming the known ones."""
+    try:
+        return lessons.get(name)
+    except lessons.UnknownLessonError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
 @app.command("list")
 def list_scenarios() -> None:
     """List the lessons' scenarios and what each shows."""
@@ -28,11 +37,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Run one scenario against the running sandbox; exit 1 when its property did not hold."""
-    try:
-        module = lessons.get(name).module
-    except lessons.UnknownLessonError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    module = lesson_or_exit(name).module
     try:
         result = run_once(name, module.run)
     except SandboxNotUpError as exc:
@@ -53,11 +58,7 @@ def files(
     write: bool = typer.Option(False, "--write", help="Rewrite the page's `## Files` section."),
 ) -> None:
     """Print a lesson's files (its page's `## Files` section), or write them into the page."""
-    try:
-        lesson = lessons.get(name)
-    except lessons.UnknownLessonError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    lesson = lesson_or_exit(name)
     if not write:
         print(lessons.files_markdown(lesson), end="")
         return
@@ -71,11 +72,7 @@ def tests(
     kind: str = typer.Option("integration", help="unit or integration"),
 ) -> None:
     """Print the pytest arguments of a lesson's tests (`make test LESSON=<name>` runs them)."""
-    try:
-        lesson = lessons.get(name)
-    except lessons.UnknownLessonError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    lesson = lesson_or_exit(name)
     print(" ".join(lessons.test_arguments(lesson, kind)))
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from scenarios.grpc import CALLS, checks, grpc_measured_on_one_connection
+from tests.unit.verdict_cases import (
+    Breakage,
+    assert_breaking_fails_only,
+    assert_every_check_can_fail,
+)
 
 
 def test_one_connection_verdict_needs_every_call_logged_on_one_connection() -> None:
@@ -39,8 +42,6 @@ def clean_run() -> dict[str, Any]:
         "rest_vs_grpc": {"gRPC, HTTP/2": {"wire": {"requests": CALLS, "connections": 1}}},
     }
 
-
-Breakage = Callable[[dict[str, Any]], None]
 
 BROKEN: dict[str, tuple[Breakage, str]] = {
     "a tick missing": (
@@ -94,12 +95,8 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 
 @pytest.mark.parametrize("case", BROKEN)
 def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    breakage, check = BROKEN[case]
-    metrics = copy.deepcopy(clean_run())
-    breakage(metrics)
-    assert [name for name, holds in checks(metrics).items() if not holds] == [check]
+    assert_breaking_fails_only(checks, clean_run(), *BROKEN[case])
 
 
 def test_a_clean_run_holds_and_every_check_has_a_failing_case() -> None:
-    assert all(checks(clean_run()).values())
-    assert {check for _, check in BROKEN.values()} == set(checks(clean_run()))
+    assert_every_check_can_fail(checks, clean_run(), BROKEN)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from scenarios import pubsub_compare
+from tests.unit.verdict_cases import (
+    Breakage,
+    assert_breaking_fails_only,
+    assert_every_check_can_fail,
+)
 
 
 def side(**figures: Any) -> dict[str, Any]:
@@ -40,8 +43,6 @@ def test_a_clean_run_holds() -> None:
     assert failing(clean_run()) == []
 
 
-Breakage = Callable[[dict[str, Any]], None]
-
 BROKEN: dict[str, tuple[Breakage, str]] = {
     "an order refused": (
         one_refused,
@@ -72,11 +73,8 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 
 @pytest.mark.parametrize("case", BROKEN)
 def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    breakage, check = BROKEN[case]
-    metrics = copy.deepcopy(clean_run())
-    breakage(metrics)
-    assert failing(metrics) == [check]
+    assert_breaking_fails_only(pubsub_compare.checks, clean_run(), *BROKEN[case])
 
 
 def test_every_check_has_a_failing_case() -> None:
-    assert {check for _, check in BROKEN.values()} == set(pubsub_compare.checks(clean_run()))
+    assert_every_check_can_fail(pubsub_compare.checks, clean_run(), BROKEN)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from scenarios.pubsub_kafka import verdicts
 from scenarios.result import all_hold
+from tests.unit.verdict_cases import (
+    Breakage,
+    assert_breaking_fails_only,
+    assert_every_check_can_fail,
+)
 
 
 def rebalance(label: str, processed_after: int = 40, covered: bool = True) -> dict[str, Any]:
@@ -48,9 +51,6 @@ def failing(metrics: dict[str, Any]) -> list[str]:
 
 def test_a_clean_run_holds() -> None:
     assert failing(clean_run()) == []
-
-
-Breakage = Callable[[dict[str, Any]], None]
 
 
 def semantics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -115,14 +115,11 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 
 @pytest.mark.parametrize("case", BROKEN)
 def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    breakage, check = BROKEN[case]
-    metrics = copy.deepcopy(clean_run())
-    breakage(metrics)
-    assert failing(metrics) == [check]
+    assert_breaking_fails_only(verdicts, clean_run(), *BROKEN[case])
 
 
 def test_every_check_has_a_failing_case() -> None:
-    assert {check for _, check in BROKEN.values()} == set(verdicts(clean_run()))
+    assert_every_check_can_fail(verdicts, clean_run(), BROKEN)
 
 
 def test_no_rebalance_seen_shows_no_rebalance() -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from scenarios.sidecar import FLAKY_CALLS, checks
+from tests.unit.verdict_cases import (
+    Breakage,
+    assert_breaking_fails_only,
+    assert_every_check_can_fail,
+)
 
 
 def behaviour(**seen: Any) -> dict[str, Any]:
@@ -36,8 +39,6 @@ def clean_run() -> dict[str, Any]:
         "sidecar_words_in_app_code": [],
     }
 
-
-Breakage = Callable[[dict[str, Any]], None]
 
 BROKEN: dict[str, tuple[Breakage, str]] = {
     "no key let through": (
@@ -81,12 +82,8 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 
 @pytest.mark.parametrize("case", BROKEN)
 def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    breakage, check = BROKEN[case]
-    metrics = copy.deepcopy(clean_run())
-    breakage(metrics)
-    assert [name for name, holds in checks(metrics).items() if not holds] == [check]
+    assert_breaking_fails_only(checks, clean_run(), *BROKEN[case])
 
 
 def test_a_clean_run_holds_and_every_check_has_a_failing_case() -> None:
-    assert all(checks(clean_run()).values())
-    assert {check for _, check in BROKEN.values()} == set(checks(clean_run()))
+    assert_every_check_can_fail(checks, clean_run(), BROKEN)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from proxy import tls_termination as proxy_tls
 from scenarios import tls_termination
+from tests.unit.verdict_cases import (
+    Breakage,
+    assert_breaking_fails_only,
+    assert_every_check_can_fail,
+)
 
 REFUSED = "refused: SSLError: [SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version"
 
@@ -49,8 +52,6 @@ def failing(metrics: dict[str, Any]) -> list[str]:
 def test_a_clean_run_holds() -> None:
     assert failing(clean_run()) == []
 
-
-Breakage = Callable[[dict[str, Any]], None]
 
 BROKEN: dict[str, tuple[Breakage, str]] = {
     "no h2 where nginx terminates": (
@@ -110,11 +111,8 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 
 @pytest.mark.parametrize("case", BROKEN)
 def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    breakage, check = BROKEN[case]
-    metrics = copy.deepcopy(clean_run())
-    breakage(metrics)
-    assert failing(metrics) == [check]
+    assert_breaking_fails_only(tls_termination.checks, clean_run(), *BROKEN[case])
 
 
 def test_every_check_has_a_failing_case() -> None:
-    assert {check for _, check in BROKEN.values()} == set(tls_termination.checks(clean_run()))
+    assert_every_check_can_fail(tls_termination.checks, clean_run(), BROKEN)
