@@ -24,7 +24,6 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from telemetry.heartbeat import beat
-from telemetry.messaging import instrument_aiokafka
 
 from events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
 from events.model import InvalidEventError, OrderPlaced
@@ -119,6 +118,9 @@ async def run(bootstrap: str) -> None:
 
 def main() -> None:
     if telemetry.setup("ledger"):
+        # Only when tracing is on: off, no instrumentation module is loaded.
+        from telemetry.messaging import instrument_aiokafka  # noqa: PLC0415
+
         instrument_aiokafka()
     asyncio.run(run(os.environ["LEDGER_KAFKA_BOOTSTRAP"]))
 
