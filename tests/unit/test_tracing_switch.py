@@ -23,6 +23,7 @@ from telemetry import bound_request_id
 from telemetry.logs import JsonFormatter
 from telemetry.setup import tracing_enabled
 
+from bench import observability as bench_observability
 from comms_sandbox import REPO, compose
 from scenarios import lessons
 
@@ -251,3 +252,38 @@ def test_stopping_another_lesson_leaves_tracing_alone(fake_compose: FakeCompose)
     fake_compose.running |= compose.with_dependencies(services)
     compose.stop_profile_services(services)
     assert fake_compose.ups() == []
+
+
+# The benchmark's verdict: tracing's cost as ratios to tracing off.
+
+
+def medians(per_s: float, p99_ms: float) -> dict[str, float]:
+    return {"requests_per_s": per_s, "p50_ms": p99_ms / 4, "p99_ms": p99_ms, "errors": 0}
+
+
+def test_the_benchmark_reports_each_set_up_against_tracing_off() -> None:
+    result = bench_observability.summary({
+        bench_observability.OFF: medians(1000, 20),
+        bench_observability.EVERY_REQUEST: medians(600, 30),
+        bench_observability.SAMPLED: medians(900, 22),
+    })  # fmt: skip
+    every, sampled = (result["vs_off"][name] for name in
+                      (bench_observability.EVERY_REQUEST, bench_observability.SAMPLED))  # fmt: skip
+    assert every == {"per_s": 0.6, "p99": 1.5} and sampled == {"per_s": 0.9, "p99": 1.1}
+    assert not bench_observability.meets_target(every)  # 40% fewer requests/s: misses
+    assert bench_observability.meets_target(sampled)
+    (table,) = bench_observability.tables(result)
+    assert table.row_count == 3
+
+
+@pytest.mark.parametrize(("per_s", "p99"), [(0.84, 1.0), (1.0, 1.16)])
+def test_the_target_fails_past_15_percent_either_way(per_s: float, p99: float) -> None:
+    assert not bench_observability.meets_target({"per_s": per_s, "p99": p99})
+
+
+def test_the_benchmark_compares_tracing_off_with_on_as_the_lesson_runs_it() -> None:
+    setups = bench_observability.SETUPS
+    assert setups[bench_observability.OFF] == {"SANDBOX_TRACING": "off"}
+    every_request = setups[bench_observability.EVERY_REQUEST]
+    assert every_request["SANDBOX_TRACING"] == "on"
+    assert every_request["OTEL_TRACES_SAMPLER"] == "parentbased_always_on"
