@@ -152,8 +152,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
     table = Table(title=f"the default stack's POST /quotes, tracing off and on: "
                         f"{result['tool']} (medians; target: the sampled set-up's on/off "
                         "within 15%)")  # fmt: skip
-    for column in ("", "requests/s", "p50 (ms)", "p99 (ms)", "errors",
-                   "requests/s on/off", "p99 on/off", "target"):  # fmt: skip
+    for column in ("", "req/s", "p50 ms", "p99 ms", "errors", "req/s vs off", "p99 vs off",
+                   "target"):  # fmt: skip
         table.add_column(column, justify="right")
     for name, r in result["runs"].items():
         ratios = result["vs_off"].get(name)
