@@ -25,7 +25,9 @@ from telemetry.setup import tracing_enabled
 
 from bench import observability as bench_observability
 from comms_sandbox import REPO, compose
+from comms_sandbox.docker import Container
 from scenarios import lessons
+from scenarios import observability as observability_scenario
 
 # The service's start, as its container runs it (without serving), then the modules loaded.
 STARTS = {
@@ -287,3 +289,27 @@ def test_the_benchmark_compares_tracing_off_with_on_as_the_lesson_runs_it() -> N
     every_request = setups[bench_observability.EVERY_REQUEST]
     assert every_request["SANDBOX_TRACING"] == "on"
     assert every_request["OTEL_TRACES_SAMPLER"] == "parentbased_always_on"
+
+
+def test_the_scenario_names_the_containers_that_run_without_tracing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    switches = {"comms-sandbox-api-1": "on", "comms-sandbox-api-2": "off",
+                "comms-sandbox-pricing-1": None}  # fmt: skip
+
+    def containers(service: str) -> list[Container]:
+        return [Container(name[-12:], name, "running", "healthy")
+                for name in switches if f"-{service}-" in name]  # fmt: skip
+
+    def environment(name: str) -> dict[str, str]:
+        switch = switches[name]
+        return {"PATH": "/usr/bin"} | ({"SANDBOX_TRACING": switch} if switch else {})
+
+    monkeypatch.setattr(observability_scenario.docker, "containers", containers)
+    monkeypatch.setattr(observability_scenario.docker, "environment", environment)
+    assert observability_scenario.untraced_containers() == [
+        "comms-sandbox-api-2",
+        "comms-sandbox-pricing-1",
+    ]
+    switches |= {"comms-sandbox-api-2": "on", "comms-sandbox-pricing-1": "on"}
+    assert observability_scenario.untraced_containers() == []
