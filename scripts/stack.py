@@ -1,7 +1,9 @@
 """Start, stop and look at the sandbox: what `make up`, `down`, `ps` and `logs` run.
 
 `make up` starts every service; `make up LESSON=<name>` starts only what that
-lesson needs (its SERVICES and, by Compose, their dependencies).
+lesson needs (its SERVICES and, by Compose, their dependencies). Either way
+tracing is on exactly when the observability lesson's services run after it
+(comms_sandbox.compose.tracing_env; `SANDBOX_TRACING=on make up` forces it).
 """
 
 import socket
@@ -21,6 +23,8 @@ from comms_sandbox.compose import (
     profile_flags,
     recovered_after_restarts,
     restart_proxy,
+    running_services,
+    tracing_env,
     with_dependencies,
 )
 from comms_sandbox.credentials import ensure_credentials, setting
@@ -117,9 +121,12 @@ def start(services: list[str]) -> float:
     profiles = profile_flags(services) if services else []
     # Already up (a second `make up LESSON=...`): nginx already knows their addresses.
     were_up = bool(services) and all_healthy(services)
+    # On when the observability lesson runs afterwards (started now or already up);
+    # a changed value makes Compose re-create the api and pricing.
+    tracing = tracing_env(with_dependencies(services) | running_services())
     result = compose(
         *profiles, "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}",
-        *services,
+        *services, env=tracing,
     )  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(services):
         explain_failure()

@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from telemetry.heartbeat import beat
-from telemetry.messaging import creation_links, instrument_aiokafka
+from telemetry.links import creation_links
 
 from order_events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
 from order_events.model import InvalidEventError, OrderPlaced
@@ -124,6 +124,9 @@ async def run(bootstrap: str) -> None:
 
 def main() -> None:
     if telemetry.setup("ledger"):
+        # Only when tracing is on: off, no instrumentation module is loaded.
+        from telemetry.messaging import instrument_aiokafka  # noqa: PLC0415
+
         instrument_aiokafka()
     asyncio.run(run(os.environ["LEDGER_KAFKA_BOOTSTRAP"]))
 

@@ -20,7 +20,7 @@ from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from pricing import healthcheck, rules
 from pricing.feed_service import FeedService
-from pricing.observability import CallTelemetry, instrument_server
+from pricing.observability import CallTelemetry, TagSpan, instrument_server
 from pricing.slots import POOL_SIZE, StreamSlots, past
 
 log = logging.getLogger("pricing")
@@ -127,12 +127,15 @@ def _checked(context: grpc.ServicerContext, check: Callable[..., None], *args: o
         context.abort_with_status(rpc_status.to_status(status))
 
 
-def build_server() -> grpc.Server:
-    """The server with every service registered; the caller adds a port."""
+def build_server(tag_span: TagSpan | None = None) -> grpc.Server:
+    """The server with every service registered; the caller adds a port.
+
+    `tag_span` (when tracing is on) tags each call's span with its request id.
+    """
     # Streams hold a thread each for their life: slots.py caps them below the pool.
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=POOL_SIZE),
-        interceptors=[CallTelemetry()],
+        interceptors=[CallTelemetry(tag_span)],
         # Every message here is a few dozen bytes: refuse big ones before parsing
         # them (RESOURCE_EXHAUSTED), on every port, the layer-4 one (8445) included.
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
@@ -150,11 +153,16 @@ def build_server() -> grpc.Server:
     return server
 
 
+def make_server() -> grpc.Server:
+    """Telemetry set up, then the server built: traced only when tracing is switched on."""
+    # Before the server is made: the instrumentation adds its interceptor then.
+    tag_span = instrument_server() if telemetry.setup("pricing") else None
+    return build_server(tag_span)
+
+
 def main() -> None:
-    if telemetry.setup("pricing"):
-        instrument_server()  # before the server is made: it adds its interceptor then
     address = os.environ.get("PRICING_LISTEN", "0.0.0.0:50051")
-    server = build_server()
+    server = make_server()
     server.add_insecure_port(address)
     server.start()
     log.info("pricing listening on %s", address)

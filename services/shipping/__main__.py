@@ -18,7 +18,6 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 from prometheus_client import Counter
 from telemetry.heartbeat import beat
-from telemetry.messaging import instrument_pika
 
 from order_events.model import InvalidEventError, OrderPlaced
 from order_events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
@@ -69,6 +68,9 @@ def consume(url: str) -> None:
 
 def main() -> None:
     if telemetry.setup("shipping"):
+        # Only when tracing is on: off, no instrumentation module is loaded.
+        from telemetry.messaging import instrument_pika  # noqa: PLC0415
+
         instrument_pika()
     # RabbitMQ restarts are part of the lessons: reconnect for as long as it takes.
     # A permanent error (credentials, permissions) ends the process: compose restarts it.

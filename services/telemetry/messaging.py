@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
 from opentelemetry.instrumentation.pika import PikaInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import Link, Span
+from opentelemetry.trace import Span
 from pika.connection import Connection
 
 from telemetry.context import REQUEST_ID_HEADER, REQUEST_ID_TAG
+from telemetry.links import creation_links
 
 PEER_SERVICE = "peer.service"
 
@@ -68,17 +68,6 @@ def _tag_kafka(span: Span, headers: list[tuple[str, bytes]]) -> None:
     for key, value in headers:
         if key == REQUEST_ID_HEADER and value:
             span.set_attribute(REQUEST_ID_TAG, value.decode("ascii", errors="replace")[:64])
-
-
-def creation_links(headers: Iterable[tuple[str, object]]) -> list[Link]:
-    """A link to the creation context (the producer's span) a message's headers carry;
-    none when they carry no valid W3C trace context."""
-    carrier = {
-        key: value.decode("ascii", errors="replace") if isinstance(value, bytes) else str(value)
-        for key, value in headers
-    }
-    creation = trace.get_current_span(propagate.extract(carrier)).get_span_context()
-    return [Link(creation)] if creation.is_valid else []
 
 
 def _link_to_creation(span: Span, headers: Iterable[tuple[str, object]]) -> None:

@@ -23,6 +23,7 @@ from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
     IMAGES_ENV,
     engine_answers,
+    follow_tracing,
     has_profile_services,
     start_services,
     stop_profile_services,
@@ -67,6 +68,8 @@ def stack() -> Iterator[DockerCompose]:
         wait=True,
     )
     sandbox.start()
+    # Compose's own default is tracing off: on again if the observability lesson runs.
+    follow_tracing()
     yield sandbox
     found.restore()
 

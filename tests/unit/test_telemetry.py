@@ -14,8 +14,9 @@ from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from telemetry import bound_request_id, checked_request_id, current_request_id
+from telemetry.links import creation_links
 from telemetry.logs import JsonFormatter
-from telemetry.messaging import _tag_amqp_consume, _tag_kafka_receive, creation_links
+from telemetry.messaging import _tag_amqp_consume, _tag_kafka_receive
 from telemetry.tracing import QuietExporter
 
 
