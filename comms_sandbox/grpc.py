@@ -9,6 +9,7 @@ nothing generated is committed or edited.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,41 @@ __all__ = [
 ]
 
 
+# Calls that change nothing, so sending one twice is harmless: gRPC itself retries them
+# when they fail UNAVAILABLE, e.g. when a proxy or a server ends the connection (GOAWAY:
+# nginx after keepalive_requests or on reload, pricing on shutdown) and a call it never
+# processed comes back refused. gRPC resends such a call once by itself (transparent
+# retry, gRFC A6); this policy covers a second refusal and a replica that is briefly
+# gone. QuoteBasket and Negotiate are left out: their client streams would be buffered
+# for a resend, and a negotiation's offers depend on the answers.
+IDEMPOTENT_METHODS = (
+    ("sandbox.pricing.v1.PricingService", "Quote"),
+    ("sandbox.pricing.v1.PricingService", "WatchPrice"),
+    ("grpc.health.v1.Health", "Check"),
+)
+RETRY_POLICY = {
+    "maxAttempts": 3,  # the first call and 2 retries, all within the call's deadline
+    "initialBackoff": "0.05s",  # each wait is random(0, backoff): retries do not bunch up
+    "maxBackoff": "0.5s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+SERVICE_CONFIG = {
+    "methodConfig": [
+        {
+            "name": [
+                {"service": service, "method": method} for service, method in IDEMPOTENT_METHODS
+            ],
+            "retryPolicy": RETRY_POLICY,
+        }
+    ],
+    # Stop retrying while most calls fail (then retries only add load): gRPC keeps a token
+    # count, minus 1 per failure and plus 0.1 per success, and retries above half of it.
+    "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+}
+CHANNEL_OPTIONS = (("grpc.service_config", json.dumps(SERVICE_CONFIG)),)
+
+
 def l7_channel() -> grpc.Channel:
     """TLS to nginx on 8443 (HTTP/2 by ALPN); nginx picks a replica per call."""
     credentials = grpc.ssl_channel_credentials(config.ca_cert().read_bytes())
@@ -72,13 +108,15 @@ def l7_channel() -> grpc.Channel:
         f"{ports.HOST}:{ports.PROXY_TLS.port}",
         credentials,
         # The certificate names localhost and 127.0.0.1; say which name to check.
-        options=[("grpc.ssl_target_name_override", "localhost")],
+        options=[("grpc.ssl_target_name_override", "localhost"), *CHANNEL_OPTIONS],
     )
 
 
 def l4_channel() -> grpc.Channel:
     """Plaintext HTTP/2 through nginx `stream` on 8445: one connection, one replica."""
-    return grpc.insecure_channel(f"{ports.HOST}:{ports.PROXY_GRPC_L4.port}")
+    return grpc.insecure_channel(
+        f"{ports.HOST}:{ports.PROXY_GRPC_L4.port}", options=list(CHANNEL_OPTIONS)
+    )
 
 
 def pricing_stub(channel: grpc.Channel) -> pricing_pb2_grpc.PricingServiceStub:

@@ -14,6 +14,9 @@ What to look at:
 - balancing: 20 calls on ONE channel (one HTTP/2 connection) reach both
   replicas through nginx (L7, per call) but one replica through the TCP
   proxy on 8445 (L4, per connection);
+- draining: 2500 Quotes on one channel with nginx reloaded halfway; the
+  connection ends with GOAWAY, the channel moves to a new one and no call
+  fails (draining.py);
 - REST/JSON over HTTP/1.1 (POST /quotes) versus gRPC over HTTP/2 (Quote):
   latency, message bytes and connections for the same number of calls. The
   REST path is proxy -> api -> pricing, so it also pays the api's hop: the
@@ -36,7 +39,7 @@ from rich.console import Console
 
 from comms_sandbox import config, proxy_log
 from comms_sandbox.health import require_proxy
-from scenarios.grpc import client
+from scenarios.grpc import client, draining
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, percentiles_ms
 
@@ -157,6 +160,7 @@ def run() -> ScenarioResult:
         "kinds": calls_of_each_kind(),
         "balancing": balancing(),
         "rest_vs_grpc": rest_versus_grpc(),
+        "draining": draining.calls_across_a_reload(),  # last: it reloads nginx
     }
     return ScenarioResult(NAME, _holds(metrics), metrics)
 
@@ -175,6 +179,7 @@ def _holds(m: dict[str, Any]) -> bool:
         and len(spread["L7 nginx grpc_pass (8443)"]) >= 2
         and len(spread["L4 nginx stream (8445)"]) == 1
         and grpc_measured_on_one_connection(m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS)
+        and all(m["draining"]["holds"].values())
     )
 
 
@@ -206,3 +211,19 @@ def render(result: ScenarioResult, console: Console) -> None:
     console.print(
         records_table(f"the same quote, {CALLS} calls, {CONCURRENCY} in flight", rows, columns)
     )
+    _render_draining(m["draining"], console)
+
+
+def _render_draining(d: dict[str, Any], console: Console) -> None:
+    rows = [
+        {"": "outcomes", "value": json.dumps(d["outcomes"])},
+        {"": "calls nginx logged, per connection", "value": json.dumps(d["calls_per_connection"])},
+        *(
+            {"": check, "value": "holds" if holds else "FAILS"}
+            for check, holds in d["holds"].items()
+        ),
+    ]
+    title = (
+        f"draining: {d['calls']} Quotes on one channel, nginx reloaded after {d['reloaded_after']}"
+    )
+    console.print(records_table(title, rows, ("", "value")))
