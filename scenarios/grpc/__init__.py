@@ -40,7 +40,7 @@ from rich.console import Console
 from comms_sandbox import config, proxy_log
 from comms_sandbox.health import require_proxy
 from scenarios.grpc import client, draining
-from scenarios.report import records_table
+from scenarios.report import print_checks, records_table
 from scenarios.result import ScenarioResult, percentiles_ms
 
 NAME = "grpc"
@@ -217,13 +217,10 @@ def render(result: ScenarioResult, console: Console) -> None:
 def _render_draining(d: dict[str, Any], console: Console) -> None:
     rows = [
         {"": "outcomes", "value": json.dumps(d["outcomes"])},
-        {"": "calls nginx logged, per connection", "value": json.dumps(d["calls_per_connection"])},
-        *(
-            {"": check, "value": "holds" if holds else "FAILS"}
-            for check, holds in d["holds"].items()
-        ),
+        {"": "calls per connection (nginx)", "value": json.dumps(d["calls_per_connection"])},
     ]
     title = (
-        f"draining: {d['calls']} Quotes on one channel, nginx reloaded after {d['reloaded_after']}"
+        f"draining: {d['calls']} Quotes, one channel, nginx reloaded after {d['reloaded_after']}"
     )
     console.print(records_table(title, rows, ("", "value")))
+    print_checks(d["holds"], console)
