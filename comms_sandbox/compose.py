@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from comms_sandbox import REPO
+from comms_sandbox.compose_model import load_model
 from comms_sandbox.credentials import env_file
+from comms_sandbox.images import ensure_images
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -28,9 +28,13 @@ def compose_env() -> dict[str, str]:
 
 
 def compose(
-    *args: str, capture: bool = False, env: dict[str, str] | None = None
+    *args: str,
+    capture: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top)."""
+    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top);
+    subprocess.TimeoutExpired past `timeout` seconds (None: no bound)."""
     return subprocess.run(
         ["docker", "compose", *args],
         cwd=REPO,
@@ -38,6 +42,7 @@ def compose(
         text=True,
         capture_output=capture,
         check=False,
+        timeout=timeout,
     )
 
 
@@ -62,8 +67,9 @@ def engine_answers() -> bool:
 
 
 def compose_file() -> dict[str, Any]:
-    """compose.yaml as data (YAML anchors and merge keys resolved)."""
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    """The stack as data: compose.yaml with the lessons' files it includes and the
+    templates their services extend, merged (comms_sandbox/compose_model.py)."""
+    return load_model(COMPOSE_FILE, REPO)
 
 
 def active_profiles() -> set[str]:
@@ -150,6 +156,7 @@ def start_services(services: Iterable[str]) -> None:
     """`up --wait` of `services`, their profiles enabled, then restart_proxy(); RuntimeError
     with Compose's output when they do not become healthy."""
     wanted = list(services)
+    ensure_images(with_dependencies(wanted))  # a lesson's images, on its first use
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(wanted):

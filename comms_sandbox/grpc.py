@@ -1,56 +1,20 @@
 """The pricing service from the host: its gRPC stubs and channels through the proxy.
 
-The stubs are generated from services/protos/ by the same script the image
-build runs, into .sandbox/generated/ (git-ignored), the first time they are
-needed and again whenever a .proto changes: nothing to run by hand first, and
-nothing generated is committed or edited.
+The stubs are generated from services/protos/ by `make protos` (see
+comms_sandbox/protos.py) into .sandbox/generated/, which .venv has on its path.
+Importing this module generates nothing: it checks the stubs first, so a
+missing or stale one is "run `make protos`", not a bare ModuleNotFoundError.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import grpc
 
-from comms_sandbox import REPO, config, ports
+from comms_sandbox import config, ports, protos
 
-PROTOS = REPO / "services" / "protos"
-GENERATED = REPO / ".sandbox" / "generated"
-STAMP = ".protos.sha256"
-
-
-def protos_digest() -> str:
-    digest = hashlib.sha256()
-    for proto in sorted(PROTOS.rglob("*.proto")):
-        digest.update(proto.relative_to(PROTOS).as_posix().encode())
-        digest.update(proto.read_bytes())
-    return digest.hexdigest()
-
-
-def ensure_stubs(out: Path = GENERATED) -> Path:
-    """Generate the stubs into `out` unless they match the protos already; returns `out`."""
-    want = protos_digest()
-    stamp = out / STAMP
-    if stamp.exists() and stamp.read_text() == want:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Generate aside and swap in, so an interrupted run never leaves half the stubs.
-    fresh = Path(tempfile.mkdtemp(prefix="generated.", dir=out.parent))
-    subprocess.run([str(PROTOS / "generate.sh"), str(fresh), sys.executable], check=True)
-    (fresh / STAMP).write_text(want)
-    shutil.rmtree(out, ignore_errors=True)
-    fresh.rename(out)
-    return out
-
-
-if str(ensure_stubs()) not in sys.path:
-    sys.path.insert(0, str(GENERATED))
+protos.check()
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from sandbox.feed.v1 import feed_pb2, feed_pb2_grpc  # noqa: E402
@@ -122,7 +86,3 @@ def l4_channel() -> grpc.Channel:
 
 def pricing_stub(channel: grpc.Channel) -> pricing_pb2_grpc.PricingServiceStub:
     return pricing_pb2_grpc.PricingServiceStub(channel)
-
-
-if __name__ == "__main__":
-    print(ensure_stubs())

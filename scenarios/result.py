@@ -3,7 +3,7 @@
 import json
 import os
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,11 +51,25 @@ def from_parts(
     """A lesson made of parts, each result with a "holds" dict: ok when every check holds.
 
     The checks are named "<part>: <check>"; `more` adds checks of the whole run.
+    A part with no checks is an error too: it would pass whatever it measured.
     """
+    if unjudged := [part for part in parts if not results[part]["holds"]]:
+        raise ValueError(f"parts with no checks: {', '.join(unjudged)}")
     checks = {f"{part}: {check}": holds
               for part in parts for check, holds in results[part]["holds"].items()}  # fmt: skip
     checks.update(more or {})
-    return ScenarioResult(scenario, all(checks.values()), {**results, "checks": checks})
+    return ScenarioResult(scenario, all_hold(checks), {**results, "checks": checks})
+
+
+def all_hold(checks: Mapping[str, bool]) -> bool:
+    """Whether every named check holds; no checks at all is an error, never a pass.
+
+    `all()` of nothing is True: a scenario (or a part) that measured no property
+    would claim ok. The checks come from code, so an empty set is a bug to show.
+    """
+    if not checks:
+        raise ValueError("no checks to judge: a verdict needs at least one measured property")
+    return all(checks.values())
 
 
 def percentiles_ms(samples_s: list[float]) -> dict[str, float]:

@@ -24,6 +24,7 @@ from comms_sandbox.compose import (
     with_dependencies,
 )
 from comms_sandbox.credentials import ensure_credentials, setting
+from comms_sandbox.images import ensure_images
 from scenarios import lessons
 
 WAIT_TIMEOUT_S = 240
@@ -111,6 +112,7 @@ def start(services: list[str]) -> float:
     started = time.monotonic()
     ensure_certificates()
     ensure_credentials()
+    ensure_images(with_dependencies(services))  # only what these services run
     # A lesson's services may sit behind its profile (observability): enable it.
     profiles = profile_flags(services) if services else []
     # Already up (a second `make up LESSON=...`): nginx already knows their addresses.
@@ -157,6 +159,15 @@ def up(
         f"healthy in {seconds:.1f} s",
         rows,
     )
+
+
+@app.command()
+def images(
+    lesson: str = typer.Option("", help="Only this lesson's images; empty: the default stack's."),
+) -> None:
+    """Pull or build the images the default stack (or one lesson) runs, nothing more."""
+    chosen = lessons.get(lesson).services if lesson else ()
+    ensure_images(with_dependencies(chosen))
 
 
 @app.command()

@@ -41,13 +41,23 @@ from comms_sandbox import config, proxy_log
 from comms_sandbox.health import require_proxy
 from scenarios.grpc import client, draining
 from scenarios.report import print_checks, records_table
-from scenarios.result import ScenarioResult, percentiles_ms
+from scenarios.result import ScenarioResult, all_hold, percentiles_ms
 
 NAME = "grpc"
 ORDER = 80  # place in the syllabus
 # What `make up LESSON=grpc` starts: nginx's grpc_pass to the two pricing replicas, and the api for
 # REST.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/protos/sandbox/pricing/v1/pricing.proto",
+    "services/protos/generate.sh",
+    "services/pricing/",
+    "services/api/pricing_client.py",
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "tests/unit/test_pricing.py",
+)
 CALLS = 200
 CONCURRENCY = 8
 QUOTE = {"sku": "BOOK-42", "quantity": 2}
@@ -162,25 +172,36 @@ def run() -> ScenarioResult:
         "rest_vs_grpc": rest_versus_grpc(),
         "draining": draining.calls_across_a_reload(),  # last: it reloads nginx
     }
-    return ScenarioResult(NAME, _holds(metrics), metrics)
+    metrics["checks"] = checks(metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
 
 
-def _holds(m: dict[str, Any]) -> bool:
+def checks(m: dict[str, Any]) -> dict[str, bool]:
+    """Each property the scenario demonstrates, judged from its metrics."""
     kinds, spread = m["kinds"], m["balancing"]
-    return (
-        kinds["server_streaming"] == [1, 2, 3, 4, 5]
-        and kinds["client_streaming"]["items"] == 3
-        and kinds["bidirectional"][-1]["accepted"]
-        and kinds["deadline"] == "DEADLINE_EXCEEDED"
-        and kinds["invalid_argument"]["code"] == "INVALID_ARGUMENT"
-        and kinds["invalid_argument"]["fields"] == ["sku"]
-        and kinds["health"] == "SERVING"
-        and "sandbox.pricing.v1.PricingService" in kinds["reflection"]
-        and len(spread["L7 nginx grpc_pass (8443)"]) >= 2
-        and len(spread["L4 nginx stream (8445)"]) == 1
-        and grpc_measured_on_one_connection(m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS)
-        and all(m["draining"]["holds"].values())
-    )
+    return {
+        "server streaming: ticks 1 to 5 in order": kinds["server_streaming"] == [1, 2, 3, 4, 5],
+        "client streaming: 3 items in one reply": kinds["client_streaming"]["items"] == 3,
+        "bidirectional: ends accepted": bool(kinds["bidirectional"][-1]["accepted"]),
+        "a short deadline ends in DEADLINE_EXCEEDED": kinds["deadline"] == "DEADLINE_EXCEEDED",
+        "a bad sku is INVALID_ARGUMENT naming the field": kinds["invalid_argument"]["code"]
+        == "INVALID_ARGUMENT"
+        and kinds["invalid_argument"]["fields"] == ["sku"],
+        "health says SERVING": kinds["health"] == "SERVING",
+        "reflection lists the pricing service": "sandbox.pricing.v1.PricingService"
+        in kinds["reflection"],
+        "L7 spreads calls over at least 2 replicas": len(spread["L7 nginx grpc_pass (8443)"]) >= 2,
+        "L4 pins the connection to 1 replica": len(spread["L4 nginx stream (8445)"]) == 1,
+        "gRPC: every call on one connection, counted by nginx": grpc_measured_on_one_connection(
+            m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS
+        ),
+        **{f"draining: {check}": holds for check, holds in draining_checks(m).items()},
+    }
+
+
+def draining_checks(m: dict[str, Any]) -> dict[str, bool]:
+    """The draining part's checks, judged from its metrics (draining.py)."""
+    return draining.draining_holds(m["draining"])
 
 
 def grpc_measured_on_one_connection(way: dict[str, Any], calls: int) -> bool:

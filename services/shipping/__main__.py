@@ -2,7 +2,8 @@
 
 The observability lesson's RabbitMQ end. The pika instrumentation starts a
 consumer span from the message's trace context (a child of the api's
-publish span); the handler binds the message's request id, so its log line
+publish span), and telemetry's consume hook links it to that context too;
+the handler binds the message's request id, so its log line
 joins the order's other lines. A message that is not an OrderPlaced is
 rejected without requeue: the queue dead-letters it to sandbox.orders.dlx.
 """
@@ -19,8 +20,8 @@ from prometheus_client import Counter
 from telemetry.heartbeat import beat
 from telemetry.messaging import instrument_pika
 
-from events.model import InvalidEventError, OrderPlaced
-from events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
+from order_events.model import InvalidEventError, OrderPlaced
+from order_events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
 
 log = logging.getLogger("shipping")
 

@@ -15,7 +15,9 @@ from pricing import rules
 
 @pytest.mark.parametrize("sku", ["ABC", "SKU-001", "A" * 32])
 def test_valid_skus_pass(sku: str) -> None:
-    rules.validate(sku, 1)
+    # An invalid quote raises InvalidQuoteError (below); a valid one returns nothing.
+    assert rules.validate(sku, 1) is None
+    assert rules.validate(sku, rules.MAX_QUANTITY) is None
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from comms_sandbox import REPO
-from proxy import tls
+from proxy import tls_termination
 from proxy.nginx_builder import render
 from proxy.site import SITE
 from tests.helpers import block, lines, server_block
@@ -71,7 +71,7 @@ def test_passthrough_routes_by_sni_and_refuses_unknown_names(conf: str) -> None:
     assert lines(block(stream, "map $ssl_preread_server_name $passthrough_backend")) == [
         "map $ssl_preread_server_name $passthrough_backend {",
         "passthrough.localhost api_tls_passthrough;",
-        f"default {tls.NOWHERE};",
+        f"default {tls_termination.NOWHERE};",
         "}",
     ]
     assert "ssl_preread on;" in lines(stream)
@@ -88,7 +88,7 @@ def test_git_tracks_no_private_key() -> None:
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     # Only code that names the marker may match, never a key.
-    assert set(grep.stdout.split()) <= {"tests/unit/test_proxy_tls.py"}
+    assert set(grep.stdout.split()) <= {"tests/unit/test_proxy_tls_termination.py"}
 
 
 def test_no_long_lived_hsts_for_localhost(https_server: str) -> None:
