@@ -227,7 +227,7 @@ SITE = NginxConfig(
                 *execution_models.locations(TLS_SETTINGS),
                 *api_locations(TLS_SETTINGS),
             ),
-            http_versions.QUIC,
+            (*http_versions.QUIC, *grpc.CONNECTION_LIMITS),
         ),
     ),
     stream=Stream(

@@ -14,6 +14,9 @@ What to look at:
 - balancing: 20 calls on ONE channel (one HTTP/2 connection) reach both
   replicas through nginx (L7, per call) but one replica through the TCP
   proxy on 8445 (L4, per connection);
+- draining: 2500 Quotes on one channel with nginx reloaded halfway; the
+  connection ends with GOAWAY, the channel moves to a new one and no call
+  fails (draining.py);
 - REST/JSON over HTTP/1.1 (POST /quotes) versus gRPC over HTTP/2 (Quote):
   latency, message bytes and connections for the same number of calls. The
   REST path is proxy -> api -> pricing, so it also pays the api's hop: the
@@ -36,8 +39,8 @@ from rich.console import Console
 
 from comms_sandbox import config, proxy_log
 from comms_sandbox.health import require_proxy
-from scenarios.grpc import client
-from scenarios.report import records_table
+from scenarios.grpc import client, draining
+from scenarios.report import print_checks, records_table
 from scenarios.result import ScenarioResult, all_hold, percentiles_ms
 
 NAME = "grpc"
@@ -167,6 +170,7 @@ def run() -> ScenarioResult:
         "kinds": calls_of_each_kind(),
         "balancing": balancing(),
         "rest_vs_grpc": rest_versus_grpc(),
+        "draining": draining.calls_across_a_reload(),  # last: it reloads nginx
     }
     metrics["checks"] = checks(metrics)
     return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
@@ -191,7 +195,13 @@ def checks(m: dict[str, Any]) -> dict[str, bool]:
         "gRPC: every call on one connection, counted by nginx": grpc_measured_on_one_connection(
             m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS
         ),
+        **{f"draining: {check}": holds for check, holds in draining_checks(m).items()},
     }
+
+
+def draining_checks(m: dict[str, Any]) -> dict[str, bool]:
+    """The draining part's checks, judged from its metrics (draining.py)."""
+    return draining.draining_holds(m["draining"])
 
 
 def grpc_measured_on_one_connection(way: dict[str, Any], calls: int) -> bool:
@@ -222,3 +232,16 @@ def render(result: ScenarioResult, console: Console) -> None:
     console.print(
         records_table(f"the same quote, {CALLS} calls, {CONCURRENCY} in flight", rows, columns)
     )
+    _render_draining(m["draining"], console)
+
+
+def _render_draining(d: dict[str, Any], console: Console) -> None:
+    rows = [
+        {"": "outcomes", "value": json.dumps(d["outcomes"])},
+        {"": "calls per connection (nginx)", "value": json.dumps(d["calls_per_connection"])},
+    ]
+    title = (
+        f"draining: {d['calls']} Quotes, one channel, nginx reloaded after {d['reloaded_after']}"
+    )
+    console.print(records_table(title, rows, ("", "value")))
+    print_checks(d["holds"], console)

@@ -7,26 +7,34 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from types import ModuleType
 
 import grpc
 import telemetry
 from google.protobuf import any_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from sandbox.feed.v1 import feed_pb2, feed_pb2_grpc
+from sandbox.feed.v1 import feed_pb2
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from pricing import healthcheck, rules
+from pricing import decoding, healthcheck, rules
 from pricing.feed_service import FeedService
 from pricing.observability import CallTelemetry, TagSpan, instrument_server
 from pricing.slots import POOL_SIZE, StreamSlots, past
 
 log = logging.getLogger("pricing")
-SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
 MAX_MESSAGE_BYTES = 16 * 1024
-FEED_SERVICE_NAME = feed_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name
+
+
+def _service(module: ModuleType, name: str) -> ServiceDescriptor:
+    return module.DESCRIPTOR.services_by_name[name]
+
+
+SERVICE_NAME = _service(pricing_pb2, "PricingService").full_name
+FEED_SERVICE_NAME = _service(feed_pb2, "FeedService").full_name
 
 
 class PricingService(pricing_pb2_grpc.PricingServiceServicer):
@@ -140,9 +148,11 @@ def build_server(tag_span: TagSpan | None = None) -> grpc.Server:
         # them (RESOURCE_EXHAUSTED), on every port, the layer-4 one (8445) included.
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
     )
-    pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingService(), server)
+    # Not the generated add_*Servicer_to_server: requests are decoded in the handler, so
+    # bytes that are not the request message get INVALID_ARGUMENT (decoding.py).
+    decoding.add_servicer(PricingService(), _service(pricing_pb2, "PricingService"), server)
     feed = FeedService(os.environ.get("PRICING_REDIS_URL", ""))
-    feed_pb2_grpc.add_FeedServiceServicer_to_server(feed, server)
+    decoding.add_servicer(feed, _service(feed_pb2, "FeedService"), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (SERVICE_NAME, ""):  # "" is the whole server's status

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from scenarios.grpc import CALLS, checks, grpc_measured_on_one_connection
+from scenarios.grpc.draining import draining_holds
 from tests.unit.verdict_cases import (
     Breakage,
     assert_breaking_fails_only,
@@ -40,6 +41,7 @@ def clean_run() -> dict[str, Any]:
             "L4 nginx stream (8445)": {"pricing-2": 20},
         },
         "rest_vs_grpc": {"gRPC, HTTP/2": {"wire": {"requests": CALLS, "connections": 1}}},
+        "draining": {"calls": 2500, "outcomes": {"OK": 2500}, "calls_per_connection": [1878, 622]},
     }
 
 
@@ -90,6 +92,18 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
         lambda m: m["rest_vs_grpc"]["gRPC, HTTP/2"]["wire"].update(connections=3),
         "gRPC: every call on one connection, counted by nginx",
     ),
+    "calls lost to a GOAWAY": (
+        lambda m: m["draining"].update(outcomes={"OK": 2475, "UNAVAILABLE": 25}),
+        "draining: every call answered OK",
+    ),
+    "the reload never drained the connection": (
+        lambda m: m["draining"].update(calls_per_connection=[2500]),
+        "draining: the reload moved the channel to a new connection",
+    ),
+    "nginx's old limit of 1000 calls": (
+        lambda m: m["draining"].update(calls_per_connection=[1000, 1000, 500]),
+        "draining: one connection carried more than 1000 calls",
+    ),
 }
 
 
@@ -100,3 +114,19 @@ def test_each_broken_property_fails_its_own_check(case: str) -> None:
 
 def test_a_clean_run_holds_and_every_check_has_a_failing_case() -> None:
     assert_every_check_can_fail(checks, clean_run(), BROKEN)
+
+
+def drained(outcomes: dict[str, int], per_connection: list[int]) -> dict[str, bool]:
+    return draining_holds({"calls": 2500, "outcomes": outcomes,
+                           "calls_per_connection": per_connection})  # fmt: skip
+
+
+def test_draining_holds_only_with_no_failure_a_new_connection_and_a_long_first_one() -> None:
+    assert all(drained({"OK": 2500}, [1500, 1000]).values())
+    lost = drained({"OK": 2475, "UNAVAILABLE": 25}, [1500, 1000])
+    assert not lost["every call answered OK"]
+    never_drained = drained({"OK": 2500}, [2500])
+    assert not never_drained["the reload moved the channel to a new connection"]
+    old_limit = drained({"OK": 2500}, [1000, 1000, 500])
+    assert not old_limit["one connection carried more than 1000 calls"]
+    assert not drained({"OK": 2500}, [])["one connection carried more than 1000 calls"]
