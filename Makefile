@@ -17,7 +17,7 @@ STACK  := $(PY) -m scripts.stack
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-up: engine $(VENV)/.synced images protos ## Start the sandbox (LESSON=name: only that lesson's services), wait until healthy, print where to look
+up: engine $(VENV)/.synced protos ## Start the sandbox (LESSON=name: only that lesson's services), wait until healthy, print where to look
 	@$(STACK) up $(if $(LESSON),--lesson $(LESSON))
 
 down: ## Stop the sandbox, whole or one lesson's (keeps the broker volumes; `make clean` removes them)
@@ -29,9 +29,14 @@ ps: ## Show the sandbox's containers and their health
 logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 	@$(STACK) compose logs -f --tail=100 $(SERVICE)
 
-test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack
+test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack (LESSON=name: one lesson's tests and page)
+ifeq ($(LESSON),)
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/integration --durations=15
+else
+	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind unit)
+	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind integration) --durations=15
+endif
 
 unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 	$(PY) -m pytest tests/unit
@@ -53,8 +58,8 @@ format: $(VENV)/.synced ## ruff fix and format
 proxy-config: $(VENV)/.synced ## Regenerate proxy/nginx.conf and proxy/sidecar.conf from their Python descriptions
 	$(PY) -m proxy generate
 
-protos: $(VENV)/.synced ## Generate the host's gRPC stubs now (otherwise done on first use)
-	@$(PY) -m comms_sandbox.grpc
+protos: $(VENV)/.synced ## Generate the host's gRPC stubs into .sandbox/generated (up, test, unit, integration, bench run it)
+	@$(PY) -m comms_sandbox.protos
 
 lock: $(VENV)/.synced ## Re-resolve the lock files from pyproject.toml's dependency groups
 	$(PY) -m scripts.locks compile
@@ -65,10 +70,11 @@ engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a D
 browser: ## Make sure Debian's chromium is there for the browser test (installs it on a Debian root host)
 	@scripts/ensure-browser.sh
 
-images: engine $(VENV)/.synced ## Choose upstream or locally built images (SANDBOX_IMAGES=auto|upstream|local)
-	@images/select.sh
+images: engine $(VENV)/.synced ## Pull or build the default stack's images, or LESSON's (SANDBOX_IMAGES=auto|upstream|local)
+	@$(STACK) images $(if $(LESSON),--lesson $(LESSON))
 
-$(VENV)/.synced: requirements.lock
+# The script too: a .venv made by an older one lacks what it writes now (its .pth file).
+$(VENV)/.synced: requirements.lock scripts/bootstrap-venv.sh
 	@scripts/bootstrap-venv.sh
 	@touch $@
 

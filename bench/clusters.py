@@ -24,11 +24,11 @@ from typing import Any
 import pika
 from rich.table import Table
 
-from bench.rabbitmq import WindowedPublisher, perf_url
-from bench.report import right_aligned
+from bench.pubsub_rabbitmq import WindowedPublisher, perf_url
+from bench.support.report import right_aligned
 from comms_sandbox import clusters, docker
 from comms_sandbox.compose import compose, start_services
-from events.rabbit import close_quietly
+from order_events.rabbit import close_quietly
 from scenarios.clusters import cost, kafka_failover, rabbitmq_failover
 
 NAME = "clusters"  # python -m bench clusters

@@ -21,7 +21,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox import cgroups, docker, wrk
 from comms_sandbox.compose import restart_proxy
 from proxy.execution_models import BUDGET_PREFIX, BUDGET_SERVICE

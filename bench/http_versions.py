@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox.http3 import Exchange, H3Session
 from scenarios.http_versions import handshakes
 from scenarios.http_versions.clients import tcp_client

@@ -24,7 +24,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox import docker
 from comms_sandbox.compose import compose
 from comms_sandbox.wrk import Load, wrk

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox import webrtc
 
 NAME = "webrtc"  # python -m bench webrtc

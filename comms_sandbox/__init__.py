@@ -9,19 +9,18 @@ of them. It holds what every host-side tool needs to reach the stack:
 - compose, docker: the stack as Compose sees it, and its containers;
 - health: "is the sandbox up?", with advice instead of a traceback;
 - rabbitmq, kafka: consumers, dead-letter readers, queue counts for the host;
-- grpc: the pricing service's stubs (generated on first use) and channels.
+- protos, grpc: the pricing service's stubs (`make protos` generates them) and channels.
 
-The services' own shared modules (the order-event schema and publishers in
-services/events) are imported here by the names they have in their
-containers, events.model, events.rabbit and events.kafka: one module, one
-import name.
+Importing any of it changes nothing: no sys.path edits, no files written, no
+processes started. The services' own modules (the order-event schema and
+publishers in services/order_events) are imported here by the names they have
+in their containers (order_events.model, order_events.rabbit,
+order_events.kafka): one module, one import name. The image puts /app (the
+service packages) and /app/generated (the stubs) on PYTHONPATH; .venv lists
+the same two folders, services/ and .sandbox/generated/, in one .pth file
+that scripts/bootstrap-venv.sh writes, read by Python at start-up.
 """
 
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-
-_SERVICES = str(REPO / "services")
-if _SERVICES not in sys.path:
-    sys.path.append(_SERVICES)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from comms_sandbox import docker
 from comms_sandbox.compose import compose_file
@@ -54,6 +55,17 @@ KAFKA_NODES = {p.service: Node(int(p.service[-1]), p.service, p.port) for p in K
 RABBITMQ_NODES = {p.service: Node(int(p.service[-1]), p.service, p.port) for p in RABBITMQ_CLUSTER}
 UI_PORTS = {p.service: p.port for p in RABBITMQ_CLUSTER_UI}
 SERVICES = (*KAFKA_NODES, *RABBITMQ_NODES)
+
+
+class PartitionNotListedError(LookupError):
+    """A live broker's metadata does not list the partition (a topic still being made)."""
+
+
+# What asking a cluster meets while the lesson kills, restarts or cuts off its nodes:
+# a node that does not answer, or answers with an error. A poll records these and asks
+# again; anything else is a bug in the asking, and is raised.
+KAFKA_UNANSWERED = (KafkaError, PartitionNotListedError, ConnectionError, TimeoutError)
+RABBITMQ_UNANSWERED = (httpx.HTTPError,)
 
 
 def kafka_node(node_id: int) -> Node:
@@ -122,7 +134,7 @@ async def partition_state(admin: AIOKafkaAdminClient, topic: str, partition: int
     for p in described["partitions"]:
         if p["partition"] == partition:
             return PartitionState(p["leader"], tuple(sorted(p["isr"])), tuple(p["replicas"]))
-    raise LookupError(f"{topic} has no partition {partition}")
+    raise PartitionNotListedError(f"{topic} has no partition {partition}")
 
 
 async def recreate_topic(admin: AIOKafkaAdminClient, topic: str,
@@ -151,14 +163,18 @@ async def _all_led(admin: AIOKafkaAdminClient, topic: str, partitions: int) -> b
 
 async def _wait_until(check: Any, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
+    unanswered: list[str] = []
     while time.monotonic() < deadline:
         try:
             if await check():
                 return
-        except Exception:  # a node may be coming up: ask again
-            pass
+        except KAFKA_UNANSWERED as error:  # a node may be coming up: ask again
+            unanswered.append(repr(error))
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"cluster not ready within {timeout_s} s")
+    raise TimeoutError(
+        f"cluster not ready within {timeout_s} s; {len(unanswered)} asks unanswered"
+        + (f", the last: {unanswered[-1]}" if unanswered else "")
+    )
 
 
 # ---- RabbitMQ: what the nodes' management API says.
@@ -205,12 +221,18 @@ def wait_for_rabbitmq_cluster(timeout_s: float = 60) -> None:
     """Until some node sees all three running (the lesson's healthchecks see one node each)."""
     deadline = time.monotonic() + timeout_s
     want = sorted(node.rabbit_name for node in RABBITMQ_NODES.values())
+    seen: dict[str, str] = {}  # per node: what it last answered, or its error
     while time.monotonic() < deadline:
         for node in RABBITMQ_NODES.values():
             try:
-                if running_nodes(node) == want:
-                    return
-            except httpx.HTTPError:
+                running = running_nodes(node)
+            except RABBITMQ_UNANSWERED as error:  # a node may be coming up: ask again
+                seen[node.service] = repr(error)
                 continue
+            if running == want:
+                return
+            seen[node.service] = f"sees {running}"
         time.sleep(0.5)
-    raise TimeoutError(f"the RabbitMQ nodes did not form one cluster within {timeout_s} s")
+    raise TimeoutError(
+        f"the RabbitMQ nodes did not form one cluster within {timeout_s} s; last answers: {seen}"
+    )

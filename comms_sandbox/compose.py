@@ -13,13 +13,18 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from comms_sandbox import REPO
+from comms_sandbox.compose_model import load_model
 from comms_sandbox.credentials import env_file
+from comms_sandbox.images import ensure_images
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
 COMPOSE_FILE = REPO / "compose.yaml"
+# compose.yaml's telemetry environment: the api, pricing and the consumers trace
+# only when it is "on". Tracing follows the observability lesson (its profile).
+TRACING_VARIABLE = "SANDBOX_TRACING"
+TRACING_VALUES = ("on", "off")
+TRACING_PROFILE = "observability"
 
 
 def compose_env() -> dict[str, str]:
@@ -28,9 +33,13 @@ def compose_env() -> dict[str, str]:
 
 
 def compose(
-    *args: str, capture: bool = False, env: dict[str, str] | None = None
+    *args: str,
+    capture: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top)."""
+    """`docker compose ARGS` in the repository, with the chosen images (and `env` on top);
+    subprocess.TimeoutExpired past `timeout` seconds (None: no bound)."""
     return subprocess.run(
         ["docker", "compose", *args],
         cwd=REPO,
@@ -38,6 +47,7 @@ def compose(
         text=True,
         capture_output=capture,
         check=False,
+        timeout=timeout,
     )
 
 
@@ -62,8 +72,9 @@ def engine_answers() -> bool:
 
 
 def compose_file() -> dict[str, Any]:
-    """compose.yaml as data (YAML anchors and merge keys resolved)."""
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    """The stack as data: compose.yaml with the lessons' files it includes and the
+    templates their services extend, merged (comms_sandbox/compose_model.py)."""
+    return load_model(COMPOSE_FILE, REPO)
 
 
 def active_profiles() -> set[str]:
@@ -146,12 +157,70 @@ def restart_proxy() -> None:
     compose("up", "--detach", "--no-build", "--no-deps", "--wait", "proxy", capture=True)
 
 
+def tracing_env(services: Iterable[str]) -> dict[str, str]:
+    """SANDBOX_TRACING for a `compose up` after which `services` run: "on" exactly when
+    the observability lesson's services are among them (its Zipkin collects the spans
+    and its page reads them), "off" otherwise, so nothing else pays for tracing.
+
+    A value set in the environment wins: `SANDBOX_TRACING=on make up` forces it on.
+    """
+    forced = os.environ.get(TRACING_VARIABLE, "").strip().lower()
+    if forced:
+        if forced not in TRACING_VALUES:
+            raise ValueError(f"{TRACING_VARIABLE} must be one of {TRACING_VALUES}, not {forced!r}")
+        return {TRACING_VARIABLE: forced}
+    return {TRACING_VARIABLE: "on" if has_tracing_lesson(services) else "off"}
+
+
+def has_tracing_lesson(services: Iterable[str]) -> bool:
+    """Are any of `services` the observability lesson's own (its profile's)?"""
+    defined = compose_file()["services"]
+    return any(TRACING_PROFILE in defined.get(name, {}).get("profiles", ()) for name in services)
+
+
+def traced_services() -> set[str]:
+    """The services whose environment carries the tracing switch."""
+    defined = compose_file()["services"]
+    return {name for name, s in defined.items() if TRACING_VARIABLE in (s.get("environment") or {})}
+
+
+def running_services() -> set[str]:
+    return {c["Service"] for c in compose_ps()}
+
+
+def running_containers(services: Iterable[str]) -> set[str]:
+    """The ids of the running containers of `services`."""
+    wanted = set(services)
+    return {c["ID"] for c in compose_ps() if c["Service"] in wanted}
+
+
+def follow_tracing() -> None:
+    """Re-create the running services that trace if their SANDBOX_TRACING no longer matches
+    what runs (the observability lesson's services were stopped, say), then restart_proxy()
+    if any was re-created; a no-op when all match. RuntimeError when they fail to start."""
+    running = running_services()
+    traced = sorted(running & traced_services())
+    if not traced:
+        return
+    before = running_containers(traced)
+    result = compose(*profile_flags(traced), "up", "--detach", "--no-build", "--no-deps", "--wait",
+                     *traced, capture=True, env=tracing_env(running))  # fmt: skip
+    if result.returncode != 0 and not recovered_after_restarts(traced):
+        raise RuntimeError(f"re-creating {', '.join(traced)} failed:\n{result.stderr}")
+    if running_containers(traced) != before:
+        restart_proxy()
+
+
 def start_services(services: Iterable[str]) -> None:
     """`up --wait` of `services`, their profiles enabled, then restart_proxy(); RuntimeError
-    with Compose's output when they do not become healthy."""
+    with Compose's output when they do not become healthy. Tracing is switched on or off
+    (tracing_env) for what runs afterwards: Compose re-creates the api and pricing when
+    the value changes."""
     wanted = list(services)
+    ensure_images(with_dependencies(wanted))  # a lesson's images, on its first use
+    tracing = tracing_env(with_dependencies(wanted) | running_services())
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
-                     capture=True)  # fmt: skip
+                     capture=True, env=tracing)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(wanted):
         raise RuntimeError(f"starting {', '.join(wanted)} failed:\n{result.stderr}")
     restart_proxy()
@@ -169,7 +238,10 @@ def has_profile_services(services: Iterable[str]) -> bool:
 
 def stop_profile_services(services: Iterable[str]) -> None:
     """Stop those of `services` that run only under a profile (a lesson's own); the
-    default stack's stay up. What a test leaves running slows every test after it."""
+    default stack's stay up. What a test leaves running slows every test after it.
+    Stopping the observability lesson's services switches tracing off (follow_tracing)."""
     optional = profile_services(services)
     if optional:
         compose(*profile_flags(optional), "stop", *optional, capture=True)
+    if has_tracing_lesson(optional):
+        follow_tracing()

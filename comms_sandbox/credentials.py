@@ -26,7 +26,7 @@ DEFINITIONS = LOCAL / "rabbitmq" / "definitions.json"
 API_KEYS_MAP = LOCAL / "sidecar" / "api-keys.map"
 # Lesson clusters: the three-node RabbitMQ cluster's users, and the Erlang
 # cookie its nodes share (a secret: generated here, never committed).
-CLUSTER_DEFINITIONS_TEMPLATE = REPO / "clusters" / "rabbitmq" / "definitions.json"
+CLUSTER_DEFINITIONS_TEMPLATE = REPO / "scenarios" / "clusters" / "rabbitmq" / "definitions.json"
 CLUSTER_DEFINITIONS = LOCAL / "rabbitmq" / "cluster-definitions.json"
 CLUSTER_COOKIE = LOCAL / "rabbitmq" / "cluster.cookie"
 # Lesson webrtc: the secret the api signs TURN credentials with and coturn checks.
@@ -115,7 +115,7 @@ def ensure_cluster_cookie() -> Path:
     nodes as a compose secret. Its folder is private to this user (the engine
     mounts it as root); the file itself is readable because the mount hands it
     to the nodes' uid 999, which installs an owner-only copy
-    (clusters/rabbitmq/cluster-node.sh).
+    (scenarios/clusters/rabbitmq/cluster-node.sh).
     """
     return ensure_secret_file(CLUSTER_COOKIE)
 

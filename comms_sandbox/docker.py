@@ -49,6 +49,12 @@ def inspect(name: str, template: str) -> str:
     return _docker("inspect", "--format", template, name).strip()
 
 
+def environment(name: str) -> dict[str, str]:
+    """A container's environment variables, as `docker inspect` has them."""
+    lines = inspect(name, "{{range .Config.Env}}{{println .}}{{end}}").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
 def pause(name: str) -> None:
     """Freeze every process of the container (cgroup freezer): a hung replica.
     The kernel still completes TCP handshakes for it; nothing answers."""

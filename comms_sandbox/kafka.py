@@ -1,7 +1,7 @@
 """Kafka from the host: consumer-group members that commit after processing, dead letters.
 
-The publisher is the api's own (services/events/kafka.py, imported by its one
-name, events.kafka); this module is what only scenarios, tests and benchmarks
+The publisher is the api's own (services/order_events/kafka.py, imported by its one
+name, order_events.kafka); this module is what only scenarios, tests and benchmarks
 need.
 
 A GroupMember is one member of a consumer group. It pulls batches, processes
@@ -26,13 +26,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from events.kafka import (
+from order_events.kafka import (
     EVENT_ID_HEADER,
     ORDERS_TOPIC,
     OrderPublisher,
     dead_letter,
 )
-from events.model import InvalidEventError, OrderPlaced
+from order_events.model import InvalidEventError, OrderPlaced
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from comms_sandbox import config
 from comms_sandbox.health import SandboxNotUpError
-from events import kafka as events
+from order_events import kafka as events
 
 Offsets = dict[int, int]  # partition -> offset
 READ_TIMEOUT_S = 60

@@ -20,8 +20,8 @@ import pika
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from comms_sandbox import config
-from events import kafka, rabbit
-from events.model import InvalidEventError, OrderPlaced
+from order_events import kafka, rabbit
+from order_events.model import InvalidEventError, OrderPlaced
 
 
 @dataclass

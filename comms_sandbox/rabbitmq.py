@@ -1,7 +1,7 @@
 """RabbitMQ from the host: consumers that ack by hand, dead-letter readers, queue counts.
 
-The publisher is the api's own (services/events/rabbit.py, imported by its one
-name, events.rabbit); this module is what only scenarios, tests and benchmarks
+The publisher is the api's own (services/order_events/rabbit.py, imported by its one
+name, order_events.rabbit); this module is what only scenarios, tests and benchmarks
 need.
 
 Consumer: push (basic_consume) with a prefetch limit (basic_qos) and manual
@@ -28,8 +28,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, ConsumerCancelled
 from pika.spec import Basic, BasicProperties
 
-from events.model import InvalidEventError, OrderPlaced
-from events.rabbit import (
+from order_events.model import InvalidEventError, OrderPlaced
+from order_events.rabbit import (
     ATTEMPTS_HEADER,
     CONSUMER_HEADER,
     DEAD_LETTER_EXCHANGE,
@@ -230,8 +230,8 @@ class Consumer:
         self.store.record_failure(key)
         if attempt < self.max_attempts:
             self.stats.requeued += 1
-            # reject, not nack: RabbitMQ 4 counts only a reject as a failed
-            # delivery in x-delivery-count (3.10 counts both).
+            # reject, not nack: from RabbitMQ 4.3 only a reject counts as a
+            # failed delivery in x-delivery-count (3.x to 4.2 count both).
             channel.basic_reject(method.delivery_tag, requeue=True)
             return
         try:

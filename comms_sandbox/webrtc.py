@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from functools import cache
 from typing import Any
 
 from websockets.sync.client import connect
@@ -19,12 +20,25 @@ from comms_sandbox import config
 from comms_sandbox.compose import compose
 
 ANSWERER_HEAD_START_S = 3.0  # the answerer must have joined before the offer is sent
+# A peer gives up after 120 s (services/rtcpeer: RUN_WITHIN_S); the container's
+# start and removal come on top.
+PEER_RUN_TIMEOUT_S = 180
+
+
+@cache
+def build_peer_image() -> None:
+    """Build the peers' image once per process (cached layers: a second or two), so a
+    change to services/rtcpeer runs, not the image `compose run` built the first time."""
+    result = compose("--profile", "tools", "build", "--quiet", "rtc-peer-a", capture=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"building the WebRTC peers' image failed:\n{result.stderr}")
 
 
 def run_peer(service: str, *args: str) -> dict[str, Any]:
     """One peer's run (`docker compose run --rm SERVICE ARGS`), its JSON report."""
+    build_peer_image()
     result = compose("--profile", "tools", "run", "--rm", "--no-deps", service, *args,
-                     capture=True)  # fmt: skip
+                     capture=True, timeout=PEER_RUN_TIMEOUT_S)  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"{service} {' '.join(args)} failed:\n{result.stderr[-1500:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -14,7 +14,11 @@ from comms_sandbox.compose import compose, compose_file
 
 MARKER = "WRK_JSON "  # printed by images/loadgen/report.lua
 IMAGE = "comms-sandbox/loadgen:dev"  # compose.yaml's loadgen image
-NETWORK = f"{compose_file()['name']}_back"
+
+
+def network() -> str:
+    """The stack's back network, where wrk(cpus=...) runs (read when needed, not on import)."""
+    return f"{compose_file()['name']}_back"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def wrk(
                          capture=True)  # fmt: skip
     else:
         result = subprocess.run(
-            ["docker", "run", "--rm", f"--cpuset-cpus={cpus}", f"--network={NETWORK}",
+            ["docker", "run", "--rm", f"--cpuset-cpus={cpus}", f"--network={network()}",
              "--read-only", "--cap-drop=ALL", *post, IMAGE, *args],
             capture_output=True, text=True, check=False,
         )  # fmt: skip

@@ -9,8 +9,13 @@
 # network: Python wheels and Kafka's and Zipkin's jars are fetched, and
 # Toxiproxy's Go binaries built, on the host first.
 #
-# Usage: images/build-local.sh [ENV_FILE]
-# Writes the image names compose.yaml should use into ENV_FILE.
+# Usage: images/build-local.sh ENV_FILE [NAME...]
+# Builds the named images (python nginx rabbitmq redis kafka zipkin prometheus
+# toxiproxy coturn loadgen; all of them when none is named), only those
+# missing or out of date, and writes the image names compose.yaml should use
+# into ENV_FILE: all of them, built or not, so `docker compose` always sees
+# one consistent choice. `make up` names only what the services it starts
+# need (comms_sandbox/images.py): a lesson's images are built on its first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -114,11 +119,16 @@ base_rootfs() {
   rm -f "$tarball"
 }
 
-# All missing bases at once: mostly download and dpkg time, which overlaps well.
+# The missing bases of the named images at once: mostly download and dpkg
+# time, which overlaps well.
 build_bases() {
   local name pids=()
-  ensure_mmdebstrap
-  for name in "${!PACKAGES[@]}"; do
+  for name in "$@"; do
+    image_exists "$(base_tag "$name")" && continue
+    ensure_mmdebstrap
+    break
+  done
+  for name in "$@"; do
     # shellcheck disable=SC2086 # the package list is meant to split into words
     base_rootfs "$name" ${PACKAGES[$name]} &
     pids+=($!)
@@ -136,23 +146,36 @@ build_image() {
     | { grep -vE 'DEPRECATED|buildx|^\s*$' || true; } >&2
 }
 
+# What an image needs on the host before its `docker build` (jars, Go binaries).
+declare -A PREPARE=(
+  [kafka]=images/kafka/fetch-jars.sh
+  [zipkin]=images/zipkin/fetch-jars.sh
+  [toxiproxy]=images/toxiproxy/build-binary.sh
+)
+
+# build_named NAME: the image NAME, on its base. python and loadgen are bases
+# only: the service and loadgen images are built by Compose on top of them.
+build_named() {
+  local name=$1
+  case $name in python | loadgen) return ;; esac
+  [[ -z ${PREPARE[$name]:-} ]] || "${PREPARE[$name]}"
+  build_image "$PREFIX/$name:local" "images/$name" "$(base_tag "$name")"
+}
+
 main() {
   mkdir -p "$(dirname "$ENV_FILE")"
-  build_bases
-  build_image "$PREFIX/nginx:local" images/nginx "$(base_tag nginx)"
-  build_image "$PREFIX/rabbitmq:local" images/rabbitmq "$(base_tag rabbitmq)"
-  build_image "$PREFIX/redis:local" images/redis "$(base_tag redis)"
-  images/kafka/fetch-jars.sh
-  build_image "$PREFIX/kafka:local" images/kafka "$(base_tag kafka)"
-  images/zipkin/fetch-jars.sh
-  build_image "$PREFIX/zipkin:local" images/zipkin "$(base_tag zipkin)"
-  build_image "$PREFIX/prometheus:local" images/prometheus "$(base_tag prometheus)"
-  images/toxiproxy/build-binary.sh
-  build_image "$PREFIX/toxiproxy:local" images/toxiproxy "$(base_tag toxiproxy)"
-  build_image "$PREFIX/coturn:local" images/coturn "$(base_tag coturn)"
+  local names=("$@") name
+  [[ ${#names[@]} -gt 0 ]] || names=("${!PACKAGES[@]}")
+  for name in "${names[@]}"; do
+    [[ -n ${PACKAGES[$name]:-} ]] || { say "ERROR: no local image named '$name' (known: ${!PACKAGES[*]})"; exit 2; }
+  done
+  build_bases "${names[@]}"
+  for name in "${names[@]}"; do build_named "$name"; done
 
   cat >"$ENV_FILE" <<ENV
-# Written by images/build-local.sh: images built here from Debian packages.
+# Written by images/build-local.sh: images built here from Debian packages
+# (each on first use: comms_sandbox/images.py).
+SANDBOX_IMAGES_CHOSEN=local
 PYTHON_IMAGE=$(base_tag python)
 PROXY_IMAGE=$PREFIX/nginx:local
 RABBITMQ_IMAGE=$PREFIX/rabbitmq:local
@@ -164,7 +187,7 @@ TOXIPROXY_IMAGE=$PREFIX/toxiproxy:local
 COTURN_IMAGE=$PREFIX/coturn:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
-  say "local images ready; compose variables in $ENV_FILE"
+  say "local images ready (${names[*]}); compose variables in $ENV_FILE"
 }
 
-main "$@"
+main "${@:2}"

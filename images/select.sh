@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
-# Decide which images compose.yaml runs, and make sure they exist.
+# Decide which images the compose files run, and make sure the named ones exist.
 #
-#   SANDBOX_IMAGES=upstream  the pinned upstream images named in compose.yaml
+#   images/select.sh [NAME...]   NAME: python nginx rabbitmq redis kafka zipkin
+#                                prometheus toxiproxy coturn loadgen (none: all)
+#
+#   SANDBOX_IMAGES=upstream  the pinned upstream images named in the compose files
 #   SANDBOX_IMAGES=local     equivalents built here from Debian packages
 #   SANDBOX_IMAGES=auto      (default) upstream when they are present or can be
-#                            pulled, local otherwise
-# Writes the choice to .sandbox/images.env, which `make` hands to compose.
+#                            pulled, local otherwise; once chosen, the choice is
+#                            kept in .sandbox/images.env for the next images
+# Only the named images are pulled or built: `make up` names what the services
+# it starts need (comms_sandbox/images.py), so a lesson's images come on its
+# first use. Writes the choice to .sandbox/images.env, which `make` hands to compose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENV_FILE=.sandbox/images.env
 mode=${SANDBOX_IMAGES:-auto}
+names=("$@")
 say() { printf '[images] %s\n' "$*" >&2; }
 
-# The upstream image names, read from compose.yaml's defaults: one source of truth.
+# The variable of compose's image for NAME: nginx is the proxy's image, python
+# and loadgen are the bases our own images are built on.
+variable_of() {
+  case $1 in
+    nginx) echo PROXY_IMAGE ;;
+    loadgen) echo LOADGEN_BASE ;;
+    *) echo "${1^^}_IMAGE" ;;
+  esac
+}
+
+# The upstream image names, read from the compose files' defaults (one source
+# of truth), of the named images or of all.
 upstream_images() {
-  grep -oE '\$\{[A-Z_]+_IMAGE:-[^}]+\}' compose.yaml | sed -E 's/.*:-(.*)\}/\1/' | sort -u
+  local pattern='[A-Z_]+_(IMAGE|BASE)' name
+  if [[ ${#names[@]} -gt 0 ]]; then
+    pattern="($(for name in "${names[@]}"; do variable_of "$name"; done | paste -sd'|'))"
+  fi
+  grep -ohE "\\\$\{$pattern:-[^}]+\}" compose.yaml compose.templates.yaml scenarios/*/compose.yaml \
+    | sed -E 's/.*:-(.*)\}/\1/' | sort -u
 }
 
 have_or_pull_upstream() {
@@ -29,14 +52,21 @@ have_or_pull_upstream() {
 
 use_upstream() {
   mkdir -p .sandbox
-  printf '# Written by images/select.sh: the upstream images named in compose.yaml.\n' >"$ENV_FILE"
+  printf '# Written by images/select.sh: the upstream images named in the compose files.\nSANDBOX_IMAGES_CHOSEN=upstream\n' >"$ENV_FILE"
   say "using the upstream images: $(upstream_images | tr '\n' ' ')"
 }
 
 use_local() {
-  say "building local equivalents from Debian packages, PyPI wheels and Maven Central jars"
-  images/build-local.sh "$ENV_FILE"
+  say "building local equivalents from Debian packages, PyPI wheels and Maven Central jars: ${names[*]:-all}"
+  images/build-local.sh "$ENV_FILE" "${names[@]}"
 }
+
+# auto keeps an earlier choice: probing a registry again for each lesson would
+# cost a timeout per image on a machine without one.
+if [[ $mode == auto && -f $ENV_FILE ]]; then
+  chosen=$(sed -n 's/^SANDBOX_IMAGES_CHOSEN=//p' "$ENV_FILE")
+  [[ -z $chosen ]] || mode=$chosen
+fi
 
 # Either way our service image installs wheels fetched on the host, so its
 # `docker build` needs no network (nor any certificate).

@@ -16,7 +16,7 @@ they run, these paths answer 502.
 
 from __future__ import annotations
 
-from proxy import push
+from proxy import polling_and_push
 from proxy.load_balancing import LESSON_RESOLVER
 from proxy.model import Directives, Location, Upstream
 
@@ -59,7 +59,10 @@ def locations(settings: Directives) -> tuple[Location, ...]:
     routes = {f"{PREFIX}{model}/": f"exec_{model}" for model in MODELS}
     routes[f"{PREFIX}no-keepalive/"] = NO_KEEPALIVE
     routes[BUDGET_PREFIX] = "exec_budget"
-    closing = (*push.without_connection_header(settings), ("proxy_set_header", "Connection close"))
+    closing = (
+        *polling_and_push.without_connection_header(settings),
+        ("proxy_set_header", "Connection close"),
+    )
     return tuple(
         # The trailing slash replaces the matched prefix with "/".
         Location(path=path, proxy_pass=f"http://{upstream}/",

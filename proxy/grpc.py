@@ -30,6 +30,21 @@ PATHS = (
     "grpc.reflection.v1alpha.ServerReflection",
 )
 
+# How long nginx keeps one client connection (set on the HTTPS server: nginx reads both from
+# the server a connection belongs to, never from a location). Past either limit it ends
+# the connection with GOAWAY: the calls it had accepted finish, and the ones the client
+# had just sent are never processed and must be sent again on a new connection. A gRPC
+# channel is ONE connection carrying every call, so the default (1000 requests) drained
+# it every 1000 calls: ghz, 5000 Quotes at 20 in flight, lost 21-35 of them ("the
+# connection is draining"). 10x fewer GOAWAYs; the limit still frees a connection's
+# memory from time to time, which is why it exists, and the client retries what a
+# GOAWAY refused (comms_sandbox/grpc.py). The grpc page's "Draining" says more.
+KEEPALIVE_REQUESTS = 10_000
+CONNECTION_LIMITS: Directives = (
+    ("keepalive_requests", str(KEEPALIVE_REQUESTS)),
+    ("keepalive_time", "1h"),  # nginx's default, named: the other end of a connection's life
+)
+
 UPSTREAM = Upstream(
     name="pricing_grpc",
     servers=(f"pricing:{GRPC_PORT} resolve max_fails=1 fail_timeout=3s",),

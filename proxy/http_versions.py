@@ -13,11 +13,11 @@ anything but a safe method. A client retries after the handshake completes.
 
 from __future__ import annotations
 
-from proxy import tls
+from proxy import tls_termination
 from proxy.load_balancing import LESSON_RESOLVER
 from proxy.model import Directives, Map, Server, Upstream
 
-QUIC_PORT = tls.TLS_PORT  # same number as HTTPS: Alt-Svc needs no other port
+QUIC_PORT = tls_termination.TLS_PORT  # same number as HTTPS: Alt-Svc needs no other port
 ALT_SVC_MAX_AGE_S = 86400
 
 QUIC = (

@@ -13,8 +13,8 @@ from proxy import (
     http_versions,
     load_balancing,
     observability,
-    push,
-    tls,
+    polling_and_push,
+    tls_termination,
     webrtc,
 )
 from proxy.model import UNPRIVILEGED_HTTP, UPSTREAM_VARIABLE, Location, NginxConfig, Server, Stream
@@ -106,7 +106,7 @@ HTTP = (
     # it is short by default: every api answer takes well under it (POST
     # /quotes gives up on pricing after 2 s), and an idempotent request that
     # hits a hung replica is passed to the next one after READ_TIMEOUT.
-    # Routes that wait on purpose get their own (SLOW_ROUTES, proxy/push.py).
+    # Routes that wait on purpose get their own (SLOW_ROUTES, proxy/polling_and_push.py).
     ("proxy_connect_timeout", "1s"),
     ("proxy_send_timeout", "10s"),
     ("proxy_read_timeout", READ_TIMEOUT),
@@ -165,7 +165,7 @@ def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]
         for path, timeout in SLOW_ROUTES.items()
     )  # fmt: skip
     catch_all = Location(path="/", proxy_pass=upstream, directives=settings)
-    return (*load_balancing.method_locations(settings), *push.locations(settings),
+    return (*load_balancing.method_locations(settings), *polling_and_push.locations(settings),
             *webrtc.locations(settings), *slow, catch_all)  # fmt: skip
 
 
@@ -183,14 +183,14 @@ def plain_http_locations() -> tuple[Location, ...]:
         path="/",
         # $host is the name the client used, without its port: the HTTPS port
         # is this one unless PROXY_TLS_PORT moved it on the host.
-        directives=(("return", f"308 https://$host:{tls.TLS_PORT}$request_uri"),),
+        directives=(("return", f"308 https://$host:{tls_termination.TLS_PORT}$request_uri"),),
     )
     return (HEALTH, *health, redirect)
 
 
 # HTTPS adds HSTS and Alt-Svc (HTTP/3 on the same port) to every answer
 # (add_header in a location replaces the server's, so each location has them).
-TLS_SETTINGS = PROXY_SETTINGS + tls.HSTS + http_versions.ALT_SVC
+TLS_SETTINGS = PROXY_SETTINGS + tls_termination.HSTS + http_versions.ALT_SVC
 
 SITE = NginxConfig(
     main_directives=MAIN,
@@ -198,13 +198,13 @@ SITE = NginxConfig(
     http_directives=HTTP,
     maps=(
         load_balancing.CLIENT_KEY,
-        push.CONNECTION_UPGRADE,
+        polling_and_push.CONNECTION_UPGRADE,
         http_versions.EARLY_DATA_MAP,
         *observability.MAPS,
     ),
     upstreams=(
         *load_balancing.UPSTREAMS,
-        *tls.REENCRYPT_UPSTREAMS.values(),
+        *tls_termination.REENCRYPT_UPSTREAMS.values(),
         grpc.UPSTREAM,
         *execution_models.UPSTREAMS,
     ),
@@ -219,29 +219,29 @@ SITE = NginxConfig(
             ),
         ),
         observability.METRICS_SERVER,
-        tls.termination_server(
+        tls_termination.termination_server(
             (
                 HEALTH,
-                *tls.reencrypt_locations(TLS_SETTINGS),
-                *grpc.locations(tls.HSTS),
+                *tls_termination.reencrypt_locations(TLS_SETTINGS),
+                *grpc.locations(tls_termination.HSTS),
                 *execution_models.locations(TLS_SETTINGS),
                 *api_locations(TLS_SETTINGS),
             ),
-            http_versions.QUIC,
+            (*http_versions.QUIC, *grpc.CONNECTION_LIMITS),
         ),
     ),
     stream=Stream(
         directives=load_balancing.STREAM_DIRECTIVES,
-        maps=(tls.PASSTHROUGH_ROUTES,),
+        maps=(tls_termination.PASSTHROUGH_ROUTES,),
         upstreams=(
             load_balancing.L4_UPSTREAM,
-            tls.PASSTHROUGH_UPSTREAM,
+            tls_termination.PASSTHROUGH_UPSTREAM,
             grpc.L4_UPSTREAM,
             *http_versions.ECHO_UPSTREAMS,
         ),
         servers=(
             load_balancing.L4_SERVER,
-            tls.PASSTHROUGH_SERVER,
+            tls_termination.PASSTHROUGH_SERVER,
             grpc.L4_SERVER,
             *http_versions.ECHO_SERVERS,
         ),

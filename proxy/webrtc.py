@@ -9,17 +9,17 @@ to every other through it (services/api/routes/signaling.py).
 
 from __future__ import annotations
 
-from proxy import load_balancing, push
+from proxy import load_balancing, polling_and_push
 from proxy.model import Directives, Location
 
 
 def locations(settings: Directives) -> tuple[Location, ...]:
     upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
     websocket = (
-        *push.without_connection_header(settings),
+        *polling_and_push.without_connection_header(settings),
         ("proxy_set_header", "Upgrade $http_upgrade"),
         ("proxy_set_header", "Connection $connection_upgrade"),
-        ("proxy_read_timeout", push.STREAM_READ_TIMEOUT),
-        ("proxy_send_timeout", push.STREAM_READ_TIMEOUT),
+        ("proxy_read_timeout", polling_and_push.STREAM_READ_TIMEOUT),
+        ("proxy_send_timeout", polling_and_push.STREAM_READ_TIMEOUT),
     )
     return (Location(path="= /signal/ws", proxy_pass=upstream, directives=websocket),)

@@ -1,4 +1,4 @@
-"""`python -m scenarios list` and `python -m scenarios run NAME [--json]`."""
+"""`python -m scenarios list`, `run NAME [--json]` and `files NAME [--write]`."""
 
 import json
 import sys
@@ -8,11 +8,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from comms_sandbox.health import SandboxNotUpError
+from comms_sandbox.protos import StubsNotReadyError
 from scenarios import lessons
 from scenarios.result import run_once
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
 console = Console()
+
+
+def lesson_or_exit(name: str) -> lessons.Lesson:
+    """The lesson called `name`, or exit 2 naming the known ones."""
+    try:
+        return lessons.get(name)
+    except lessons.UnknownLessonError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
 
 
 @app.command("list")
@@ -32,11 +42,7 @@ def run(
     A check the run could not judge (not shown, with its reason) is printed
     and recorded in the JSON's `not_shown`, and fails nothing.
     """
-    try:
-        module = lessons.get(name).module
-    except lessons.UnknownLessonError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    module = lesson_or_exit(name).module
     try:
         result = run_once(name, module.run)
     except SandboxNotUpError as exc:
@@ -62,5 +68,33 @@ def print_not_shown(reasons: dict[str, str]) -> None:
         console.print(f"[yellow]not shown[/]: {escape(check)}: {escape(reason)}")
 
 
+@app.command()
+def files(
+    name: str = typer.Argument(..., help="A lesson name from `list`."),
+    write: bool = typer.Option(False, "--write", help="Rewrite the page's `## Files` section."),
+) -> None:
+    """Print a lesson's files (its page's `## Files` section), or write them into the page."""
+    lesson = lesson_or_exit(name)
+    if not write:
+        print(lessons.files_markdown(lesson), end="")
+        return
+    lesson.page.write_text(lessons.with_files_section(lesson.page.read_text(), lesson))
+    console.print(f"wrote the files of {name} into {lesson.page.relative_to(lessons.REPO)}")
+
+
+@app.command()
+def tests(
+    name: str = typer.Argument(..., help="A lesson name from `list`."),
+    kind: str = typer.Option("integration", help="unit or integration"),
+) -> None:
+    """Print the pytest arguments of a lesson's tests (`make test LESSON=<name>` runs them)."""
+    lesson = lesson_or_exit(name)
+    print(" ".join(lessons.test_arguments(lesson, kind)))
+
+
 if __name__ == "__main__":
-    sys.exit(app())
+    try:
+        sys.exit(app())
+    except StubsNotReadyError as exc:  # a lesson imports them; one line, not a traceback
+        console.print(f"[bold red]Cannot load the lessons:[/] {exc}")
+        sys.exit(2)

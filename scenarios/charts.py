@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # render to files; never open a window
-
-import matplotlib.pyplot as plt
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Panel = dict[str, int]  # bar label -> value
 
@@ -17,7 +15,8 @@ def save_bar_charts(path: Path, title: str, panels: dict[str, Panel], ylabel: st
     """One bar chart per panel, side by side in one PNG; returns the path written."""
     columns = min(len(panels), 3)
     rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    figure = _figure(4.2 * columns, 3.4 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis, (panel_title, values) in zip(axes.flat, panels.items(), strict=False):
         labels = list(values)
         bars = axis.bar(labels, [values[label] for label in labels], color="#4C72B0")
@@ -34,7 +33,8 @@ def save_bar_charts(path: Path, title: str, panels: dict[str, Panel], ylabel: st
 
 def save_timeline(path: Path, title: str, bars: list[tuple[str, float, float]]) -> Path:
     """A waterfall: one horizontal bar per (label, start, duration) in ms, top to bottom."""
-    figure, axis = plt.subplots(figsize=(10, 0.45 * len(bars) + 1.2))
+    figure = _figure(10, 0.45 * len(bars) + 1.2)
+    axis = figure.subplots()
     labels = [label for label, _, _ in bars]
     axis.barh(labels, [max(d, 0.05) for _, _, d in bars], left=[s for _, s, _ in bars],
               color="#4C72B0")  # fmt: skip
@@ -53,7 +53,8 @@ def save_timeseries(path: Path, title: str, panels: dict[str, list[tuple[float, 
 
     marks: per panel, events drawn as labelled vertical lines (e.g. {"killed": 2.0}).
     """
-    figure, axes = plt.subplots(len(panels), 1, figsize=(9, 1.9 * len(panels)), squeeze=False)
+    figure = _figure(9, 1.9 * len(panels))
+    axes = figure.subplots(len(panels), 1, squeeze=False)
     for axis, (panel_title, points) in zip(axes.flat, panels.items(), strict=True):
         axis.plot([t for t, _ in points], [v for _, v in points], marker=".", color="#4C72B0")
         for label, at in (marks or {}).get(panel_title, {}).items():
@@ -66,9 +67,21 @@ def save_timeseries(path: Path, title: str, panels: dict[str, list[tuple[float, 
     return _save(figure, path)
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def _figure(width: float, height: float) -> Figure:
+    """A figure that renders only to a file (inches).
+
+    A Figure, not pyplot: it needs no backend chosen for the whole process
+    (matplotlib.use) and no figure registry to be closed in. Imported here, not
+    on top: importing matplotlib writes its config folder and font cache under
+    HOME, and importing a lesson must change nothing.
+    """
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    return Figure(figsize=(width, height))
+
+
+def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path

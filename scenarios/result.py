@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -60,7 +60,12 @@ class ScenarioResult:
     ok: bool  # no check failed and at least one held (checks not shown do neither)
     metrics: dict[str, Any]
     evidence: list[dict[str, Any]] = field(default_factory=list)
-    not_shown: dict[str, str] = field(default_factory=dict)  # check -> why it was not shown
+    # Check -> why it was not shown: derived from metrics["checks"], where every
+    # scenario names its checks, so that no scenario has to list them twice.
+    not_shown: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.not_shown = reasons_not_shown(self.metrics.get("checks") or {})
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,25 +99,35 @@ def from_parts(
     parts: Iterable[str],
     more: dict[str, Check] | None = None,
 ) -> ScenarioResult:
-    """A lesson made of parts, each result with a "holds" dict: ok when no check fails
-    and at least one holds; the checks not shown are listed with their reasons.
+    """A lesson made of parts, each result with a "holds" dict: ok as all_hold() judges.
 
     The checks are named "<part>: <check>"; `more` adds checks of the whole run.
+    A part with no checks is an error too: it would pass whatever it measured.
     """
+    if unjudged := [part for part in parts if not results[part]["holds"]]:
+        raise ValueError(f"parts with no checks: {', '.join(unjudged)}")
     checks = {f"{part}: {check}": holds
               for part in parts for check, holds in results[part]["holds"].items()}  # fmt: skip
     checks.update(more or {})
-    return ScenarioResult(scenario, judged_ok(checks), {**results, "checks": checks},
-                          not_shown=reasons_not_shown(checks))  # fmt: skip
+    return ScenarioResult(scenario, all_hold(checks), {**results, "checks": checks})
 
 
-def judged_ok(checks: dict[str, Check]) -> bool:
-    """No check failed and at least one held: a run whose every check went unseen shows nothing."""
+def all_hold(checks: Mapping[str, Check]) -> bool:
+    """No named check failed and at least one held; no checks at all is an error, never a pass.
+
+    `all()` of nothing is True: a scenario (or a part) that measured no property
+    would claim ok. The checks come from code, so an empty set is a bug to show.
+    Checks not shown neither pass nor fail a run: one whose every check went
+    unseen showed nothing, and is not ok.
+    """
+    if not checks:
+        raise ValueError("no checks to judge: a verdict needs at least one measured property")
     outcomes = {outcome(check) for check in checks.values()}
     return "fails" not in outcomes and "holds" in outcomes
 
 
-def reasons_not_shown(checks: dict[str, Check]) -> dict[str, str]:
+def reasons_not_shown(checks: Mapping[str, Check]) -> dict[str, str]:
+    """The checks not shown, each with why."""
     return {name: str(check) for name, check in checks.items() if outcome(check) == "not shown"}
 
 

@@ -26,4 +26,16 @@ if [ ! -x .venv/bin/uv ] || [ "$(.venv/bin/uv --version | cut -d' ' -f2)" != "$u
 fi
 # uv uses the system's trust store, so TLS-inspecting proxies work as they do for pip.
 UV_NATIVE_TLS=1 .venv/bin/uv pip sync --quiet --python .venv/bin/python --require-hashes requirements.lock
-say "Python environment ready (.venv, from requirements.lock)"
+
+# The host imports the services' modules (order_events.model, pricing.rules) and the generated
+# gRPC stubs (sandbox.pricing.v1) by the names they have in the image, whose PYTHONPATH is
+# /app:/app/generated. One .pth file lists the same two folders, services/ and
+# .sandbox/generated/ (`make protos` fills it): Python's site module reads it once at start-up
+# (plain paths, no code runs), so no module edits sys.path when it is imported. Not an editable
+# install of the repo: that needs a build backend and a package mapping to say the same thing,
+# `uv pip sync` removes it again, and the generated stubs are no package of the project's.
+repo=$(pwd -P)
+site_packages=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+printf '%s\n' "# Written by scripts/bootstrap-venv.sh: the image's PYTHONPATH, on the host." \
+  "$repo/services" "$repo/.sandbox/generated" >"$site_packages/comms_sandbox.pth"
+say "Python environment ready (.venv, from requirements.lock; services/ and .sandbox/generated/ on its path)"

@@ -14,6 +14,16 @@ die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
 engine_answers() { docker info >/dev/null 2>&1; }
 compose_v2_answers() { docker compose version >/dev/null 2>&1; }
 
+# compose.yaml pulls each lesson's compose file in with `include:`, which
+# Compose has since 2.20.0.
+COMPOSE_MINIMUM=2.20.0
+compose_version() { docker compose version --short 2>/dev/null | sed 's/^v//; s/[-+].*//'; }
+compose_recent_enough() {
+  local have
+  have=$(compose_version)
+  [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$COMPOSE_MINIMUM" "$have" | sort -V | head -n 1)" = "$COMPOSE_MINIMUM" ]
+}
+
 can_install() {
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && grep -qi debian /etc/os-release
 }
@@ -106,6 +116,13 @@ main() {
     can_install || die "Docker Compose v2 is missing. Install the compose plugin: https://docs.docker.com/compose/install/linux/"
     install_compose_plugin
   fi
+  if ! compose_recent_enough; then
+    can_install || die "Docker Compose $(compose_version) is older than $COMPOSE_MINIMUM, which compose.yaml needs (include:). Update the compose plugin: https://docs.docker.com/compose/install/linux/"
+    say "Compose $(compose_version) is older than $COMPOSE_MINIMUM (compose.yaml uses include:): replacing it"
+    install_compose_plugin
+    compose_recent_enough || die "Compose is still $(compose_version); $COMPOSE_MINIMUM or later is needed"
+  fi
+  say "Compose $(compose_version) (include: needs $COMPOSE_MINIMUM or later)"
   protect_loopback_ports
 }
 

@@ -1,7 +1,9 @@
 """Start, stop and look at the sandbox: what `make up`, `down`, `ps` and `logs` run.
 
 `make up` starts every service; `make up LESSON=<name>` starts only what that
-lesson needs (its SERVICES and, by Compose, their dependencies).
+lesson needs (its SERVICES and, by Compose, their dependencies). Either way
+tracing is on exactly when the observability lesson's services run after it
+(comms_sandbox.compose.tracing_env; `SANDBOX_TRACING=on make up` forces it).
 """
 
 import socket
@@ -21,9 +23,12 @@ from comms_sandbox.compose import (
     profile_flags,
     recovered_after_restarts,
     restart_proxy,
+    running_services,
+    tracing_env,
     with_dependencies,
 )
 from comms_sandbox.credentials import ensure_credentials, setting
+from comms_sandbox.images import ensure_images
 from scenarios import lessons
 
 WAIT_TIMEOUT_S = 240
@@ -111,13 +116,17 @@ def start(services: list[str]) -> float:
     started = time.monotonic()
     ensure_certificates()
     ensure_credentials()
+    ensure_images(with_dependencies(services))  # only what these services run
     # A lesson's services may sit behind its profile (observability): enable it.
     profiles = profile_flags(services) if services else []
     # Already up (a second `make up LESSON=...`): nginx already knows their addresses.
     were_up = bool(services) and all_healthy(services)
+    # On when the observability lesson runs afterwards (started now or already up);
+    # a changed value makes Compose re-create the api and pricing.
+    tracing = tracing_env(with_dependencies(services) | running_services())
     result = compose(
         *profiles, "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}",
-        *services,
+        *services, env=tracing,
     )  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(services):
         explain_failure()
@@ -157,6 +166,15 @@ def up(
         f"healthy in {seconds:.1f} s",
         rows,
     )
+
+
+@app.command()
+def images(
+    lesson: str = typer.Option("", help="Only this lesson's images; empty: the default stack's."),
+) -> None:
+    """Pull or build the images the default stack (or one lesson) runs, nothing more."""
+    chosen = lessons.get(lesson).services if lesson else ()
+    ensure_images(with_dependencies(chosen))
 
 
 @app.command()

@@ -1,15 +1,12 @@
-"""Utilities the tests share: reading rendered nginx configuration; the stack's state."""
+"""Utilities the tests share: reading rendered nginx configuration; a scenario's checks.
+(The stack's state, which the tests restore: comms_sandbox/stack_state.py.)"""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-from dataclasses import dataclass
 from typing import Any
 
-from comms_sandbox.compose import compose, compose_file, profile_flags
-from scenarios.result import outcome
+from scenarios.result import ScenarioResult, outcome
 
 
 def block(text: str, opening: str, start: int = 0) -> str:
@@ -42,55 +39,24 @@ def failed(part: dict[str, Any]) -> list[str]:
     return [check for check, holds in part["holds"].items() if outcome(holds) == "fails"]
 
 
+def failing_checks(result: ScenarioResult) -> list[str]:
+    """The named checks of a scenario's run (metrics["checks"]) that failed.
+
+    A check not shown (a busy machine) is accepted only with its reason.
+    """
+    checks = result.metrics.get("checks", {})
+    return [check for check, holds in checks.items() if outcome(holds) == "fails"]
+
+
+def assert_holds(result: ScenarioResult) -> None:
+    """The scenario's property held; if not, the failure names each check that did not."""
+    __tracebackhide__ = True  # pytest reports the calling test's line
+    checks = result.metrics.get("checks")
+    assert checks, f"{result.scenario}: no named checks in metrics['checks'] to judge"
+    failing = failing_checks(result)
+    assert not failing, f"{result.scenario}: did not hold: {failing}"
+    assert result.ok, f"{result.scenario}: not ok although no named check failed: {checks}"
+
+
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines()]
-
-
-def project_containers() -> list[str]:
-    return compose("ps", "--all", "--quiet", capture=True).stdout.split()
-
-
-def project_name() -> str:
-    """COMPOSE_PROJECT_NAME when set (it wins, as for Compose), else compose.yaml's name."""
-    return os.environ.get("COMPOSE_PROJECT_NAME") or compose_file()["name"]
-
-
-def project_volumes() -> list[str]:
-    """The named volumes of this Compose project that exist now."""
-    result = subprocess.run(
-        ["docker", "volume", "ls", "--quiet", "--filter",
-         f"label=com.docker.compose.project={project_name()}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return result.stdout.split()
-
-
-def stack_is_running() -> bool:
-    result = compose("ps", "--quiet", "--status=running", capture=True)
-    return bool(result.stdout.strip())
-
-
-@dataclass(frozen=True)
-class StackState:
-    """What the tests found before they started the stack, so they leave it so."""
-
-    running: bool
-    stopped: bool  # containers that exist but do not run (`docker compose stop`)
-    volumes: frozenset[str]
-
-    @classmethod
-    def now(cls) -> StackState:
-        return cls(stack_is_running(), bool(project_containers()), frozenset(project_volumes()))
-
-    def restore(self) -> None:
-        """Remove only what the tests created: a user's stack and its data stay."""
-        if self.running:
-            return
-        # Profile services (the observability lesson's) count as the stack's.
-        profiles = profile_flags()
-        if self.stopped:
-            compose(*profiles, "stop", capture=True)
-            return
-        compose(*profiles, "down", "--remove-orphans", capture=True)  # keeps volumes
-        for volume in sorted(set(project_volumes()) - self.volumes):
-            subprocess.run(["docker", "volume", "rm", volume], capture_output=True, check=False)

@@ -19,7 +19,7 @@ from typing import Any
 import pika
 
 from comms_sandbox import clusters
-from events.rabbit import close_quietly, connect
+from order_events.rabbit import close_quietly, connect
 from scenarios.clusters import kafka_stream, rabbitmq_stream
 from scenarios.result import percentiles_ms
 

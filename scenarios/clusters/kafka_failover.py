@@ -40,7 +40,7 @@ async def watch(admin: AIOKafkaAdminClient, topic: str, started: float,
         try:
             state = await clusters.partition_state(admin, topic, 0)
             samples.append({"t": t, "leader": state.leader, "isr": list(state.isr)})
-        except Exception as error:  # the broker asked may be the one just killed
+        except clusters.KAFKA_UNANSWERED as error:  # the broker asked may be the one just killed
             samples.append({"t": t, "error": type(error).__name__})
         await asyncio.sleep(SAMPLE_S)
 

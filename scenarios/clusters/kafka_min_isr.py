@@ -14,6 +14,7 @@ with one copy, and a consumer still reads everything acknowledged before.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 from comms_sandbox import clusters, docker
@@ -39,15 +40,20 @@ async def isr_now(topic: str) -> list[int]:
         await admin.close()
 
 
-async def wait_for_isr(topic: str, want: list[int], timeout_s: float = ISR_TIMEOUT_S) -> list[int]:
-    """The in-sync set once it is `want`, or whatever it is after timeout_s."""
+async def wait_for_isr(topic: str, want: list[int], unanswered: Counter[str],
+                       timeout_s: float = ISR_TIMEOUT_S) -> list[int]:  # fmt: skip
+    """The in-sync set once it is `want`, or whatever it is after timeout_s.
+
+    Each ask the cluster did not answer is counted in `unanswered`, by error.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     isr: list[int] = []
     while loop.time() < deadline:
         try:
             isr = await isr_now(topic)
-        except Exception:  # a node may be starting or stopping: ask again
+        except clusters.KAFKA_UNANSWERED as error:  # a node may be starting or stopping
+            unanswered[type(error).__name__] += 1
             isr = []
         if isr == want:
             break
@@ -68,11 +74,14 @@ async def run_async() -> dict[str, Any]:
     finally:
         await admin.close()
     steps: list[dict[str, Any]] = []
+    unanswered: Counter[str] = Counter()
     written = [await write("a", "all", BEFORE)]
     steps.append({"step": "3 nodes up", "isr": await isr_now(TOPIC), **written[0].summary()})
     for node in STOPPED:
         await asyncio.to_thread(docker.stop, clusters.kafka_node(node).container)
-        isr = await wait_for_isr(TOPIC, sorted(n for n in (LEADER, *STOPPED) if n > node))
+        isr = await wait_for_isr(
+            TOPIC, sorted(n for n in (LEADER, *STOPPED) if n > node), unanswered
+        )
         if node != STOPPED[-1]:
             written.append(await write("b", "all", PER_STEP))
             steps.append({"step": f"node {node} stopped", "isr": isr, **written[-1].summary()})
@@ -84,10 +93,12 @@ async def run_async() -> dict[str, Any]:
     read = await kafka_stream.read_all(TOPIC, 1)
     for node in STOPPED:
         await asyncio.to_thread(docker.start, clusters.kafka_node(node).container)
-    back = await wait_for_isr(TOPIC, [1, 2, 3], 60)
+    back = await wait_for_isr(TOPIC, [1, 2, 3], unanswered, 60)
     read_after = await kafka_stream.read_all(TOPIC, 1)
-    return measured(steps, written=written, refused=refused, one_copy=one_copy,
-                    reads=(read, read_after), back=back)  # fmt: skip
+    result = measured(steps, written=written, refused=refused, one_copy=one_copy,
+                      reads=(read, read_after), back=back)  # fmt: skip
+    result["isr_asks_unanswered"] = dict(unanswered)  # by error, while nodes stopped and started
+    return result
 
 
 def measured(steps: list[dict[str, Any]], *, written: list[Stream], refused: Stream,

@@ -86,8 +86,9 @@ def observe_rabbit(events: dict[str, Any], since_cut_s: float) -> None:
         events.setdefault("leader_during_cut", leader)
         if leader != events["leader_during_cut"] or leader == CUT_RABBIT.rabbit_name:
             events["leader_during_cut"] = leader
-    except Exception:  # the majority's API is busy electing: look again next second
-        pass
+    except clusters.RABBITMQ_UNANSWERED as error:  # busy electing: look again next second
+        unanswered = events.setdefault("majority_unanswered", {})
+        unanswered[type(error).__name__] = unanswered.get(type(error).__name__, 0) + 1
     if "minority_after_s" not in events and MINORITY_LOG in docker.logs(
         CUT_RABBIT.container, since=events["cut_at_utc"]
     ):

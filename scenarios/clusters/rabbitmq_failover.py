@@ -19,7 +19,7 @@ from typing import Any
 from pika.exceptions import AMQPChannelError, AMQPConnectionError
 
 from comms_sandbox import clusters, docker
-from events.rabbit import close_quietly, connect
+from order_events.rabbit import close_quietly, connect
 from scenarios.clusters import rabbitmq_stream
 from scenarios.clusters.rabbitmq_stream import Traffic
 
@@ -40,7 +40,7 @@ def leader_samples(started: float, samples: list[dict[str, Any]], stop: threadin
         try:
             state = clusters.queue_state(PUBLISHER, QUORUM)
             samples.append({"t": t, "leader": state["leader"], "online": state["online"]})
-        except Exception as error:  # the API may be busy while the cluster reacts
+        except clusters.RABBITMQ_UNANSWERED as error:  # busy while the cluster reacts
             samples.append({"t": t, "error": type(error).__name__})
         stop.wait(SAMPLE_S)
 

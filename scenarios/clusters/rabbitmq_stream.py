@@ -19,7 +19,7 @@ import pika
 from pika.exceptions import AMQPChannelError, AMQPConnectionError
 
 from comms_sandbox import clusters
-from events.rabbit import close_quietly, connect
+from order_events.rabbit import close_quietly, connect
 
 # A killed node makes pika log every broken connection; the lesson reports results instead.
 logging.getLogger("pika").setLevel(logging.CRITICAL)

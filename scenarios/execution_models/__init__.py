@@ -33,6 +33,13 @@ ORDER = 15  # place in the syllabus: after request-response, before load balanci
 # queue servers, and the CPU-budgeted replica behind nginx.
 SERVICES = ("proxy", "exec-async", "exec-threads", "exec-processes", "exec-reuseport",
             "acceptq", "acceptq-reset", "exec-budget")  # fmt: skip
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "comms_sandbox/kernel_counters.py",
+    "comms_sandbox/cgroups.py",
+    "comms_sandbox/spare_cpu.py",
+    "comms_sandbox/wrk.py",
+)
 PARTS = {
     "accept_queue": accept_queue.run,
     "models": models.run,

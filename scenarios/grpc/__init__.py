@@ -14,6 +14,9 @@ What to look at:
 - balancing: 20 calls on ONE channel (one HTTP/2 connection) reach both
   replicas through nginx (L7, per call) but one replica through the TCP
   proxy on 8445 (L4, per connection);
+- draining: 2500 Quotes on one channel with nginx reloaded halfway; the
+  connection ends with GOAWAY, the channel moves to a new one and no call
+  fails (draining.py);
 - REST/JSON over HTTP/1.1 (POST /quotes) versus gRPC over HTTP/2 (Quote):
   latency, message bytes and connections for the same number of calls. The
   REST path is proxy -> api -> pricing, so it also pays the api's hop: the
@@ -36,15 +39,25 @@ from rich.console import Console
 
 from comms_sandbox import config, proxy_log
 from comms_sandbox.health import require_proxy
-from scenarios.grpc import client
-from scenarios.report import records_table
-from scenarios.result import ScenarioResult, percentiles_ms
+from scenarios.grpc import client, draining
+from scenarios.report import print_checks, records_table
+from scenarios.result import ScenarioResult, all_hold, percentiles_ms
 
 NAME = "grpc"
 ORDER = 80  # place in the syllabus
 # What `make up LESSON=grpc` starts: nginx's grpc_pass to the two pricing replicas, and the api for
 # REST.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/protos/sandbox/pricing/v1/pricing.proto",
+    "services/protos/generate.sh",
+    "services/pricing/",
+    "services/api/pricing_client.py",
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "tests/unit/test_pricing.py",
+)
 CALLS = 200
 CONCURRENCY = 8
 QUOTE = {"sku": "BOOK-42", "quantity": 2}
@@ -157,25 +170,38 @@ def run() -> ScenarioResult:
         "kinds": calls_of_each_kind(),
         "balancing": balancing(),
         "rest_vs_grpc": rest_versus_grpc(),
+        "draining": draining.calls_across_a_reload(),  # last: it reloads nginx
     }
-    return ScenarioResult(NAME, _holds(metrics), metrics)
+    metrics["checks"] = checks(metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
 
 
-def _holds(m: dict[str, Any]) -> bool:
+def checks(m: dict[str, Any]) -> dict[str, bool]:
+    """Each property the scenario demonstrates, judged from its metrics."""
     kinds, spread = m["kinds"], m["balancing"]
-    return (
-        kinds["server_streaming"] == [1, 2, 3, 4, 5]
-        and kinds["client_streaming"]["items"] == 3
-        and kinds["bidirectional"][-1]["accepted"]
-        and kinds["deadline"] == "DEADLINE_EXCEEDED"
-        and kinds["invalid_argument"]["code"] == "INVALID_ARGUMENT"
-        and kinds["invalid_argument"]["fields"] == ["sku"]
-        and kinds["health"] == "SERVING"
-        and "sandbox.pricing.v1.PricingService" in kinds["reflection"]
-        and len(spread["L7 nginx grpc_pass (8443)"]) >= 2
-        and len(spread["L4 nginx stream (8445)"]) == 1
-        and grpc_measured_on_one_connection(m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS)
-    )
+    return {
+        "server streaming: ticks 1 to 5 in order": kinds["server_streaming"] == [1, 2, 3, 4, 5],
+        "client streaming: 3 items in one reply": kinds["client_streaming"]["items"] == 3,
+        "bidirectional: ends accepted": bool(kinds["bidirectional"][-1]["accepted"]),
+        "a short deadline ends in DEADLINE_EXCEEDED": kinds["deadline"] == "DEADLINE_EXCEEDED",
+        "a bad sku is INVALID_ARGUMENT naming the field": kinds["invalid_argument"]["code"]
+        == "INVALID_ARGUMENT"
+        and kinds["invalid_argument"]["fields"] == ["sku"],
+        "health says SERVING": kinds["health"] == "SERVING",
+        "reflection lists the pricing service": "sandbox.pricing.v1.PricingService"
+        in kinds["reflection"],
+        "L7 spreads calls over at least 2 replicas": len(spread["L7 nginx grpc_pass (8443)"]) >= 2,
+        "L4 pins the connection to 1 replica": len(spread["L4 nginx stream (8445)"]) == 1,
+        "gRPC: every call on one connection, counted by nginx": grpc_measured_on_one_connection(
+            m["rest_vs_grpc"]["gRPC, HTTP/2"], CALLS
+        ),
+        **{f"draining: {check}": holds for check, holds in draining_checks(m).items()},
+    }
+
+
+def draining_checks(m: dict[str, Any]) -> dict[str, bool]:
+    """The draining part's checks, judged from its metrics (draining.py)."""
+    return draining.draining_holds(m["draining"])
 
 
 def grpc_measured_on_one_connection(way: dict[str, Any], calls: int) -> bool:
@@ -206,3 +232,16 @@ def render(result: ScenarioResult, console: Console) -> None:
     console.print(
         records_table(f"the same quote, {CALLS} calls, {CONCURRENCY} in flight", rows, columns)
     )
+    _render_draining(m["draining"], console)
+
+
+def _render_draining(d: dict[str, Any], console: Console) -> None:
+    rows = [
+        {"": "outcomes", "value": json.dumps(d["outcomes"])},
+        {"": "calls per connection (nginx)", "value": json.dumps(d["calls_per_connection"])},
+    ]
+    title = (
+        f"draining: {d['calls']} Quotes, one channel, nginx reloaded after {d['reloaded_after']}"
+    )
+    console.print(records_table(title, rows, ("", "value")))
+    print_checks(d["holds"], console)

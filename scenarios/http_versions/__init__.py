@@ -44,6 +44,13 @@ NAME = "http-versions"
 ORDER = 35  # place in the syllabus: after TLS
 # What `make up LESSON=http-versions` starts: nginx (HTTP/3 is on by default) and the echo.
 SERVICES = ("proxy", "echo")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/api/early_data.py",
+    "comms_sandbox/http3.py",
+    "comms_sandbox/kernel_counters.py",
+    "scripts/h3.py",
+)
 PARTS = {
     "negotiation": negotiation.run,
     "handshakes": handshakes.run,

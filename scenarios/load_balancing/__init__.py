@@ -32,12 +32,19 @@ from comms_sandbox.health import require_proxy
 from scenarios.charts import save_bar_charts
 from scenarios.load_balancing import failover, layers, methods, scaling
 from scenarios.load_balancing.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, all_hold
 
 NAME = "load-balancing"
 ORDER = 20  # place in the syllabus
 # What `make up LESSON=load-balancing` starts: nginx and the three api replicas it balances.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "services/api/",
+    "images/loadgen/",
+)
 PARTS = ("methods", "layers", "failover", "scaling")
 CHART = "load-balancing.png"
 
@@ -66,13 +73,14 @@ def run(parts: tuple[str, ...] = PARTS) -> ScenarioResult:
     if "scaling" in parts:
         metrics["scaling"] = scaling.run()
     metrics["chart"] = str(save_chart(metrics))
-    ok = all(section["holds"] for section in _sections(metrics))
-    return ScenarioResult(NAME, ok, metrics)
+    metrics["checks"] = checks(metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
 
 
-def _sections(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    found = list(metrics.get("methods", {}).values())
-    return found + [metrics[part] for part in PARTS[1:] if part in metrics]
+def checks(metrics: dict[str, Any]) -> dict[str, bool]:
+    """Each part's verdict (one per balancing method), named after it."""
+    found = {f"methods: {method}": r["holds"] for method, r in metrics.get("methods", {}).items()}
+    return found | {part: metrics[part]["holds"] for part in PARTS[1:] if part in metrics}
 
 
 def save_chart(metrics: dict[str, Any]) -> Path:

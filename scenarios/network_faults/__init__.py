@@ -1,9 +1,10 @@
 """Network faults: latency, cut connections and partitions, and what keeps the system standing.
 
-Toxiproxy (faults/README.md) sits between `api-faults` (the api, published on
-127.0.0.1:8086) and pricing, RabbitMQ and Kafka. Each part adds its fault
-through Toxiproxy's API, measures what the client, the dependency and the
-brokers saw, and removes the fault, also when it stops early.
+Toxiproxy (its proxies: compose.yaml and toxiproxy.json, beside this file)
+sits between `api-faults` (the api, published on 127.0.0.1:8086) and
+pricing, RabbitMQ and Kafka. Each part adds its fault through Toxiproxy's
+API, measures what the client, the dependency and the brokers saw, and
+removes the fault, also when it stops early.
 
 What to look at:
 - deadlines: 1 s of latency on pricing's answers against api-faults' 0.5 s
@@ -42,6 +43,12 @@ NAME = "network-faults"
 ORDER = 95  # place in the syllabus
 # What `make up LESSON=network-faults` starts (Compose adds pricing, the brokers).
 SERVICES = ("toxiproxy", "api-faults")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "comms_sandbox/toxiproxy.py",
+    "services/api/resilience.py",
+    "services/api/pricing_client.py",
+)
 PARTS = {
     "deadlines": deadlines.run,
     "retries": retries.run,

@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from comms_sandbox import config
 from comms_sandbox.kafka_offsets import Inspector
-from events import kafka as events_kafka
-from events import rabbit
-from events.model import sample_orders
+from order_events import kafka as events_kafka
+from order_events import rabbit
+from order_events.model import sample_orders
 
 MESSAGES = 300
 PREFETCH = 10

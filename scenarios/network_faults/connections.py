@@ -14,6 +14,7 @@ from typing import Any
 
 from comms_sandbox import toxiproxy
 from scenarios.network_faults.partition import orders_under
+from scenarios.result import all_hold
 
 FAULTS = {
     "rabbitmq connections reset after 1 s": ("rabbitmq", "reset_peer", {"timeout": 1000}),
@@ -32,7 +33,7 @@ def run() -> dict[str, Any]:
         accepted, delivered = result.pop("accepted_ids"), result.pop("delivered")
         result["holds"] = holds(result, accepted, delivered)
         results[name] = result
-    return {"faults": results, "holds": {k: all(r["holds"].values()) for k, r in results.items()}}
+    return {"faults": results, "holds": {k: all_hold(r["holds"]) for k, r in results.items()}}
 
 
 def holds(result: dict[str, Any], accepted: set[str], delivered: set[str]) -> dict[str, bool]:

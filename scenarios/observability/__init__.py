@@ -25,19 +25,30 @@ from typing import Any
 
 import httpx
 
-from comms_sandbox import config, prometheus, proxy_log, service_logs, zipkin
-from comms_sandbox.health import require_lesson_service, require_proxy
+from comms_sandbox import config, docker, prometheus, proxy_log, service_logs, zipkin
+from comms_sandbox.compose import TRACING_VARIABLE
+from comms_sandbox.health import SandboxNotUpError, require_lesson_service, require_proxy
 from scenarios.observability import evidence, trace
 from scenarios.observability.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, all_hold
 
 NAME = "observability"
 ORDER = 90  # place in the syllabus
 # What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api).
 SERVICES = ("proxy", "zipkin", "prometheus", "shipping", "ledger")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "proxy/metrics.js",
+    "services/telemetry/",
+    "services/api/observability.py",
+    "services/api/tracing.py",
+    "services/pricing/observability.py",
+    "comms_sandbox/compose.py",
+)
 WAIT_S = 30.0  # for spans to be exported, logs flushed, targets scraped (every 5 s)
 CATCH_UP_S = 90.0  # for the ledger to read what was published before it started
 ORDER_BODY = {"sku": "BOOK-42", "quantity": 2, "sequence": 1}
+TRACED = ("api", "pricing", "shipping", "ledger")  # on the order's path, traced when on
 
 __all__ = ["NAME", "ORDER", "SERVICES", "render", "run", "where"]
 
@@ -53,6 +64,21 @@ def require_backends() -> None:
     require_proxy()
     require_lesson_service("Zipkin", zipkin.answers, NAME)
     require_lesson_service("Prometheus", prometheus.answers, NAME)
+    if untraced := untraced_containers():
+        raise SandboxNotUpError(
+            f"tracing is off in {', '.join(untraced)}: `make up LESSON={NAME}` turns it on "
+            f"(Zipkin started by hand does not; {TRACING_VARIABLE}=on make up forces it)."
+        )
+
+
+def untraced_containers() -> list[str]:
+    """The running containers on the order's path whose tracing switch is not on."""
+    return [
+        c.name
+        for service in TRACED
+        for c in docker.containers(service)
+        if c.state == "running" and docker.environment(c.name).get(TRACING_VARIABLE) != "on"
+    ]
 
 
 def place_order(request_id: str) -> dict[str, Any]:
@@ -172,13 +198,13 @@ def run() -> ScenarioResult:
         "every service logged the request id": not evidence.missing_log_services(lines),
         "log lines carry the trace's id": bool(trace_id)
         and not evidence.wrong_trace_ids(lines, trace_id),
-        "counters moved by the expected amounts": all(row["holds"] for row in rows),
+        "counters moved by the expected amounts": bool(rows) and all(row["holds"] for row in rows),
         "every Prometheus target up": not evidence.targets_down(prometheus.targets()),
         "ledger's lag back to 0": bool(lag),
     }
     return ScenarioResult(
         scenario=NAME,
-        ok=all(checks.values()),
+        ok=all_hold(checks),
         metrics={
             "request_id": request_id,
             "trace_id": trace_id,

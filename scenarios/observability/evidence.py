@@ -7,7 +7,7 @@ from typing import Any
 
 # Every service that handles a priced order logs at least one line with its request id.
 LOGGING_SERVICES = ("proxy", "api", "pricing", "shipping", "ledger")
-# Jobs Prometheus scrapes (observability/prometheus.yml); each must have a target up.
+# Jobs Prometheus scrapes (prometheus.yml, beside the lesson); each must have a target up.
 JOBS = ("api", "pricing", "consumers", "nginx", "rabbitmq", "zipkin", "prometheus")
 LAG = 'sum(kafka_consumergroup_lag{group="ledger"})'
 OLDEST_SCRAPE = "min(timestamp(up))"  # when the least recently scraped target was scraped

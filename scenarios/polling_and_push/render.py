@@ -102,7 +102,7 @@ def render(result: ScenarioResult, console: Console) -> None:
     console.print(methods_table(m["side_by_side"]))
     console.print(memory_table(m["memory"]))
     console.print(failover_table(m["failover"]))
-    for claim, held in m["holds"].items():
+    for claim, held in m["checks"].items():
         console.print(f"{claim}: {verdict(held)}")
     console.print(TRADE_OFFS)
     console.print(f"chart: {save_chart(m['side_by_side'])}")

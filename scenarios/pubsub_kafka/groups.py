@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka import ConsumerRecord, TopicPartition
 
 from comms_sandbox.kafka import Deduplicator, GroupMember, tp_name
-from events.kafka import OrderPublisher
-from events.model import OrderPlaced
+from order_events.kafka import OrderPublisher
+from order_events.model import OrderPlaced
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from aiokafka.errors import KafkaError
 
 from comms_sandbox import docker
 from comms_sandbox.kafka_offsets import Inspector
-from events import kafka as events
-from events.model import OrderPlaced, sample_orders
+from order_events import kafka as events
+from order_events.model import OrderPlaced, sample_orders
 from scenarios.pubsub_kafka.groups import Group, order_violations
 
 EVENTS = 600

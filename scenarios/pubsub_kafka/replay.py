@@ -11,7 +11,7 @@ from typing import Any
 
 from comms_sandbox import kafka as host_kafka
 from comms_sandbox.kafka_offsets import Inspector, named
-from events import kafka as events
+from order_events import kafka as events
 from scenarios.pubsub_kafka.semantics import Published
 
 

@@ -25,8 +25,8 @@ from aiokafka import TopicPartition
 
 from comms_sandbox import kafka as host_kafka
 from comms_sandbox.kafka_offsets import Inspector, Offsets, named
-from events import kafka as events
-from events.model import POISON, sample_orders
+from order_events import kafka as events
+from order_events.model import POISON, sample_orders
 from scenarios.pubsub_kafka.groups import Group, order_violations, stall_s
 
 EVENTS = 300

@@ -6,7 +6,7 @@ through the fanout exchange `sandbox.orders.broadcast` the notifier's and
 the auditor's (publish-subscribe: each subscriber gets its own copy), and
 through a topic binding the work queue, shared by three workers (competing
 consumers: each event goes to one of them). The topology is declared in
-broker/rabbitmq/definitions.json; services/events/rabbit.py publishes with
+broker/rabbitmq/definitions.json; services/order_events/rabbit.py publishes with
 confirms and consumes with manual acks.
 
 What to look at:
@@ -35,16 +35,26 @@ from pika.exceptions import AMQPConnectionError
 
 from comms_sandbox import config, ports
 from comms_sandbox.health import SandboxNotUpError
-from events import rabbit
+from order_events import rabbit
 from scenarios.pubsub_rabbitmq import broadcast, restart
 from scenarios.pubsub_rabbitmq.render import render
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, from_parts
 
 NAME = "pubsub-rabbitmq"
 ORDER = 40  # place in the syllabus
 # What `make up LESSON=pubsub-rabbitmq` starts: the broker alone: the scenario publishes and
 # consumes from the host.
 SERVICES = ("rabbitmq",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "broker/rabbitmq/",
+    "services/order_events/model.py",
+    "services/order_events/rabbit.py",
+    "comms_sandbox/rabbitmq.py",
+    "images/perftest/",
+    "tests/integration/test_rabbitmq.py",
+    "tests/unit/test_events_rabbit.py",
+)
 PARTS = ("pubsub", "restart")
 
 __all__ = ["NAME", "PARTS", "render", "run"]
@@ -73,6 +83,6 @@ def run(parts: tuple[str, ...] = PARTS) -> ScenarioResult:
     if "restart" in parts:
         metrics["restart"] = restart.run(url)
         metrics["restart"]["holds"] = restart.holds(metrics["restart"])
-    ok = all(all(section["holds"].values()) for section in metrics.values())
-    evidence = metrics.get("pubsub", {}).get("dead_letters", [])
-    return ScenarioResult(NAME, ok, metrics, evidence=evidence)
+    result = from_parts(NAME, metrics, list(metrics))
+    result.evidence = metrics.get("pubsub", {}).get("dead_letters", [])
+    return result

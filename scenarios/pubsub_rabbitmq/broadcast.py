@@ -14,8 +14,8 @@ from typing import Any
 import pika
 
 from comms_sandbox import rabbitmq
-from events import rabbit
-from events.model import POISON, sample_orders
+from order_events import rabbit
+from order_events.model import POISON, sample_orders
 from scenarios.pubsub_rabbitmq import subscribers
 
 EVENTS = 200

@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 from comms_sandbox import docker, rabbitmq
-from events import rabbit
-from events.model import sample_orders
+from order_events import rabbit
+from order_events.model import sample_orders
 from scenarios.pubsub_rabbitmq import subscribers
 
 EVENTS = 600

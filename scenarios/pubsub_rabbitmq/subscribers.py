@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comms_sandbox import rabbitmq
-from events import rabbit
-from events.model import OrderPlaced
+from order_events import rabbit
+from order_events.model import OrderPlaced
 
 WORKERS = 3
 WORK_S = (0.0, 0.003)  # simulated processing time per event, uniform

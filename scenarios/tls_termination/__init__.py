@@ -1,6 +1,6 @@
 """TLS termination: where TLS ends, what was negotiated, and what is refused.
 
-Three ways through the same proxy (proxy/tls.py), certificates from a
+Three ways through the same proxy (proxy/tls_termination.py), certificates from a
 throwaway local CA (.sandbox/tls/ca.pem, made by `make up`):
 - termination, https://127.0.0.1:8443: nginx ends TLS and talks plain HTTP
   to the api replicas, which learn of it from X-Forwarded-Proto;
@@ -27,9 +27,9 @@ from rich.console import Console
 
 from comms_sandbox import config, ports
 from comms_sandbox.health import require_proxy
-from proxy import tls
+from proxy import tls_termination as proxy_tls
 from scenarios.report import records_table
-from scenarios.result import ScenarioResult
+from scenarios.result import ScenarioResult, all_hold
 from scenarios.tls_termination.probes import (
     Target,
     backend_view,
@@ -45,12 +45,20 @@ ORDER = 30  # place in the syllabus
 # What `make up LESSON=tls-termination` starts: nginx (terminating, passing through, re-encrypting)
 # and api-tls.
 SERVICES = ("proxy",)
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "proxy/site.py",
+    "proxy/nginx.conf",
+    "comms_sandbox/certs.py",
+    "services/api/",
+    "tests/unit/test_certs.py",
+)
 
 
 def targets() -> tuple[Target, ...]:
     return (
         Target("termination", ports.PROXY_TLS.port, "localhost", "/whoami"),
-        Target("passthrough", ports.PROXY_PASSTHROUGH.port, tls.PASSTHROUGH_SNI, "/whoami"),
+        Target("passthrough", ports.PROXY_PASSTHROUGH.port, proxy_tls.PASSTHROUGH_SNI, "/whoami"),
         Target("re-encryption", ports.PROXY_TLS.port, "localhost", "/reencrypt/whoami"),
     )
 
@@ -106,26 +114,36 @@ def run() -> ScenarioResult:
         "versions": versions(termination),
         "refusals": refusals(termination, passthrough),
     }
-    return ScenarioResult(NAME, _holds(metrics), metrics)
+    metrics["checks"] = checks(metrics)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
 
 
-def _holds(m: dict[str, Any]) -> bool:
+def checks(m: dict[str, Any]) -> dict[str, bool]:
+    """Each property the scenario demonstrates, judged from its metrics."""
     paths, versions_, refused = m["paths"], m["versions"], m["refusals"]
-    return (
-        paths["termination"]["alpn"] == "h2"
-        and paths["termination"]["subject"] == "localhost"
-        and paths["passthrough"]["subject"] == tls.BACKEND
-        and paths["re-encryption"]["backend_scheme"] == "https"
-        and all(p["status"] == 200 and p["resumed"] == p["rounds"] for p in paths.values())
-        and versions_["TLSv1_3"] == versions_["TLSv1_2"] == "accepted"
-        and versions_["TLSv1_1"].startswith("refused")
-        and versions_["TLSv1"].startswith("refused")
-        and refused["plain HTTP to the TLS port"].startswith("400")
-        and refused["plain HTTP on 8080"].startswith("308")
-        and refused["re-encryption trusting the wrong CA"].startswith("502")
-        and refused["unknown SNI on the passthrough port"] != "None"
-        and refused["client without the local CA"] != "None"
-    )
+    return {
+        "termination: nginx negotiates h2": paths["termination"]["alpn"] == "h2",
+        "termination: nginx shows the localhost certificate":
+            paths["termination"]["subject"] == "localhost",
+        "passthrough: the backend shows its own certificate":
+            paths["passthrough"]["subject"] == proxy_tls.BACKEND,
+        "re-encryption: the backend is reached over https":
+            paths["re-encryption"]["backend_scheme"] == "https",
+        "every path answers 200 and resumes every session": all(
+            p["status"] == 200 and p["resumed"] == p["rounds"] for p in paths.values()
+        ),
+        "TLS 1.3 and 1.2 accepted": versions_["TLSv1_3"] == versions_["TLSv1_2"] == "accepted",
+        "TLS 1.1 and 1.0 refused": versions_["TLSv1_1"].startswith("refused")
+            and versions_["TLSv1"].startswith("refused"),
+        "plain HTTP to the TLS port gets 400":
+            refused["plain HTTP to the TLS port"].startswith("400"),
+        "plain HTTP on 8080 gets a 308": refused["plain HTTP on 8080"].startswith("308"),
+        "re-encryption trusting the wrong CA gets 502":
+            refused["re-encryption trusting the wrong CA"].startswith("502"),
+        "an unknown SNI name is refused": refused["unknown SNI on the passthrough port"] != "None",
+        "a client without the local CA is refused":
+            refused["client without the local CA"] != "None",
+    }  # fmt: skip
 
 
 PATH_ROWS = (

@@ -30,6 +30,12 @@ from scenarios.webrtc.render import render
 NAME = "webrtc"
 ORDER = 68  # place in the syllabus: after polling and push (its WebSocket signals)
 SERVICES = ("proxy", "turn")
+# Files elsewhere that the lesson relies on (its page's `## Files` lists them).
+SHARED_FILES = (
+    "services/api/signaling.py",
+    "services/api/routes/signaling.py",
+    "images/coturn/",
+)
 MESSAGES = 200
 BAD_FRAMES = {
     "not JSON": "{nope",

@@ -18,8 +18,8 @@ from typing import Protocol
 from aiokafka.errors import KafkaError
 
 from api.settings import Settings
-from events import kafka, rabbit
-from events.model import OrderPlaced
+from order_events import kafka, rabbit
+from order_events.model import OrderPlaced
 
 
 class PublishError(RuntimeError):

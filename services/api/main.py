@@ -2,16 +2,14 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 
 import telemetry
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from feed.hub import Hub
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from telemetry.messaging import instrument_aiokafka, instrument_pika
 
 from api.early_data import TooEarly
 from api.events import build_fanout
@@ -22,12 +20,23 @@ from api.pricing_client import PricingClient
 from api.routes import delay, feed, health, orders, quotes, signaling, whoami
 from api.settings import settings
 
+
+def tracing_module() -> ModuleType | None:
+    """api.tracing when tracing is switched on (its clients instrumented now), else None.
+
+    Imported here, not at the top: with tracing off (the default, and whenever the
+    observability lesson is not running) no instrumentation is loaded at all.
+    """
+    if not telemetry.setup("api"):
+        return None
+    from api import tracing  # noqa: PLC0415 - only when switched on
+
+    tracing.instrument_clients()
+    return tracing
+
+
 # Before anything makes a gRPC channel or a broker connection: they are instrumented as made.
-TRACING = telemetry.setup("api")
-if TRACING:
-    GrpcAioInstrumentorClient().instrument()
-    instrument_pika()
-    instrument_aiokafka()
+TRACING = tracing_module()
 
 
 @asynccontextmanager
@@ -80,19 +89,18 @@ app = FastAPI(
     lifespan=lifespan,
     # Also through the layer-4 and passthrough ports, where nginx reads no HTTP.
     max_body_size=MAX_BODY_BYTES,
+    # FastAPI's own OpenTelemetry layer stays off: with tracing on, the spans come from
+    # OpenTelemetry's FastAPI instrumentation (api/tracing.py), which FastAPI defers to;
+    # off, each request then skips even FastAPI's look for a configured provider.
+    telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
 )
 # Innermost: a 425 still names its replica, and is logged and counted like any answer.
 app.add_middleware(TooEarly)
 app.add_middleware(ServedBy)
-app.add_middleware(RequestTelemetry)
+app.add_middleware(RequestTelemetry, tag_span=TRACING.tag_current_span if TRACING else None)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
 for module in (health, whoami, quotes, delay, orders, feed, signaling):
     app.include_router(module.router, responses=COMMON_RESPONSES)
 if TRACING:
-    # Its middleware wraps the whole app, so every request's server span is current
-    # below it. Health probes every second would bury the orders: not traced.
-    # Without ASGI's receive/send sub-spans: one span per request, with its children.
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="/healthz,/readyz", exclude_spans=["receive", "send"]
-    )
+    TRACING.instrument_app(app)  # last: its middleware wraps the whole app

@@ -3,19 +3,19 @@
 The request id comes from X-Request-ID (nginx keeps a good one or makes one;
 a bad one is replaced here too, since the api is also reachable without
 nginx). It is bound for the whole request, so the pricing call, both
-publishes and every log line carry it, and it tags the request's server span,
-which is how the trace is found in Zipkin.
+publishes and every log line carry it, and, when tracing is on, it tags the
+request's server span, which is how the trace is found in Zipkin.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
-from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from telemetry import REQUEST_ID_HEADER, REQUEST_ID_TAG, bound_request_id
+from telemetry import REQUEST_ID_HEADER, bound_request_id
 
 log = logging.getLogger("api.access")
 
@@ -42,10 +42,14 @@ def route_of(scope: Scope) -> str:
 
 
 class RequestTelemetry:
-    """Plain ASGI (streamed responses pass untouched): id, access line and metrics per request."""
+    """Plain ASGI (streamed responses pass untouched): id, access line and metrics per request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `tag_span` (given only when tracing is on) puts the request id on the current span.
+    """
+
+    def __init__(self, app: ASGIApp, tag_span: Callable[[str], None] | None = None) -> None:
         self.app = app
+        self.tag_span = tag_span
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -53,7 +57,8 @@ class RequestTelemetry:
             return
         headers = dict(scope.get("headers", []))
         with bound_request_id(headers.get(REQUEST_ID_HEADER.encode())) as request_id:
-            trace.get_current_span().set_attribute(REQUEST_ID_TAG, request_id)
+            if self.tag_span is not None:
+                self.tag_span(request_id)
             if scope["type"] == "websocket":
                 await self.app(scope, receive, send)
                 return

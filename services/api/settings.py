@@ -15,7 +15,7 @@ class Settings(BaseSettings):
     # one attempt; "naive", immediate retries; "on", retries with backoff,
     # jitter and a budget, behind a circuit breaker. The faults lesson compares them.
     pricing_resilience: Literal["off", "naive", "on"] = "off"
-    # Order events (services/events/): empty means "not configured", and
+    # Order events (services/order_events/): empty means "not configured", and
     # POST /orders then answers 503 for that broker rather than pretend.
     rabbitmq_url: str = ""
     kafka_bootstrap: str = ""

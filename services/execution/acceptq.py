@@ -14,9 +14,12 @@ it a burst meets a full queue only at the SYN (dropped, retransmitted);
 with it, also when the request arrives, as over a real network where many
 handshakes are in flight at once.
 
-What the kernel does with a full queue depends on net.ipv4.tcp_abort_on_overflow
-(a per-namespace sysctl, set by compose for this container only): 0 drops the
-handshake's last ACK and lets the client retry, 1 answers it with a reset.
+A SYN that meets a full queue is always dropped. The segment that would
+create the connection's socket (the handshake's last ACK; under
+TCP_DEFER_ACCEPT the first data segment) depends on
+net.ipv4.tcp_abort_on_overflow (a per-namespace sysctl, set by compose for
+this container only): 0 drops it and lets the client retry, 1 answers it
+with a reset.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The observability lesson's Kafka end. aiokafka's instrumentation ends its
 receive span as soon as getone() returns, so the booking gets a span of its
 own, started from the record's trace context: a child of the api's send span,
-in the order's one trace. A record that is not an OrderPlaced goes to the
+in the order's one trace, and linked to it too, as the messaging conventions
+ask of a process span (a link still holds where a parent cannot: a batch, a
+record read long after). A record that is not an OrderPlaced goes to the
 `orders.dead-letter` topic with the reason.
 
 It also measures its group's lag from the broker, every few seconds: the
@@ -24,10 +26,10 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from telemetry.heartbeat import beat
-from telemetry.messaging import instrument_aiokafka
+from telemetry.links import creation_links
 
-from events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
-from events.model import InvalidEventError, OrderPlaced
+from order_events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
+from order_events.model import InvalidEventError, OrderPlaced
 
 log = logging.getLogger("ledger")
 tracer = trace.get_tracer("ledger")
@@ -51,8 +53,11 @@ def _headers(record: ConsumerRecord) -> dict[str, str]:
 async def book(record: ConsumerRecord, dead_letters: OrderPublisher) -> None:
     headers = _headers(record)
     parent = propagate.extract(headers)
+    links = creation_links(headers.items())
     with (
-        tracer.start_as_current_span(f"{record.topic} process", context=parent) as span,
+        tracer.start_as_current_span(
+            f"{record.topic} process", context=parent, links=links
+        ) as span,
         telemetry.bound_request_id(headers.get(telemetry.REQUEST_ID_HEADER)) as request_id,
     ):
         span.set_attribute(telemetry.REQUEST_ID_TAG, request_id)
@@ -119,6 +124,9 @@ async def run(bootstrap: str) -> None:
 
 def main() -> None:
     if telemetry.setup("ledger"):
+        # Only when tracing is on: off, no instrumentation module is loaded.
+        from telemetry.messaging import instrument_aiokafka  # noqa: PLC0415
+
         instrument_aiokafka()
     asyncio.run(run(os.environ["LEDGER_KAFKA_BOOTSTRAP"]))
 

@@ -1,8 +1,10 @@
 """pricing's side of observability: each call's request id, its log line and its metrics.
 
 The api sends its request id as `x-request-id` metadata; it is bound for the
-call (log lines, the server span's `request.id` tag). Calls are counted per
-method and status code, with their duration, on :9464/metrics.
+call (log lines and, when tracing is on, the server span's `request.id` tag).
+Calls are counted per method and status code, with their duration, on
+:9464/metrics. With tracing off no OpenTelemetry module is loaded: the
+instrumentation is imported by instrument_server(), called only when on.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import GrpcInstrumentorServer, filters
 from prometheus_client import Counter, Histogram
-from telemetry import REQUEST_ID_HEADER, REQUEST_ID_TAG, bound_request_id
+from telemetry import REQUEST_ID_HEADER, bound_request_id
 
 log = logging.getLogger("pricing.calls")
 
@@ -31,12 +31,33 @@ DURATION = Histogram(
 )
 
 
-def instrument_server() -> None:
-    """Trace every call but the health checks (the api's /readyz asks every second)."""
+TagSpan = Callable[[str], None]
+
+
+def instrument_server() -> TagSpan:
+    """Trace every call but the health checks (the api's /readyz asks every second);
+    the function that tags a call's span with its request id.
+
+    Call it before the server is made (the instrumentation adds its interceptor then),
+    and only when tracing is on: the imports are here so that off, nothing is loaded.
+    """
+    from opentelemetry.instrumentation.grpc import (  # noqa: PLC0415
+        GrpcInstrumentorServer,
+        filters,
+    )
+    from telemetry.tracing import tag_current_span  # noqa: PLC0415
+
     GrpcInstrumentorServer(filter_=filters.negate(filters.health_check())).instrument()
+    return tag_current_span
 
 
 class CallTelemetry(grpc.ServerInterceptor):
+    """Each call's request id bound, counted, timed and logged; `tag_span` (only given
+    when tracing is on) tags the call's span with the request id."""
+
+    def __init__(self, tag_span: TagSpan | None = None) -> None:
+        self.tag_span = tag_span
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
@@ -50,7 +71,7 @@ class CallTelemetry(grpc.ServerInterceptor):
         kind = _HANDLER_KIND[(handler.request_streaming, handler.response_streaming)]
         factory, behavior = kind
         return factory(
-            wrap(getattr(handler, behavior), details.method, request_id),
+            wrap(getattr(handler, behavior), details.method, request_id, self.tag_span),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -64,17 +85,25 @@ _HANDLER_KIND = {
 }
 
 
-def _measured(behavior: Callable, method: str, request_id: Any) -> Callable:
+def _measured(
+    behavior: Callable, method: str, request_id: Any, tag_span: TagSpan | None
+) -> Callable:
     def call(request: Any, context: grpc.ServicerContext) -> Any:
-        with bound_request_id(request_id) as bound, _Call(method, bound, context):
+        with bound_request_id(request_id) as bound, _Call(method, context):
+            if tag_span is not None:
+                tag_span(bound)
             return behavior(request, context)
 
     return call
 
 
-def _measured_stream(behavior: Callable, method: str, request_id: Any) -> Callable:
+def _measured_stream(
+    behavior: Callable, method: str, request_id: Any, tag_span: TagSpan | None
+) -> Callable:
     def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with bound_request_id(request_id) as bound, _Call(method, bound, context):
+        with bound_request_id(request_id) as bound, _Call(method, context):
+            if tag_span is not None:
+                tag_span(bound)
             yield from behavior(request, context)
 
     return call
@@ -83,9 +112,8 @@ def _measured_stream(behavior: Callable, method: str, request_id: Any) -> Callab
 class _Call:
     """Times one call; on exit counts it under its status code and logs one line."""
 
-    def __init__(self, method: str, request_id: str, context: grpc.ServicerContext) -> None:
+    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
         self.method, self.context = method, context
-        trace.get_current_span().set_attribute(REQUEST_ID_TAG, request_id)
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()

@@ -7,26 +7,34 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from types import ModuleType
 
 import grpc
 import telemetry
 from google.protobuf import any_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from sandbox.feed.v1 import feed_pb2, feed_pb2_grpc
+from sandbox.feed.v1 import feed_pb2
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from pricing import healthcheck, rules
+from pricing import decoding, healthcheck, rules
 from pricing.feed_service import FeedService
-from pricing.observability import CallTelemetry, instrument_server
+from pricing.observability import CallTelemetry, TagSpan, instrument_server
 from pricing.slots import POOL_SIZE, StreamSlots, past
 
 log = logging.getLogger("pricing")
-SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
 MAX_MESSAGE_BYTES = 16 * 1024
-FEED_SERVICE_NAME = feed_pb2.DESCRIPTOR.services_by_name["FeedService"].full_name
+
+
+def _service(module: ModuleType, name: str) -> ServiceDescriptor:
+    return module.DESCRIPTOR.services_by_name[name]
+
+
+SERVICE_NAME = _service(pricing_pb2, "PricingService").full_name
+FEED_SERVICE_NAME = _service(feed_pb2, "FeedService").full_name
 
 
 class PricingService(pricing_pb2_grpc.PricingServiceServicer):
@@ -127,19 +135,24 @@ def _checked(context: grpc.ServicerContext, check: Callable[..., None], *args: o
         context.abort_with_status(rpc_status.to_status(status))
 
 
-def build_server() -> grpc.Server:
-    """The server with every service registered; the caller adds a port."""
+def build_server(tag_span: TagSpan | None = None) -> grpc.Server:
+    """The server with every service registered; the caller adds a port.
+
+    `tag_span` (when tracing is on) tags each call's span with its request id.
+    """
     # Streams hold a thread each for their life: slots.py caps them below the pool.
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=POOL_SIZE),
-        interceptors=[CallTelemetry()],
+        interceptors=[CallTelemetry(tag_span)],
         # Every message here is a few dozen bytes: refuse big ones before parsing
         # them (RESOURCE_EXHAUSTED), on every port, the layer-4 one (8445) included.
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
     )
-    pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingService(), server)
+    # Not the generated add_*Servicer_to_server: requests are decoded in the handler, so
+    # bytes that are not the request message get INVALID_ARGUMENT (decoding.py).
+    decoding.add_servicer(PricingService(), _service(pricing_pb2, "PricingService"), server)
     feed = FeedService(os.environ.get("PRICING_REDIS_URL", ""))
-    feed_pb2_grpc.add_FeedServiceServicer_to_server(feed, server)
+    decoding.add_servicer(feed, _service(feed_pb2, "FeedService"), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (SERVICE_NAME, ""):  # "" is the whole server's status
@@ -150,11 +163,16 @@ def build_server() -> grpc.Server:
     return server
 
 
+def make_server() -> grpc.Server:
+    """Telemetry set up, then the server built: traced only when tracing is switched on."""
+    # Before the server is made: the instrumentation adds its interceptor then.
+    tag_span = instrument_server() if telemetry.setup("pricing") else None
+    return build_server(tag_span)
+
+
 def main() -> None:
-    if telemetry.setup("pricing"):
-        instrument_server()  # before the server is made: it adds its interceptor then
     address = os.environ.get("PRICING_LISTEN", "0.0.0.0:50051")
-    server = build_server()
+    server = make_server()
     server.add_insecure_port(address)
     server.start()
     log.info("pricing listening on %s", address)

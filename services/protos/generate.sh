@@ -1,7 +1,7 @@
 #!/bin/sh
 # Generate the Python gRPC stubs for every .proto below this folder.
 # Usage: generate.sh OUT_DIR [PYTHON]   (PYTHON must have grpcio-tools)
-# Used by the image build and by the host (comms_sandbox/grpc.py), so both agree.
+# Used by the image build and by the host (`make protos`: comms_sandbox/protos.py), so both agree.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1

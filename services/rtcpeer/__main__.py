@@ -36,6 +36,9 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 SIGNAL_URL = os.environ.get("RTCPEER_SIGNAL_URL", "ws://proxy:8090/signal/ws")
 TURN_URL = os.environ.get("RTCPEER_TURN_URL", "http://proxy:8090/signal/turn")
 OPEN_WITHIN_S = 20.0
+# A whole run, answering included, ends by then: a peer whose other side never
+# calls (a browser that failed to load) must not wait for ever.
+RUN_WITHIN_S = 120.0
 
 
 def arguments() -> argparse.Namespace:
@@ -218,5 +221,10 @@ async def main() -> dict[str, Any]:
     return report
 
 
+async def bounded() -> dict[str, Any]:
+    """main(), given up after RUN_WITHIN_S with TimeoutError (the process exits non-zero)."""
+    return await asyncio.wait_for(main(), RUN_WITHIN_S)
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main())))
+    print(json.dumps(asyncio.run(bounded())))

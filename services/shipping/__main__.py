@@ -2,7 +2,8 @@
 
 The observability lesson's RabbitMQ end. The pika instrumentation starts a
 consumer span from the message's trace context (a child of the api's
-publish span); the handler binds the message's request id, so its log line
+publish span), and telemetry's consume hook links it to that context too;
+the handler binds the message's request id, so its log line
 joins the order's other lines. A message that is not an OrderPlaced is
 rejected without requeue: the queue dead-letters it to sandbox.orders.dlx.
 """
@@ -17,10 +18,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 from prometheus_client import Counter
 from telemetry.heartbeat import beat
-from telemetry.messaging import instrument_pika
 
-from events.model import InvalidEventError, OrderPlaced
-from events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
+from order_events.model import InvalidEventError, OrderPlaced
+from order_events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
 
 log = logging.getLogger("shipping")
 
@@ -68,6 +68,9 @@ def consume(url: str) -> None:
 
 def main() -> None:
     if telemetry.setup("shipping"):
+        # Only when tracing is on: off, no instrumentation module is loaded.
+        from telemetry.messaging import instrument_pika  # noqa: PLC0415
+
         instrument_pika()
     # RabbitMQ restarts are part of the lessons: reconnect for as long as it takes.
     # A permanent error (credentials, permissions) ends the process: compose restarts it.

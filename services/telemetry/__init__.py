@@ -1,10 +1,13 @@
 """What every Python service shares to be observable: one request id, JSON logs, traces, metrics.
 
-    telemetry.setup("pricing")   # JSON logs on stdout, traces to Zipkin, /metrics on :9464
+    telemetry.setup("pricing")   # JSON logs on stdout, /metrics on :9464, traces when on
 
 Settings are environment variables, the standard OpenTelemetry ones where
-they exist: OTEL_EXPORTER_ZIPKIN_ENDPOINT (no endpoint: no tracing),
-OTEL_SDK_DISABLED=true (tracing off, for the benchmark), METRICS_PORT.
+they exist: SANDBOX_TRACING=on|off (off by default; the host turns it on
+while the observability lesson runs), OTEL_EXPORTER_ZIPKIN_ENDPOINT (no
+endpoint: no tracing), OTEL_SDK_DISABLED=true (OpenTelemetry's own off
+switch, still honoured), OTEL_TRACES_SAMPLER(_ARG), METRICS_PORT. With
+tracing off no OpenTelemetry module is imported (telemetry/setup.py).
 """
 
 from telemetry.context import (

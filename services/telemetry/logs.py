@@ -1,9 +1,14 @@
-"""JSON log lines on stdout, each with the service, the request id and the trace id.
+"""JSON log lines on stdout, each with the service, the request id and (when tracing) the trace id.
 
 One JSON object per line: `docker compose logs` stays readable, and a tool
 (or the observability scenario) can filter one request's lines by its id.
 json.dumps escapes what a client sent (quotes, newlines, control characters),
 so no value can forge a second log line.
+
+The request id needs nothing but telemetry/context.py. The trace and span
+ids come from a function telemetry/setup.py hands over only when tracing is
+on (telemetry.tracing.current_trace_ids); off, they are null and no
+OpenTelemetry module is loaded.
 """
 
 from __future__ import annotations
@@ -11,21 +16,28 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import trace
-
 from telemetry.context import current_request_id
+
+# The current span's ids, {"trace_id": ..., "span_id": ...}, as hex or None.
+TraceIds = Callable[[], dict[str, str | None]]
 
 # Libraries that log a line per connection attempt: their warnings are enough.
 QUIET_LOGGERS = ("aiokafka", "kafka", "pika", "urllib3", "opentelemetry.sdk")
 
 
+def no_trace_ids() -> dict[str, str | None]:
+    return {"trace_id": None, "span_id": None}
+
+
 class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, trace_ids: TraceIds | None = None) -> None:
         super().__init__()
         self.service = service
+        self.trace_ids = trace_ids or no_trace_ids
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -35,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": current_request_id.get() or None,
-            **_trace_ids(),
+            **self.trace_ids(),
             **getattr(record, "fields", {}),
         }
         if record.exc_info:
@@ -43,19 +55,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def _trace_ids() -> dict[str, str | None]:
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return {"trace_id": None, "span_id": None}
-    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
-
-
-def configure_logging(service: str, level: int = logging.INFO) -> None:
+def configure_logging(
+    service: str, trace_ids: TraceIds | None = None, level: int = logging.INFO
+) -> None:
     """Every logger writes JSON to stdout through the root logger (uvicorn's included)."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonFormatter(service))
+        handler.setFormatter(JsonFormatter(service, trace_ids))
         root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error"):

@@ -1,9 +1,12 @@
 """Traces to Zipkin: batched, in the background, bounded, and never in a request's way.
 
+Imported only when tracing is switched on (telemetry/setup.py): this module
+loads the SDK, and the services load their instrumentations after it.
+
 The exporter posts batches from the SDK's own thread; a full queue drops
-spans instead of waiting. When Zipkin is not running (the observability
-profile is off, or the container is stopped) an export fails fast, one
-warning a minute says so, and requests go on as before.
+spans instead of waiting. When Zipkin is not running (stopped during the
+lesson, or tracing forced on without it) an export fails fast, one warning
+a minute says so, and requests go on as before.
 """
 
 from __future__ import annotations
@@ -20,17 +23,14 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from telemetry.context import REQUEST_ID_TAG
+
 log = logging.getLogger("telemetry")
 
 EXPORT_TIMEOUT_S = 2  # one batch's POST to Zipkin
 MAX_QUEUED_SPANS = 2048  # beyond this, new spans are dropped, not waited for
 EXPORT_EVERY_MS = 500  # a learner sees the trace half a second after the request
 WARN_EVERY_S = 60.0
-
-
-def tracing_enabled() -> bool:
-    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-    return not disabled and bool(os.environ.get("OTEL_EXPORTER_ZIPKIN_ENDPOINT"))
 
 
 class QuietExporter(SpanExporter):
@@ -57,10 +57,8 @@ class QuietExporter(SpanExporter):
         self.exporter.shutdown()
 
 
-def configure_tracing(service: str) -> bool:
-    """Install the SDK's tracer provider for SERVICE; False when tracing is off."""
-    if not tracing_enabled():
-        return False
+def configure_tracing(service: str) -> None:
+    """Install the SDK's tracer provider for SERVICE, exporting to OTEL_EXPORTER_ZIPKIN_ENDPOINT."""
     endpoint = os.environ["OTEL_EXPORTER_ZIPKIN_ENDPOINT"]
     exporter = QuietExporter(ZipkinExporter(endpoint=endpoint, timeout=EXPORT_TIMEOUT_S), endpoint)
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
@@ -73,4 +71,16 @@ def configure_tracing(service: str) -> bool:
         )
     )
     trace.set_tracer_provider(provider)
-    return True
+
+
+def current_trace_ids() -> dict[str, str | None]:
+    """The current span's trace and span ids as hex, for log lines; None outside a span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {"trace_id": None, "span_id": None}
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
+
+def tag_current_span(request_id: str) -> None:
+    """The request id as the current span's `request.id` tag: how Zipkin finds the trace."""
+    trace.get_current_span().set_attribute(REQUEST_ID_TAG, request_id)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
+import time
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Response
 
 from comms_sandbox import config, ports
 
@@ -41,3 +44,23 @@ def proxy_key_pin() -> str:
         .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+# Chromium abandons a navigation when the host's network interfaces change under it
+# (net::ERR_NETWORK_CHANGED), and Docker adds a veth pair for every container it
+# starts: a peer container starting beside the page load is enough. That is the
+# machine, not the page: load it again, once the interfaces have settled.
+NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
+NAVIGATION_TRIES = 3
+
+
+def goto(page: Page, url: str) -> Response | None:
+    """page.goto(url), again when Chromium saw the host's interfaces change meanwhile."""
+    for attempt in range(1, NAVIGATION_TRIES + 1):
+        try:
+            return page.goto(url)
+        except PlaywrightError as exc:
+            if NETWORK_CHANGED not in exc.message or attempt == NAVIGATION_TRIES:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")

@@ -11,7 +11,6 @@ is never removed.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 
 import httpx
@@ -24,22 +23,30 @@ from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
     IMAGES_ENV,
     engine_answers,
+    follow_tracing,
     has_profile_services,
     start_services,
     stop_profile_services,
 )
 from comms_sandbox.credentials import ensure_credentials
+from comms_sandbox.stack_state import StackState
 from scenarios import lessons
 from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
-from tests.helpers import StackState
 from tests.integration.browser import CHROMIUM, proxy_key_pin
 
-# Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
-# registry; the fixture below removes what it started itself.
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-# Each lesson's scenario runs once per session: its page's `python -m scenarios
-# run` (a subprocess, which inherits this) and its tests share the result.
-os.environ[SHARED_RESULTS] = tempfile.mkdtemp(prefix="sandbox-results-")
+
+@pytest.fixture(scope="session", autouse=True)
+def session_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set for the session, not on import: importing a test module changes nothing."""
+    with pytest.MonkeyPatch.context() as env:
+        # Ryuk (testcontainers' reaper) is an image that cannot be pulled without a
+        # registry; the fixture below removes what it started itself.
+        if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+            env.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+        # Each lesson's scenario runs once per session: its page's `python -m scenarios
+        # run` (a subprocess, which inherits this) and its tests share the result.
+        env.setenv(SHARED_RESULTS, str(tmp_path_factory.mktemp("sandbox-results")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +68,8 @@ def stack() -> Iterator[DockerCompose]:
         wait=True,
     )
     sandbox.start()
+    # Compose's own default is tracing off: on again if the observability lesson runs.
+    follow_tracing()
     yield sandbox
     found.restore()
 
@@ -173,3 +182,32 @@ def browser(stack: DockerCompose) -> Iterator[Browser]:
             )
         yield launched
         launched.close()
+
+
+# Each lesson's share of the run's time: setup (starting its services, running its
+# scenario once), its tests and its page, summed per lesson; the rest is "the stack".
+SHARE: dict[str, float] = {}
+
+
+def lesson_of_item(nodeid: str) -> str:
+    """The lesson a test belongs to: by its module's name, or a page test's parameter."""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removeprefix("test_").removesuffix(".py")
+    if module == "lesson_docs" and "[" in nodeid:
+        return nodeid.rsplit("[", 1)[1].rstrip("]")
+    found = [n for n, lesson in lessons.discover().items() if module.startswith(lesson.package)]
+    return max(found, key=len) if found else "the stack (no lesson)"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    lesson = lesson_of_item(report.nodeid)
+    SHARE[lesson] = SHARE.get(lesson, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not SHARE:
+        return
+    total = sum(SHARE.values())
+    terminalreporter.section("time per lesson (setup, tests and page)")
+    for lesson, seconds in sorted(SHARE.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{lesson:28} {seconds:7.1f} s  {100 * seconds / total:5.1f} %")
+    terminalreporter.write_line(f"{'total':28} {total:7.1f} s")

@@ -16,7 +16,7 @@ from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
 
 from comms_sandbox import clusters
 from comms_sandbox.credentials import CLUSTER_COOKIE, REPO
-from events.rabbit import close_quietly
+from order_events.rabbit import close_quietly
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
 
@@ -43,7 +43,7 @@ def test_the_three_kafka_nodes_serve_host_clients_at_their_advertised_addresses(
 
 def test_the_erlang_cookie_is_generated_here_and_never_committed() -> None:
     assert CLUSTER_COOKIE.exists() and len(CLUSTER_COOKIE.read_text()) >= 32
-    assert not CLUSTER_COOKIE.resolve().is_relative_to(REPO / "clusters")
+    assert not CLUSTER_COOKIE.resolve().is_relative_to(REPO / "scenarios" / "clusters")
     assert ".sandbox/" in (REPO / ".gitignore").read_text()
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import grpc
 import httpx
+import pytest
 
-from comms_sandbox.grpc import l7_channel, pricing_pb2, pricing_pb2_grpc
+from comms_sandbox.grpc import l4_channel, l7_channel, pricing_pb2, pricing_pb2_grpc
 from scenarios.grpc.client import hold_price_stream
 from scenarios.result import ScenarioResult
+from tests.helpers import assert_holds
 
 
 def test_each_rpc_kind_returns_the_expected_messages(result: ScenarioResult) -> None:
@@ -51,7 +55,7 @@ def test_grpc_multiplexes_where_rest_opens_connections(result: ScenarioResult) -
     assert grpc["wire"]["connections"] == 1 < rest["wire"]["connections"]
     assert grpc["wire"]["request_bytes"] < rest["wire"]["request_bytes"]
     assert grpc["request_body_bytes"] < rest["request_body_bytes"]
-    assert result.ok
+    assert_holds(result)
 
 
 def test_forty_open_streams_cannot_starve_unary_calls(proxy: httpx.Client) -> None:
@@ -74,3 +78,32 @@ def test_forty_open_streams_cannot_starve_unary_calls(proxy: httpx.Client) -> No
     assert set(outcomes) == {"open", "RESOURCE_EXHAUSTED"}
     assert response.status_code == 200
     assert quote_s < 1.0 and rest_s < 1.0
+
+
+def test_a_drained_connection_loses_no_call(result: ScenarioResult) -> None:
+    """nginx reloaded under 2500 calls on one channel: GOAWAY, a new connection, 0 failed;
+    and nginx let the first connection carry more than its old default of 1000."""
+    draining = result.metrics["draining"]
+    failing = [check for check, holds in draining["holds"].items() if not holds]
+    assert not failing, (failing, draining)
+    assert draining["logged_by_nginx"] >= draining["calls"]  # every call reached nginx
+
+
+GARBAGE = b"\xff\xff\xff\xff"
+NOT_UTF8 = b"\x0a\x02\xc3\x28\x10\x01"  # a sku whose bytes are not UTF-8
+
+
+@pytest.mark.parametrize("open_channel", [l7_channel, l4_channel], ids=["8443-L7", "8445-L4"])
+@pytest.mark.parametrize(
+    ("body", "reason"), [(GARBAGE, "Wire format was corrupt"), (NOT_UTF8, "bad UTF-8")]
+)
+def test_undecodable_requests_get_invalid_argument_with_a_reason(
+    open_channel: Callable[[], grpc.Channel], body: bytes, reason: str
+) -> None:
+    """Raw bytes through nginx (both paths) to the real pricing: the client's fault, said so."""
+    with open_channel() as channel:
+        quote = channel.unary_unary("/sandbox.pricing.v1.PricingService/Quote")  # bytes as is
+        with pytest.raises(grpc.RpcError) as error:
+            quote(body, timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
+    assert reason in error.value.details()

@@ -15,7 +15,7 @@ import httpx
 from comms_sandbox import config, http3
 from comms_sandbox.http3 import H3Session
 from scenarios.result import ScenarioResult
-from tests.helpers import failed
+from tests.helpers import assert_holds, failed
 
 
 def test_an_http3_get_through_the_proxy_is_version_3() -> None:
@@ -87,4 +87,4 @@ def test_bad_quic_input_is_refused_and_others_are_served(result: ScenarioResult)
 
 
 def test_the_scenario_holds_as_a_whole(result: ScenarioResult) -> None:
-    assert result.ok, [check for check, holds in result.metrics["checks"].items() if not holds]
+    assert_holds(result)

@@ -5,7 +5,7 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO
 from scenarios import lessons
-from tests.docs_runner import check, console_commands
+from tests.docs_runner import broken_links, check, console_commands
 from tests.integration.conftest import LessonServices
 
 LESSONS = list(lessons.discover().values())
@@ -19,6 +19,8 @@ def test_the_lesson_page_runs_as_written(
     stack: DockerCompose, lesson_services_now: LessonServices, lesson: lessons.Lesson
 ) -> None:
     lesson_services_now.use(lesson)
+    links = broken_links(lesson.page, REPO)
+    assert not links, f"{lesson.page.relative_to(REPO)} links to nothing:\n" + "\n".join(links)
     commands = console_commands(lesson.page.read_text())
     assert commands, f"{lesson.page} has no `console` block: nothing on it is checked"
     for command in commands:

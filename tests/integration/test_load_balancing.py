@@ -15,6 +15,7 @@ from comms_sandbox import config, docker
 from proxy import load_balancing as lb
 from scenarios.load import Call, burst
 from scenarios.result import ScenarioResult
+from tests.helpers import assert_holds
 
 TOLERANCE = 0.10
 FROZEN_GETS = 200
@@ -117,7 +118,7 @@ def test_scaling_to_four_replicas_reaches_all_four(result: ScenarioResult) -> No
 
 
 def test_report_holds_and_saves_a_png_chart(result: ScenarioResult) -> None:
-    assert result.ok, {k: v.get("holds") for k, v in result.metrics.get("methods", {}).items()}
+    assert_holds(result)
     with open(result.metrics["chart"], "rb") as chart:
         assert chart.read(8) == b"\x89PNG\r\n\x1a\n"
 

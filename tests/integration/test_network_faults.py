@@ -11,7 +11,7 @@ import pytest
 
 from comms_sandbox import toxiproxy
 from scenarios.result import ScenarioResult
-from tests.helpers import failed
+from tests.helpers import assert_holds, failed
 
 
 def test_latency_past_the_deadline_is_a_prompt_504_and_the_deadline_reaches_pricing(
@@ -53,7 +53,7 @@ def test_a_slow_consumer_is_held_back_by_the_broker(result: ScenarioResult) -> N
 def test_no_fault_is_left_configured_after_the_run(result: ScenarioResult) -> None:
     assert result.metrics["left_configured"] == []
     assert toxiproxy.leftovers() == []
-    assert result.ok, result.metrics["checks"]
+    assert_holds(result)
 
 
 def test_an_interrupted_run_leaves_no_fault_and_the_next_starts_clean(

@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, Error, Page
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, docker
+from tests.integration.browser import goto
 
 METHODS = ("short-poll", "long-poll", "sse", "websocket")
 SCREENSHOT = config.RESULTS_DIR / "polling-and-push-browser.png"
@@ -154,7 +155,7 @@ def test_every_method_gets_every_event_once_even_when_a_replica_dies(
     replicas = Replicas(page)
     client = httpx.Client(base_url=config.proxy_url(), verify=config.tls_context(), timeout=10)
     try:
-        response = page.goto(f"{config.proxy_url()}/feed/")
+        response = goto(page, f"{config.proxy_url()}/feed/")
         assert response is not None and response.status == 200
         assert response.headers["content-type"].startswith("text/html")
         wait_for_panels(page, lambda s: s["connected"] == "true", "connected", 20)

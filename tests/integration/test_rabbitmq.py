@@ -11,7 +11,7 @@ from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config
-from events import rabbit
+from order_events import rabbit
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from scenarios import request_response
+from tests.helpers import assert_holds
 
 
 def test_quote_travels_proxy_api_grpc(proxy: httpx.Client) -> None:
@@ -54,7 +55,7 @@ def test_request_response_scenario_reports_no_errors_and_three_replicas(
     proxy: httpx.Client,
 ) -> None:
     result = request_response.run(requests=150, concurrency=6)
-    assert result.ok
+    assert_holds(result)
     assert result.metrics["errors"] == 0
     assert result.metrics["status_counts"] == {"200": 150}
     assert result.metrics["replicas"] == 3

@@ -13,7 +13,7 @@ import pytest
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox.compose import compose
-from tests.helpers import StackState, project_volumes
+from comms_sandbox.stack_state import StackState, project_volumes
 
 DATA = "published before the tests"
 

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page
 from comms_sandbox import ports, webrtc
 from scenarios.result import ScenarioResult
 from tests.helpers import failed
+from tests.integration.browser import goto
 
 
 def test_peers_on_one_network_connect_host_to_host_and_lose_nothing(
@@ -72,7 +73,7 @@ def test_a_browser_peer_and_a_python_peer_talk_over_a_relayed_data_channel(
     time.sleep(webrtc.ANSWERER_HEAD_START_S)
     page = browser.new_page()
     # 127.0.0.1, not localhost: the TURN port is published on IPv4 loopback only.
-    page.goto(f"https://{ports.HOST}:{ports.PROXY_TLS.port}/signal/?room={room}&call=bob"
+    goto(page, f"https://{ports.HOST}:{ports.PROXY_TLS.port}/signal/?room={room}&call=bob"
               "&messages=30")  # fmt: skip
     result = wait_for_result(page, timeout_s=30)
     answering.join(timeout=30)

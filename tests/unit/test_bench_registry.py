@@ -7,9 +7,15 @@ from scenarios import lessons
 def test_every_benchmark_is_discovered_startup_first() -> None:
     benchmarks = discover()
     assert next(iter(benchmarks)) == "startup"
-    assert {"startup", "load-balancing", "tls", "rabbitmq", "kafka", "sidecar", "grpc"} <= set(
-        benchmarks
-    )
+    assert {
+        "startup",
+        "load-balancing",
+        "tls-termination",
+        "pubsub-rabbitmq",
+        "pubsub-kafka",
+        "sidecar",
+        "grpc",
+    } <= set(benchmarks)
     for module in benchmarks.values():
         assert callable(module.run) and callable(module.tables)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from comms_sandbox.certs import TlsFiles, ensure_certificates, main
@@ -19,6 +20,15 @@ from comms_sandbox.certs import TlsFiles, ensure_certificates, main
 
 def load_cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def issued_by(leaf: Path, ca: Path) -> bool:
+    """Whether the CA's key signed the leaf (not only a CA of the same name)."""
+    try:
+        load_cert(leaf).verify_directly_issued_by(load_cert(ca))
+    except (InvalidSignature, ValueError, TypeError):  # bad signature, other issuer, key type
+        return False
+    return True
 
 
 def sans(path: Path) -> list[x509.GeneralName]:
@@ -90,15 +100,18 @@ def test_renews_leaves_close_to_expiry_and_keeps_the_ca(files: TlsFiles) -> None
     ensure_certificates(files.directory, now=datetime.now(UTC) + timedelta(days=85))
     assert files.server_cert.read_bytes() != old_server
     assert files.ca_cert.read_bytes() == old_ca
-    load_cert(files.server_cert).verify_directly_issued_by(load_cert(files.ca_cert))
+    assert issued_by(files.server_cert, files.ca_cert)
 
 
-def test_replaces_a_leaf_signed_by_another_ca(files: TlsFiles) -> None:
+def test_replaces_a_leaf_signed_by_another_ca(files: TlsFiles, tmp_path: Path) -> None:
+    old_server = tmp_path / "old-server.pem"
+    old_server.write_bytes(files.server_cert.read_bytes())
     files.ca_cert.unlink()
     files.ca_key.unlink()
     ensure_certificates(files.directory)
-    load_cert(files.server_cert).verify_directly_issued_by(load_cert(files.ca_cert))
-    load_cert(files.backend_cert).verify_directly_issued_by(load_cert(files.ca_cert))
+    assert not issued_by(old_server, files.ca_cert)  # the new CA did not sign the old leaf
+    assert issued_by(files.server_cert, files.ca_cert)
+    assert issued_by(files.backend_cert, files.ca_cert)
 
 
 def test_modes(files: TlsFiles) -> None:

@@ -1,18 +1,22 @@
-"""compose.yaml keeps the sandbox's promises: health, ordering, loopback-only ports (no Docker)."""
+"""The stack keeps the sandbox's promises: health, ordering, loopback-only ports (no Docker).
+
+Every service counts, whichever file declares it: compose.yaml, or a lesson's
+scenarios/<lesson>/compose.yaml that it includes (comms_sandbox/compose_model.py).
+"""
 
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from comms_sandbox import ports
-from events import kafka as kafka_events
+from comms_sandbox.compose import compose_file
+from order_events import kafka as kafka_events
 from proxy import load_balancing
 
 REPO = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
+COMPOSE = compose_file()
 SERVICES: dict[str, Any] = COMPOSE["services"]
 # One-shot tools (`docker compose run`), never started by `up`.
 TOOLS = {name for name, service in SERVICES.items() if "tools" in service.get("profiles", [])}

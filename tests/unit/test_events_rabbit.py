@@ -1,4 +1,4 @@
-"""services/events/rabbit.py without a broker: acks, retries, dead letters, the topology."""
+"""services/order_events/rabbit.py without a broker: acks, retries, dead letters, the topology."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pika.exceptions import (
 from pika.spec import Basic, BasicProperties
 
 from comms_sandbox import rabbitmq
-from events import rabbit
-from events.model import POISON, OrderPlaced, sample_orders
+from order_events import rabbit
+from order_events.model import POISON, OrderPlaced, sample_orders
 from scenarios.pubsub_rabbitmq.subscribers import more_than_once_by_broker
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "broker" / "rabbitmq" / "definitions.json"

@@ -60,3 +60,21 @@ def test_deviation_is_relative_to_each_expected_share(
     counts: dict[str, int], expected: dict[str, float], gap: float
 ) -> None:
     assert deviation(counts, expected) == pytest.approx(gap)
+
+
+def test_checks_name_each_method_and_part(recorded: ScenarioResult) -> None:
+    methods = recorded.metrics["methods"]
+    checks = load_balancing.checks(recorded.metrics)
+    assert set(checks) == {f"methods: {m}" for m in methods} | {"layers", "failover", "scaling"}
+    assert all(checks.values())
+
+
+def test_a_method_that_did_not_hold_is_named(recorded: ScenarioResult) -> None:
+    method = next(iter(recorded.metrics["methods"]))
+    recorded.metrics["methods"][method]["holds"] = False
+    recorded.metrics["scaling"]["holds"] = False
+    checks = load_balancing.checks(recorded.metrics)
+    assert [check for check, holds in checks.items() if not holds] == [
+        f"methods: {method}",
+        "scaling",
+    ]

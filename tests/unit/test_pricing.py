@@ -4,6 +4,9 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
 from grpc_status import rpc_status
 
 from comms_sandbox.grpc import pricing_pb2, pricing_pb2_grpc
@@ -12,7 +15,9 @@ from pricing import rules
 
 @pytest.mark.parametrize("sku", ["ABC", "SKU-001", "A" * 32])
 def test_valid_skus_pass(sku: str) -> None:
-    rules.validate(sku, 1)
+    # An invalid quote raises InvalidQuoteError (below); a valid one returns nothing.
+    assert rules.validate(sku, 1) is None
+    assert rules.validate(sku, rules.MAX_QUANTITY) is None
 
 
 @pytest.mark.parametrize(
@@ -106,3 +111,49 @@ def test_invalid_argument_carries_a_bad_request_detail(channel: grpc.Channel) ->
     bad_request = error_details_pb2.BadRequest()
     assert status is not None and status.details[0].Unpack(bad_request)
     assert [v.field for v in bad_request.field_violations] == ["count"]
+
+
+# Bytes that are not the request message: decoded in the handler (pricing/decoding.py).
+GARBAGE = b"\xff\xff\xff\xff"
+NOT_UTF8 = b"\x0a\x02\xc3\x28\x10\x01"  # field 1 (sku), 2 bytes that are not UTF-8
+
+
+def raw_call(channel: grpc.Channel, method: str, body: bytes) -> grpc.RpcError:
+    """Send `body` as the request of `method`, unparsed; the error it ended with."""
+    call = channel.unary_unary(f"/sandbox.pricing.v1.PricingService/{method}")
+    with pytest.raises(grpc.RpcError) as error:
+        call(body, timeout=5)
+    return error.value
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"), [(GARBAGE, "Wire format was corrupt"), (NOT_UTF8, "bad UTF-8")]
+)
+def test_undecodable_request_is_invalid_argument_with_the_reason(
+    channel: grpc.Channel, body: bytes, reason: str
+) -> None:
+    error = raw_call(channel, "Quote", body)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT  # not the library's INTERNAL
+    assert reason in error.details()
+    assert "sandbox.pricing.v1.QuoteRequest" in error.details()
+
+
+def test_a_good_request_sent_as_bytes_is_decoded(channel: grpc.Channel) -> None:
+    body = pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=2).SerializeToString()
+    reply = pricing_pb2.QuoteReply.FromString(
+        channel.unary_unary("/sandbox.pricing.v1.PricingService/Quote")(body, timeout=5)
+    )
+    assert reply.total_cents == 2 * rules.unit_price_cents("BOOK-42")
+
+
+def test_an_undecodable_message_inside_a_client_stream_ends_it(channel: grpc.Channel) -> None:
+    good = pricing_pb2.QuoteRequest(sku="BOOK-42", quantity=1).SerializeToString()
+    basket = channel.stream_unary("/sandbox.pricing.v1.PricingService/QuoteBasket")
+    with pytest.raises(grpc.RpcError) as error:
+        basket(iter([good, GARBAGE]), timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_reflection_still_lists_the_services(channel: grpc.Channel) -> None:
+    services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert {"sandbox.pricing.v1.PricingService", "sandbox.feed.v1.FeedService"} <= services

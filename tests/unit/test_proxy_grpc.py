@@ -33,3 +33,12 @@ def test_l4_grpc_is_a_plain_tcp_proxy_on_its_own_port() -> None:
     stream = block(render(SITE), "stream")
     assert "listen 8445;" in lines(stream)
     assert "proxy_pass pricing_l4;" in lines(stream)
+
+
+def test_the_https_server_keeps_a_connection_for_10000_requests(https_server: str) -> None:
+    """nginx reads both limits from the server a connection belongs to, so they must be at
+    server level: 1000 (the default) drained a gRPC channel every 1000 calls."""
+    server_level = lines(https_server.split("location ", 1)[0])
+    assert "keepalive_requests 10000;" in server_level
+    assert "keepalive_time 1h;" in server_level
+    assert grpc.KEEPALIVE_REQUESTS > 5000  # ghz's 5000 calls on one connection fit

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from proxy import http_versions, tls
+from proxy import http_versions, tls_termination
 from proxy.nginx_builder import render
 from proxy.site import SITE
 from tests.helpers import block, lines, server_block
@@ -23,8 +23,8 @@ def https_server(conf: str) -> list[str]:
 
 
 def test_quic_listens_on_the_https_port_in_the_same_server(https_server: list[str]) -> None:
-    assert http_versions.QUIC_PORT == tls.TLS_PORT
-    assert f"listen {tls.TLS_PORT} quic reuseport;" in https_server
+    assert http_versions.QUIC_PORT == tls_termination.TLS_PORT
+    assert f"listen {tls_termination.TLS_PORT} quic reuseport;" in https_server
     assert "http3 on;" in https_server and "ssl_early_data on;" in https_server
 
 

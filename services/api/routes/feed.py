@@ -32,7 +32,7 @@ router = APIRouter(prefix="/feed", tags=["feed"], responses=FEED_ERRORS)
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "feed.html"
 MAX_LIMIT = 500
-MAX_HOLD_S = 30  # long polling; nginx's read timeout for it is longer (proxy/push.py)
+MAX_HOLD_S = 30  # long polling; nginx's read timeout for it is longer (proxy/polling_and_push.py)
 SSE_RETRY_MS = 1000  # how long EventSource waits before reconnecting
 SSE_HEARTBEAT_S = 15  # a comment line, so idle proxies and clients know the stream lives
 WS_SUBSCRIBE_WITHIN_S = 10

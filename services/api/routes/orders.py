@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.routes.quotes import Sku
-from events.model import CUSTOMER_PATTERN, OrderPlaced
+from order_events.model import CUSTOMER_PATTERN, OrderPlaced
 
 router = APIRouter(tags=["publish-subscribe"])
 

@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox import config, ports
 from scenarios.result import percentiles_ms
 from scenarios.tls_termination.probes import Target, connect, context, handshake
 
-NAME = "tls"  # python -m bench tls
+NAME = "tls-termination"  # python -m bench tls-termination
 LESSON = "tls-termination"
 
 SECONDS = 3.0

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox import docker, feed
 from comms_sandbox.compose import compose_file
 from pricing.feed_service import MAX_WATCHERS
@@ -30,7 +30,7 @@ from proxy.load_balancing import REPLICAS
 from scenarios.polling_and_push.crowd import Crowd, publish_paced
 from scenarios.result import percentiles_ms
 
-NAME = "push"  # python -m bench push
+NAME = "polling-and-push"  # python -m bench polling-and-push
 LESSON = "polling-and-push"
 
 CLIENTS = 50

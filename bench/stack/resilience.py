@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.report import right_aligned
+from bench.support.report import right_aligned
 from comms_sandbox import config, docker
 from comms_sandbox.grpc import l7_channel, pricing_pb2, pricing_pb2_grpc
 from scenarios.grpc.client import hold_price_stream

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from comms_sandbox import REPO
-from proxy import tls
+from proxy import tls_termination
 from proxy.nginx_builder import render
 from proxy.site import SITE
 from tests.helpers import block, lines, server_block
@@ -48,7 +48,7 @@ def test_every_proxied_https_location_sends_hsts(https_server: str) -> None:
     for path in ("/", "/lb/weighted/", "/reencrypt/"):
         location = lines(block(https_server, f"location {path}"))
         hsts = [line for line in location if "Strict-Transport-Security" in line]
-        assert hsts == ['add_header Strict-Transport-Security "max-age=31536000" always;'], path
+        assert hsts == ['add_header Strict-Transport-Security "max-age=300" always;'], path
 
 
 def test_reencryption_verifies_the_backend_name_and_chain(https_server: str) -> None:
@@ -71,7 +71,7 @@ def test_passthrough_routes_by_sni_and_refuses_unknown_names(conf: str) -> None:
     assert lines(block(stream, "map $ssl_preread_server_name $passthrough_backend")) == [
         "map $ssl_preread_server_name $passthrough_backend {",
         "passthrough.localhost api_tls_passthrough;",
-        f"default {tls.NOWHERE};",
+        f"default {tls_termination.NOWHERE};",
         "}",
     ]
     assert "ssl_preread on;" in lines(stream)
@@ -88,4 +88,14 @@ def test_git_tracks_no_private_key() -> None:
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     # Only code that names the marker may match, never a key.
-    assert set(grep.stdout.split()) <= {"tests/unit/test_proxy_tls.py"}
+    assert set(grep.stdout.split()) <= {"tests/unit/test_proxy_tls_termination.py"}
+
+
+def test_no_long_lived_hsts_for_localhost(https_server: str) -> None:
+    """HSTS binds the host name on every port (RFC 6797, 8.3): a year for `localhost` would
+    force HTTPS on every local development server; a few minutes expires by itself."""
+    headers = {line for line in lines(https_server) if "Strict-Transport-Security" in line}
+    (header,) = headers
+    max_age = int(header.split("max-age=", 1)[1].split('"', 1)[0])
+    assert 0 < max_age <= 3600, header
+    assert "includeSubDomains" not in header and "preload" not in header

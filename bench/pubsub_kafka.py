@@ -40,7 +40,7 @@ from rich.table import Table
 
 from comms_sandbox import config, docker
 
-NAME = "kafka"  # python -m bench kafka
+NAME = "pubsub-kafka"  # python -m bench pubsub-kafka
 LESSON = "pubsub-kafka"
 
 RECORDS = 50_000

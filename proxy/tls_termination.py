@@ -27,11 +27,16 @@ PASSTHROUGH_SNI = "passthrough.localhost"
 # client's handshake fails at once, instead of reaching some default backend.
 NOWHERE = "127.0.0.1:9"
 
-HSTS = (
-    # Browsers remember for a year to use only HTTPS for this host. No
-    # includeSubDomains/preload: localhost is shared by everything you run.
-    ("add_header", 'Strict-Transport-Security "max-age=31536000" always'),
-)
+# HSTS (RFC 6797): a browser that gets this over HTTPS uses only HTTPS for the host NAME
+# until max-age runs out, on every port (section 8.3 keeps any port but 80), and ignores
+# it for an IP address (section 8.1). The name here is `localhost`, which every
+# development server you run shares: a year (the usual production value) would turn
+# each http://localhost:<port> into https:// for a year. Five minutes shows the header
+# and expires quickly; each answer restarts it, and it replaces a longer value a browser
+# kept from before (section 8.1: a new max-age updates the cached one). No
+# includeSubDomains or preload, for the same reason.
+HSTS_MAX_AGE_S = 300
+HSTS = (("add_header", f'Strict-Transport-Security "max-age={HSTS_MAX_AGE_S}" always'),)
 
 TERMINATION = (
     ("ssl_certificate", f"{CERT_DIR}/server.pem"),

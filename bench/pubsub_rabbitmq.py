@@ -11,7 +11,7 @@ consumer acking every message with prefetch PREFETCH.
   asynchronous adapter (SelectConnection, CONFIRM_WINDOW in flight), the
   consumer in another process (BlockingConnection, basic_consume).
 - pika, one confirm at a time (BlockingConnection.confirm_delivery, as
-  services/events/rabbit.py's Publisher does): the cost of waiting for each.
+  services/order_events/rabbit.py's Publisher does): the cost of waiting for each.
 ROUNDS rounds interleave the three; the report gives medians and the ratios
 pika / PerfTest. Target: pika's confirmed publishing reaches 40% of PerfTest's.
 """
@@ -37,7 +37,7 @@ from rich.table import Table
 from comms_sandbox import REPO, ports
 from comms_sandbox.credentials import setting
 
-NAME = "rabbitmq"  # python -m bench rabbitmq
+NAME = "pubsub-rabbitmq"  # python -m bench pubsub-rabbitmq
 LESSON = "pubsub-rabbitmq"
 
 PERF_VHOST = "perf"
@@ -186,7 +186,7 @@ def run_pika_windowed() -> dict[str, float]:
 def run_pika_one_at_a_time() -> dict[str, float]:
     """BlockingConnection with confirm_delivery: each publish waits for its confirm.
 
-    The same calls as services/events/rabbit.py's Publisher, with transient
+    The same calls as services/order_events/rabbit.py's Publisher, with transient
     messages like the other runs (its persistent ones would add an fsync here).
     """
     with perf_queue("bench.pika-sync") as queue:

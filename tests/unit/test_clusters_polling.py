@@ -1,0 +1,150 @@
+"""The clusters lesson's polling loops: a node that does not answer is recorded, a bug is raised.
+
+While the lesson kills, restarts and cuts off nodes, asking a broker fails now and
+then; the loops count or record each failure and ask again. Any other exception is
+a mistake in the asking and must stop the run, not be taken for a busy node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
+
+from comms_sandbox import clusters
+from scenarios.clusters import kafka_failover, kafka_min_isr, partition, rabbitmq_failover
+
+STATE = clusters.PartitionState(leader=2, isr=(2, 3), replicas=(1, 2, 3))
+
+
+def answers(*replies: Any, then: Callable[[], None] = lambda: None) -> Callable[..., Any]:
+    """A stand-in for one ask: each call gives the next reply (raising it if an exception),
+    and calls `then` once the replies run out."""
+    queue: Iterator[Any] = iter(replies)
+
+    def ask(*_: Any, **__: Any) -> Any:
+        reply = next(queue)
+        if isinstance(reply, BaseException):
+            raise reply
+        then()
+        return reply
+
+    return ask
+
+
+def asynchronous(ask: Callable[..., Any]) -> Callable[..., Any]:
+    async def ask_async(*args: Any, **kwargs: Any) -> Any:
+        return ask(*args, **kwargs)
+
+    return ask_async
+
+
+# ---- comms_sandbox.clusters
+
+
+def test_waiting_for_the_cluster_says_how_many_asks_went_unanswered() -> None:
+    async def never() -> bool:
+        raise KafkaConnectionError("Unable to bootstrap from 127.0.0.1:19092")
+
+    with pytest.raises(TimeoutError, match=r"asks unanswered, the last: KafkaConnectionError"):
+        asyncio.run(clusters._wait_until(never, 0.5))
+
+
+def test_waiting_for_the_cluster_raises_a_bug_at_once() -> None:
+    async def broken() -> bool:
+        raise KeyError("isr")
+
+    with pytest.raises(KeyError):
+        asyncio.run(clusters._wait_until(broken, 5))
+
+
+def test_waiting_for_the_rabbitmq_cluster_reports_each_nodes_last_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def running_nodes(node: clusters.Node) -> list[str]:
+        if node.number == 1:
+            raise httpx.ConnectError("connection refused")
+        return ["rabbit@rabbitmq-2", "rabbit@rabbitmq-3"]
+
+    monkeypatch.setattr(clusters, "running_nodes", running_nodes)
+    with pytest.raises(TimeoutError) as timed_out:
+        clusters.wait_for_rabbitmq_cluster(timeout_s=0.2)
+    assert "rabbitmq-1': \"ConnectError('connection refused')\"" in str(timed_out.value)
+    assert "rabbitmq-2': \"sees ['rabbit@rabbitmq-2', 'rabbit@rabbitmq-3']\"" in str(
+        timed_out.value
+    )
+
+
+# ---- the samplers of the failover and partition parts
+
+
+def test_the_kafka_sampler_records_an_unanswered_ask_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = asyncio.Event()
+    ask = answers(NodeNotReadyError("node 1 not ready"), STATE, then=stop.set)
+    monkeypatch.setattr(clusters, "partition_state", asynchronous(ask))
+    monkeypatch.setattr(kafka_failover, "SAMPLE_S", 0)
+    samples: list[dict[str, Any]] = []
+    asyncio.run(kafka_failover.watch(None, "topic", 0.0, samples, stop))  # type: ignore[arg-type]
+    assert [{k: v for k, v in s.items() if k != "t"} for s in samples] == [
+        {"error": "NodeNotReadyError"},
+        {"leader": 2, "isr": [2, 3]},
+    ]
+
+
+def test_the_kafka_sampler_raises_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clusters, "partition_state", asynchronous(answers(TypeError("bug"))))
+    with pytest.raises(TypeError):
+        asyncio.run(kafka_failover.watch(None, "t", 0.0, [], asyncio.Event()))  # type: ignore[arg-type]
+
+
+def test_the_rabbitmq_sampler_records_an_unanswered_ask_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = threading.Event()
+    leader = {"leader": "rabbit@rabbitmq-1", "online": ["rabbit@rabbitmq-1"]}
+    ask = answers(httpx.ReadTimeout("busy"), leader, then=stop.set)
+    monkeypatch.setattr(clusters, "queue_state", ask)
+    monkeypatch.setattr(rabbitmq_failover, "SAMPLE_S", 0)
+    samples: list[dict[str, Any]] = []
+    rabbitmq_failover.leader_samples(0.0, samples, stop)
+    assert [{k: v for k, v in s.items() if k != "t"} for s in samples] == [
+        {"error": "ReadTimeout"},
+        leader,
+    ]
+
+
+def test_the_rabbitmq_sampler_raises_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clusters, "queue_state", answers(KeyError("leader")))
+    with pytest.raises(KeyError):
+        rabbitmq_failover.leader_samples(0.0, [], threading.Event())
+
+
+def test_watching_the_majority_counts_its_unanswered_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    busy = answers(httpx.ReadTimeout("electing"), httpx.ReadTimeout("electing"))
+    monkeypatch.setattr(clusters, "running_nodes", busy)
+    monkeypatch.setattr(partition.docker, "logs", lambda *_, **__: "")
+    monkeypatch.setattr(partition, "accepts_clients", lambda _: True)
+    monkeypatch.setattr(clusters.Node, "container", property(lambda self: self.service))
+    events: dict[str, Any] = {"cut_at_utc": "2026-12-01T00:00:00+00:00"}
+    partition.observe_rabbit(events, 1.0)
+    partition.observe_rabbit(events, 2.0)
+    assert events["majority_unanswered"] == {"ReadTimeout": 2}
+    monkeypatch.setattr(clusters, "running_nodes", answers(AttributeError("bug")))
+    with pytest.raises(AttributeError):
+        partition.observe_rabbit(events, 3.0)
+
+
+def test_waiting_for_the_isr_counts_its_unanswered_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    ask = answers(KafkaConnectionError("node 1 stopping"), [2, 3])
+    monkeypatch.setattr(kafka_min_isr, "isr_now", asynchronous(ask))
+    unanswered: Counter[str] = Counter()
+    assert asyncio.run(kafka_min_isr.wait_for_isr("t", [2, 3], unanswered, 5)) == [2, 3]
+    assert unanswered == {"KafkaConnectionError": 1}

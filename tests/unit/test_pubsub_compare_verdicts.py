@@ -1,0 +1,80 @@
+"""The pubsub-compare lesson's checks, fed a clean run and runs where one property failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scenarios import pubsub_compare
+from tests.unit.verdict_cases import (
+    Breakage,
+    assert_breaking_fails_only,
+    assert_every_check_can_fail,
+)
+
+
+def side(**figures: Any) -> dict[str, Any]:
+    return {"received": 100, "lost": 0, "duplicates": 0, "order_violations": 0,
+            "delay_ms": {"p50": 4.0, "p95": 9.0, "p99": 12.0, "max": 15.0}} | figures  # fmt: skip
+
+
+def clean_run() -> dict[str, Any]:
+    return {
+        "orders": 100,
+        "accepted": 100,
+        "refused": 0,
+        "rabbitmq": side(left_in_queue_after_ack=0),
+        "kafka": side(per_partition={"0": 40, "1": 20, "2": 40}, replayed_from_same_offsets=100),
+    }
+
+
+def one_refused(metrics: dict[str, Any]) -> None:
+    """The api refused an order: neither broker got it, the replay reads 99 like the rest."""
+    metrics.update(accepted=99, refused=1)
+    metrics["kafka"]["replayed_from_same_offsets"] = 99
+
+
+def failing(metrics: dict[str, Any]) -> list[str]:
+    return [check for check, holds in pubsub_compare.checks(metrics).items() if not holds]
+
+
+def test_a_clean_run_holds() -> None:
+    assert failing(clean_run()) == []
+
+
+BROKEN: dict[str, tuple[Breakage, str]] = {
+    "an order refused": (
+        one_refused,
+        "every order accepted (202: both brokers confirmed)",
+    ),
+    "RabbitMQ lost one": (
+        lambda m: m["rabbitmq"].update(lost=1),
+        "RabbitMQ: 0 lost, 0 duplicates, 0 order violations",
+    ),
+    "Kafka delivered one twice": (
+        lambda m: m["kafka"].update(duplicates=1),
+        "Kafka: 0 lost, 0 duplicates, 0 order violations",
+    ),
+    "Kafka out of order for a customer": (
+        lambda m: m["kafka"].update(order_violations=2),
+        "Kafka: 0 lost, 0 duplicates, 0 order violations",
+    ),
+    "messages left in the queue": (
+        lambda m: m["rabbitmq"].update(left_in_queue_after_ack=3),
+        "RabbitMQ: the queue is empty after the acks",
+    ),
+    "the log read again returned fewer": (
+        lambda m: m["kafka"].update(replayed_from_same_offsets=60),
+        "Kafka: every accepted order read again from the same offsets",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_each_broken_property_fails_its_own_check(case: str) -> None:
+    assert_breaking_fails_only(pubsub_compare.checks, clean_run(), *BROKEN[case])
+
+
+def test_every_check_has_a_failing_case() -> None:
+    assert_every_check_can_fail(pubsub_compare.checks, clean_run(), BROKEN)
