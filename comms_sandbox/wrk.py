@@ -10,6 +10,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 
+from comms_sandbox import images
 from comms_sandbox.compose import compose, compose_file
 
 MARKER = "WRK_JSON "  # printed by images/loadgen/report.lua
@@ -59,7 +60,12 @@ def wrk(
 
 
 def build_image() -> None:
-    """Build the loadgen image now (cached: a second or two), so wrk(cpus=...) can run it."""
+    """Build the loadgen image now (cached: a second or two), so wrk(cpus=...) can run it.
+
+    Its base first: `make up` makes only the images of the services it
+    starts, and loadgen is a tool no lesson starts.
+    """
+    images.ensure_images(["loadgen"])
     result = compose("--profile", "tools", "build", "loadgen", capture=True)
     if result.returncode != 0:
         raise RuntimeError(f"building the loadgen image failed:\n{result.stderr}")
