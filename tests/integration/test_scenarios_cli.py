@@ -16,7 +16,8 @@ def test_request_response_json_report(stack: DockerCompose) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"scenario", "ok", "metrics", "evidence"}
+    assert set(report) == {"scenario", "ok", "metrics", "evidence", "not_shown"}
+    assert report["not_shown"] == {}  # nothing in request-response needs spare CPU
     assert report["scenario"] == "request-response"
     assert report["ok"] is True
     assert report["metrics"]["errors"] == 0
