@@ -14,7 +14,8 @@ What to look at:
 - balancing: 20 calls on ONE channel (one HTTP/2 connection) reach both
   replicas through nginx (L7, per call) but one replica through the TCP
   proxy on 8445 (L4, per connection);
-- draining: 2500 Quotes on one channel with nginx reloaded halfway; the
+- draining: Quotes on one channel with nginx reloaded after 1500 of them,
+  calls going on while it reloads and 1000 more after; the
   connection ends with GOAWAY, the channel moves to a new one and no call
   fails (draining.py);
 - REST/JSON over HTTP/1.1 (POST /quotes) versus gRPC over HTTP/2 (Quote):
