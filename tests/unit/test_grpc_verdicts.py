@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from scenarios.grpc import CALLS, checks, grpc_measured_on_one_connection
-from scenarios.grpc.draining import draining_holds
+from scenarios.grpc.draining import _schedule, draining_holds
 from tests.unit.verdict_cases import (
     Breakage,
     assert_breaking_fails_only,
@@ -130,3 +131,14 @@ def test_draining_holds_only_with_no_failure_a_new_connection_and_a_long_first_o
     old_limit = drained({"OK": 2500}, [1000, 1000, 500])
     assert not old_limit["one connection carried more than 1000 calls"]
     assert not drained({"OK": 2500}, [])["one connection carried more than 1000 calls"]
+
+
+def test_the_draining_run_calls_on_while_nginx_reloads_then_a_fixed_number_more() -> None:
+    reloading, reloaded = threading.Event(), threading.Event()
+    numbers = _schedule(3, 2, reloading, reloaded)
+    assert [next(numbers) for _ in range(3)] == [0, 1, 2]
+    assert not reloading.is_set()
+    assert [next(numbers) for _ in range(4)] == [3, 4, 5, 6]  # nginx still reloading
+    assert reloading.is_set()
+    reloaded.set()
+    assert list(numbers) == [7, 8]
