@@ -137,7 +137,7 @@ def start(services: list[str]) -> float:
     seconds = time.monotonic() - started
     # Where a first start spends its time: images (pulled, or built from Debian's
     # packages), then Compose building the services' images and waiting for health.
-    console.print(f"[up] images ready in {images_s:.0f} s; services built and healthy in "
+    console.print(f"\\[up] images ready in {images_s:.0f} s; services built and healthy in "
                   f"{seconds - images_s:.0f} s")  # fmt: skip
     return seconds
 
