@@ -12,6 +12,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class Traffic:
         received = {message_id for message_id, _ in self.delivered}
         lost = sorted(set(self.confirmed) - received)
         return {"confirmed": len(self.confirmed), "failed": len(self.failed),
+                "failed_because": dict(Counter(self.failed.values())),
                 "delivered": len(self.delivered), "lost": len(lost), "lost_examples": lost[:5],
                 "redelivered": len(self.delivered) - len(received),
                 "publish_stalled_s": longest_gap(sorted(self.confirmed.values()))}  # fmt: skip
@@ -65,23 +67,36 @@ def declare(node: clusters.Node, queue: str, arguments: dict[str, Any]) -> None:
 
 
 def publish(node: clusters.Node, queue: str, count: int, rate: float, traffic: Traffic) -> None:
-    """count persistent messages at about rate per second, each confirmed before the next."""
-    connection = connect(clusters.amqp_url(node), "lesson-clusters-publisher", retry_for_s=10)
+    """count persistent messages at about rate per second, each confirmed before the next.
+
+    A publish that fails (the connection or channel closed, blocked too long) is
+    counted as failed, never as confirmed, and the publisher connects again and
+    goes on with the next message, as an application would: one failure early
+    must not leave the run with nothing confirmed to check."""
+    connection = None
     try:
-        channel = connection.channel()
-        channel.confirm_delivery()
         for n in range(count):
             message_id = f"m{n}"
             try:
+                if connection is None or connection.is_closed:
+                    connection, channel = _confirming_channel(node)
                 properties = pika.BasicProperties(delivery_mode=2, message_id=message_id)
                 channel.basic_publish("", queue, message_id.encode(), properties, mandatory=True)
                 traffic.confirmed[message_id] = traffic.now()
             except (AMQPChannelError, AMQPConnectionError) as error:
                 traffic.failed[message_id] = type(error).__name__
-                break
+                close_quietly(connection)
+                connection = None
             time.sleep(max(0.0, (n + 1) / rate - traffic.now()))
     finally:
         close_quietly(connection)
+
+
+def _confirming_channel(node: clusters.Node) -> tuple[pika.BlockingConnection, Any]:
+    connection = connect(clusters.amqp_url(node), "lesson-clusters-publisher", retry_for_s=10)
+    channel = connection.channel()
+    channel.confirm_delivery()
+    return connection, channel
 
 
 def consume(node: clusters.Node, queue: str, traffic: Traffic, done: threading.Event) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from comms_sandbox import service_logs
+from comms_sandbox import docker, service_logs
 from comms_sandbox.compose import compose
 from comms_sandbox.ports import FAULTS_API, HOST
 
@@ -44,8 +44,19 @@ def _json(response: httpx.Response) -> Any:
         return response.text[:200]
 
 
+def running_policy() -> str | None:
+    """The pricing resilience policy api-faults runs with now (None: not running healthy)."""
+    running = [c for c in docker.containers("api-faults") if c.health == "healthy"]
+    if len(running) != 1:
+        return None
+    return docker.environment(running[0].name).get("API_PRICING_RESILIENCE")
+
+
 def use_policy(policy: str) -> None:
-    """Re-create api-faults with this pricing resilience policy: off, naive or on."""
+    """Re-create api-faults with this pricing resilience policy (off, naive or on), unless it
+    already runs with it: a re-creation waits for a healthy api, 10 to 30 s."""
+    if running_policy() == policy:
+        return
     result = compose(
         "--profile", "network-faults", "up", "--detach", "--no-deps", "--force-recreate", "--wait",
         "api-faults", capture=True, env={"FAULTS_PRICING_RESILIENCE": policy},

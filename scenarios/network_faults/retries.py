@@ -31,7 +31,7 @@ def failing_calls(label: str) -> list[dict[str, Any]]:
 def run() -> dict[str, Any]:
     results = {}
     try:
-        for policy in ("naive", "on"):
+        for policy in ("on", "naive"):  # "on" first: api-faults starts with it
             use_policy(policy)
             calls = failing_calls(f"retry-{policy}")
             time.sleep(proxy_log.FLUSH_S)  # pricing's log lines
@@ -44,7 +44,8 @@ def run() -> dict[str, Any]:
             }
     finally:
         use_policy("on")  # as compose.yaml has it
-    return {"policies": results, "holds": holds(results)}
+    shown = {policy: results[policy] for policy in ("naive", "on")}  # wrong way first
+    return {"policies": shown, "holds": holds(shown)}
 
 
 def holds(results: dict[str, dict[str, Any]]) -> dict[str, bool]:
