@@ -9,6 +9,7 @@ once (two `up`s) take turns: env.py holds an advisory lock.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -41,6 +42,8 @@ def main() -> int:
     if not url:
         print("MIGRATE_DATABASE_URL is not set", file=sys.stderr)
         return 2
+    # Alembic says what it applies ("Running upgrade  -> 0001, ...") at INFO.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     command.upgrade(alembic_config(url), "head")
     return 0
 

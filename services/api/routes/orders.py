@@ -288,6 +288,12 @@ async def store(
         raise HTTPException(409, f"order {event.order_id} exists already: its id comes from "
                                  "this Idempotency-Key, used for it over a day ago; "
                                  "use a new key") from exc  # fmt: skip
+    except psycopg.Error:
+        # Rolled back (a statement timeout, a lost connection): nothing is stored, so a
+        # retry may start afresh at once, if the database still answers to say so.
+        if key is not None:
+            await forget(pool, key)
+        raise
     return stored
 
 
