@@ -48,8 +48,11 @@ CREATE TABLE sandbox.idempotency_keys (
     fingerprint     text NOT NULL CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
     state           text NOT NULL CHECK (state IN ('in_flight', 'done')),
     -- Set in the transaction that stored the order: a retry after a crash or a
-    -- broker's refusal resumes with it instead of placing a second order.
-    order_id        text REFERENCES sandbox.orders (id) ON DELETE SET NULL,
+    -- broker's refusal resumes with it instead of placing a second order. No
+    -- foreign key: its check would lock sandbox.orders, and claiming a key must
+    -- not wait behind a lock on the orders table (the 409 for a key in flight
+    -- comes at once even then); the order and the link commit together anyway.
+    order_id        text,
     -- The first answer, replayed to every retry once the key is done.
     response_status smallint CHECK (response_status BETWEEN 200 AND 599),
     response_body   jsonb CHECK (octet_length(response_body::text) <= 8192),
