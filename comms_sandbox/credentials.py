@@ -40,6 +40,11 @@ DEFAULTS = {
     "REDIS_PASSWORD": "sandbox-redis-dev",
     "INVENTORY_API_KEY": "sandbox-inventory-key",
     "RABBITMQ_CLUSTER_PASSWORD": "sandbox-cluster-dev",
+    # PostgreSQL's roles (compose.yaml, services/orders_db/initdb/10-roles.sh).
+    "POSTGRES_PASSWORD": "sandbox-postgres-dev",
+    "POSTGRES_OWNER_PASSWORD": "sandbox-owner-dev",
+    "POSTGRES_API_PASSWORD": "sandbox-api-dev",
+    "POSTGRES_RELAY_PASSWORD": "sandbox-relay-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",

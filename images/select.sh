@@ -2,7 +2,8 @@
 # Decide which images the compose files run, and make sure the named ones exist.
 #
 #   images/select.sh [NAME...]   NAME: python nginx rabbitmq redis kafka zipkin
-#                                prometheus toxiproxy coturn loadgen (none: all)
+#                                prometheus toxiproxy coturn loadgen postgres
+#                                (none: all)
 #
 #   SANDBOX_IMAGES=upstream  the pinned upstream images named in the compose files
 #   SANDBOX_IMAGES=local     equivalents built here from Debian packages

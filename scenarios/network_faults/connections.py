@@ -40,6 +40,6 @@ def holds(result: dict[str, Any], accepted: set[str], delivered: set[str]) -> di
     return {
         "no_accepted_order_lost": bool(accepted) and accepted <= delivered,
         "converged_with_no_one_acting": result["converged_s"] is not None
-        and all(call["status"] == 202 for call in result["after"]),
-        "refusals_are_503s": all(c["status"] in (202, 503) for c in result["during"]),
+        and all(call["status"] == 201 for call in result["after"]),
+        "refusals_are_503s": all(c["status"] in (201, 503) for c in result["during"]),
     }

@@ -62,16 +62,16 @@ def converge(healed: float) -> tuple[float | None, dict[str, Any] | None]:
     """Seconds after the heal until an order is accepted again (None: not within the limit)."""
     while time.monotonic() - healed < CONVERGE_WITHIN_S:
         call = timed_post("/orders", order(100 + int(uuid.uuid4().int % 1000)), "partition-heal")
-        if call["status"] == 202:
+        if call["status"] == 201:
             return round(time.monotonic() - healed, 2), call
         time.sleep(0.5)
     return None, None
 
 
 def accepted_event_ids(calls: list[dict[str, Any] | None]) -> set[str]:
-    """The event ids of the orders the api answered 202 to: those must never be lost."""
+    """The event ids of the orders the api answered 201 to: those must never be lost."""
     return {
-        call["answer"]["event_id"] for call in calls if call is not None and call["status"] == 202
+        call["answer"]["event_id"] for call in calls if call is not None and call["status"] == 201
     }
 
 
@@ -90,6 +90,6 @@ def holds(
         ),
         "503_within_the_publish_timeout": all(c["seconds"] <= ANSWERED_WITHIN_S for c in during),
         "converged_with_no_one_acting": converged_s is not None
-        and all(call["status"] == 202 for call in after),
+        and all(call["status"] == 201 for call in after),
         "no_accepted_order_lost": bool(accepted) and accepted <= delivered,
     }

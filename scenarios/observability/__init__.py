@@ -192,7 +192,7 @@ def run() -> ScenarioResult:
     lag = wait_for(caught_up, timeout_s=CATCH_UP_S)
     rows = evidence.counter_rows(before, after)
     checks = {
-        "order accepted with our request id": order["status"] == 202
+        "order accepted with our request id": order["status"] == 201
         and order["request_id"] == request_id,
         "trace complete and connected": not trace.problems(spans),
         "every service logged the request id": not evidence.missing_log_services(lines),

@@ -1,7 +1,7 @@
 """Publish-subscribe compared: the same orders through RabbitMQ and Kafka, side by side.
 
 The api publishes every accepted order (POST /orders) to both brokers and
-answers 202 only when both confirmed. One subscriber per broker watches:
+answers 201 only when both confirmed (and stored the order). One subscriber per broker watches:
 a RabbitMQ queue of its own on the broadcast exchange, and a Kafka reader of
 the `orders` partitions.
 
@@ -70,7 +70,7 @@ SEMANTICS = {
 
 
 async def place_orders(keys: list[str]) -> tuple[list[str], int]:
-    """An order per key through the proxy, each customer's in sequence; the keys that got 202."""
+    """An order per key through the proxy, each customer's in sequence; the keys that got 201."""
     accepted: list[str] = []
     refused = 0
     per_customer = len(keys) // CUSTOMERS
@@ -81,7 +81,7 @@ async def place_orders(keys: list[str]) -> tuple[list[str], int]:
             key = keys[(number - 1) * per_customer + sequence - 1]
             body = {"customer_id": f"C-{number:03d}", "sequence": sequence, "amount_cents": 100}
             response = await client.post("/orders", json=body, headers={"Idempotency-Key": key})
-            if response.status_code == 202:
+            if response.status_code == 201:
                 accepted.append(key)
             else:
                 refused += 1
@@ -150,7 +150,8 @@ def _wait_for(side: RabbitSubscriber, wanted: set[str], timeout_s: float = 30) -
 
 def checks(m: dict[str, Any]) -> dict[str, bool]:
     """Each property the scenario demonstrates, judged from its metrics."""
-    found = {"every order accepted (202: both brokers confirmed)": m["accepted"] == m["orders"]}
+    every = m["accepted"] == m["orders"]
+    found = {"every order accepted (201: stored, both brokers confirmed)": every}
     for broker, label in (("rabbitmq", "RabbitMQ"), ("kafka", "Kafka")):
         side = m[broker]
         found[f"{label}: 0 lost, 0 duplicates, 0 order violations"] = (
@@ -168,7 +169,7 @@ def checks(m: dict[str, Any]) -> dict[str, bool]:
 def render(result: ScenarioResult, console: Console) -> None:
     m = result.metrics
     console.print(
-        f"{m['accepted']} of {m['orders']} orders accepted by the api (202: both brokers "
+        f"{m['accepted']} of {m['orders']} orders accepted by the api (201: stored, both brokers "
         f"confirmed), {m['refused']} refused"
     )
     rows = [

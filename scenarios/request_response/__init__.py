@@ -43,6 +43,16 @@ SHARED_FILES = (
     "tests/integration/test_proxy.py",
     "tests/unit/test_api.py",
     "tests/unit/test_proxy_config.py",
+    # Orders as resources (the page's "Orders as resources"): PostgreSQL, its
+    # migrations, the rules and their tests.
+    "services/orders_db/",
+    "images/postgres/",
+    "tests/integration/test_orders.py",
+    "tests/unit/test_orders_conditional.py",
+    "tests/unit/test_orders_cursor.py",
+    "tests/unit/test_orders_database.py",
+    "tests/unit/test_orders_idempotency.py",
+    "tests/unit/test_orders_rules.py",
 )
 SAMPLE_EVIDENCE = 5
 

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
 
+import psycopg
 import telemetry
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,7 @@ from feed.hub import Hub
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.database import database, database_error_handler
 from api.early_data import TooEarly
 from api.events import build_fanout
 from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation_error
@@ -48,7 +50,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Redis is connected on first use, so the api starts without it.
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.feed = Hub(redis) if redis is not None else None
-    yield
+    # Orders' PostgreSQL: opened without waiting, so the api starts (and answers 503
+    # for orders) while the database is away; None when API_DATABASE_URL is empty.
+    async with database(settings) as pool:
+        app.state.database = pool
+        yield
     if app.state.feed is not None:
         await app.state.feed.close()
         await redis.aclose()
@@ -100,6 +106,8 @@ app.add_middleware(ServedBy)
 app.add_middleware(RequestTelemetry, tag_span=TRACING.tag_current_span if TRACING else None)
 app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
+# PostgreSQL down, restarting or slow: 503 or 504 with a reason (api/database.py).
+app.add_exception_handler(psycopg.Error, database_error_handler(settings))
 for module in (health, whoami, quotes, delay, orders, feed, signaling):
     app.include_router(module.router, responses=COMMON_RESPONSES)
 if TRACING:

@@ -20,6 +20,24 @@ class Settings(BaseSettings):
     rabbitmq_url: str = ""
     kafka_bootstrap: str = ""
     publish_timeout_s: float = 5.0
+    # Orders (services/orders_db/): a libpq URL for the least-privileged role;
+    # empty means "not configured", and the order routes answer 503.
+    database_url: str = ""
+    database_pool_size: int = 6  # per replica: 5 api processes x 6 < sandbox_api's limit of 40
+    # A request waits this long for a connection, then gets 503: PostgreSQL down or
+    # every connection busy. Statements are cut at the second bound (SQLSTATE
+    # 57014, then 504), below nginx's 2.5 s read timeout and the server's 5 s.
+    database_wait_s: float = 1.0
+    database_statement_timeout_ms: int = 1500
+    # After the commit: "dual-write", the api publishes OrderPlaced to both brokers
+    # itself (503 naming a broker that did not confirm; the order is stored anyway),
+    # or "outbox", the api only commits and the relay publishes the outbox row.
+    orders_publish: Literal["dual-write", "outbox"] = "dual-write"
+    # Idempotency keys (api/idempotency.py): how long a key is remembered, and how
+    # long a request holds one before another request may take over.
+    idempotency_ttl_s: float = 24 * 3600
+    idempotency_lease_s: float = 30.0
+    idempotency_purge_every_s: float = 60.0
     # The order-status feed's Redis (services/feed/): empty means "not
     # configured", and /feed answers 503 rather than pretend.
     redis_url: str = ""

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["placed", "paid", "packed", "shipped"]
+Status = Literal["placed", "paid", "packed", "shipped", "cancelled"]
+# The usual progression; an order can also be cancelled (DELETE /orders/{id}).
 STATUSES: tuple[str, ...] = ("placed", "paid", "packed", "shipped")
 ORDER_ID_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 

@@ -24,7 +24,7 @@ ORDER = {"customer_id": "C-424242", "sequence": 1, "sku": "BOOK-42", "quantity":
 
 def test_one_trace_holds_every_hop_correctly_connected(result: ScenarioResult) -> None:
     m = result.metrics
-    assert m["order"]["status"] == 202
+    assert m["order"]["status"] == 201
     assert m["trace_problems"] == []
     assert {"api", "pricing", "rabbitmq", "shipping", "kafka", "ledger"} <= set(m["crossed"])
     assert m["links"]["trace"].endswith(m["trace_id"])
@@ -86,7 +86,7 @@ def test_requests_succeed_the_same_with_the_trace_backend_stopped(proxy: httpx.C
     finally:
         docker.start(name)
         docker.wait_healthy(name)
-    assert statuses == [202] * 10 + [200] * 10
+    assert statuses == [201] * 10 + [200] * 10
 
 
 def test_the_ui_links_answer() -> None:

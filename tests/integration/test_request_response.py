@@ -16,10 +16,10 @@ def test_quote_travels_proxy_api_grpc(proxy: httpx.Client) -> None:
     assert body["served_by"] == response.headers["x-served-by"]
 
 
-def test_readyz_sees_pricing_serving(proxy: httpx.Client) -> None:
+def test_readyz_sees_pricing_and_postgres_serving(proxy: httpx.Client) -> None:
     response = proxy.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"pricing": "SERVING"}
+    assert response.json()["checks"] == {"pricing": "SERVING", "postgres": "SERVING"}
 
 
 @pytest.mark.parametrize(
