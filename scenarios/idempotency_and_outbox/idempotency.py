@@ -122,6 +122,7 @@ def retries_after_a_cut(with_key: bool, orders: int = ORDERS) -> dict[str, Any]:
         "orders_meant": orders,
         "attempts": len(flat),
         "cut": sum(a.status == 0 for a in flat),
+        "cut_seen_as": dict(Counter(a.error for a in flat if a.status == 0)),  # httpx's error
         "answers": _statuses(flat),
         "replayed": sum(a.replayed for a in flat),
         "rows": sum(rows.values()),
