@@ -130,8 +130,8 @@ def faults_run() -> dict[str, Any]:
 
 def test_the_chart_draws_cumulative_counts_per_second() -> None:
     lines = render.chart_lines(faults_run())
-    assert lines["orders stored (201)"] == [(1, 20), (2, 40), (3, 40)]
-    assert lines["first arrivals in Kafka"] == [(1, 0), (2, 0), (3, 40)]
+    assert lines["orders stored (outbox created_at)"] == [(1, 20), (2, 40), (3, 40)]
+    assert lines["confirmed by Kafka (kafka_published_at)"] == [(1, 0), (2, 0), (3, 40)]
 
 
 def test_the_chart_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
