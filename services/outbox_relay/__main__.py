@@ -1,0 +1,28 @@
+"""`python -m outbox_relay`: the relay's process (compose service `outbox-relay`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import telemetry
+
+from .brokers import KafkaClient, RabbitClient
+from .relay import Relay
+from .settings import Settings
+
+
+async def run(settings: Settings) -> None:
+    clients = [
+        RabbitClient(settings.rabbitmq_url, settings.publish_timeout_s),
+        KafkaClient(settings.kafka_bootstrap, settings.publish_timeout_s),
+    ]
+    await Relay(settings, clients).run()
+
+
+def main() -> None:
+    telemetry.setup("outbox-relay")  # JSON logs, /metrics on METRICS_PORT
+    asyncio.run(run(Settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The relay's settings, read from RELAY_* environment variables (compose.yaml sets them)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .plan import MAX_BATCH
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAY_")
+
+    # As sandbox_relay: SELECT and UPDATE on sandbox.outbox, nothing else.
+    database_url: str
+    rabbitmq_url: str
+    kafka_bootstrap: str
+    # Rows one transaction locks and publishes. Bigger batches mean fewer round
+    # trips and longer-held locks; the lesson's loads stay well under 100.
+    batch_size: int = Field(default=100, ge=1, le=MAX_BATCH)
+    # The polling fallback: with no NOTIFY (the listening connection lost, a
+    # notification missed), pending rows still leave within this long.
+    poll_s: float = Field(default=1.0, gt=0, le=60)
+    # How long one broker has to confirm a batch before it counts as failed.
+    publish_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Backoff of a failed broker: first wait, and the most it grows to.
+    backoff_base_s: float = Field(default=0.25, gt=0, le=60)
+    backoff_cap_s: float = Field(default=10.0, gt=0, le=300)
