@@ -159,7 +159,7 @@ async def _read_kafka(start: dict[int, int], wanted: set[str]) -> list[Delivery]
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             consumer.seek(tp, start[tp.partition])
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     if (event := _event(record.value or b"")) and event.customer_id in wanted:

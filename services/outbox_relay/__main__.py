@@ -12,10 +12,7 @@ from .settings import Settings
 
 
 async def run(settings: Settings) -> None:
-    clients = [
-        RabbitClient(settings.rabbitmq_url, settings.publish_timeout_s),
-        KafkaClient(settings.kafka_bootstrap, settings.publish_timeout_s),
-    ]
+    clients = [RabbitClient(settings.rabbitmq_url), KafkaClient(settings.kafka_bootstrap)]
     await Relay(settings, clients).run()
 
 

@@ -4,8 +4,8 @@ Both take a batch of messages in creation order and say, per event, whether
 the broker confirmed it: RabbitMQ with publisher confirms (persistent,
 mandatory, one confirmed before the next, order_events.rabbit.Publisher), Kafka
 with acks=all and the idempotent producer (order_events.kafka.OrderPublisher).
-A batch is bounded by `timeout_s`: a broker that does not confirm in time has
-failed this batch, and the relay leaves it alone for a while (plan.Backoff)
+A batch is bounded by the `timeout_s` it is given: a broker that does not
+confirm in time has failed this batch, and the relay leaves it alone for a while (plan.Backoff)
 while the other broker goes on.
 """
 
@@ -30,7 +30,7 @@ log = logging.getLogger("outbox_relay")
 class BrokerClient(Protocol):
     name: Broker
 
-    async def publish(self, messages: Sequence[Message]) -> Outcomes: ...
+    async def publish(self, messages: Sequence[Message], timeout_s: float) -> Outcomes: ...
 
     async def close(self) -> None: ...
 
@@ -45,25 +45,26 @@ class RabbitClient:
 
     name: Broker = "rabbitmq"
 
-    def __init__(self, url: str, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, url: str) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rabbitmq-relay")
-        self._publisher = rabbit.Publisher(url, retry_for_s=timeout_s, name="outbox-relay")
+        self._publisher = rabbit.Publisher(url, name="outbox-relay")
 
-    async def publish(self, messages: Sequence[Message]) -> Outcomes:
+    async def publish(self, messages: Sequence[Message], timeout_s: float) -> Outcomes:
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._thread, self._publish_in_order, list(messages))
+        call = loop.run_in_executor(self._thread, self._publish_in_order, list(messages), timeout_s)
         try:
             # The thread keeps its own deadline; this one covers a connect that hangs.
-            return await asyncio.wait_for(asyncio.shield(call), self.timeout_s * 2 + 5)
+            return await asyncio.wait_for(asyncio.shield(call), timeout_s * 2 + 5)
         except TimeoutError:
             # The thread may still get confirms: those events stay unmarked and go
             # out again later, a duplicate the consumers drop by event id.
             return {m.event_id: "timed out" for m in messages}
 
-    def _publish_in_order(self, messages: list[Message]) -> dict[str, str | None]:
+    def _publish_in_order(self, messages: list[Message], timeout_s: float) -> dict[str, str | None]:
         outcomes: dict[str, str | None] = {}
-        deadline = time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + timeout_s
+        # How long one message is retried (reconnecting) before it counts as not confirmed.
+        self._publisher.retry_for_s = timeout_s
         for message in messages:
             if time.monotonic() > deadline:
                 break  # the rest were not sent: not confirmed
@@ -90,36 +91,39 @@ class KafkaClient:
 
     name: Broker = "kafka"
 
-    def __init__(self, bootstrap: str, timeout_s: float) -> None:
-        self.bootstrap, self.timeout_s = bootstrap, timeout_s
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
         self._publisher: kafka.OrderPublisher | None = None
 
-    async def publish(self, messages: Sequence[Message]) -> Outcomes:
+    async def publish(self, messages: Sequence[Message], timeout_s: float) -> Outcomes:
         try:
-            publisher = await asyncio.wait_for(self._started(), self.timeout_s)
+            publisher = await asyncio.wait_for(self._started(timeout_s), timeout_s)
         except (KafkaError, OSError, TimeoutError) as exc:
             return {m.event_id: f"producer not started: {exc!r}"[:200] for m in messages}
-        sends = [self._send(publisher, m) for m in messages]
+        publisher.retry_for_s = timeout_s
+        sends = [self._send(publisher, m, timeout_s) for m in messages]
         answers = await asyncio.gather(*sends)
         return dict(zip((m.event_id for m in messages), answers, strict=True))
 
-    async def _send(self, publisher: kafka.OrderPublisher, message: Message) -> str | None:
+    async def _send(
+        self, publisher: kafka.OrderPublisher, message: Message, timeout_s: float
+    ) -> str | None:
         try:
             await asyncio.wait_for(
                 publisher.publish_raw(
                     message.body, key=message.key.encode(), event_id=message.event_id
                 ),
-                self.timeout_s,
+                timeout_s,
             )
         except (KafkaError, TimeoutError) as exc:
             return f"not acknowledged: {exc!r}"[:200]
         return None
 
-    async def _started(self) -> kafka.OrderPublisher:
+    async def _started(self, timeout_s: float) -> kafka.OrderPublisher:
         if self._publisher is None:
             publisher = kafka.OrderPublisher(
                 self.bootstrap,
-                retry_for_s=self.timeout_s,
+                retry_for_s=timeout_s,
                 client_id="outbox-relay",
                 # A record is in a batch for at most this long before it goes.
                 linger_ms=2,

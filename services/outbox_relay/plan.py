@@ -230,6 +230,29 @@ class Backoff:
         self.retry_at = 0.0
 
 
+def allowance(backoff: Backoff, batch: int) -> int:
+    """How many of a batch's events a broker is given: all, or one while it is on probation.
+
+    After a failure the next attempt is a single event. An attempt that times
+    out can still leave its events in the client's buffers (aiokafka's
+    accumulator), to be written when the broker returns, and then sent again
+    by the relay: a probe of one keeps those copies to one per failed attempt.
+    """
+    return min(batch, 1) if backoff.failures else batch
+
+
+PROBE_TIMEOUT_S = 1.0  # enough for a broker that is back to confirm one event
+
+
+def attempt_timeout(backoff: Backoff, timeout_s: float) -> float:
+    """How long a broker may take: the full timeout, or a probe's while it is on probation.
+
+    Both brokers' batches share one transaction: a probe that waited the full
+    timeout for a broker still down would hold the other broker's events that long.
+    """
+    return min(timeout_s, PROBE_TIMEOUT_S) if backoff.failures else timeout_s
+
+
 def ready_brokers(backoffs: Mapping[Broker, Backoff], now: float) -> list[Broker]:
     """The brokers whose backoff has expired, in BROKERS order."""
     return [broker for broker in BROKERS if backoffs[broker].ready(now)]

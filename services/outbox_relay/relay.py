@@ -177,8 +177,7 @@ class Relay:
                 return result
             go, held = plan.split_held(rows, await self.held_elsewhere(conn, rows, brokers))
             result.held = len(held)
-            for broker, outcomes in (await self.publish(go, brokers)).items():
-                sent = [str(row.event_id) for row in plan.for_broker(go, broker)]
+            for broker, (sent, outcomes) in (await self.publish(go, brokers)).items():
                 result.sent[broker] = len(sent)
                 if plan.failed(sent, outcomes):
                     result.failed.add(broker)
@@ -202,18 +201,33 @@ class Relay:
         )
         return {record["ordering_key"]: record["oldest"] for record in await answer.fetchall()}
 
-    async def publish(self, rows: list[Row], brokers: list[Broker]) -> dict[Broker, plan.Outcomes]:
-        """Each broker gets its pending rows, in order; both brokers at once."""
+    async def publish(
+        self, rows: list[Row], brokers: list[Broker]
+    ) -> dict[Broker, tuple[list[str], plan.Outcomes]]:
+        """Each broker gets its pending rows, in order, both brokers at once: (sent, outcomes).
+
+        A broker on probation after a failure gets only the first (plan.allowance),
+        and a probe's short time to confirm it (plan.attempt_timeout).
+        """
         messages = {str(row.event_id): self.message(row) for row in rows}
-        batches = {
-            broker: [messages[str(row.event_id)] for row in plan.for_broker(rows, broker)]
-            for broker in brokers
-        }
+        batches = {}
+        for broker in brokers:
+            pending = [messages[str(row.event_id)] for row in plan.for_broker(rows, broker)]
+            batches[broker] = pending[: plan.allowance(self.backoffs[broker], len(pending))]
         batches = {broker: batch for broker, batch in batches.items() if batch}
+        timeout = self.settings.publish_timeout_s
         answers = await asyncio.gather(
-            *(self.clients[broker].publish(batch) for broker, batch in batches.items())
+            *(
+                self.clients[broker].publish(
+                    batch, plan.attempt_timeout(self.backoffs[broker], timeout)
+                )
+                for broker, batch in batches.items()
+            )
         )
-        return dict(zip(batches, answers, strict=True))
+        return {
+            broker: ([m.event_id for m in batches[broker]], answer)
+            for broker, answer in zip(batches, answers, strict=True)
+        }
 
     def message(self, row: Row) -> plan.Message:
         try:

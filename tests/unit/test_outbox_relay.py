@@ -211,9 +211,11 @@ class FakeClient:
         self.name = name
         self.refuse = refuse or set()
         self.batches: list[list[str]] = []
+        self.timeouts: list[float] = []
 
-    async def publish(self, messages: Sequence[plan.Message]) -> plan.Outcomes:
+    async def publish(self, messages: Sequence[plan.Message], timeout_s: float) -> plan.Outcomes:
         self.batches.append([m.event_id for m in messages])
+        self.timeouts.append(timeout_s)
         return {m.event_id: ("refused" if m.event_id in self.refuse else None) for m in messages}
 
     async def close(self) -> None:
@@ -240,6 +242,28 @@ def test_a_broker_left_out_gets_nothing() -> None:
     assert (list(outcomes), kafka.batches) == (["rabbitmq"], [])
 
 
+def test_a_broker_on_probation_gets_one_event_and_the_other_all() -> None:
+    """After Kafka failed, a probe of one: a timed-out batch of 100 would come back as copies."""
+    rabbitmq, kafka = FakeClient("rabbitmq"), FakeClient("kafka")
+    r = relay(rabbitmq, kafka)
+    r.backoffs["kafka"].failed(now=0)
+    rows = [row(seconds=n) for n in range(5)]
+    sent = asyncio.run(r.publish(rows, ["rabbitmq", "kafka"]))
+    assert [len(batch) for batch in kafka.batches] == [1]
+    assert (kafka.timeouts, rabbitmq.timeouts) == ([plan.PROBE_TIMEOUT_S], [5.0])
+    assert sent["kafka"][0] == [str(rows[0].event_id)]
+    assert len(sent["rabbitmq"][0]) == 5
+
+
+def test_the_allowance_is_the_batch_or_one() -> None:
+    backoff = Backoff(jitter=lambda: 1.0)
+    assert plan.allowance(backoff, 100) == 100
+    backoff.failed(now=0)
+    assert (plan.allowance(backoff, 100), plan.allowance(backoff, 0)) == (1, 0)
+    backoff.succeeded()
+    assert plan.allowance(backoff, 100) == 100
+
+
 def test_a_failed_broker_backs_off_and_the_other_does_not() -> None:
     r = relay(FakeClient("rabbitmq"), FakeClient("kafka"))
     r.note(BatchResult(claimed=3, sent={"rabbitmq": 3, "kafka": 3}, failed={"kafka"}))
@@ -253,3 +277,12 @@ def test_event_ids_are_uuids_for_the_mark() -> None:
     """The mark's ANY(%(ids)s) compares with a uuid column: the ids must stay parseable."""
     m = plan.message(row())
     assert isinstance(UUID(m.event_id), UUID)
+
+
+def test_a_probe_waits_less_than_a_batch() -> None:
+    """A broker still down must not hold the other broker's events for the full timeout."""
+    backoff = Backoff(jitter=lambda: 1.0)
+    assert plan.attempt_timeout(backoff, 5.0) == 5.0
+    backoff.failed(now=0)
+    assert plan.attempt_timeout(backoff, 5.0) == plan.PROBE_TIMEOUT_S < 5.0
+    assert plan.attempt_timeout(backoff, 0.5) == 0.5
