@@ -94,6 +94,9 @@ class Relay:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stop)
+        if self.settings.orders_publish == "dual-write":
+            await self.stand_by()
+            return
         listener = asyncio.create_task(self.listen())
         try:
             while not self.stopping:
@@ -106,6 +109,13 @@ class Relay:
         finally:
             listener.cancel()
             await asyncio.gather(*(c.close() for c in self.clients.values()))
+
+    async def stand_by(self) -> None:
+        """ORDERS_PUBLISH=dual-write: the api publishes; publish nothing, stay healthy."""
+        log.warning("ORDERS_PUBLISH=dual-write: the api publishes, the relay stands by")
+        while not self.stopping:
+            beat()
+            await self.idle()
 
     async def connect(self, autocommit: bool = False) -> psycopg.AsyncConnection[dict[str, Any]]:
         conn = await psycopg.AsyncConnection.connect(

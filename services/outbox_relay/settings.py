@@ -1,5 +1,7 @@
 """The relay's settings, read from RELAY_* environment variables (compose.yaml sets them)."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +15,11 @@ class Settings(BaseSettings):
     database_url: str
     rabbitmq_url: str
     kafka_bootstrap: str
+    # The api's switch, ORDERS_PUBLISH, seen by the relay too: with "dual-write"
+    # the api publishes after its commit (the old path, kept for the lesson) and
+    # the relay stays idle, or every event would go out twice; what the dual
+    # write failed to publish stays pending until the switch is back to outbox.
+    orders_publish: Literal["outbox", "dual-write"] = "outbox"
     # Rows one transaction locks and publishes. Bigger batches mean fewer round
     # trips and longer-held locks; the lesson's loads stay well under 100.
     batch_size: int = Field(default=100, ge=1, le=MAX_BATCH)

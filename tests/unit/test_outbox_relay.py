@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from outbox_relay import plan
+from outbox_relay import relay as relay_module
 from outbox_relay.plan import Backoff, Row
 from outbox_relay.relay import BatchResult, Relay
 from outbox_relay.settings import Settings
@@ -286,3 +287,21 @@ def test_a_probe_waits_less_than_a_batch() -> None:
     backoff.failed(now=0)
     assert plan.attempt_timeout(backoff, 5.0) == plan.PROBE_TIMEOUT_S < 5.0
     assert plan.attempt_timeout(backoff, 0.5) == 0.5
+
+
+def test_with_the_dual_write_the_relay_publishes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORDERS_PUBLISH=dual-write: the api publishes; a relay publishing too would double it."""
+    monkeypatch.setattr(relay_module, "beat", lambda: None)  # no heartbeat file on the host
+    rabbitmq, kafka = FakeClient("rabbitmq"), FakeClient("kafka")
+    settings = Settings(
+        database_url="postgresql://nowhere.invalid/x", rabbitmq_url="x", kafka_bootstrap="x",
+        orders_publish="dual-write", poll_s=0.01,
+    )  # fmt: skip
+    r = Relay(settings, [rabbitmq, kafka])  # type: ignore[list-item]
+
+    async def briefly() -> None:
+        asyncio.get_running_loop().call_later(0.05, r.stop)
+        await r.stand_by()
+
+    asyncio.run(briefly())
+    assert (rabbitmq.batches, kafka.batches) == ([], [])
