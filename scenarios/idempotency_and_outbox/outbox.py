@@ -178,17 +178,18 @@ def start_broker(broker: str, timeout_s: float = 120) -> None:
 
 @contextmanager
 def publish_mode(mode: str) -> Iterator[None]:
-    """The api re-created with ORDERS_PUBLISH=`mode`, and with its default again afterwards."""
-    _recreate_api({PUBLISH_VARIABLE: mode})
+    """The api and the relay re-created with ORDERS_PUBLISH=`mode`, then with the default."""
+    _recreate({PUBLISH_VARIABLE: mode})
     try:
         yield
     finally:
-        _recreate_api({})
+        _recreate({})
 
 
-def _recreate_api(env: dict[str, str]) -> None:
+def _recreate(env: dict[str, str]) -> None:
     # The variable is interpolated by compose.yaml; unset, the default (outbox) applies.
-    _compose("up", "--detach", "--no-build", "--no-deps", "--wait", "api", env=env)
+    # With dual-write the relay stands by: the api publishes, as before the outbox.
+    _compose("up", "--detach", "--no-build", "--no-deps", "--wait", "api", RELAY, env=env)
     restart_proxy()  # nginx looks the new replicas' addresses up again
 
 
@@ -369,7 +370,11 @@ def competing_relays(customers_count: int = 10, orders_each: int = 30) -> dict[s
 def dual_write_cut(
     broker: str = "kafka", customers_count: int = 10, orders_each: int = 2
 ) -> dict[str, Any]:
-    """The old path with `broker` stopped: stored, confirmed by one broker, not by the other."""
+    """The old path with `broker` stopped: stored, confirmed by one broker, not by the other.
+
+    Counted before the default (outbox) comes back: then the relay publishes
+    what the dual write left pending, which is the outbox's repair.
+    """
     customers = counting.new_customers(customers_count)
     counting.empty_counted_queue()
     kafka_start = counting.kafka_offsets()
@@ -379,7 +384,7 @@ def dual_write_cut(
             placed = asyncio.run(place_all(customers, orders_each))
         finally:
             start_broker(broker)
-    counted = count(customers, kafka_start)
+        counted = count(customers, kafka_start)
     other = next(b for b in BROKERS if b != broker)
     arrived = {b: {d.order_id for d in ds} for b, ds in counted.deliveries.items()}
     stored = set(counted.stored)
