@@ -8,8 +8,8 @@ judge (checks()), print and chart:
   then one broker is stopped and started again. Every stored order must reach
   both brokers: 0 lost; copies are possible and counted; the other broker
   keeps receiving while one is down. Per-second bins for a chart.
-- competing_relays(): a backlog built while the relays are stopped, then both
-  replicas started at once on it. FOR UPDATE SKIP LOCKED must keep them off
+- competing_relays(): a backlog built while the relays are frozen, then both
+  replicas let go on it at once. FOR UPDATE SKIP LOCKED must keep them off
   each other's rows: 0 copies at the brokers, 0 order violations, and both
   replicas did part of the work (their own counters).
 - dual_write_cut(): the old path (ORDERS_PUBLISH=dual-write: the api publishes
@@ -162,10 +162,6 @@ def start_relays() -> None:
     _compose("start", RELAY)
 
 
-def stop_relays() -> None:
-    _compose("stop", RELAY)
-
-
 def stop_broker(broker: str) -> None:
     _compose("stop", broker)
 
@@ -202,6 +198,10 @@ def relay_published(container: str) -> dict[str, float]:
     )
     found = re.findall(r'^outbox_relay_published_total\{broker="(\w+)"\} ([0-9.e+]+)$', text, re.M)
     return {broker: float(value) for broker, value in found}
+
+
+def published_per_replica() -> dict[str, dict[str, float]]:
+    return {c.name: relay_published(c.name) for c in docker.containers(RELAY)}
 
 
 # --- waiting and counting --------------------------------------------------------------
@@ -344,18 +344,28 @@ def _bins(placed: list[Placed], counted: Counted, t0: float, seconds: int) -> di
 
 
 def competing_relays(customers_count: int = 10, orders_each: int = 30) -> dict[str, Any]:
-    """A backlog made while no relay runs, then both replicas started on it at once."""
+    """A backlog made while the relays are frozen, then both let go on it at the same instant.
+
+    Paused (cgroup freezer), not stopped: started afresh, one replica would
+    drain the backlog while the other is still importing its modules. Each
+    replica's share is the growth of its own counter across the run.
+    """
     customers = counting.new_customers(customers_count)
     counting.empty_counted_queue()
     kafka_start = counting.kafka_offsets()
-    stop_relays()
+    before = published_per_replica()
+    _compose("pause", RELAY)
     try:
         placed = asyncio.run(place_all(customers, orders_each))
         backlog = counting.pending(customers)
     finally:
-        start_relays()
+        _compose("unpause", RELAY)
     drained_s = wait_drained(customers)
-    per_replica = {c.name: relay_published(c.name) for c in docker.containers(RELAY)}
+    after = published_per_replica()
+    per_replica = {
+        name: {b: n - before.get(name, {}).get(b, 0.0) for b, n in counts.items()}
+        for name, counts in after.items()
+    }
     return {
         "orders_placed": len(placed),
         "answers": answered(placed),
