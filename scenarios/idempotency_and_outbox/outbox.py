@@ -398,6 +398,12 @@ def dual_write_cut(
     other = next(b for b in BROKERS if b != broker)
     arrived = {b: {d.order_id for d in ds} for b, ds in counted.deliveries.items()}
     stored = set(counted.stored)
+    # Back on the outbox: the relay publishes the rows the dual write left pending.
+    repaired_s = wait_drained(customers)
+    if broker == "kafka":  # the log still holds what was read: read it all again
+        later = {d.order_id for d in counting.kafka_deliveries(kafka_start, customers)}
+    else:  # the queue was emptied by the count: what is there now came since
+        later = arrived[broker] | {d.order_id for d in counting.rabbitmq_deliveries(customers)}
     return {
         "broker_stopped": broker,
         "orders_placed": len(placed),
@@ -405,6 +411,8 @@ def dual_write_cut(
         **counted.report(),
         f"in_{other}_not_{broker}": len((stored & arrived[other]) - arrived[broker]),
         "stored_in_neither": len(stored - arrived[other] - arrived[broker]),
+        f"in_{broker}_once_the_relay_took_over": len(stored & later),
+        "relay_repaired_after_s": repaired_s,
     }
 
 

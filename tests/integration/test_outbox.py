@@ -90,4 +90,6 @@ def test_the_dual_write_leaves_orders_in_one_broker_and_not_the_other(
     assert dual_write["answers"].get("503", 0) > 0
     assert dual_write["in_rabbitmq_not_kafka"] > 0
     assert dual_write["kafka"]["lost"] == dual_write["in_rabbitmq_not_kafka"]
+    # Switched back to the outbox, the relay publishes what the dual write left pending.
+    assert dual_write["in_kafka_once_the_relay_took_over"] == placed
     assert failing(outbox.dual_write_checks(dual_write)) == []
