@@ -252,10 +252,18 @@ def answered(placed: list[Placed]) -> dict[str, int]:
 
 @dataclass
 class Schedule:
-    """When each fault happens, in seconds after the first order (the lesson's timeline)."""
+    """When each fault happens, in seconds after the first order (the lesson's timeline).
 
-    kill_relay_at_s: float = 3.0
-    relay_down_s: float = 3.0
+    The relays are frozen (docker pause) for `freeze_s` first, so that a
+    backlog builds and a whole batch is in flight when the SIGKILL lands,
+    `kill_after_thaw_s` after they are let go: at 20 orders/s a batch of one
+    takes milliseconds, and a kill would almost never fall inside one.
+    """
+
+    freeze_at_s: float = 3.0
+    freeze_s: float = 2.0
+    kill_after_thaw_s: float = 0.15
+    relay_down_s: float = 2.0
     stop_broker_at_s: float = 9.0
     broker_down_s: float = 8.0
     tail_s: float = 4.0  # orders still coming after the broker is back
@@ -301,9 +309,13 @@ def relay_and_broker_faults(
 
 
 def _run_faults(plan: Schedule, broker: str, timeline: list[tuple[str, float]], t0: float) -> None:
+    thaw_at = plan.freeze_at_s + plan.freeze_s
+    kill_at = thaw_at + plan.kill_after_thaw_s
     steps: list[tuple[float, str, Callable[[], None]]] = [
-        (plan.kill_relay_at_s, "relay killed (SIGKILL)", kill_relays),
-        (plan.kill_relay_at_s + plan.relay_down_s, "relay started", start_relays),
+        (plan.freeze_at_s, "relay frozen", lambda: _compose("pause", RELAY)),
+        (thaw_at, "relay let go", lambda: _compose("unpause", RELAY)),
+        (kill_at, "relay killed (SIGKILL)", kill_relays),
+        (kill_at + plan.relay_down_s, "relay started", start_relays),
         (plan.stop_broker_at_s, f"{broker} stopped", lambda: stop_broker(broker)),
         (plan.stop_broker_at_s + plan.broker_down_s, f"{broker} started",
          lambda: start_broker(broker)),
@@ -317,6 +329,8 @@ def _run_faults(plan: Schedule, broker: str, timeline: list[tuple[str, float]], 
 
 def _recover(broker: str) -> None:
     """Whatever happened, the relays and the broker run again before counting."""
+    if any(c.state == "paused" for c in docker.containers(RELAY)):
+        _compose("unpause", RELAY)
     start_relays()
     start_broker(broker)
 

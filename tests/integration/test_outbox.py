@@ -67,7 +67,8 @@ def test_the_chart_data_covers_the_run(faults: dict[str, Any]) -> None:
     bins = faults["per_second"]
     assert sum(bins["stored"]) == faults["orders_placed"]
     assert {event["event"] for event in faults["timeline"]} >= {
-        "relay killed (SIGKILL)", "relay started", "kafka stopped", "kafka started"}  # fmt: skip
+        "relay frozen", "relay let go", "relay killed (SIGKILL)", "relay started",
+        "kafka stopped", "kafka started"}  # fmt: skip
 
 
 def test_two_relays_on_one_backlog_never_publish_the_same_order(
