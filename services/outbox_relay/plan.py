@@ -230,15 +230,22 @@ class Backoff:
         self.retry_at = 0.0
 
 
-def allowance(backoff: Backoff, batch: int) -> int:
-    """How many of a batch's events a broker is given: all, or one while it is on probation.
+def split_probation(
+    brokers: Iterable[Broker], backoffs: Mapping[Broker, Backoff]
+) -> tuple[list[Broker], list[Broker]]:
+    """(healthy, on probation): the brokers that last confirmed, and those that last failed.
 
-    After a failure the next attempt is a single event. An attempt that times
-    out can still leave its events in the client's buffers (aiokafka's
-    accumulator), to be written when the broker returns, and then sent again
-    by the relay: a probe of one keeps those copies to one per failed attempt.
+    The healthy ones get full batches. Each broker on probation gets a probe of
+    one event, claimed in a transaction of its own: a broker half down (Kafka
+    stopping, or electing leaders after a start) can hold a batch until its
+    timeout, and the healthy broker's events must not wait in the same
+    transaction. One event also keeps what a timed-out attempt leaves in a
+    client's buffers (aiokafka's accumulator, written when the broker
+    returns, then sent again by the relay) to one copy.
     """
-    return min(batch, 1) if backoff.failures else batch
+    healthy = [b for b in BROKERS if b in set(brokers) and not backoffs[b].failures]
+    probing = [b for b in BROKERS if b in set(brokers) and backoffs[b].failures]
+    return healthy, probing
 
 
 PROBE_TIMEOUT_S = 1.0  # enough for a broker that is back to confirm one event

@@ -14,7 +14,9 @@ A relay killed between 3 and 5 never commits: its marks are lost with its
 locks, the rows are pending again, and the next claim publishes them again
 (duplicates, which consumers drop by event id; never a loss). A broker that
 failed is left out of the claims for a while (plan.Backoff) so the other
-broker's events keep leaving.
+broker's events keep leaving; then it is probed with one event, in a
+transaction of its own on a second connection, beside the healthy broker's
+batches (plan.split_probation), until it confirms again.
 
 Wake-ups: a LISTEN on the channel `outbox`, which the table's insert trigger
 notifies at commit; and a poll every RELAY_POLL_S (1 s by default) in case a
@@ -49,6 +51,7 @@ from .settings import Settings
 log = logging.getLogger("outbox_relay")
 
 CHANNEL = "outbox"  # pg_notify('outbox', event_id) in the outbox's insert trigger
+Connection = psycopg.AsyncConnection[dict[str, Any]]
 HELD_RETRY_S = 0.02  # a held-back row waits for another relay's commit: milliseconds
 RECONNECT_S = 1.0  # after the database went away
 
@@ -101,8 +104,8 @@ class Relay:
         try:
             while not self.stopping:
                 try:
-                    async with await self.connect() as conn:
-                        await self.work(conn)
+                    async with await self.connect() as conn, await self.connect() as probes:
+                        await self.work(conn, probes)
                 except psycopg.Error as exc:
                     log.warning("database unavailable", extra={"fields": {"reason": repr(exc)}})
                     await asyncio.sleep(RECONNECT_S)
@@ -117,7 +120,7 @@ class Relay:
             beat()
             await self.idle()
 
-    async def connect(self, autocommit: bool = False) -> psycopg.AsyncConnection[dict[str, Any]]:
+    async def connect(self, autocommit: bool = False) -> Connection:
         conn = await psycopg.AsyncConnection.connect(
             self.settings.database_url,
             autocommit=autocommit,
@@ -149,20 +152,27 @@ class Relay:
                 log.warning("not listening", extra={"fields": {"reason": repr(exc)}})
                 await asyncio.sleep(RECONNECT_S)
 
-    async def work(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
+    async def work(self, conn: Connection, probes: Connection) -> None:
+        """Batches for the healthy brokers on `conn`, probes of one event on `probes`, at once."""
         while not self.stopping:
-            brokers = plan.ready_brokers(self.backoffs, time.monotonic())
-            if not brokers:  # both failed recently: nothing to claim until one is due
+            ready = plan.ready_brokers(self.backoffs, time.monotonic())
+            if not ready:  # both failed recently: nothing to claim until one is due
                 beat()
                 await self.idle()
                 continue
+            healthy, probing = plan.split_probation(ready, self.backoffs)
             self.wake.clear()  # before the claim: a commit after it wakes the next wait
-            result = await self.relay_batch(conn, brokers)
+            results = await asyncio.gather(
+                self.relay_batch(conn, healthy, self.settings.batch_size),
+                self.relay_batch(probes, probing, 1),
+            )
             beat()
-            self.note(result)
-            if result.claimed == self.settings.batch_size and not result.failed:
+            for result in results:
+                self.note(result)
+            main = results[0]
+            if main.claimed == self.settings.batch_size and not main.failed:
                 continue  # more may be waiting
-            if result.held:
+            if main.held or results[1].held:
                 await asyncio.sleep(HELD_RETRY_S)
                 continue
             await self.idle()
@@ -173,14 +183,13 @@ class Relay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), wait)
 
-    async def relay_batch(
-        self, conn: psycopg.AsyncConnection[dict[str, Any]], brokers: list[Broker]
-    ) -> BatchResult:
+    async def relay_batch(self, conn: Connection, brokers: list[Broker], limit: int) -> BatchResult:
+        """One transaction: claim up to `limit` rows pending for `brokers`, publish, mark."""
         result = BatchResult()
+        if not brokers:
+            return result
         async with conn.transaction():
-            claimed = await conn.execute(
-                plan.claim_sql(brokers), {"limit": self.settings.batch_size}
-            )
+            claimed = await conn.execute(plan.claim_sql(brokers), {"limit": limit})
             rows = [Row.from_record(record) for record in await claimed.fetchall()]
             result.claimed = len(rows)
             if not rows:
@@ -199,7 +208,7 @@ class Relay:
         return result
 
     async def held_elsewhere(
-        self, conn: psycopg.AsyncConnection[dict[str, Any]], rows: list[Row], brokers: list[Broker]
+        self, conn: Connection, rows: list[Row], brokers: list[Broker]
     ) -> dict[str, datetime]:
         answer = await conn.execute(
             plan.held_elsewhere_sql(brokers),
@@ -216,14 +225,13 @@ class Relay:
     ) -> dict[Broker, tuple[list[str], plan.Outcomes]]:
         """Each broker gets its pending rows, in order, both brokers at once: (sent, outcomes).
 
-        A broker on probation after a failure gets only the first (plan.allowance),
-        and a probe's short time to confirm it (plan.attempt_timeout).
+        A broker on probation gets a probe's short time to confirm (plan.attempt_timeout).
         """
         messages = {str(row.event_id): self.message(row) for row in rows}
-        batches = {}
-        for broker in brokers:
-            pending = [messages[str(row.event_id)] for row in plan.for_broker(rows, broker)]
-            batches[broker] = pending[: plan.allowance(self.backoffs[broker], len(pending))]
+        batches = {
+            broker: [messages[str(row.event_id)] for row in plan.for_broker(rows, broker)]
+            for broker in brokers
+        }
         batches = {broker: batch for broker, batch in batches.items() if batch}
         timeout = self.settings.publish_timeout_s
         answers = await asyncio.gather(

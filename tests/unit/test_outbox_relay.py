@@ -243,26 +243,22 @@ def test_a_broker_left_out_gets_nothing() -> None:
     assert (list(outcomes), kafka.batches) == (["rabbitmq"], [])
 
 
-def test_a_broker_on_probation_gets_one_event_and_the_other_all() -> None:
-    """After Kafka failed, a probe of one: a timed-out batch of 100 would come back as copies."""
+def test_a_broker_on_probation_is_probed_apart_from_the_healthy_one() -> None:
+    """Kafka failed: its probe must not hold RabbitMQ's batch in the same transaction."""
+    backoffs = {b: Backoff(jitter=lambda: 1.0) for b in plan.BROKERS}
+    backoffs["kafka"].failed(now=0)
+    assert plan.split_probation(["rabbitmq", "kafka"], backoffs) == (["rabbitmq"], ["kafka"])
+    assert plan.split_probation(["kafka"], backoffs) == ([], ["kafka"])
+    backoffs["kafka"].succeeded()
+    assert plan.split_probation(["kafka", "rabbitmq"], backoffs) == (["rabbitmq", "kafka"], [])
+
+
+def test_a_probe_gets_the_short_timeout() -> None:
     rabbitmq, kafka = FakeClient("rabbitmq"), FakeClient("kafka")
     r = relay(rabbitmq, kafka)
     r.backoffs["kafka"].failed(now=0)
-    rows = [row(seconds=n) for n in range(5)]
-    sent = asyncio.run(r.publish(rows, ["rabbitmq", "kafka"]))
-    assert [len(batch) for batch in kafka.batches] == [1]
-    assert (kafka.timeouts, rabbitmq.timeouts) == ([plan.PROBE_TIMEOUT_S], [5.0])
-    assert sent["kafka"][0] == [str(rows[0].event_id)]
-    assert len(sent["rabbitmq"][0]) == 5
-
-
-def test_the_allowance_is_the_batch_or_one() -> None:
-    backoff = Backoff(jitter=lambda: 1.0)
-    assert plan.allowance(backoff, 100) == 100
-    backoff.failed(now=0)
-    assert (plan.allowance(backoff, 100), plan.allowance(backoff, 0)) == (1, 0)
-    backoff.succeeded()
-    assert plan.allowance(backoff, 100) == 100
+    asyncio.run(r.publish([row()], ["rabbitmq", "kafka"]))
+    assert (kafka.timeouts, rabbitmq.timeouts) == ([plan.PROBE_TIMEOUT_S], [3.0])
 
 
 def test_a_failed_broker_backs_off_and_the_other_does_not() -> None:
