@@ -203,7 +203,7 @@ class Backoff:
     """
 
     base_s: float = 0.25
-    cap_s: float = 10.0
+    cap_s: float = 4.0
     failures: int = 0
     retry_at: float = 0.0
     jitter: Callable[[], float] = field(default=random.random, repr=False)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # other broker's events in the same transaction wait as long: short, since a
     # healthy broker confirms in milliseconds and a failure costs only a retry.
     publish_timeout_s: float = Field(default=3.0, gt=0, le=60)
-    # Backoff of a failed broker: first wait, and the most it grows to.
+    # Backoff of a failed broker: first wait, and the most it grows to. A probe
+    # is one event in its own transaction, so probing often costs little, and a
+    # broker that is back waits at most the cap for its events.
     backoff_base_s: float = Field(default=0.25, gt=0, le=60)
-    backoff_cap_s: float = Field(default=10.0, gt=0, le=300)
+    backoff_cap_s: float = Field(default=4.0, gt=0, le=300)
