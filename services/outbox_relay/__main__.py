@@ -17,7 +17,13 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    telemetry.setup("outbox-relay")  # JSON logs, /metrics on METRICS_PORT
+    # JSON logs, /metrics on METRICS_PORT, and traces while the observability lesson runs.
+    if telemetry.setup("outbox-relay"):
+        # Only when tracing is on: off, no instrumentation module is loaded.
+        from telemetry.messaging import instrument_aiokafka, instrument_pika  # noqa: PLC0415
+
+        instrument_pika()
+        instrument_aiokafka()
     asyncio.run(run(Settings()))
 
 

@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from order_events import kafka, rabbit
 
+from .carry import amqp_headers, sent_under
 from .plan import Broker, Message, Outcomes
 
 log = logging.getLogger("outbox_relay")
@@ -69,7 +70,10 @@ class RabbitClient:
             if time.monotonic() > deadline:
                 break  # the rest were not sent: not confirmed
             try:
-                self._publisher.publish_body(message.body, message.routing_key, message.event_id)
+                with sent_under(message, self.name):
+                    self._publisher.publish_body(
+                        message.body, message.routing_key, message.event_id, amqp_headers(message)
+                    )
             except rabbit.PublishError as exc:
                 outcomes[message.event_id] = str(exc)[:200]
                 break
@@ -109,12 +113,13 @@ class KafkaClient:
         self, publisher: kafka.OrderPublisher, message: Message, timeout_s: float
     ) -> str | None:
         try:
-            await asyncio.wait_for(
-                publisher.publish_raw(
-                    message.body, key=message.key.encode(), event_id=message.event_id
-                ),
-                timeout_s,
-            )
+            with sent_under(message, self.name):  # publish_raw adds the bound request id
+                await asyncio.wait_for(
+                    publisher.publish_raw(
+                        message.body, key=message.key.encode(), event_id=message.event_id
+                    ),
+                    timeout_s,
+                )
         except (KafkaError, TimeoutError) as exc:
             return f"not acknowledged: {exc!r}"[:200]
         return None

@@ -62,7 +62,7 @@ def claim_sql(brokers: Iterable[Broker]) -> str:
     """
     pending = ", ".join(f"{PUBLISHED_COLUMN[b]} IS NULL AS {b}_pending" for b in BROKERS)
     return (
-        f"SELECT event_id, event_type, aggregate_id, payload, created_at, "
+        f"SELECT event_id, event_type, aggregate_id, payload, created_at, headers, "
         f"{ORDERING_KEY} AS ordering_key, {pending} "
         f"FROM {TABLE} WHERE {pending_predicate(brokers)} "
         f"ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
@@ -104,6 +104,8 @@ class Row:
     created_at: datetime
     ordering_key: str
     pending: frozenset[Broker]
+    # The request's message headers, as the api stored them: request id, trace context.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Row:
@@ -117,6 +119,7 @@ class Row:
             created_at=record["created_at"],
             ordering_key=record["ordering_key"],
             pending=pending,
+            headers={str(k): str(v) for k, v in (record.get("headers") or {}).items()},
         )
 
 
@@ -128,6 +131,7 @@ class Message:
     body: bytes
     key: str  # Kafka's record key: one customer's events in one partition, in order
     routing_key: str  # RabbitMQ's: order.placed.<customer>, as rabbit.routing_key() makes it
+    headers: Mapping[str, str] = field(default_factory=dict)  # what it is sent under
 
 
 def message(row: Row) -> Message:
@@ -144,6 +148,7 @@ def message(row: Row) -> Message:
         body=event.to_bytes(),
         key=row.ordering_key,
         routing_key=f"{event.type}.{row.ordering_key}",
+        headers=row.headers,
     )
 
 
@@ -155,6 +160,7 @@ def raw_message(row: Row) -> Message:
         body=json.dumps(row.payload, separators=(",", ":"), sort_keys=True).encode(),
         key=row.ordering_key,
         routing_key=f"{kind}.{row.ordering_key}",
+        headers=row.headers,
     )
 
 

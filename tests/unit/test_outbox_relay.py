@@ -15,12 +15,16 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from outbox_relay import plan
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from outbox_relay import carry, plan
 from outbox_relay import relay as relay_module
 from outbox_relay.plan import Backoff, Row
 from outbox_relay.relay import BatchResult, Relay
 from outbox_relay.settings import Settings
 from pydantic import ValidationError
+from telemetry import bound_request_id, current_request_id
+from telemetry.links import context_headers
 
 from order_events import rabbit
 from order_events.model import OrderPlaced
@@ -301,3 +305,61 @@ def test_with_the_dual_write_the_relay_publishes_nothing(monkeypatch: pytest.Mon
 
     asyncio.run(briefly())
     assert (rabbitmq.batches, kafka.batches) == ([], [])
+
+
+# --- carrying the request: request id and trace context --------------------------------
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def carried_message(**headers: str) -> plan.Message:
+    return plan.Message("e-1", b"{}", "C-001", "order.placed.C-001", headers=headers)
+
+
+def test_the_api_stores_the_request_id_and_its_span_as_headers() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("POST /orders") as span, bound_request_id("req-1"):
+        headers = context_headers()
+    context = span.get_span_context()
+    assert headers["x-request-id"] == "req-1"
+    trace_id, span_id = headers["traceparent"].split("-")[1:3]
+    assert (trace_id, span_id) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert context_headers() == {}  # no request, no span: nothing to carry
+
+
+def test_an_event_is_published_under_the_request_that_stored_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(carry, "tracer", TracerProvider().get_tracer("test"))
+    message = carried_message(traceparent=TRACEPARENT, **{"x-request-id": "req-7"})
+    with carry.sent_under(message, "kafka"):
+        span = trace.get_current_span()
+        assert current_request_id.get() == "req-7"  # what the publishers put in the headers
+    assert current_request_id.get() == ""
+    assert f"{span.parent.span_id:016x}" == "b7ad6b7169203331"  # the api's span
+    (link,) = span.links
+    assert link.context.span_id == span.parent.span_id
+    assert span.attributes["request.id"] == "req-7"
+    assert carry.amqp_headers(message) == {"x-request-id": "req-7"}
+
+
+def test_an_event_stored_without_a_request_gets_none_invented(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(carry, "tracer", TracerProvider().get_tracer("test"))
+    with carry.sent_under(carried_message(), "rabbitmq"):
+        span = trace.get_current_span()
+        assert current_request_id.get() == ""
+    assert (span.parent, list(span.links)) == (None, [])
+    assert carry.amqp_headers(carried_message()) is None
+
+
+def test_the_claim_reads_the_stored_headers() -> None:
+    assert "headers" in plan.claim_sql(["kafka"]).split(" FROM ")[0]
+    record = {
+        "event_id": uuid4(), "event_type": "OrderPlaced", "aggregate_id": "O-1", "payload": {},
+        "created_at": T0, "ordering_key": "C-001", "rabbitmq_pending": True,
+        "kafka_pending": True, "headers": {"x-request-id": "req-1"},
+    }  # fmt: skip
+    assert plan.message(row(payload=None)).headers == {}
+    assert Row.from_record(record).headers == {"x-request-id": "req-1"}
