@@ -36,8 +36,10 @@ from scenarios.result import ScenarioResult, all_hold
 
 NAME = "observability"
 ORDER = 90  # place in the syllabus
-# What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api).
-SERVICES = ("proxy", "zipkin", "prometheus", "shipping", "ledger")
+# What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api,
+# PostgreSQL). The outbox relay is named: no service depends on it, and it must be
+# re-created with tracing on, as it publishes the order's events.
+SERVICES = ("proxy", "zipkin", "prometheus", "outbox-relay", "shipping", "ledger")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = (
     "proxy/metrics.js",
