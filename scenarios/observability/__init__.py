@@ -2,8 +2,10 @@
 
 One POST /orders with a known X-Request-ID and a sku: nginx keeps the id,
 the api asks pricing for the price over gRPC (the id as metadata), then
-publishes the order to RabbitMQ and Kafka (the id and W3C trace context as
-message headers); shipping consumes it from RabbitMQ, ledger from Kafka.
+stores the order and its outbox row, with the request id and the W3C trace
+context; the outbox relay publishes the event to RabbitMQ and Kafka under
+that context (the id and trace context as message headers); shipping
+consumes it from RabbitMQ, ledger from Kafka.
 
 What to look at:
 - the trace, from Zipkin's API: one tree whose spans name every service
@@ -34,8 +36,10 @@ from scenarios.result import ScenarioResult, all_hold
 
 NAME = "observability"
 ORDER = 90  # place in the syllabus
-# What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api).
-SERVICES = ("proxy", "zipkin", "prometheus", "shipping", "ledger")
+# What `make up LESSON=observability` starts (Compose adds the brokers, pricing, the api,
+# PostgreSQL). The outbox relay is named: no service depends on it, and it must be
+# re-created with tracing on, as it publishes the order's events.
+SERVICES = ("proxy", "zipkin", "prometheus", "outbox-relay", "shipping", "ledger")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = (
     "proxy/metrics.js",
@@ -43,12 +47,14 @@ SHARED_FILES = (
     "services/api/observability.py",
     "services/api/tracing.py",
     "services/pricing/observability.py",
+    "services/outbox_relay/carry.py",
     "comms_sandbox/compose.py",
 )
 WAIT_S = 30.0  # for spans to be exported, logs flushed, targets scraped (every 5 s)
 CATCH_UP_S = 90.0  # for the ledger to read what was published before it started
 ORDER_BODY = {"sku": "BOOK-42", "quantity": 2, "sequence": 1}
-TRACED = ("api", "pricing", "shipping", "ledger")  # on the order's path, traced when on
+# On the order's path, traced when on.
+TRACED = ("api", "pricing", "outbox-relay", "shipping", "ledger")
 
 __all__ = ["NAME", "ORDER", "SERVICES", "render", "run", "where"]
 

@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     # 57014, then 504), below nginx's 2.5 s read timeout and the server's 5 s.
     database_wait_s: float = 1.0
     database_statement_timeout_ms: int = 1500
-    # After the commit: "dual-write", the api publishes OrderPlaced to both brokers
-    # itself (503 naming a broker that did not confirm; the order is stored anyway),
-    # or "outbox", the api only commits and the relay publishes the outbox row.
-    orders_publish: Literal["dual-write", "outbox"] = "dual-write"
+    # After the commit: "outbox" (the default), the api only commits and the relay
+    # (services/outbox_relay/) publishes the outbox row; or "dual-write", the old
+    # path kept for the lesson: the api publishes OrderPlaced to both brokers itself
+    # (503 naming a broker that did not confirm; the order is stored anyway).
+    orders_publish: Literal["dual-write", "outbox"] = "outbox"
     # Idempotency keys (api/idempotency.py): how long a key is remembered, and how
     # long a request holds one before another request may take over.
     idempotency_ttl_s: float = 24 * 3600

@@ -6,7 +6,9 @@ own, started from the record's trace context: a child of the api's send span,
 in the order's one trace, and linked to it too, as the messaging conventions
 ask of a process span (a link still holds where a parent cannot: a batch, a
 record read long after). A record that is not an OrderPlaced goes to the
-`orders.dead-letter` topic with the reason.
+`orders.dead-letter` topic with the reason. An order booked before (same
+event_id: the outbox relay or a publisher sent it again) is counted as a
+duplicate and not booked twice (order_events/dedup.py).
 
 It also measures its group's lag from the broker, every few seconds: the
 committed offset (OffsetFetch) against the log end (ListOffsets), per
@@ -28,6 +30,7 @@ from prometheus_client import Counter, Gauge
 from telemetry.heartbeat import beat
 from telemetry.links import creation_links
 
+from order_events.dedup import SeenEvents
 from order_events.kafka import ORDERS_TOPIC, OrderPublisher, dead_letter
 from order_events.model import InvalidEventError, OrderPlaced
 
@@ -36,6 +39,7 @@ tracer = trace.get_tracer("ledger")
 
 GROUP = "ledger"
 LAG_EVERY_S = 2.0
+SEEN = SeenEvents()
 CONSUMED = Counter(
     "orders_consumed", "Order messages this consumer finished", ["broker", "outcome"]
 )
@@ -68,6 +72,10 @@ async def book(record: ConsumerRecord, dead_letters: OrderPublisher) -> None:
             await dead_letter(dead_letters, record, str(exc), GROUP)
             log.warning("dead-lettered", extra={"fields": {"reason": str(exc)[:200]}})
             CONSUMED.labels("kafka", "dead-lettered").inc()
+            return
+        if not SEEN.first_time(str(order.event_id)):
+            log.info("duplicate dropped", extra={"fields": {"order_id": order.order_id}})
+            CONSUMED.labels("kafka", "duplicate").inc()
             return
         log.info(
             "booked order",

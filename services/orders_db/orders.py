@@ -11,6 +11,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
+from telemetry.links import context_headers
 
 from order_events.model import OrderPlaced
 
@@ -57,12 +58,13 @@ async def insert_order(
 
 
 async def insert_placed_event(conn: AsyncConnection[Any], event: OrderPlaced) -> None:
-    """The outbox row: the event exactly as the brokers get it (order_events.model)."""
+    """The outbox row: the event exactly as the brokers get it (order_events.model), and
+    the request's message headers (request id, trace context) for the relay to send it under."""
     await conn.execute(
-        "INSERT INTO sandbox.outbox (event_id, event_type, aggregate_id, payload, created_at)"
-        " VALUES (%s, %s, %s, %s, %s)",
+        "INSERT INTO sandbox.outbox (event_id, event_type, aggregate_id, payload, created_at,"
+        " headers) VALUES (%s, %s, %s, %s, %s, %s)",
         (event.event_id, PLACED, event.order_id, Jsonb(event.model_dump(mode="json")),
-         event.placed_at),
+         event.placed_at, Jsonb(context_headers())),
     )  # fmt: skip
 
 

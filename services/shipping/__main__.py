@@ -6,6 +6,9 @@ publish span), and telemetry's consume hook links it to that context too;
 the handler binds the message's request id, so its log line
 joins the order's other lines. A message that is not an OrderPlaced is
 rejected without requeue: the queue dead-letters it to sandbox.orders.dlx.
+An order seen before (same event_id: the outbox relay or a publisher sent it
+again) is acked and counted as a duplicate, not shipped twice
+(order_events/dedup.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pika.spec import Basic, BasicProperties
 from prometheus_client import Counter
 from telemetry.heartbeat import beat
 
+from order_events.dedup import SeenEvents
 from order_events.model import InvalidEventError, OrderPlaced
 from order_events.rabbit import SHIPPING_QUEUE, close_quietly, connect, retrying
 
@@ -29,6 +33,7 @@ CONSUMED = Counter(
 )
 PREFETCH = 10
 POLL_S = 1.0  # how often the loop wakes (and beats) when no message comes
+SEEN = SeenEvents()  # one consumer thread: no lock needed
 
 
 def handle(
@@ -42,6 +47,11 @@ def handle(
             log.warning("dead-lettered", extra={"fields": {"reason": str(exc)[:200]}})
             channel.basic_reject(method.delivery_tag, requeue=False)
             CONSUMED.labels("rabbitmq", "dead-lettered").inc()
+            return
+        if not SEEN.first_time(str(order.event_id)):
+            log.info("duplicate dropped", extra={"fields": {"order_id": order.order_id}})
+            channel.basic_ack(method.delivery_tag)
+            CONSUMED.labels("rabbitmq", "duplicate").inc()
             return
         log.info(
             "shipping order",

@@ -12,6 +12,23 @@ from collections.abc import Iterable
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Link
 
+from telemetry.context import REQUEST_ID_HEADER, current_request_id
+
+
+def context_headers() -> dict[str, str]:
+    """The request id and the current W3C trace context, as message headers.
+
+    For a message someone else sends later: the outbox relay publishes an
+    order's event after the api's request has ended, under these headers, so
+    its spans and the consumers' join the request that placed the order. With
+    tracing off there is no current span and only the request id is there.
+    """
+    headers: dict[str, str] = {}
+    if request_id := current_request_id.get():
+        headers[REQUEST_ID_HEADER] = request_id
+    propagate.inject(headers)
+    return headers
+
 
 def creation_links(headers: Iterable[tuple[str, object]]) -> list[Link]:
     """A link to the creation context (the producer's span) a message's headers carry;

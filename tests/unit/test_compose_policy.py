@@ -217,9 +217,10 @@ def test_upstream_images_are_pinned() -> None:
         assert not default.endswith(":latest")
 
 
-def test_the_whole_stack_fits_in_2_25_gib() -> None:
+def test_the_whole_stack_fits_in_2_3_gib() -> None:
     # Replicas count once each; one-shot tools and jobs are not part of the running stack.
-    # 2 GiB until PostgreSQL joined the default stack (160 MiB; about 30 MiB idle).
+    # 2 GiB until PostgreSQL joined the default stack (160 MiB; about 30 MiB idle), 2.25 GiB
+    # until the outbox relay did (2 x 64 MiB; about 36 MiB each after a load).
     def mib(name: str) -> int:
         service = SERVICES[name]
         limit = service["deploy"]["resources"]["limits"]["memory"]
@@ -227,7 +228,7 @@ def test_the_whole_stack_fits_in_2_25_gib() -> None:
         return int(limit[:-1]) * service["deploy"].get("replicas", 1)
 
     started_by_up = [name for name in LONG_RUNNING if not SERVICES[name].get("profiles")]
-    assert sum(mib(name) for name in started_by_up) <= 2304
+    assert sum(mib(name) for name in started_by_up) <= 2355
     # The observability lesson's own services: a budget of 600 MiB on top.
     observability = [n for n in LONG_RUNNING if "observability" in SERVICES[n].get("profiles", ())]
     assert observability and sum(mib(name) for name in observability) <= 600

@@ -2,8 +2,10 @@
 
 - POST /orders stores the order and its OrderPlaced outbox row in one
   transaction and answers 201 Created with Location and ETag (RFC 9110,
-  sections 15.3.2, 10.2.2, 8.8.3). With ORDERS_PUBLISH=dual-write (the
-  default) the api then publishes the event to RabbitMQ and Kafka itself and
+  sections 15.3.2, 10.2.2, 8.8.3). With ORDERS_PUBLISH=outbox (the default)
+  that is all: the relay (services/outbox_relay/) publishes the outbox row to
+  both brokers. With ORDERS_PUBLISH=dual-write (the old path, kept for the
+  lesson) the api then publishes the event to RabbitMQ and Kafka itself and
   answers 503, naming the broker, when one did not confirm: the order is
   stored anyway, which is the dual write's problem. An Idempotency-Key makes a
   retry safe (api/idempotency.py).
