@@ -16,12 +16,14 @@ the duplicates. With a key, the retry gets the first answer again, marked
 `Idempotent-Replayed: true`, and one row exists. The same key with another
 body gets 422; the same key while the first request is still in flight gets
 409: the first request is held in flight by a SHARE lock on sandbox.orders
-that psql takes for a second (its INSERT waits, as behind a slow database),
-and the others are sent once PostgreSQL shows it waiting.
+that a psql session holds (its INSERT waits, as behind a slow database),
+and the others are sent once pg_locks shows it waiting; then the lock goes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -31,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from comms_sandbox import toxiproxy
+from comms_sandbox import docker, toxiproxy
 from comms_sandbox.ports import HOST, ORDERS_CUT_API, ORDERS_TOXIPROXY
 
 from . import counting
@@ -45,7 +47,7 @@ CUT_TOXIC = ("limit_data", {"bytes": 0})
 ORDERS = 10  # orders per way (without a key, with one)
 OTHER_BODIES = 5  # keys reused with another body
 IN_FLIGHT_RETRIES = 5  # requests with the key while its first is held in flight
-LOCK_HOLD_S = 1.0  # below the api's statement_timeout (1.5 s): the held INSERT then succeeds
+MAX_HOLD_S = 1.0  # below the api's statement_timeout (1.5 s): the held INSERT then succeeds
 REPLAYED = "idempotent-replayed"
 
 
@@ -155,17 +157,17 @@ def while_in_flight(retries: int = IN_FLIGHT_RETRIES) -> dict[str, Any]:
     then the key once more after it answered."""
     customer = counting.new_customers(1)
     key, body = new_key(), order_body(customer[0])
-    with ThreadPoolExecutor(2) as pool, httpx.Client(base_url=cut_api_url(), timeout=10) as http:
-        holder = pool.submit(hold_orders_lock, LOCK_HOLD_S)
-        locked = wait_for_locks(granted=True)
-        first = pool.submit(attempt, http, body, key)
-        waiting = wait_for_locks(granted=False)
-        during = [attempt(http, body, key) for _ in range(retries)]
-        first_attempt, _ = first.result(), holder.result()
+    with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=cut_api_url(), timeout=10) as http:
+        with OrdersLocked() as lock:
+            first = pool.submit(attempt, http, body, key)
+            waiting = lock.wait_for_a_waiter()
+            during = [attempt(http, body, key) for _ in range(retries)] if waiting else []
+            held_s = lock.held_s()
+        first_attempt = first.result()
         after = attempt(http, body, key)
     return {
-        "lock_held": locked,
         "first_seen_waiting": waiting,
+        "lock_held_s": round(held_s, 3),
         "first": asdict(first_attempt),
         "during_answers": _statuses(during),
         "after": asdict(after),
@@ -173,22 +175,54 @@ def while_in_flight(retries: int = IN_FLIGHT_RETRIES) -> dict[str, Any]:
     }
 
 
-def hold_orders_lock(seconds: float) -> None:
-    """A transaction that holds a SHARE lock on sandbox.orders: INSERTs wait for it."""
-    counting.psql(f"BEGIN; LOCK TABLE sandbox.orders IN SHARE MODE; "
-                  f"SELECT pg_sleep({seconds}); COMMIT;")  # fmt: skip
+class OrdersLocked:
+    """A psql session holding a SHARE lock on sandbox.orders: every INSERT waits for it.
 
+    One session, fed line by line, both holds the lock and watches pg_locks, so a
+    waiting INSERT is seen within milliseconds. It lets go at the end of the block,
+    and at the latest after MAX_HOLD_S, under the api's statement_timeout (1.5 s), so
+    the held request succeeds once it is let go.
+    """
 
-def wait_for_locks(granted: bool, timeout_s: float = 5.0) -> bool:
-    """Until pg_locks shows a granted lock on sandbox.orders (granted) or one waited for."""
-    query = ("SELECT count(*) FROM pg_locks WHERE relation = 'sandbox.orders'::regclass"
-             f" AND granted = {str(granted).lower()} AND mode <> 'AccessShareLock'")  # fmt: skip
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if int(counting.psql(query) or 0) > 0:
-            return True
-        time.sleep(0.05)
-    return False
+    def __enter__(self) -> OrdersLocked:
+        container = docker.containers("postgres")[0].name
+        self.psql = subprocess.Popen(
+            ["docker", "exec", "-i", container, "psql", "-U", "postgres", "-d", counting.DATABASE,
+             "-qAtX", "-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        if self.ask("BEGIN; LOCK TABLE sandbox.orders IN SHARE MODE; SELECT 'locked';") != "locked":
+            self.__exit__()
+            raise docker.DockerError("psql did not take the lock on sandbox.orders")
+        self.since = time.monotonic()
+        return self
+
+    def ask(self, sql: str) -> str:
+        """One statement's one-line answer."""
+        assert self.psql.stdin is not None and self.psql.stdout is not None
+        self.psql.stdin.write(sql + "\n")
+        self.psql.stdin.flush()
+        return self.psql.stdout.readline().strip()
+
+    def wait_for_a_waiter(self) -> bool:
+        """Until an INSERT waits for the lock (pg_locks: not granted); False past MAX_HOLD_S."""
+        query = ("SELECT count(*) FROM pg_locks"
+                 " WHERE relation = 'sandbox.orders'::regclass AND NOT granted;")  # fmt: skip
+        while self.held_s() < MAX_HOLD_S:
+            if int(self.ask(query) or 0) > 0:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def held_s(self) -> float:
+        return time.monotonic() - self.since
+
+    def __exit__(self, *_: object) -> None:
+        assert self.psql.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.psql.stdin.write("COMMIT;\n")
+            self.psql.stdin.close()
+        self.psql.wait(timeout=10)
 
 
 def _statuses(attempts: list[Attempt]) -> dict[str, int]:
