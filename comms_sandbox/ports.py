@@ -59,6 +59,13 @@ ZIPKIN = PublishedPort("ZIPKIN_PORT", 9411, "zipkin", "Zipkin: traces UI and API
 PROMETHEUS = PublishedPort("PROMETHEUS_PORT", 9090, "prometheus", "Prometheus: metrics UI and API")
 TOXIPROXY = PublishedPort("TOXIPROXY_PORT", 8474, "toxiproxy", "Toxiproxy's API (faults lesson)")
 FAULTS_API = PublishedPort("FAULTS_API_PORT", 8086, "api-faults", "the api behind Toxiproxy")
+# Lesson idempotency-and-outbox: a Toxiproxy of its own in front of the api (the client's path).
+ORDERS_TOXIPROXY = PublishedPort(
+    "ORDERS_TOXIPROXY_PORT", 8475, "toxiproxy-orders", "Toxiproxy's API (idempotency lesson)"
+)
+ORDERS_CUT_API = PublishedPort(
+    "ORDERS_CUT_API_PORT", 8087, "toxiproxy-orders", "the api through Toxiproxy (idempotency)"
+)
 # Lesson clusters: every node of each cluster, each on its own port.
 KAFKA_CLUSTER = tuple(
     PublishedPort(f"KAFKA_CLUSTER_{n}_PORT", 9194 + n, f"kafka-{n}", f"Kafka cluster node {n}")
@@ -94,6 +101,8 @@ PUBLISHED_PORTS = (
     PROMETHEUS,
     TOXIPROXY,
     FAULTS_API,
+    ORDERS_TOXIPROXY,
+    ORDERS_CUT_API,
     *KAFKA_CLUSTER,
     *RABBITMQ_CLUSTER,
     *RABBITMQ_CLUSTER_UI,

@@ -4,6 +4,10 @@ Faults are toxics on a proxy (latency, reset_peer, slow_close, bandwidth,
 timeout...) or a disabled proxy (a partition: connections refused, open ones
 cut). `clean()` wraps a run: every toxic removed and every proxy enabled
 before it starts and after it ends, however it ends.
+
+Two Toxiproxies run in the sandbox, each a lesson's own: network-faults'
+(TOXIPROXY, the default) and idempotency-and-outbox's (ORDERS_TOXIPROXY);
+every call names which with `at`.
 """
 
 from __future__ import annotations
@@ -15,35 +19,37 @@ from typing import Any
 import httpx
 
 from comms_sandbox.health import url_answers
-from comms_sandbox.ports import HOST, TOXIPROXY
+from comms_sandbox.ports import HOST, TOXIPROXY, PublishedPort
 
 
-def api_url() -> str:
-    return f"http://{HOST}:{TOXIPROXY.port}"
+def api_url(at: PublishedPort = TOXIPROXY) -> str:
+    return f"http://{HOST}:{at.port}"
 
 
-def _call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{api_url()}{path}", json=body, timeout=5)
+def _call(method: str, path: str, body: dict[str, Any] | None = None,
+          at: PublishedPort = TOXIPROXY) -> Any:  # fmt: skip
+    response = httpx.request(method, f"{api_url(at)}{path}", json=body, timeout=5)
     response.raise_for_status()
     return response.json() if response.content else None
 
 
-def proxies() -> dict[str, dict[str, Any]]:
+def proxies(at: PublishedPort = TOXIPROXY) -> dict[str, dict[str, Any]]:
     """Every proxy by name: listen, upstream, enabled, and its toxics."""
-    return _call("GET", "/proxies")
+    return _call("GET", "/proxies", at=at)
 
 
 def add_toxic(
-    proxy: str, name: str, kind: str, attributes: dict[str, Any], *, stream: str = "downstream"
-) -> None:
+    proxy: str, name: str, kind: str, attributes: dict[str, Any], *, stream: str = "downstream",
+    at: PublishedPort = TOXIPROXY,
+) -> None:  # fmt: skip
     """A toxic on `proxy` (downstream: the dependency's answers; upstream: the requests)."""
     _call("POST", f"/proxies/{proxy}/toxics",
           {"name": name, "type": kind, "stream": stream, "toxicity": 1.0,
-           "attributes": attributes})  # fmt: skip
+           "attributes": attributes}, at=at)  # fmt: skip
 
 
-def remove_toxic(proxy: str, name: str) -> None:
-    _call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+def remove_toxic(proxy: str, name: str, at: PublishedPort = TOXIPROXY) -> None:
+    _call("DELETE", f"/proxies/{proxy}/toxics/{name}", at=at)
 
 
 def set_enabled(proxy: str, enabled: bool) -> None:
@@ -51,15 +57,15 @@ def set_enabled(proxy: str, enabled: bool) -> None:
     _call("POST", f"/proxies/{proxy}", {"enabled": enabled})
 
 
-def reset() -> None:
+def reset(at: PublishedPort = TOXIPROXY) -> None:
     """Every proxy enabled, every toxic removed (Toxiproxy's own /reset)."""
-    _call("POST", "/reset")
+    _call("POST", "/reset", at=at)
 
 
-def leftovers() -> list[str]:
+def leftovers(at: PublishedPort = TOXIPROXY) -> list[str]:
     """What is still configured: disabled proxies and remaining toxics; [] when clean."""
     found = []
-    for name, proxy in proxies().items():
+    for name, proxy in proxies(at).items():
         if not proxy["enabled"]:
             found.append(f"{name}: disabled")
         found += [f"{name}: toxic {toxic['name']}" for toxic in proxy.get("toxics", [])]
@@ -67,24 +73,26 @@ def leftovers() -> list[str]:
 
 
 @contextmanager
-def clean() -> Iterator[None]:
+def clean(at: PublishedPort = TOXIPROXY) -> Iterator[None]:
     """A run that starts with no fault and leaves none, even when it stops early."""
-    reset()
+    reset(at)
     try:
         yield
     finally:
-        reset()
+        reset(at)
 
 
 @contextmanager
-def toxic(proxy: str, name: str, kind: str, attributes: dict[str, Any],
-          stream: str = "downstream") -> Iterator[None]:  # fmt: skip
+def toxic(
+    proxy: str, name: str, kind: str, attributes: dict[str, Any], stream: str = "downstream",
+    *, at: PublishedPort = TOXIPROXY,
+) -> Iterator[None]:  # fmt: skip
     """One toxic for the duration of the block."""
-    add_toxic(proxy, name, kind, attributes, stream=stream)
+    add_toxic(proxy, name, kind, attributes, stream=stream, at=at)
     try:
         yield
     finally:
-        remove_toxic(proxy, name)
+        remove_toxic(proxy, name, at)
 
 
 @contextmanager
@@ -97,5 +105,5 @@ def partition(proxy: str) -> Iterator[None]:
         set_enabled(proxy, True)
 
 
-def answers() -> bool:
-    return url_answers(f"{api_url()}/version")
+def answers(at: PublishedPort = TOXIPROXY) -> bool:
+    return url_answers(f"{api_url(at)}/version")

@@ -1,4 +1,4 @@
-"""PNG bar charts of scenario results, saved under results/ (matplotlib, no display needed)."""
+"""PNG charts of scenario results (bars, timelines, lines), saved under results/ (matplotlib)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,24 @@ def save_timeseries(path: Path, title: str, panels: dict[str, list[tuple[float, 
         axis.set_title(panel_title, fontsize=9)
         axis.tick_params(labelsize=8)
     figure.suptitle(title)
+    return _save(figure, path)
+
+
+def save_lines(path: Path, title: str, lines: dict[str, list[tuple[float, float]]],
+               marks: dict[str, float] | None = None, ylabel: str = "") -> Path:  # fmt: skip
+    """Several (seconds, value) lines on one chart, with events as labelled vertical lines."""
+    figure = _figure(9, 4)
+    axis = figure.subplots()
+    for label, points in lines.items():
+        axis.plot([t for t, _ in points], [v for _, v in points], label=label, linewidth=1.5)
+    for row, (label, at) in enumerate((marks or {}).items()):
+        axis.axvline(at, color="#C44E52", linestyle="--", linewidth=1)
+        axis.annotate(label, (at, 1 - 0.06 * (row % 4)), xycoords=("data", "axes fraction"),
+                      fontsize=7, color="#C44E52", ha="left", va="top")  # fmt: skip
+    axis.set_xlabel("seconds since the first order")
+    axis.set_ylabel(ylabel)
+    axis.legend(loc="lower right", fontsize=8)
+    axis.set_title(title)
     return _save(figure, path)
 
 
