@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 from comms_sandbox import config
 from comms_sandbox.compose import compose
 
-ANSWERER_HEAD_START_S = 3.0  # the answerer must have joined before the offer is sent
+ANSWERER_HEAD_START_S = 3.0  # usually joined by then; the caller offers again until it has
 # A peer gives up after 120 s (services/rtcpeer: RUN_WITHIN_S); the container's
 # start and removal come on top.
 PEER_RUN_TIMEOUT_S = 180

@@ -25,13 +25,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from comms_sandbox import config, docker
+from comms_sandbox import config, outbox
 from comms_sandbox.rabbitmq import purge
 from order_events import kafka, rabbit
 from order_events.model import InvalidEventError, OrderPlaced
 
 COUNTED_QUEUE = rabbit.AUDITOR_QUEUE
-DATABASE = "sandbox"
+DATABASE = outbox.DATABASE
 
 
 def new_customers(count: int) -> list[str]:
@@ -54,10 +54,7 @@ class Delivery:
 # --- PostgreSQL ------------------------------------------------------------------------
 
 
-def psql(query: str) -> str:
-    """One query in the postgres container, as its superuser over the local socket."""
-    container = docker.containers("postgres")[0].name
-    return docker.run_in(container, "psql", "-U", "postgres", "-d", DATABASE, "-AtX", "-c", query)
+psql = outbox.psql  # one query in the postgres container (comms_sandbox/outbox.py)
 
 
 def stored_orders(customers: Sequence[str]) -> list[str]:

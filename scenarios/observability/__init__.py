@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from comms_sandbox import config, docker, prometheus, proxy_log, service_logs, zipkin
+from comms_sandbox import config, docker, outbox, prometheus, proxy_log, service_logs, zipkin
 from comms_sandbox.compose import TRACING_VARIABLE
 from comms_sandbox.health import SandboxNotUpError, require_lesson_service, require_proxy
 from scenarios.observability import evidence, trace
@@ -145,8 +145,9 @@ def _all_moved(before: dict[str, float], now: dict[str, float]) -> bool:
 
 
 def caught_up() -> bool:
-    """The ledger group's lag, as last scraped, is known and 0."""
-    return prometheus.value(evidence.LAG) == 0
+    """The relay owes no event (the outbox has none pending: earlier runs, a broker that
+    was down, may have left some) and the ledger group's lag, as last scraped, is 0."""
+    return outbox.pending_events() == 0 and prometheus.value(evidence.LAG) == 0
 
 
 def find_trace(request_id: str) -> list[trace.Span]:

@@ -36,6 +36,8 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 SIGNAL_URL = os.environ.get("RTCPEER_SIGNAL_URL", "ws://proxy:8090/signal/ws")
 TURN_URL = os.environ.get("RTCPEER_TURN_URL", "http://proxy:8090/signal/turn")
 OPEN_WITHIN_S = 20.0
+# How long a caller offers again while the peer it calls has not joined the room.
+JOIN_WITHIN_S = 60.0
 # A whole run, answering included, ends by then: a peer whose other side never
 # calls (a browser that failed to load) must not wait for ever.
 RUN_WITHIN_S = 120.0
@@ -89,8 +91,7 @@ async def exchange(ws: Any, pc: RTCPeerConnection, args: argparse.Namespace) -> 
     if args.call:
         await pc.setLocalDescription(await pc.createOffer())
         offer = {"type": "offer", "to": args.call, "sdp": pc.localDescription.sdp}
-        await ws.send(json.dumps(offer))
-        answer = await next_message(ws, "answer")
+        answer = await offer_until_answered(ws, offer)
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         return args.call
     offer = await next_message(ws, "offer")
@@ -101,13 +102,34 @@ async def exchange(ws: Any, pc: RTCPeerConnection, args: argparse.Namespace) -> 
     return offer["from"]
 
 
+class NotInRoomError(RuntimeError):
+    """Signaling refused a message to a peer that has not joined the room (yet)."""
+
+
+async def offer_until_answered(ws: Any, offer: dict[str, Any]) -> dict[str, Any]:
+    """The answer to `offer`. The answering peer may join after this one (its container
+    starts later on a busy machine): while signaling says it is not in the room, offer
+    again every half second, for JOIN_WITHIN_S at most."""
+    deadline = time.monotonic() + JOIN_WITHIN_S
+    while True:
+        await ws.send(json.dumps(offer))
+        try:
+            return await next_message(ws, "answer")
+        except NotInRoomError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def next_message(ws: Any, kind: str) -> dict[str, Any]:
     while True:
         message = json.loads(await ws.recv())
         if message["type"] == kind:
             return message
         if message["type"] == "error":
-            raise RuntimeError(f"signaling refused a message: {message['reason']}")
+            reason = message["reason"]
+            error = NotInRoomError if reason.startswith("to: no peer") else RuntimeError
+            raise error(f"signaling refused a message: {reason}")
 
 
 async def ping(channel: Any, count: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from comms_sandbox.compose import (
     engine_answers,
     follow_tracing,
     has_profile_services,
+    running_services,
     start_services,
     stop_profile_services,
 )
@@ -121,6 +122,9 @@ class LessonServices:
 
 @pytest.fixture(scope="session")
 def lesson_services_now(stack: DockerCompose) -> Iterator[LessonServices]:
+    # A lesson's services left running by an earlier run or by hand: the tests count
+    # what runs (test_exposure), so the session starts with the default stack only.
+    stop_profile_services(running_services())
     services = LessonServices()
     yield services
     services.use(None)
