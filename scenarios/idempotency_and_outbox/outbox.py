@@ -35,6 +35,7 @@ import httpx
 
 from comms_sandbox import config, docker
 from comms_sandbox.compose import compose, restart_proxy
+from scenarios.result import NotShown
 
 from . import counting
 
@@ -444,16 +445,24 @@ def fault_checks(m: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def competing_checks(m: dict[str, Any]) -> dict[str, bool]:
+def competing_checks(m: dict[str, Any]) -> dict[str, bool | NotShown]:
     both = [m[b] for b in BROKERS]
     worked = [r for r in m["published_per_replica"].values() if sum(r.values()) > 0]
     return {
         "a backlog built up while no relay ran": m["backlog"] > 0,
-        "both replicas published part of it": m["replicas"] >= 2 and len(worked) >= 2,
+        "both replicas published part of it": _both_worked(m["replicas"], len(worked)),
         "no order published twice (SKIP LOCKED)": all(s["duplicates"] == 0 for s in both),
         "0 lost": all(s["lost"] == 0 for s in both),
         "each customer's orders in order": all(s["order_violations"] == 0 for s in both),
     }
+
+
+def _both_worked(replicas: int, worked: int) -> bool | NotShown:
+    """Two replicas ran; whether both got rows is timing: the one that claims first may
+    hold the other's rows back behind its customers' older events (1 run in 4 here)."""
+    if replicas >= 2 and worked == 1:
+        return NotShown("one relay claimed the whole backlog first: run it again to see both")
+    return replicas >= 2 and worked >= 2
 
 
 def dual_write_checks(m: dict[str, Any]) -> dict[str, bool]:
