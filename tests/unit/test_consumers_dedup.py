@@ -93,3 +93,40 @@ def test_ledger_books_a_duplicate_once(monkeypatch: pytest.MonkeyPatch) -> None:
         asyncio.run(ledger.book(record(event.to_bytes(), offset), dead_letters=None))  # type: ignore[arg-type]
     assert ledger.CONSUMED.labels("kafka", "duplicate")._value.get() - before == 1
     assert ledger.SEEN.duplicates == 1
+
+
+class Backlog:
+    """A consumer holding `count` records, then silent; it logs the order of getone and commit."""
+
+    def __init__(self, count: int) -> None:
+        event = OrderPlaced(order_id="O-2", customer_id="C-001", sequence=1, amount_cents=100)
+        self.records = [record(event.to_bytes(), offset) for offset in range(count)]
+        self.log: list[str] = []
+
+    async def getone(self) -> ConsumerRecord[Any, Any]:
+        if not self.records:
+            await asyncio.sleep(3600)
+        self.log.append("record")
+        return self.records.pop(0)
+
+    async def commit(self) -> None:
+        self.log.append("commit")
+
+
+def test_the_ledger_commits_a_backlog_in_batches_and_the_tail_once_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ledger, "SEEN", SeenEvents())
+    monkeypatch.setattr(ledger, "COMMIT_EVERY", 3)
+    monkeypatch.setattr(ledger, "COMMIT_IDLE_S", 0.01)
+    backlog = Backlog(count=7)
+
+    async def until_idle() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ledger.consume(backlog, dead_letters=None), 0.5)  # type: ignore[arg-type]
+
+    asyncio.run(until_idle())
+    # Never a commit before its records were booked; the last one is not left uncommitted.
+    assert backlog.log == ["record"] * 3 + ["commit"] + ["record"] * 3 + ["commit"] + [
+        "record", "commit"
+    ]  # fmt: skip
