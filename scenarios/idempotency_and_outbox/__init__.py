@@ -52,7 +52,6 @@ SHARED_FILES = (
     "services/order_events/dedup.py",
     "comms_sandbox/toxiproxy.py",
     "scenarios/charts.py",
-    "tests/integration/test_outbox.py",
     "tests/integration/test_orders.py",
 )
 

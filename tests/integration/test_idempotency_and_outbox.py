@@ -82,7 +82,9 @@ def test_the_chart_covers_the_run_and_its_faults(result: ScenarioResult) -> None
     faults = result.metrics["relay and broker faults"]
     assert sum(faults["per_second"]["stored"]) == faults["orders_placed"]
     events = {event["event"] for event in faults["timeline"]}
-    assert {"relay killed (SIGKILL)", "relay started", "kafka stopped", "kafka started"} <= events
+    assert {
+        "relay frozen", "relay let go", "relay killed (SIGKILL)", "relay started",
+        "kafka stopped", "kafka started"} <= events  # fmt: skip
     assert faults["other_broker_during_outage"] > 0
     assert failed(faults) == []
 
@@ -103,6 +105,7 @@ def test_the_dual_write_leaves_orders_in_one_broker_and_not_the_other(
     assert dual["orders_stored"] == dual["orders_placed"]  # the commit comes first
     assert dual["answers"].get("503", 0) > 0
     assert dual["in_rabbitmq_not_kafka"] > 0
+    assert dual["kafka"]["lost"] == dual["in_rabbitmq_not_kafka"]
     # Back on the outbox, the relay publishes what the dual write left pending.
     assert dual["in_kafka_once_the_relay_took_over"] == dual["orders_placed"]
     assert failed(dual) == []
