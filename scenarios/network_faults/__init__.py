@@ -2,7 +2,7 @@
 
 Toxiproxy (its proxies: compose.yaml and toxiproxy.json, beside this file)
 sits between `api-faults` (the api, published on 127.0.0.1:8086) and
-pricing, RabbitMQ and Kafka. Each part adds its fault through Toxiproxy's
+pricing, RabbitMQ, Kafka and PostgreSQL. Each part adds its fault through Toxiproxy's
 API, measures what the client, the dependency and the brokers saw, and
 removes the fault, also when it stops early.
 
@@ -18,6 +18,9 @@ What to look at:
 - cut and throttled broker connections, and a partition from RabbitMQ:
   refusals are 503s naming the broker, every accepted order reaches both
   brokers, and orders go through again with no one acting;
+- a partition from the database: 503s naming it within the pool's 1 s wait,
+  and nothing half-written (PostgreSQL holds exactly the orders answered 201,
+  each with its outbox row; no broker carried an event of a refused one);
 - a slow consumer: RabbitMQ's prefetch bounds what it holds while the queue
   grows and drains; Kafka's lag grows and drains back to 0.
 """
@@ -32,6 +35,7 @@ from scenarios.network_faults import (
     backpressure,
     breaker,
     connections,
+    database,
     deadlines,
     partition,
     retries,
@@ -55,6 +59,7 @@ PARTS = {
     "breaker": breaker.run,
     "connections": connections.run,
     "partition": partition.run,
+    "database": database.run,
     "backpressure": backpressure.run,
 }
 

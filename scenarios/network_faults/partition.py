@@ -19,8 +19,8 @@ CONVERGE_WITHIN_S = 30.0
 AFTER = 3  # orders sent once one went through again
 
 
-def order(sequence: int) -> dict[str, Any]:
-    return {"customer_id": "C-5150", "sequence": sequence, "amount_cents": 500}
+def order(sequence: int, customer: str = "C-5150") -> dict[str, Any]:
+    return {"customer_id": customer, "sequence": sequence, "amount_cents": 500}
 
 
 def run() -> dict[str, Any]:
@@ -33,21 +33,30 @@ def run() -> dict[str, Any]:
     return result
 
 
-def orders_under(fault: AbstractContextManager[None], label: str) -> dict[str, Any]:
-    """Orders before, during and after `fault`; which accepted ones reached both brokers."""
+def orders_under(
+    fault: AbstractContextManager[None], label: str, customer: str = "C-5150"
+) -> dict[str, Any]:
+    """Orders before, during and after `fault`; which accepted ones reached both brokers.
+
+    `rabbitmq_event_ids` is every event of `customer` RabbitMQ carried meanwhile,
+    accepted or not (an event of a refused order would be a half-done write)."""
     start = kafka_start()
     with RabbitSubscriber() as rabbit_side:
-        warm = timed_post("/orders", order(1), f"{label}-before")
+        warm = timed_post("/orders", order(1, customer), f"{label}-before")
         with fault:
-            during = [timed_post("/orders", order(2 + n), label) for n in range(DURING)]
+            during = [timed_post("/orders", order(2 + n, customer), label) for n in range(DURING)]
         healed = time.monotonic()
-        converged_s, first_ok = converge(healed)
-        after = [timed_post("/orders", order(10 + n), f"{label}-after") for n in range(AFTER)]
+        converged_s, first_ok = converge(healed, customer)
+        after = [
+            timed_post("/orders", order(10 + n, customer), f"{label}-after") for n in range(AFTER)
+        ]
         accepted = accepted_event_ids([warm, *during, first_ok, *after])
         time.sleep(2)  # deliveries in flight
-        in_rabbitmq = {str(e.event_id) for e in rabbit_side.received.events} & accepted
+        ours = {str(e.event_id) for e in rabbit_side.received.events if e.customer_id == customer}
+    in_rabbitmq = ours & accepted
     in_kafka = {str(e.event_id) for e in read_kafka(start, accepted)[0].events}
     return {
+        "rabbitmq_event_ids": sorted(ours),
         "during": during,
         "converged_s": converged_s,
         "after": after,
@@ -58,10 +67,11 @@ def orders_under(fault: AbstractContextManager[None], label: str) -> dict[str, A
     }
 
 
-def converge(healed: float) -> tuple[float | None, dict[str, Any] | None]:
+def converge(healed: float, customer: str = "C-5150") -> tuple[float | None, dict[str, Any] | None]:
     """Seconds after the heal until an order is accepted again (None: not within the limit)."""
     while time.monotonic() - healed < CONVERGE_WITHIN_S:
-        call = timed_post("/orders", order(100 + int(uuid.uuid4().int % 1000)), "partition-heal")
+        sequence = 100 + int(uuid.uuid4().int % 1000)
+        call = timed_post("/orders", order(sequence, customer), "partition-heal")
         if call["status"] == 201:
             return round(time.monotonic() - healed, 2), call
         time.sleep(0.5)

@@ -38,7 +38,9 @@ def render(result: ScenarioResult, console: Console) -> None:
             f"{max(c['api_ms'] or 0 for c in refused)} ms at the api, "
             f"{max(c['seconds'] for c in refused)} s at the client"
         )
-    for name, part in (("partition", m["partition"]), *m["connections"]["faults"].items()):
+    parts = (("partition", m["partition"]), ("database partition", m["database"]),
+             *m["connections"]["faults"].items())  # fmt: skip
+    for name, part in parts:
         console.print(records_table(
             f"orders under a fault: {name} (accepted {part['accepted']}, "
             f"converged {part['converged_s']} s after it ended)",

@@ -45,6 +45,16 @@ def test_a_partition_is_a_503_naming_the_broker_and_loses_no_accepted_order(
     assert partition["lost"] == {"rabbitmq": [], "kafka": []}
 
 
+def test_a_partition_from_the_database_is_a_prompt_503_and_nothing_half_written(
+    result: ScenarioResult,
+) -> None:
+    database = result.metrics["database"]
+    assert failed(database) == [], database
+    assert all(call["status"] == 503 for call in database["during"])
+    assert database["stored"]["orders_without_event"] == 0
+    assert database["lost"] == {"rabbitmq": [], "kafka": []}
+
+
 def test_a_slow_consumer_is_held_back_by_the_broker(result: ScenarioResult) -> None:
     backpressure = result.metrics["backpressure"]
     assert failed(backpressure) == [], {k: v for k, v in backpressure.items() if k != "samples"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scenarios.network_faults import backpressure as bp
-from scenarios.network_faults import breaker, deadlines, partition, retries
+from scenarios.network_faults import breaker, database, deadlines, partition, retries
 
 
 def call(
@@ -61,6 +61,40 @@ def test_a_partition_verdict_needs_503s_naming_the_broker_convergence_and_no_los
     assert not partition.holds(wrong, 1.5, after, {"e1"}, delivered={"e1"})[
         "503_naming_the_broker_while_cut_off"
     ]
+
+
+def database_part(**changes: object) -> dict[str, object]:
+    """A database partition that went well: two accepted and stored, one refused in 1.1 s."""
+    part: dict[str, object] = {
+        "during": [call(503, 1.1, answer={"detail": "database: no connection within 1 s"})],
+        "after": [call(201)],
+        "converged_s": 2.5,
+        "stored": {"event_ids": ["e1", "e2"], "orders_without_event": 0},
+        "rabbitmq_event_ids": ["e1", "e2"],
+    }
+    return {**part, **changes}
+
+
+def test_a_database_partition_verdict_fails_on_each_broken_promise() -> None:
+    accepted = {"e1", "e2"}
+    assert all(database.holds(database_part(), accepted, delivered=accepted).values())
+    broken = {
+        "503_naming_the_database_while_cut_off": database_part(
+            during=[call(500, 1.1, answer={"detail": "Internal Server Error"})]),
+        "503_within_the_pool_wait": database_part(
+            during=[call(503, 9.0, answer={"detail": "database: no connection"})]),
+        "stored_exactly_what_was_accepted": database_part(
+            stored={"event_ids": ["e1", "e2", "e3"], "orders_without_event": 0}),
+        "no_event_of_a_refused_order": database_part(rabbitmq_event_ids=["e1", "e2", "e9"]),
+        "converged_with_no_one_acting": database_part(converged_s=None),
+    }  # fmt: skip
+    for check, part in broken.items():
+        assert not database.holds(part, accepted, delivered=accepted)[check], check
+    orphan = database_part(stored={"event_ids": ["e1", "e2"], "orders_without_event": 1})
+    assert not database.holds(orphan, accepted, delivered=accepted)[
+        "stored_exactly_what_was_accepted"
+    ]
+    assert not database.holds(database_part(), accepted, delivered={"e1"})["no_accepted_order_lost"]
 
 
 def test_retries_verdict_needs_naive_amplification_and_a_contained_budget() -> None:
