@@ -8,7 +8,7 @@ from typing import Any
 # Every service that handles a priced order logs at least one line with its request id.
 LOGGING_SERVICES = ("proxy", "api", "pricing", "shipping", "ledger")
 # Jobs Prometheus scrapes (prometheus.yml, beside the lesson); each must have a target up.
-JOBS = ("api", "pricing", "consumers", "nginx", "rabbitmq", "zipkin", "prometheus")
+JOBS = ("api", "pricing", "outbox-relay", "consumers", "nginx", "rabbitmq", "zipkin", "prometheus")
 LAG = 'sum(kafka_consumergroup_lag{group="ledger"})'
 OLDEST_SCRAPE = "min(timestamp(up))"  # when the least recently scraped target was scraped
 
@@ -27,6 +27,10 @@ COUNTERS = (
             'sum(http_server_requests_total{method="POST",route="/orders"})', 1),
     Counter("pricing: Quote calls handled",
             'sum(grpc_server_handled_total{method="/sandbox.pricing.v1.PricingService/Quote"})', 1),
+    Counter("outbox relay: events RabbitMQ confirmed",
+            'sum(outbox_relay_published_total{broker="rabbitmq"})', 1),
+    Counter("outbox relay: events Kafka confirmed",
+            'sum(outbox_relay_published_total{broker="kafka"})', 1),
     Counter("RabbitMQ: messages into sandbox.orders.shipping",
             'sum(rabbitmq_queue_messages_published_total{queue="sandbox.orders.shipping"})', 1),
     Counter("shipping: orders consumed from RabbitMQ",
