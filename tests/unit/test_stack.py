@@ -35,3 +35,43 @@ def test_a_free_port_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         free = probe.getsockname()[1]
     monkeypatch.setenv("KAFKA_PORT", str(free))
     assert stack.ports.KAFKA not in stack.taken_ports()
+
+
+def test_the_migrations_are_the_one_shot_job_others_wait_for() -> None:
+    assert stack.one_shot_jobs() == {"migrate"}
+
+
+class RunningStack:
+    """What `compose ps` and `docker inspect` would say: healthy or not, tracing on or off."""
+
+    def __init__(self, healthy: bool, tracing: str) -> None:
+        self.healthy, self.tracing = healthy, tracing
+        self.asked: list[set[str]] = []
+
+    def all_healthy(self, services: set[str]) -> bool:
+        self.asked.append(set(services))
+        return self.healthy
+
+    def compose_ps(self, *services: str) -> list[dict[str, str]]:
+        return [{"Name": f"comms-sandbox-{s}-1", "Service": s} for s in services]
+
+    def environment(self, _name: str) -> dict[str, str]:
+        return {stack.TRACING_VARIABLE: self.tracing}
+
+
+@pytest.mark.parametrize(
+    ("healthy", "tracing", "expected"),
+    [(True, "off", True), (False, "off", False), (True, "on", False)],
+)
+def test_dependencies_are_left_alone_only_when_up_and_traced_as_wanted(
+    monkeypatch: pytest.MonkeyPatch, healthy: bool, tracing: str, expected: bool
+) -> None:
+    running = RunningStack(healthy, tracing)
+    monkeypatch.setattr(stack, "all_healthy", running.all_healthy)
+    monkeypatch.setattr(stack, "compose_ps", running.compose_ps)
+    monkeypatch.setattr(stack.docker, "environment", running.environment)
+    wanted = {stack.TRACING_VARIABLE: "off"}
+    assert stack.dependencies_up(["toxiproxy", "api-faults"], wanted) is expected
+    # The lesson's own services and the one-shot migrations are not asked about.
+    assert not running.asked[0] & {"toxiproxy", "api-faults", "migrate"}
+    assert "pricing" in running.asked[0]
