@@ -113,17 +113,6 @@ def with_dependencies(services: Iterable[str]) -> set[str]:
     return closure
 
 
-def one_shot_jobs() -> set[str]:
-    """Services others wait for to finish (`service_completed_successfully`): the migrations."""
-    defined = compose_file()["services"]
-    return {
-        needed
-        for service in defined.values()
-        for needed, how in (service.get("depends_on") or {}).items()
-        if (how or {}).get("condition") == "service_completed_successfully"
-    }
-
-
 def all_healthy(services: Iterable[str]) -> bool:
     """Is every container of `services` running, and healthy where it has a check?"""
     wanted = list(services)

@@ -9,25 +9,21 @@ tracing is on exactly when the observability lesson's services run after it
 import socket
 import sys
 import time
-from collections.abc import Iterable
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from comms_sandbox import config, docker, ports
+from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
-    TRACING_VARIABLE,
     all_healthy,
     compose,
     compose_ps,
-    one_shot_jobs,
     profile_flags,
     recovered_after_restarts,
     restart_proxy,
     running_services,
-    traced_services,
     tracing_env,
     with_dependencies,
 )
@@ -115,21 +111,6 @@ def explain_failure() -> None:
     compose("logs", "--tail=30")
 
 
-def dependencies_up(services: Iterable[str], tracing: dict[str, str]) -> bool:
-    """Is everything `services` depend on already running healthy, as a `compose up` with
-    `tracing` would leave it? Then that up may leave the dependencies alone (`--no-deps`):
-    no one-shot job re-run, no wait on what is already waited for."""
-    wanted = set(services)
-    dependencies = with_dependencies(wanted) - wanted - one_shot_jobs()
-    if not dependencies or not all_healthy(dependencies):
-        return False
-    traced = traced_services() & dependencies
-    return not traced or all(
-        docker.environment(c["Name"]).get(TRACING_VARIABLE) == tracing[TRACING_VARIABLE]
-        for c in compose_ps(*traced)
-    )
-
-
 def start(services: list[str]) -> float:
     """`compose up --wait` of `services` (all when empty); seconds until all were healthy."""
     started = time.monotonic()
@@ -144,13 +125,9 @@ def start(services: list[str]) -> float:
     # On when the observability lesson runs afterwards (started now or already up);
     # a changed value makes Compose re-create the api and pricing.
     tracing = tracing_env(with_dependencies(services) | running_services())
-    # What the lesson's services need already runs (a page's `stack up` after the
-    # lesson's tests, a second `make up LESSON=...`): leave it be, only the lesson's
-    # own services are built and (re)created if they changed.
-    only_these = ["--no-deps"] if services and dependencies_up(services, tracing) else []
     result = compose(
         *profiles, "up", "--detach", "--build", "--wait", f"--wait-timeout={WAIT_TIMEOUT_S}",
-        *only_these, *services, env=tracing,
+        *services, env=tracing,
     )  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(services):
         explain_failure()
