@@ -10,7 +10,9 @@ is never removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -109,11 +111,13 @@ class LessonServices:
         if (self.current and self.current.name) == (lesson and lesson.name):
             return
         if self.current is not None:
-            stop_profile_services(self.current.services)
+            with timed(SERVICES_SHARE, self.current.name, "stop"):
+                stop_profile_services(self.current.services)
             self.current = None
         if lesson is not None:
             try:
-                start_services(lesson.services)  # as `make up LESSON=<name>` does
+                with timed(SERVICES_SHARE, lesson.name, "start"):
+                    start_services(lesson.services)  # as `make up LESSON=<name>` does
             except Exception:
                 stop_profile_services(lesson.services)  # half-started: stop them too
                 raise
@@ -191,6 +195,18 @@ def browser(stack: DockerCompose) -> Iterator[Browser]:
 # Each lesson's share of the run's time: setup (starting its services, running its
 # scenario once), its tests and its page, summed per lesson; the rest is "the stack".
 SHARE: dict[str, float] = {}
+# Of which starting and stopping the lesson's own services, per lesson.
+SERVICES_SHARE: dict[str, dict[str, float]] = {}
+
+
+@contextlib.contextmanager
+def timed(into: dict[str, dict[str, float]], lesson: str, what: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        share = into.setdefault(lesson, {})
+        share[what] = share.get(what, 0.0) + time.monotonic() - started
 
 
 def lesson_of_item(nodeid: str) -> str:
@@ -213,5 +229,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     total = sum(SHARE.values())
     terminalreporter.section("time per lesson (setup, tests and page)")
     for lesson, seconds in sorted(SHARE.items(), key=lambda item: -item[1]):
-        terminalreporter.write_line(f"{lesson:28} {seconds:7.1f} s  {100 * seconds / total:5.1f} %")
+        services = SERVICES_SHARE.get(lesson, {})
+        own = ", ".join(f"{what} {s:.0f} s" for what, s in services.items())
+        terminalreporter.write_line(
+            f"{lesson:28} {seconds:7.1f} s  {100 * seconds / total:5.1f} %"
+            + (f"  (its services: {own})" if own else "")
+        )
     terminalreporter.write_line(f"{'total':28} {total:7.1f} s")
