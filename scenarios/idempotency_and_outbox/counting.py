@@ -64,15 +64,23 @@ def stored_orders(customers: Sequence[str]) -> list[str]:
 
 
 def stored_events(customers: Sequence[str]) -> list[dict[str, Any]]:
-    """The run's outbox rows: event id, customer, when stored and when each broker confirmed."""
+    """The run's outbox rows: event id, customer, when stored, when the storing transaction
+    committed, and when each broker confirmed.
+
+    `committed_at` is the commit time PostgreSQL recorded for the transaction that
+    inserted the order (track_commit_timestamp, on in compose.yaml): the order's row,
+    as the relay's marks give the outbox row new versions. None when not recorded.
+    """
     wanted = _sql_list(customers)
     query = (
         "SELECT coalesce(json_agg(json_build_object("
-        "'event_id', event_id, 'customer_id', payload->>'customer_id', "
-        "'created_at', extract(epoch FROM created_at), "
-        "'rabbitmq_at', extract(epoch FROM rabbitmq_published_at), "
-        "'kafka_at', extract(epoch FROM kafka_published_at)) ORDER BY created_at), '[]') "
-        f"FROM sandbox.outbox WHERE payload->>'customer_id' IN ({wanted})"
+        "'event_id', e.event_id, 'customer_id', e.payload->>'customer_id', "
+        "'created_at', extract(epoch FROM e.created_at), "
+        "'committed_at', extract(epoch FROM pg_xact_commit_timestamp(o.xmin)), "
+        "'rabbitmq_at', extract(epoch FROM e.rabbitmq_published_at), "
+        "'kafka_at', extract(epoch FROM e.kafka_published_at)) ORDER BY e.created_at), '[]') "
+        "FROM sandbox.outbox e LEFT JOIN sandbox.orders o ON o.id = e.aggregate_id "
+        f"WHERE e.payload->>'customer_id' IN ({wanted})"
     )
     return json.loads(psql(query) or "[]")
 
