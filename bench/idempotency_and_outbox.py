@@ -151,8 +151,8 @@ def _throughput_table(result: dict[str, Any]) -> Table:
 
 def _commit_to_broker_table(result: dict[str, Any]) -> Table:
     target = "meets" if meets_commit_to_broker_target(result) else "MISSES"
-    table = Table(title=f"commit to broker on the outbox path (the order's commit to the relay's mark "
-                        f"after the confirm; target at the steady rate: p99 under "
+    table = Table(title=f"commit to broker on the outbox path (the order's commit to the "
+                        f"relay's mark after the confirm; target at the steady rate: p99 under "
                         f"{TARGET_COMMIT_TO_BROKER_P99_MS:.0f} ms: {target})")  # fmt: skip
     for column in ("", "broker", "events", "p50 ms", "p99 ms", "max ms"):
         table.add_column(column, justify="right")
