@@ -41,8 +41,9 @@ from scenarios.result import ScenarioResult, from_parts
 NAME = "idempotency-and-outbox"
 ORDER = 75  # place in the syllabus: after publish-subscribe and sidecars, before gRPC
 # What `make up LESSON=idempotency-and-outbox` starts; Compose adds PostgreSQL, the
-# migrations, the api and the brokers.
-SERVICES = ("proxy", "outbox-relay", "toxiproxy-orders")
+# migrations and the api. The brokers are named: nothing here depends on them (the api
+# only commits, and the relay must run while one is down), yet the lesson counts in them.
+SERVICES = ("proxy", "outbox-relay", "toxiproxy-orders", "rabbitmq", "kafka-init")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = (
     "services/api/routes/orders.py",

@@ -45,9 +45,10 @@ from scenarios.result import ScenarioResult, all_hold, percentiles_ms
 
 NAME = "pubsub-compare"
 ORDER = 60  # place in the syllabus
-# What `make up LESSON=pubsub-compare` starts: POST /orders through the api publishes to both
-# brokers.
-SERVICES = ("proxy", "rabbitmq", "kafka-init")
+# What `make up LESSON=pubsub-compare` starts: POST /orders through the api stores the
+# order, the outbox relay publishes it to both brokers (no service depends on the relay
+# or the brokers: they are named).
+SERVICES = ("proxy", "outbox-relay", "rabbitmq", "kafka-init")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = (
     "services/api/routes/orders.py",

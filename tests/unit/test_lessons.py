@@ -5,7 +5,7 @@ import re
 import pytest
 
 from comms_sandbox import REPO
-from comms_sandbox.compose import compose_file
+from comms_sandbox.compose import compose_file, with_dependencies
 from scenarios import lessons
 
 LESSONS = list(lessons.discover().values())
@@ -60,3 +60,15 @@ def test_an_unknown_lesson_names_the_known_ones() -> None:
     with pytest.raises(lessons.UnknownLessonError) as error:
         lessons.get("no-such-lesson")
     assert "load-balancing" in str(error.value)
+
+
+# Lessons that follow orders into the brokers. Nothing depends on the outbox relay or
+# on the brokers (the api only commits; the relay must run while a broker is down), so
+# `make up LESSON=...` starts them only if the lesson names them.
+FOLLOWS_ORDERS_TO_THE_BROKERS = ("pubsub-compare", "idempotency-and-outbox", "observability")
+
+
+@pytest.mark.parametrize("name", FOLLOWS_ORDERS_TO_THE_BROKERS)
+def test_a_lesson_that_follows_orders_starts_the_relay_and_both_brokers(name: str) -> None:
+    started = with_dependencies(lessons.get(name).services)
+    assert {"outbox-relay", "rabbitmq", "kafka", "kafka-init"} <= started
