@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterable
@@ -25,6 +26,30 @@ COMPOSE_FILE = REPO / "compose.yaml"
 TRACING_VARIABLE = "SANDBOX_TRACING"
 TRACING_VALUES = ("on", "off")
 TRACING_PROFILE = "observability"
+# While re-creating a container, Compose first renames the old one to
+# "<its id's first 12 hex digits>_<name>". An `up` cut short there (Ctrl-C, a
+# failure, a clash with another `up`) leaves it behind, and every later `up`
+# then stops with "Conflict. The container name ... is already in use".
+LEFT_BY_A_CUT_RECREATE = re.compile(r"^[0-9a-f]{12}_")
+
+
+def project_name() -> str:
+    """compose.yaml's top-level `name:` (COMPOSE_PROJECT_NAME wins, as in Compose)."""
+    return compose_env().get("COMPOSE_PROJECT_NAME") or compose_file()["name"]
+
+
+def remove_cut_recreations() -> list[str]:
+    """Remove the project's containers a cut-short re-creation left behind (see
+    LEFT_BY_A_CUT_RECREATE); the names removed. Their replacements, if any, stay."""
+    listed = subprocess.run(
+        ["docker", "ps", "--all", "--filter", f"label=com.docker.compose.project={project_name()}",
+         "--format", "{{.Names}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    stale = [name for name in listed if LEFT_BY_A_CUT_RECREATE.match(name)]
+    if stale:
+        subprocess.run(["docker", "rm", "--force", *stale], capture_output=True, check=True)
+    return stale
 
 
 def compose_env() -> dict[str, str]:
@@ -219,6 +244,7 @@ def start_services(services: Iterable[str]) -> None:
     wanted = list(services)
     ensure_images(with_dependencies(wanted))  # a lesson's images, on its first use
     tracing = tracing_env(with_dependencies(wanted) | running_services())
+    remove_cut_recreations()
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True, env=tracing)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(wanted):

@@ -22,6 +22,7 @@ from comms_sandbox.compose import (
     compose_ps,
     profile_flags,
     recovered_after_restarts,
+    remove_cut_recreations,
     restart_proxy,
     running_services,
     tracing_env,
@@ -118,6 +119,9 @@ def start(services: list[str]) -> float:
     ensure_credentials()
     ensure_images(with_dependencies(services))  # only what these services run
     images_s = time.monotonic() - started
+    stale = remove_cut_recreations()
+    if stale:
+        console.print(f"\\[up] removed what an interrupted `up` left behind: {', '.join(stale)}")
     # A lesson's services may sit behind its profile (observability): enable it.
     profiles = profile_flags(services) if services else []
     # Already up (a second `make up LESSON=...`): nginx already knows their addresses.

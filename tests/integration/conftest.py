@@ -27,6 +27,7 @@ from comms_sandbox.compose import (
     engine_answers,
     follow_tracing,
     has_profile_services,
+    remove_cut_recreations,
     running_services,
     start_services,
     stop_profile_services,
@@ -63,6 +64,7 @@ def stack() -> Iterator[DockerCompose]:
     found = StackState.now()
     ensure_certificates()  # compose bind-mounts them; `make up` does the same
     ensure_credentials()
+    remove_cut_recreations()  # an earlier run cut short mid re-creation
     sandbox = DockerCompose(
         context=REPO,
         compose_file_name="compose.yaml",

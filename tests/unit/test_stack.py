@@ -6,6 +6,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
+from comms_sandbox import compose
 from scripts import stack
 
 
@@ -35,3 +36,19 @@ def test_a_free_port_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         free = probe.getsockname()[1]
     monkeypatch.setenv("KAFKA_PORT", str(free))
     assert stack.ports.KAFKA not in stack.taken_ports()
+
+
+def test_only_what_a_cut_recreation_left_behind_is_removed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listed = "comms-sandbox-api-1\n62230024923f_comms-sandbox-migrate-1\ncomms-sandbox-kafka-1\n"
+    calls: list[list[str]] = []
+
+    def docker(args: list[str], **_kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, stdout=listed if args[1] == "ps" else "")
+
+    monkeypatch.setattr(compose.subprocess, "run", docker)
+    assert compose.remove_cut_recreations() == ["62230024923f_comms-sandbox-migrate-1"]
+    assert "label=com.docker.compose.project=comms-sandbox" in calls[0]
+    assert calls[1] == ["docker", "rm", "--force", "62230024923f_comms-sandbox-migrate-1"]
