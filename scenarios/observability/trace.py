@@ -9,6 +9,7 @@ Span = dict[str, Any]
 # The services whose spans one priced order must have, and the brokers it must cross.
 SERVICES = ("api", "pricing", "shipping", "ledger")
 BROKERS = ("rabbitmq", "kafka")
+DATABASE = "postgresql"  # the db.system of the api's query spans (psycopg's instrumentation)
 
 
 def service_of(span: Span) -> str:
@@ -16,8 +17,11 @@ def service_of(span: Span) -> str:
 
 
 def system_of(span: Span) -> str | None:
-    """The broker a PRODUCER or CONSUMER span talked to (messaging.system), else None."""
-    return (span.get("tags") or {}).get("messaging.system")
+    """What a span talked to: the broker of a PRODUCER or CONSUMER span (messaging.system),
+    the database of a query's CLIENT span (db.system, or db.system.name in the newer
+    conventions), else None."""
+    tags = span.get("tags") or {}
+    return tags.get("messaging.system") or tags.get("db.system") or tags.get("db.system.name")
 
 
 def ancestors(span: Span, by_id: dict[str, Span]) -> list[Span]:
@@ -47,6 +51,8 @@ def problems(spans: list[Span]) -> list[str]:
     present = {service_of(span) for span in spans}
     found += [f"no span from {name}" for name in SERVICES if name not in present]
     found += [gap for broker in BROKERS if (gap := _broker_gap(broker, spans, by_id))]
+    if gap := _database_gap(spans, by_id):
+        found.append(gap)
     if not _descends(spans, by_id, ("pricing", "SERVER"), ("api", "CLIENT")):
         found.append("pricing's server span is not a child of the api's gRPC client span")
     return found
@@ -63,6 +69,21 @@ def _broker_gap(broker: str, spans: list[Span], by_id: dict[str, Span]) -> str |
     if not any(sent_ids & {a["id"] for a in ancestors(span, by_id)} for span in received):
         return f"the {broker} consume span does not descend from its publish span"
     return None
+
+
+def _database_gap(spans: list[Span], by_id: dict[str, Span]) -> str | None:
+    """The api stores the order: at least one of its query spans, under its server span."""
+    queries = [
+        s for s in spans
+        if service_of(s) == "api" and s.get("kind") == "CLIENT" and system_of(s) == DATABASE
+    ]  # fmt: skip
+    if not queries:
+        return f"no database ({DATABASE}) span from the api"
+    under_the_request = any(
+        any((service_of(a), a.get("kind")) == ("api", "SERVER") for a in ancestors(q, by_id))
+        for q in queries
+    )
+    return None if under_the_request else "the api's database spans are not under its request"
 
 
 def _descends(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from telemetry.messaging import instrument_aiokafka, instrument_pika
 from telemetry.tracing import tag_current_span
 
@@ -17,9 +18,12 @@ __all__ = ["instrument_app", "instrument_clients", "tag_current_span"]
 
 
 def instrument_clients() -> None:
-    """gRPC, RabbitMQ and Kafka clients: before any channel or connection is made,
-    since they are instrumented as they are made."""
+    """gRPC, RabbitMQ, Kafka and PostgreSQL clients: before any channel or connection is
+    made, since they are instrumented as they are made. Each SQL statement the api runs
+    is a CLIENT span (db.system postgresql) with its text, never its parameters."""
     GrpcAioInstrumentorClient().instrument()
+    # No sqlcommenter: the statements PostgreSQL logs stay as the api wrote them.
+    PsycopgInstrumentor().instrument(enable_commenter=False)
     instrument_pika()
     instrument_aiokafka()
 

@@ -7,7 +7,9 @@ from typing import Any
 from scenarios.observability import evidence, trace
 
 
-def span(sid: str, service: str, parent: str = "", kind: str = "", broker: str = "") -> dict:
+def span(
+    sid: str, service: str, parent: str = "", kind: str = "", broker: str = "", *, db: str = ""
+) -> dict:
     s: dict[str, Any] = {
         "traceId": "t1",
         "id": sid,
@@ -21,6 +23,8 @@ def span(sid: str, service: str, parent: str = "", kind: str = "", broker: str =
         s["kind"] = kind
     if broker:
         s["tags"] = {"messaging.system": broker}
+    if db:
+        s["tags"] = {"db.system": db}
     return s
 
 
@@ -34,14 +38,16 @@ def good_trace() -> list[dict[str, Any]]:
         span("6", "api", "1", "PRODUCER", "kafka"),
         span("7", "ledger", "6", "CONSUMER", "kafka"),
         span("8", "ledger", "6"),
+        span("9", "api", "1", "CLIENT", db="postgresql"),
     ]
 
 
 def test_a_complete_connected_trace_has_no_problems() -> None:
     spans = good_trace()
     assert trace.problems(spans) == []
-    assert trace.crossed(spans) == ["api", "pricing", "rabbitmq", "shipping", "kafka", "ledger"]
-    assert [row["depth"] for row in trace.tree_rows(spans)] == [0, 1, 2, 1, 2, 1, 2, 2]
+    assert trace.crossed(spans) == [
+        "api", "pricing", "rabbitmq", "shipping", "kafka", "ledger", "postgresql"]  # fmt: skip
+    assert [row["depth"] for row in trace.tree_rows(spans)] == [0, 1, 2, 1, 2, 1, 2, 2, 1]
 
 
 def test_a_consumer_that_started_its_own_trace_is_a_problem() -> None:
@@ -60,6 +66,13 @@ def test_a_missing_service_broker_or_parent_is_a_problem() -> None:
     assert "no rabbitmq publish (PRODUCER) span" in found
     assert any(p.startswith("spans whose parent is not in the trace") for p in found)
     assert trace.problems([]) == ["no spans"]
+
+
+def test_the_order_must_be_stored_under_the_request() -> None:
+    without = [s for s in good_trace() if s["id"] != "9"]
+    assert trace.problems(without) == ["no database (postgresql) span from the api"]
+    elsewhere = [*without, span("9", "api", kind="CLIENT", db="postgresql")]  # its own root
+    assert "the api's database spans are not under its request" in trace.problems(elsewhere)
 
 
 def test_pricing_must_be_called_by_the_api() -> None:
