@@ -97,6 +97,19 @@ async def purge_keys_forever(pool: AsyncConnectionPool, every_s: float) -> None:
             log.warning("idempotency key purge skipped: %s", exc)
 
 
+async def first_connection(pool: AsyncConnectionPool, within_s: float) -> bool:
+    """Wait up to `within_s` for the pool's first connection; False (and a log line) if
+    PostgreSQL did not give one by then: the api serves anyway, answering 503."""
+    # Not pool.wait(): on a timeout it closes the pool, and the api could never recover.
+    try:
+        async with pool.connection(timeout=within_s):
+            pass
+    except PoolTimeout:
+        log.warning("no database connection within %g s: starting anyway (503s)", within_s)
+        return False
+    return True
+
+
 @contextlib.asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[AsyncConnectionPool | None]:
     """The pool (or None when not configured), opened without waiting, and the purge task."""
@@ -105,6 +118,7 @@ async def database(settings: Settings) -> AsyncIterator[AsyncConnectionPool | No
         yield None
         return
     await pool.open(wait=False)
+    await first_connection(pool, settings.database_startup_wait_s)
     purge = asyncio.create_task(purge_keys_forever(pool, settings.idempotency_purge_every_s))
     try:
         yield pool

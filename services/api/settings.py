@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # 57014, then 504), below nginx's 2.5 s read timeout and the server's 5 s.
     database_wait_s: float = 1.0
     database_statement_timeout_ms: int = 1500
+    # At start, the api waits this long for its pool's first connection before it
+    # serves (and its healthcheck passes): a replica that counts as healthy without
+    # one would answer its first orders 503 on a busy machine. PostgreSQL away: it
+    # starts anyway after this wait, answers 503, and the pool keeps trying.
+    database_startup_wait_s: float = 5.0
     # After the commit: "outbox" (the default), the api only commits and the relay
     # (services/outbox_relay/) publishes the outbox row; or "dual-write", the old
     # path kept for the lesson: the api publishes OrderPlaced to both brokers itself
