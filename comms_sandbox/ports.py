@@ -81,6 +81,8 @@ RABBITMQ_CLUSTER_UI = tuple(
                   f"management UI, RabbitMQ cluster node {n}")
     for n in (1, 2, 3)
 )  # fmt: skip
+# Lesson databases: its own PostgreSQL, for the scenario's clients on the host.
+DATABASES = PublishedPort("DATABASES_PORT", 5433, "db-primary", "PostgreSQL (lesson databases)")
 TURN = PublishedPort("TURN_PORT", 3478, "turn", "STUN/TURN (lesson webrtc)", protocol="udp")
 PUBLISHED_PORTS = (
     PROXY,
@@ -106,6 +108,7 @@ PUBLISHED_PORTS = (
     *KAFKA_CLUSTER,
     *RABBITMQ_CLUSTER,
     *RABBITMQ_CLUSTER_UI,
+    DATABASES,
     TURN,
 )
 
