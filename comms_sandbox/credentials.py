@@ -48,6 +48,7 @@ DEFAULTS = {
     # Lesson databases: its own server's roles (scenarios/databases/initdb/10-roles.sh).
     "DATABASES_OWNER_PASSWORD": "sandbox-db-owner-dev",
     "DATABASES_APP_PASSWORD": "sandbox-db-app-dev",
+    "DATABASES_REPLICATION_PASSWORD": "sandbox-db-replication-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",

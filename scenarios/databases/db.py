@@ -1,4 +1,4 @@
-"""Connections to the lesson's own PostgreSQL (db-primary, 127.0.0.1:5433), with psycopg 3.
+"""Connections to the lesson's own PostgreSQL (db-primary :5433, db-replica :5434), psycopg 3.
 
 Two roles (initdb/10-roles.sh): the owner makes the tables, the app is what
 the lesson's clients log in as. Passwords: comms_sandbox.credentials (the
@@ -11,7 +11,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from comms_sandbox.credentials import setting
-from comms_sandbox.ports import DATABASES, HOST
+from comms_sandbox.ports import DATABASES, DATABASES_REPLICA, HOST
 
 DATABASE = "lesson"
 ROLES = {"owner": ("lesson_owner", "DATABASES_OWNER_PASSWORD"),
@@ -21,15 +21,19 @@ ROLES = {"owner": ("lesson_owner", "DATABASES_OWNER_PASSWORD"),
 SETUP_TIMEOUT = "120s"
 
 
-def conninfo(role: str = "app") -> str:
+SERVERS = {"primary": DATABASES, "replica": DATABASES_REPLICA}
+
+
+def conninfo(role: str = "app", server: str = "primary") -> str:
     user, password_variable = ROLES[role]
-    return make_conninfo(host=HOST, port=DATABASES.port, dbname=DATABASE, user=user,
+    return make_conninfo(host=HOST, port=SERVERS[server].port, dbname=DATABASE, user=user,
                          password=setting(password_variable), connect_timeout=5,
                          application_name=f"databases-lesson-{role}")  # fmt: skip
 
 
-def connect(role: str = "app", autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(conninfo(role), autocommit=autocommit)
+def connect(role: str = "app", autocommit: bool = False,
+            server: str = "primary") -> psycopg.Connection:  # fmt: skip
+    return psycopg.connect(conninfo(role, server), autocommit=autocommit)
 
 
 def owner_session() -> psycopg.Connection:
@@ -39,10 +43,10 @@ def owner_session() -> psycopg.Connection:
     return conn
 
 
-def answers() -> bool:
-    """The lesson's server accepts the app's login and answers a query."""
+def answers(server: str = "primary") -> bool:
+    """The lesson's server (or its replica) accepts the app's login and answers a query."""
     try:
-        with connect("app", autocommit=True) as conn:
+        with connect("app", autocommit=True, server=server) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.OperationalError:
         return False

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.console import Console
 
-from scenarios.report import print_checks, records_table
+from scenarios.report import latency_table, print_checks, records_table
 from scenarios.result import ScenarioResult
 
 
@@ -16,6 +16,8 @@ def render(result: ScenarioResult, console: Console) -> None:
         _render_isolation(m["isolation"], console)
     if "indexes" in m:
         _render_indexes(m["indexes"], console)
+    if "replica" in m:
+        _render_replica(m["replica"], console)
     if "limits" in m:
         _render_limits(m["limits"], console)
     print_checks(m["checks"], console)
@@ -71,3 +73,20 @@ def _render_limits(p: dict[str, Any], console: Console) -> None:
                  "answer": f"{flood['opened']} opened, {len(flood['refusals'])} refused: "
                            f"{refusal}"})  # fmt: skip
     console.print(records_table("bad input and limits, as lesson_app", rows, ("what", "answer")))
+
+
+def _render_replica(p: dict[str, Any], console: Console) -> None:
+    console.print(
+        f"replica under a write load ({p['load']}: {p['load_rows_per_s']} rows/s for "
+        f"{p['seconds']} s): {', '.join(p['states'])}, at most {p['bytes_behind_max']} bytes "
+        f"of WAL behind, caught up {p['caught_up_s']} s after the load"
+    )
+    console.print(latency_table("replay_lag (pg_stat_replication)",
+                                {"replica": p["replay_lag_ms"]}))  # fmt: skip
+    rows = [
+        {"read on the replica": "at once", **p["naive"]},
+        {"read on the replica": "after the writer's LSN was replayed", **p["waited"]},
+    ]
+    console.print(records_table("a row written on the primary, then read on the replica",
+                                rows, ("read on the replica", "reads", "stale", "wait_timeouts",
+                                       "wait_ms")))  # fmt: skip

@@ -40,6 +40,14 @@ def test_each_secondary_index_costs_the_inserts_wal(result: ScenarioResult) -> N
     assert per_row == sorted(per_row) and per_row[0] < per_row[-1], writes
 
 
+def test_the_replica_lags_serves_stale_reads_and_none_after_waiting_for_the_lsn(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["replica"]
+    assert failed(part) == [], {k: v for k, v in part.items() if k != "samples"}
+    assert part["waited"]["stale"] == 0 and part["states"] == ["streaming/async"]
+
+
 def test_bad_input_gets_postgresqls_own_refusals_and_the_server_keeps_serving(
     result: ScenarioResult,
 ) -> None:

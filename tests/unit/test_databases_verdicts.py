@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from scenarios.databases import indexes, isolation, limits
+from scenarios.databases import indexes, isolation, limits, replica
 from scenarios.result import outcome
 
 SALES = isolation.CLIENTS * isolation.SALES
@@ -243,3 +243,70 @@ def test_connections_past_the_limit_accepted_or_others_refused_fail() -> None:
     assert broken_only(judge_limits, clean_limits(), all_accepted) == {refused: "fails"}
     assert broken_only(judge_limits, clean_limits(), other_message) == {refused: "fails"}
     assert broken_only(judge_limits, clean_limits(), owner_refused) == {others: "fails"}
+
+
+# Replica --------------------------------------------------------------------------------
+
+
+def sample(behind: int, state: str = "streaming", sync: str = "async") -> dict[str, Any]:
+    return {"state": state, "sync_state": sync, "replay_lag_ms": 1.0, "bytes_behind": behind}
+
+
+def clean_replica() -> dict[str, Any]:
+    return {"samples": [sample(0), sample(880_328), sample(0)],
+            "naive": {"reads": 200, "stale": 130, "wait_timeouts": 0},
+            "waited": {"reads": 200, "stale": 0, "wait_timeouts": 0},
+            "caught_up_s": 0.001}  # fmt: skip
+
+
+def judge_replica(m: dict[str, Any]) -> dict[str, Any]:
+    return replica.holds(m["samples"], m["naive"], m["waited"], m["caught_up_s"])
+
+
+def test_a_replica_not_streaming_or_synchronous_fails() -> None:
+    def gone(m: dict[str, Any]) -> None:
+        m["samples"] = []
+
+    def catching_up(m: dict[str, Any]) -> None:
+        m["samples"][0] = sample(0, state="catchup")
+
+    def synchronous(m: dict[str, Any]) -> None:
+        m["samples"] = [sample(10, sync="sync")]
+
+    check = "the replica streams from the primary, asynchronously (pg_stat_replication)"
+    for breakage in (catching_up, synchronous):
+        assert broken_only(judge_replica, clean_replica(), breakage) == {check: "fails"}
+    assert broken_only(judge_replica, clean_replica(), gone) == {
+        check: "fails",
+        "under the write load the replica's replay falls behind the primary": "not shown",
+    }
+
+
+def test_no_lag_and_no_stale_read_are_not_shown() -> None:
+    def never_behind(m: dict[str, Any]) -> None:
+        m["samples"] = [sample(0)]
+
+    def never_stale(m: dict[str, Any]) -> None:
+        m["naive"]["stale"] = 0
+
+    lag = "under the write load the replica's replay falls behind the primary"
+    stale = "reads right after a write, from the replica, are sometimes stale"
+    assert broken_only(judge_replica, clean_replica(), never_behind) == {lag: "not shown"}
+    assert broken_only(judge_replica, clean_replica(), never_stale) == {stale: "not shown"}
+
+
+def test_a_stale_read_after_waiting_or_a_replica_that_never_catches_up_fails() -> None:
+    def stale_after_wait(m: dict[str, Any]) -> None:
+        m["waited"]["stale"] = 1
+
+    def wait_timed_out(m: dict[str, Any]) -> None:
+        m["waited"]["wait_timeouts"] = 1
+
+    def never_caught_up(m: dict[str, Any]) -> None:
+        m["caught_up_s"] = None
+
+    fixed = "waiting for the replica to replay the writer's LSN: 0 stale reads"
+    caught = "after the load the replica catches up with the primary"
+    assert broken_only(judge_replica, clean_replica(), stale_after_wait) == {fixed: "fails"}
+    assert broken_only(judge_replica, clean_replica(), wait_timed_out) == {fixed: "fails"}
+    assert broken_only(judge_replica, clean_replica(), never_caught_up) == {caught: "fails"}

@@ -9,6 +9,9 @@
 #   lesson_app    the clients: reads and writes rows of the tables in `lesson`
 #                 (default privileges cover tables made later), cannot create
 #                 anything, and is granted nothing in `hr` (permission denied)
+#   lesson_replicator  db-replica's: REPLICATION (a base backup, then the WAL
+#                 stream) and nothing else; pg_hba.conf lets it in for
+#                 replication only
 #
 # Passwords come from the environment (compose.yaml: DATABASES_*_PASSWORD,
 # documented defaults in .env.example). They are set here once: after changing
@@ -18,7 +21,8 @@ set -euo pipefail
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" --no-psqlrc \
   --set db="$POSTGRES_DB" \
   --set owner_password="${DATABASES_OWNER_PASSWORD:?}" \
-  --set app_password="${DATABASES_APP_PASSWORD:?}" <<'SQL'
+  --set app_password="${DATABASES_APP_PASSWORD:?}" \
+  --set replication_password="${DATABASES_REPLICATION_PASSWORD:?}" <<'SQL'
 -- The clients' role may hold 20 connections of the server's 40: a client that
 -- opens too many is refused with PostgreSQL's own message, and everyone else
 -- (the owner, the superuser's reserved slots) is still served.
@@ -26,6 +30,10 @@ CREATE ROLE lesson_owner LOGIN PASSWORD :'owner_password' CONNECTION LIMIT 5
   NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 CREATE ROLE lesson_app LOGIN PASSWORD :'app_password' CONNECTION LIMIT 20
   NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+CREATE ROLE lesson_replicator LOGIN REPLICATION PASSWORD :'replication_password'
+  CONNECTION LIMIT 3 NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+-- The owner reads the replication statistics (pg_stat_replication's lag columns).
+GRANT pg_monitor TO lesson_owner;
 
 -- Only these roles may connect; nobody creates in `public`.
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
@@ -57,3 +65,5 @@ SQL
 # line comes before the images' `host all all all scram-sha-256`, and
 # pg_hba.conf's first matching line wins.
 sed -i '/^host all all all /i host all postgres all reject' "$PGDATA/pg_hba.conf"
+# `all` does not match replication connections: the replica's role gets its own line.
+sed -i '/^host all all all /i host replication lesson_replicator all scram-sha-256' "$PGDATA/pg_hba.conf"
