@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from comms_sandbox.health import require_lesson_service
-from comms_sandbox.ports import DATABASES, HOST
+from comms_sandbox.ports import DATABASES, DATABASES_REPLICA, HOST
 from scenarios.databases import db, indexes, isolation, limits, replica
 from scenarios.databases.render import render
 from scenarios.result import ScenarioResult, from_parts
@@ -57,8 +57,8 @@ __all__ = ["NAME", "ORDER", "SERVICES", "render", "run", "where"]
 def where() -> list[tuple[str, str]]:
     return [
         ("the lesson's PostgreSQL (lesson_app)", f"postgresql://lesson_app@{HOST}:{DATABASES.port}/lesson"),
-        ("psql as the lesson's client", "docker compose exec db-primary psql -h 127.0.0.1 "
-                                        "-U lesson_app -d lesson"),
+        ("its replica (reads only)", f"postgresql://lesson_app@{HOST}:{DATABASES_REPLICA.port}/lesson"),
+        ("psql as its client", "docker compose exec db-primary psql -U lesson_app -d lesson"),
     ]  # fmt: skip
 
 
