@@ -1,4 +1,4 @@
-"""The databases report: a table per part, then the verdicts."""
+"""The databases report: a table per part, the verdicts, and PNG charts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from rich.console import Console
 
+from comms_sandbox.config import RESULTS_DIR
+from scenarios.charts import save_bar_charts, save_timeseries
 from scenarios.report import latency_table, print_checks, records_table
 from scenarios.result import ScenarioResult
 
@@ -21,6 +23,7 @@ def render(result: ScenarioResult, console: Console) -> None:
     if "limits" in m:
         _render_limits(m["limits"], console)
     print_checks(m["checks"], console)
+    console.print(f"charts: {', '.join(charts(m))}")
 
 
 def _render_isolation(p: dict[str, Any], console: Console) -> None:
@@ -90,3 +93,43 @@ def _render_replica(p: dict[str, Any], console: Console) -> None:
     console.print(records_table("a row written on the primary, then read on the replica",
                                 rows, ("read on the replica", "reads", "stale", "wait_timeouts",
                                        "wait_ms")))  # fmt: skip
+
+
+def charts(m: dict[str, Any]) -> list[str]:
+    """What the run measured, as bars (databases.png) and the replica's lag over time."""
+    written = []
+    panels: dict[str, dict[str, int]] = {}
+    if "indexes" in m:
+        panels["pages read by the lookup (buffers)"] = {
+            variant: plan["buffers"] for variant, plan in m["indexes"]["plans"].items()
+        }
+        panels["WAL records, 50,000 inserts"] = {
+            f"{k} indexes": w["wal_records"] for k, w in m["indexes"]["writes"].items()
+        }
+    if "isolation" in m:
+        panels["sales lost of 80"] = {
+            way: run["lost"] for way, run in m["isolation"]["lost_updates"].items()
+        }
+    if "replica" in m:
+        r = m["replica"]
+        panels["stale reads on the replica"] = {
+            "read at once": r["naive"]["stale"],
+            "after the LSN": r["waited"]["stale"],
+        }
+        samples = r["samples"]
+        written.append(str(save_timeseries(RESULTS_DIR / "databases-replica.png",
+            f"the replica under a write load ({r['load']})",
+            {"WAL bytes the replica's replay is behind": [
+                (s["t_s"], s["bytes_behind"] or 0) for s in samples],
+             "replay_lag (ms, pg_stat_replication)": [
+                (s["t_s"], s["replay_lag_ms"] or 0) for s in samples]})))  # fmt: skip
+    if panels:
+        written.insert(
+            0,
+            str(
+                save_bar_charts(
+                    RESULTS_DIR / "databases.png", "databases: what each way costs", panels, ""
+                )
+            ),
+        )
+    return written
