@@ -45,6 +45,10 @@ DEFAULTS = {
     "POSTGRES_OWNER_PASSWORD": "sandbox-owner-dev",
     "POSTGRES_API_PASSWORD": "sandbox-api-dev",
     "POSTGRES_RELAY_PASSWORD": "sandbox-relay-dev",
+    # Lesson databases: its own server's roles (scenarios/databases/initdb/10-roles.sh).
+    "DATABASES_OWNER_PASSWORD": "sandbox-db-owner-dev",
+    "DATABASES_APP_PASSWORD": "sandbox-db-app-dev",
+    "DATABASES_REPLICATION_PASSWORD": "sandbox-db-replication-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",

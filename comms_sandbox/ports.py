@@ -81,6 +81,11 @@ RABBITMQ_CLUSTER_UI = tuple(
                   f"management UI, RabbitMQ cluster node {n}")
     for n in (1, 2, 3)
 )  # fmt: skip
+# Lesson databases: its own PostgreSQL, for the scenario's clients on the host.
+DATABASES = PublishedPort("DATABASES_PORT", 5433, "db-primary", "PostgreSQL (lesson databases)")
+DATABASES_REPLICA = PublishedPort(
+    "DATABASES_REPLICA_PORT", 5434, "db-replica", "its hot standby (lesson databases)"
+)
 TURN = PublishedPort("TURN_PORT", 3478, "turn", "STUN/TURN (lesson webrtc)", protocol="udp")
 PUBLISHED_PORTS = (
     PROXY,
@@ -106,6 +111,8 @@ PUBLISHED_PORTS = (
     *KAFKA_CLUSTER,
     *RABBITMQ_CLUSTER,
     *RABBITMQ_CLUSTER_UI,
+    DATABASES,
+    DATABASES_REPLICA,
     TURN,
 )
 

@@ -1,0 +1,65 @@
+"""Indexes against a sequential scan, and what indexes cost the inserts: ratios from one run.
+
+On the lesson's own PostgreSQL (db-primary) and its million orders
+(scenarios/databases/indexes.py, which makes them on first use): the
+customer-and-month lookup's execution time (EXPLAIN ANALYZE's, so the client
+and the network are not in it) with no index and with (customer_id,
+created_at); and inserts/s of the same 50,000-row INSERT ... SELECT with 0
+and 3 secondary indexes. Rounds alternate the variants, so a machine that
+gets busier mid-run slows all alike; medians are reported.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from rich.table import Table
+
+from comms_sandbox.compose import start_services
+from scenarios.databases import SERVICES, db, indexes
+
+NAME = "databases"  # python -m bench databases
+LESSON = "databases"
+
+LOOKUP_ROUNDS = 7
+INSERT_ROUNDS = 3
+SEQUENTIAL, INDEXED = "no index", "(customer_id, created_at)"
+
+
+def run() -> dict[str, Any]:
+    start_services(SERVICES)  # the lesson's own server, behind its profile (stopped after)
+    indexes.ensure_orders()
+    with db.owner_session() as conn:
+        lookups: dict[str, list[float]] = {SEQUENTIAL: [], INDEXED: []}
+        for _ in range(LOOKUP_ROUNDS):
+            for variant, times in lookups.items():
+                times.append(indexes.explain_without(conn, indexes.VARIANTS[variant])["ms"])
+        inserts: dict[int, list[int]] = {0: [], 3: []}
+        for _ in range(INSERT_ROUNDS):
+            for count, rates in inserts.items():
+                rates.append(indexes.insert_cost(conn, count)["inserts_per_s"])
+    lookup_ms = {variant: statistics.median(ms) for variant, ms in lookups.items()}
+    per_s = {count: statistics.median(values) for count, values in inserts.items()}
+    return {
+        "lookup_ms": lookup_ms,
+        "inserts_per_s": per_s,
+        "index_vs_sequential_time": round(lookup_ms[INDEXED] / lookup_ms[SEQUENTIAL], 5),
+        "inserts_3_indexes_vs_none": round(per_s[3] / per_s[0], 3),
+    }
+
+
+def tables(result: dict[str, Any]) -> list[Table]:
+    lookup = Table(title=f"one customer's month in 1,000,000 orders (median of {LOOKUP_ROUNDS})")
+    for column in ("", "execution (ms)"):
+        lookup.add_column(column, justify="right")
+    for variant, ms in result["lookup_ms"].items():
+        lookup.add_row(variant, f"{ms:.2f}")
+    lookup.add_row("index / sequential scan", f"{result['index_vs_sequential_time']:.4f}")
+    writes = Table(title=f"{indexes.WRITE_ROWS} inserts (median of {INSERT_ROUNDS})")
+    for column in ("secondary indexes", "inserts/s"):
+        writes.add_column(column, justify="right")
+    for count, per_s in result["inserts_per_s"].items():
+        writes.add_row(str(count), f"{per_s:.0f}")
+    writes.add_row("3 / none", f"{result['inserts_3_indexes_vs_none']:.2f}")
+    return [lookup, writes]

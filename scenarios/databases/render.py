@@ -1,0 +1,135 @@
+"""The databases report: a table per part, the verdicts, and PNG charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from comms_sandbox.config import RESULTS_DIR
+from scenarios.charts import save_bar_charts, save_timeseries
+from scenarios.report import latency_table, print_checks, records_table
+from scenarios.result import ScenarioResult
+
+
+def render(result: ScenarioResult, console: Console) -> None:
+    m = result.metrics
+    if "isolation" in m:
+        _render_isolation(m["isolation"], console)
+    if "indexes" in m:
+        _render_indexes(m["indexes"], console)
+    if "replica" in m:
+        _render_replica(m["replica"], console)
+    if "limits" in m:
+        _render_limits(m["limits"], console)
+    print_checks(m["checks"], console)
+    console.print(f"charts: {', '.join(charts(m))}")
+
+
+def _render_isolation(p: dict[str, Any], console: Console) -> None:
+    rows = [{"way": way, **run} for way, run in p["lost_updates"].items()]
+    columns = ("way", "expected_stock", "final_stock", "sales_recorded", "lost",
+               "serialization_failures", "seconds")  # fmt: skip
+    console.print(records_table(
+        f"{p['clients']} clients x {p['sales_per_client']} sales of one item "
+        f"({p['think_ms']:.0f} ms between read and write), counted in PostgreSQL",
+        rows, columns))  # fmt: skip
+    skew = [{"isolation": level, "on call seen": run["on_call_seen"],
+             "errors": "; ".join(run["errors"]) or "none",
+             "retry": run["bob_retried"] or "", "on call after": run["on_call_after"]}
+            for level, run in p["write_skew"].items()]  # fmt: skip
+    console.print(records_table(
+        "write skew: alice and bob each go off call if the other is on call",
+        skew, ("isolation", "on call seen", "errors", "retry", "on call after")))  # fmt: skip
+
+
+def _render_indexes(p: dict[str, Any], console: Console) -> None:
+    made = (
+        "kept from an earlier run" if p["generated_s"] is None else f"made in {p['generated_s']} s"
+    )
+    lookup = p["lookup"]
+    rows = [{"index": variant, "plan": " > ".join(plan["nodes"]), "rows": plan["rows"],
+             "buffers (hit+read)": f"{plan['buffers']} "
+                                   f"({plan['buffers_hit']}+{plan['buffers_read']})",
+             "ms": plan["ms"]} for variant, plan in p["plans"].items()]  # fmt: skip
+    console.print(records_table(
+        f"customer {lookup['customer']}'s orders from {lookup['start']} to {lookup['end']} "
+        f"in {p['orders']:,} orders ({p['table_pages']} pages, {made})",
+        rows, ("index", "plan", "rows", "buffers (hit+read)", "ms")))  # fmt: skip
+    console.print(records_table(
+        "the same inserts with 0, 1 and 3 secondary indexes",
+        list(p["writes"].values()),
+        ("secondary_indexes", "rows", "wal_records", "wal_records_per_row", "wal_bytes",
+         "inserts_per_s", "ms")))  # fmt: skip
+
+
+def _render_limits(p: dict[str, Any], console: Console) -> None:
+    runaway = p["runaway"]
+    error = runaway["error"] or {"sqlstate": None, "message": "not cancelled"}
+    rows = [{"what": f"runaway query, statement_timeout {runaway['statement_timeout']}",
+             "answer": f"{error['sqlstate']} {error['message']} after {runaway['seconds']} s"},
+            *({"what": what, "answer": f"{d['sqlstate']} {d['message']}"}
+              for what, d in p["denied"].items())]  # fmt: skip
+    flood = p["connections"]
+    refusal = flood["refusals"][0] if flood["refusals"] else "none"
+    rows.append({"what": f"{flood['attempts']} connections, role limit {flood['role_limit']}",
+                 "answer": f"{flood['opened']} opened, {len(flood['refusals'])} refused: "
+                           f"{refusal}"})  # fmt: skip
+    console.print(records_table("bad input and limits, as lesson_app", rows, ("what", "answer")))
+
+
+def _render_replica(p: dict[str, Any], console: Console) -> None:
+    console.print(
+        f"replica under a write load ({p['load']}: {p['load_rows_per_s']} rows/s for "
+        f"{p['seconds']} s): {', '.join(p['states'])}, at most {p['bytes_behind_max']} bytes "
+        f"of WAL behind, caught up {p['caught_up_s']} s after the load"
+    )
+    console.print(latency_table("replay_lag (pg_stat_replication)",
+                                {"replica": p["replay_lag_ms"]}))  # fmt: skip
+    rows = [
+        {"read on the replica": "at once", **p["naive"]},
+        {"read on the replica": "after the writer's LSN was replayed", **p["waited"]},
+    ]
+    console.print(records_table("a row written on the primary, then read on the replica",
+                                rows, ("read on the replica", "reads", "stale", "wait_timeouts",
+                                       "wait_ms")))  # fmt: skip
+
+
+def charts(m: dict[str, Any]) -> list[str]:
+    """What the run measured, as bars (databases.png) and the replica's lag over time."""
+    written = []
+    panels: dict[str, dict[str, int]] = {}
+    if "indexes" in m:
+        panels["pages read by the lookup (buffers)"] = {
+            variant: plan["buffers"] for variant, plan in m["indexes"]["plans"].items()
+        }
+        panels["WAL records, 50,000 inserts"] = {
+            f"{k} indexes": w["wal_records"] for k, w in m["indexes"]["writes"].items()
+        }
+    if "isolation" in m:
+        panels["sales lost of 80"] = {
+            way: run["lost"] for way, run in m["isolation"]["lost_updates"].items()
+        }
+    if "replica" in m:
+        r = m["replica"]
+        panels["stale reads on the replica"] = {
+            "read at once": r["naive"]["stale"],
+            "after the LSN": r["waited"]["stale"],
+        }
+        samples = r["samples"]
+        written.append(str(save_timeseries(RESULTS_DIR / "databases-replica.png",
+            f"the replica under a write load ({r['load']})",
+            {"WAL bytes the replica's replay is behind": [
+                (s["t_s"], s["bytes_behind"] or 0) for s in samples],
+             "replay_lag (ms, pg_stat_replication)": [
+                (s["t_s"], s["replay_lag_ms"] or 0) for s in samples]})))  # fmt: skip
+    if panels:
+        written.insert(
+            0,
+            str(
+                save_bar_charts(
+                    RESULTS_DIR / "databases.png", "databases: what each way costs", panels, ""
+                )
+            ),
+        )
+    return written

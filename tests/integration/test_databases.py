@@ -1,0 +1,60 @@
+"""Databases lesson, on its own real PostgreSQL (db-primary): each behaviour asserted on run().
+
+The lesson's server sits behind the `databases` profile; conftest's
+`lesson_services` starts it for this module (as `make up LESSON=databases`
+does) and stops it after.
+"""
+
+from __future__ import annotations
+
+from scenarios.result import ScenarioResult
+from tests.helpers import assert_holds, failed
+
+
+def test_plain_read_then_write_loses_updates_and_the_three_fixes_lose_none(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["isolation"]
+    assert failed(part) == [], part["lost_updates"]
+    fixed = {way: run["lost"] for way, run in part["lost_updates"].items() if way != "plain"}
+    assert fixed == {"for update": 0, "atomic": 0, "serializable": 0}
+
+
+def test_only_serializable_stops_the_write_skew(result: ScenarioResult) -> None:
+    skew = result.metrics["isolation"]["write_skew"]
+    after = {level: run["on_call_after"] for level, run in skew.items()}
+    assert after == {"read committed": 0, "repeatable read": 0, "serializable": 1}, skew
+
+
+def test_the_right_composite_index_reads_a_handful_of_pages_and_the_wrong_order_many(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["indexes"]
+    assert failed(part) == [], part["plans"]
+    assert part["plans"]["(customer_id, created_at)"]["rows"] > 0
+
+
+def test_each_secondary_index_costs_the_inserts_wal(result: ScenarioResult) -> None:
+    writes = result.metrics["indexes"]["writes"]
+    per_row = [writes[k]["wal_records_per_row"] for k in sorted(writes, key=int)]
+    assert per_row == sorted(per_row) and per_row[0] < per_row[-1], writes
+
+
+def test_the_replica_lags_serves_stale_reads_and_none_after_waiting_for_the_lsn(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["replica"]
+    assert failed(part) == [], {k: v for k, v in part.items() if k != "samples"}
+    assert part["waited"]["stale"] == 0 and part["states"] == ["streaming/async"]
+
+
+def test_bad_input_gets_postgresqls_own_refusals_and_the_server_keeps_serving(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["limits"]
+    assert failed(part) == [], part
+    assert part["runaway"]["error"]["sqlstate"] == "57014"
+
+
+def test_the_whole_run_holds(result: ScenarioResult) -> None:
+    assert_holds(result)
