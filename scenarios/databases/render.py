@@ -14,14 +14,11 @@ from scenarios.result import ScenarioResult
 
 def render(result: ScenarioResult, console: Console) -> None:
     m = result.metrics
-    if "isolation" in m:
-        _render_isolation(m["isolation"], console)
-    if "indexes" in m:
-        _render_indexes(m["indexes"], console)
-    if "replica" in m:
-        _render_replica(m["replica"], console)
-    if "limits" in m:
-        _render_limits(m["limits"], console)
+    parts = {"isolation": _render_isolation, "indexes": _render_indexes,
+             "replica": _render_replica, "limits": _render_limits}  # fmt: skip
+    for part, draw in parts.items():
+        if part in m:  # a run of some parts only
+            draw(m[part], console)
     print_checks(m["checks"], console)
     console.print(f"charts: {', '.join(charts(m))}")
 
