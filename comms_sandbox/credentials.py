@@ -49,6 +49,9 @@ DEFAULTS = {
     "DATABASES_OWNER_PASSWORD": "sandbox-db-owner-dev",
     "DATABASES_APP_PASSWORD": "sandbox-db-app-dev",
     "DATABASES_REPLICATION_PASSWORD": "sandbox-db-replication-dev",
+    # Lesson databases, pooling: the 200 clients' role and PgBouncer's own login.
+    "DATABASES_CROWD_PASSWORD": "sandbox-db-crowd-dev",
+    "DATABASES_POOLER_PASSWORD": "sandbox-db-pooler-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",

@@ -86,6 +86,9 @@ DATABASES = PublishedPort("DATABASES_PORT", 5433, "db-primary", "PostgreSQL (les
 DATABASES_REPLICA = PublishedPort(
     "DATABASES_REPLICA_PORT", 5434, "db-replica", "its hot standby (lesson databases)"
 )
+DATABASES_POOLER = PublishedPort(
+    "DATABASES_POOLER_PORT", 6433, "db-pooler", "PgBouncer before it (lesson databases)"
+)
 TURN = PublishedPort("TURN_PORT", 3478, "turn", "STUN/TURN (lesson webrtc)", protocol="udp")
 PUBLISHED_PORTS = (
     PROXY,
@@ -113,6 +116,7 @@ PUBLISHED_PORTS = (
     *RABBITMQ_CLUSTER_UI,
     DATABASES,
     DATABASES_REPLICA,
+    DATABASES_POOLER,
     TURN,
 )
 

@@ -11,7 +11,7 @@
 #
 # Usage: images/build-local.sh ENV_FILE [NAME...]
 # Builds the named images (python nginx rabbitmq redis kafka zipkin prometheus
-# toxiproxy coturn loadgen postgres; all of them when none is named), only those
+# toxiproxy coturn loadgen postgres pgbouncer; all of them when none is named), only those
 # missing or out of date, and writes the image names compose.yaml should use
 # into ENV_FILE: all of them, built or not, so `docker compose` always sees
 # one consistent choice. `make up` names only what the services it starts
@@ -30,7 +30,9 @@ SUITE=bookworm
 # that still has a web UI (the classic one; forky's 3.5.3 ships none at all,
 # bookworm's is 2.42). PostgreSQL comes from Debian 13 too: 17, the major
 # version of the upstream image compose.yaml names (bookworm has 15).
-declare -A SUITES=([nginx]=forky [prometheus]=trixie [postgres]=trixie)
+# PgBouncer too: Debian 13's 1.24 (bookworm's 1.18 has no prepared-statement
+# tracking in transaction pooling, which upstream's 1.25 has on by default).
+declare -A SUITES=([nginx]=forky [prometheus]=trixie [postgres]=trixie [pgbouncer]=trixie)
 # A fixed timestamp keeps rootfs builds reproducible (mmdebstrap honours it).
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1735689600}
 
@@ -59,6 +61,7 @@ declare -A PACKAGES=(
   [loadgen]="wrk"  # `make bench` only (images/loadgen)
   [coturn]="coturn"  # the WebRTC lesson's STUN/TURN server
   [postgres]="postgresql-17"  # where the orders live (images/postgres)
+  [pgbouncer]="pgbouncer postgresql-client-17"  # lesson databases' pooler (images/pgbouncer)
   # Toxiproxy is two static Go binaries (images/toxiproxy/build-binary.sh):
   # minbase is enough; ca-certificates for a CLI given an https TOXIPROXY_URL.
   [toxiproxy]="ca-certificates"
@@ -188,6 +191,7 @@ PROMETHEUS_IMAGE=$PREFIX/prometheus:local
 TOXIPROXY_IMAGE=$PREFIX/toxiproxy:local
 COTURN_IMAGE=$PREFIX/coturn:local
 POSTGRES_IMAGE=$PREFIX/postgres:local
+PGBOUNCER_IMAGE=$PREFIX/pgbouncer:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready (${names[*]}); compose variables in $ENV_FILE"

@@ -24,7 +24,13 @@ What to look at:
   the reader waits for the writer's commit LSN to be replayed;
 - limits: a runaway query cut by statement_timeout (57014), the lesson's
   role refused another role's table (42501), a client opening too many
-  connections refused by PostgreSQL while others are served.
+  connections refused by PostgreSQL while others are served;
+- pooling: 200 clients straight to PostgreSQL (200 backends in
+  pg_stat_activity, their memory from the kernel, connection set-up time)
+  and through PgBouncer in transaction mode (db-pooler, 127.0.0.1:6433: at
+  most 20 server connections, SHOW POOLS); a SET, an advisory lock and a
+  PREPARE lost between two transactions of one pooled client, and found by
+  the client that was handed its server connection.
 """
 
 from __future__ import annotations
@@ -33,22 +39,24 @@ from collections.abc import Callable
 from typing import Any
 
 from comms_sandbox.health import require_lesson_service
-from comms_sandbox.ports import DATABASES, DATABASES_REPLICA, HOST
-from scenarios.databases import db, indexes, isolation, limits, replica
+from comms_sandbox.ports import DATABASES, DATABASES_POOLER, DATABASES_REPLICA, HOST
+from scenarios.databases import db, indexes, isolation, limits, pooling, replica
 from scenarios.databases.render import render
 from scenarios.result import ScenarioResult, from_parts
 
 NAME = "databases"
 ORDER = 78  # place in the syllabus: after idempotency-and-outbox (orders in PostgreSQL)
-# What `make up LESSON=databases` starts: the lesson's own PostgreSQL and its replica.
-SERVICES = ("db-primary", "db-replica")
+# What `make up LESSON=databases` starts: the lesson's own PostgreSQL, its replica
+# and PgBouncer in front of it.
+SERVICES = ("db-primary", "db-replica", "db-pooler")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
-SHARED_FILES = ("images/postgres/",)
+SHARED_FILES = ("images/postgres/", "images/pgbouncer/")
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {
     "isolation": isolation.run,
     "indexes": indexes.run,
     "replica": replica.run,
     "limits": limits.run,
+    "pooling": pooling.run,
 }
 
 __all__ = ["NAME", "ORDER", "SERVICES", "render", "run", "where"]
@@ -59,11 +67,16 @@ def where() -> list[tuple[str, str]]:
         ("the lesson's PostgreSQL (lesson_app)", f"postgresql://lesson_app@{HOST}:{DATABASES.port}/lesson"),
         ("its replica (reads only)", f"postgresql://lesson_app@{HOST}:{DATABASES_REPLICA.port}/lesson"),
         ("psql as its client", "docker compose exec db-primary psql -U lesson_app -d lesson"),
+        ("PgBouncer before it (lesson_crowd)",
+         f"postgresql://lesson_crowd@{HOST}:{DATABASES_POOLER.port}/lesson"),
+        ("PgBouncer's console (SHOW POOLS)",
+         f"psql -h {HOST} -p {DATABASES_POOLER.port} -U lesson_pooler pgbouncer"),
     ]  # fmt: skip
 
 
 def run() -> ScenarioResult:
     require_lesson_service("The lesson's PostgreSQL", db.answers, NAME)
     require_lesson_service("Its replica", lambda: db.answers("replica"), NAME)
+    require_lesson_service("Its pooler (PgBouncer)", pooling.pooler_answers, NAME)
     results = {name: part() for name, part in PARTS.items()}
     return from_parts(NAME, results, PARTS)
