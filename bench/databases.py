@@ -1,4 +1,4 @@
-"""Indexes against a sequential scan, and what indexes cost the inserts: ratios from one run.
+"""Indexes against a sequential scan, what indexes cost the inserts, pooled against direct.
 
 On the lesson's own PostgreSQL (db-primary) and its million orders
 (scenarios/databases/indexes.py, which makes them on first use): the
@@ -7,6 +7,12 @@ and the network are not in it) with no index and with (customer_id,
 created_at); and inserts/s of the same 50,000-row INSERT ... SELECT with 0
 and 3 secondary indexes. Rounds alternate the variants, so a machine that
 gets busier mid-run slows all alike; medians are reported.
+
+Pooling (scenarios/databases/pooling.py): 200 clients, each with its own kept
+connection, send short transactions straight to db-primary and through
+db-pooler (PgBouncer, transaction mode, 20 server connections), rounds
+alternating: requests/s and p99 as the clients saw them, pooled / direct; and
+one connection's set-up alone (connect and a first query), pooled / direct.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 from rich.table import Table
 
 from comms_sandbox.compose import start_services
-from scenarios.databases import SERVICES, db, indexes
+from scenarios.databases import SERVICES, db, indexes, pooling
 
 NAME = "databases"  # python -m bench databases
 LESSON = "databases"
@@ -46,6 +52,7 @@ def run() -> dict[str, Any]:
         "inserts_per_s": per_s,
         "index_vs_sequential_time": round(lookup_ms[INDEXED] / lookup_ms[SEQUENTIAL], 5),
         "inserts_3_indexes_vs_none": round(per_s[3] / per_s[0], 3),
+        "pooling": pooling_ratios(),
     }
 
 
@@ -62,4 +69,51 @@ def tables(result: dict[str, Any]) -> list[Table]:
     for count, per_s in result["inserts_per_s"].items():
         writes.add_row(str(count), f"{per_s:.0f}")
     writes.add_row("3 / none", f"{result['inserts_3_indexes_vs_none']:.2f}")
-    return [lookup, writes]
+    return [lookup, writes, pooling_table(result["pooling"])]
+
+
+# Pooling: pooled / direct requests/s and p99 at 200 clients ------------------------------
+
+POOLING_ROUNDS = 3
+POOLING_REQUESTS = 10  # per client and round: each a short transaction (one INSERT), no sleep
+
+
+def pooling_ratios() -> dict[str, Any]:
+    """pooling.CLIENTS clients, each with its connection kept, sending POOLING_REQUESTS
+    transactions, straight to db-primary and through db-pooler, rounds alternating; and one
+    connection's set-up alone. Medians, and pooled / direct."""
+    pooling.ensure_roles()
+    with db.owner_session() as conn:
+        conn.execute(pooling.SCHEMA)
+    rounds: dict[str, list[dict[str, Any]]] = {way: [] for way in pooling.WAYS}
+    for _ in range(POOLING_ROUNDS):
+        for way, runs in rounds.items():
+            crowd = pooling.crowd(way, POOLING_REQUESTS, work_s=0, measure_memory=False)
+            runs.append({"requests_per_s": crowd["transactions_per_s"],
+                         "p99_ms": crowd["transaction_ms"]["p99"],
+                         "connect_ms": pooling.one_by_one(way)["p50"],
+                         "errors": len(crowd["errors"])})  # fmt: skip
+    median = {way: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+              for way, runs in rounds.items()}  # fmt: skip
+    direct, pooled = median["direct"], median["pooled"]
+    return {"clients": pooling.CLIENTS, "requests_per_client": POOLING_REQUESTS,
+            "rounds": rounds, "median": median,
+            "pooled_vs_direct_requests_per_s": round(
+                pooled["requests_per_s"] / direct["requests_per_s"], 3),
+            "pooled_vs_direct_p99": round(pooled["p99_ms"] / direct["p99_ms"], 3),
+            "pooled_vs_direct_connect": round(pooled["connect_ms"] / direct["connect_ms"], 3),
+            }  # fmt: skip
+
+
+def pooling_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"{result['clients']} clients x {result['requests_per_client']} "
+                        f"requests, kept connections (median of {POOLING_ROUNDS})")  # fmt: skip
+    for column in ("", "requests/s", "p99 (ms)", "one connection's set-up (ms)"):
+        table.add_column(column, justify="right")
+    for way, m in result["median"].items():
+        table.add_row(way, f"{m['requests_per_s']:.0f}", f"{m['p99_ms']:.1f}",
+                      f"{m['connect_ms']:.1f}")  # fmt: skip
+    table.add_row("pooled / direct", f"{result['pooled_vs_direct_requests_per_s']:.2f}",
+                  f"{result['pooled_vs_direct_p99']:.2f}",
+                  f"{result['pooled_vs_direct_connect']:.2f}")  # fmt: skip
+    return table

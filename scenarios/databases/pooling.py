@@ -399,6 +399,7 @@ def container_memory(*services: str) -> dict[str, float]:
 def session_state(way: str) -> dict[str, Any]:
     """Session state set in one transaction, looked for in the client's next one, and by
     the client handed the first transaction's server connection, if one was."""
+    swept_before = sweep_servers() if way == "pooled" else None
     with connect(way) as client, contextlib.ExitStack() as held:
         with client.transaction():
             first_pid = backend_pid(client)
@@ -414,10 +415,13 @@ def session_state(way: str) -> dict[str, Any]:
                 "protocol_prepared": protocol_prepared(client),
             }
         other_view = None if other is None else {"pid": other[1], **session_view(other[0])}
+        # A backend releases its locks as it exits, a moment after the client closed:
+        # unlocked now, the next client (the pooled run) finds the key free at once.
+        client.execute("SELECT pg_advisory_unlock_all()")
     swept = sweep_servers() if way == "pooled" else None
     return {"first_pid": first_pid, "second_pid": second_pid, "lock_taken": locked,
             "first_protocol_prepared": first_prepared, "second": second,
-            "other_client": other_view, "servers_swept": swept}  # fmt: skip
+            "other_client": other_view, "servers_swept": [swept_before, swept]}  # fmt: skip
 
 
 def backend_pid(conn: psycopg.Connection) -> int:
@@ -489,6 +493,20 @@ def sweep_servers() -> int:
 
 # Verdicts ---------------------------------------------------------------------------------
 
+ONE_BACKEND_EACH = (
+    f"straight to PostgreSQL: {CLIENTS} clients are {CLIENTS} backends "
+    "(pg_stat_activity, the rows' pg_backend_pid)"
+)
+FEW_SERVERS = (
+    f"through PgBouncer: {CLIENTS} clients on at most {POOL_SIZE} server connections "
+    "(pg_stat_activity, SHOW POOLS, the rows)"
+)
+QUEUED = "through PgBouncer: clients waited for a server (SHOW POOLS cl_waiting)"
+COMMITTED = "every transaction committed, both ways (rows counted in the table)"
+MEMORY_SAVED = (
+    f"the pooled backends hold under a fifth of the {CLIENTS} direct backends' memory "
+    "(the kernel's Pss)"
+)
 STATE_KEPT = "straight to PostgreSQL: the next transaction finds the SET, the lock, the PREPARE"
 STATE_LOST = "through PgBouncer: the next transaction ran on another backend, without them"
 STATE_LEAKED = "the client handed the first server connection found the SET and the lock"
@@ -500,19 +518,16 @@ PREPARED_FOLLOWED = (
 def holds(crowds: dict[str, dict[str, Any]], state: dict[str, dict[str, Any]]) -> dict[str, Check]:
     direct, pooled = crowds["direct"], crowds["pooled"]
     return {
-        f"straight to PostgreSQL: {CLIENTS} clients are {CLIENTS} backends "
-        "(pg_stat_activity, the rows' pg_backend_pid)": one_backend_each(direct),
-        f"through PgBouncer: {CLIENTS} clients on at most {POOL_SIZE} server connections "
-        "(pg_stat_activity, SHOW POOLS, the rows)": few_servers(pooled),
-        "through PgBouncer: clients waited for a server (SHOW POOLS cl_waiting)": queued(pooled),
-        "every transaction committed, both ways (rows counted in the table)": committed(crowds),
-        f"the pooled backends hold under a fifth of the {CLIENTS} direct backends' memory "
-        "(the kernel's Pss)": memory_saved(direct, pooled),
+        ONE_BACKEND_EACH: one_backend_each(direct),
+        FEW_SERVERS: few_servers(pooled),
+        QUEUED: queued(pooled),
+        COMMITTED: committed(crowds),
+        MEMORY_SAVED: memory_saved(direct, pooled),
         STATE_KEPT: state_kept(state["direct"]),
         STATE_LOST: state_lost(state["pooled"]),
         STATE_LEAKED: state_leaked(state["pooled"]),
         PREPARED_FOLLOWED: prepared_followed(state["pooled"]),
-    }  # fmt: skip
+    }
 
 
 def one_backend_each(direct: dict[str, Any]) -> bool:

@@ -15,7 +15,8 @@ from scenarios.result import ScenarioResult
 def render(result: ScenarioResult, console: Console) -> None:
     m = result.metrics
     parts = {"isolation": _render_isolation, "indexes": _render_indexes,
-             "replica": _render_replica, "limits": _render_limits}  # fmt: skip
+             "replica": _render_replica, "limits": _render_limits,
+             "pooling": _render_pooling}  # fmt: skip
     for part, draw in parts.items():
         if part in m:  # a run of some parts only
             draw(m[part], console)
@@ -92,6 +93,69 @@ def _render_replica(p: dict[str, Any], console: Console) -> None:
                                        "wait_ms")))  # fmt: skip
 
 
+POOLING_WAYS = {"direct": "straight to PostgreSQL", "pooled": "through PgBouncer"}
+
+
+def _render_pooling(p: dict[str, Any], console: Console) -> None:
+    held = [_pooling_server_row(label, p[way], way) for way, label in POOLING_WAYS.items()]
+    console.print(records_table(
+        f"{p['clients']} clients, {p['transactions_per_client']} transactions each "
+        f"({p['work_ms']:.0f} ms of pg_sleep): what the server held",
+        held, tuple(held[0])))  # fmt: skip
+    seen = [_pooling_client_row(label, p[way], p["connect_one_by_one_ms"][way])
+            for way, label in POOLING_WAYS.items()]  # fmt: skip
+    console.print(records_table("what the clients saw (this run's timings only)",
+                                seen, tuple(seen[0])))  # fmt: skip
+    rows = [row for way, label in POOLING_WAYS.items()
+            for row in _session_state_rows(label, p["session_state"][way])]  # fmt: skip
+    console.print(records_table(
+        "SET lesson.customer, pg_try_advisory_lock and PREPARE in one transaction, "
+        "then the client's next transaction", rows, tuple(rows[0])))  # fmt: skip
+
+
+def _pooling_server_row(label: str, c: dict[str, Any], way: str) -> dict[str, Any]:
+    most, memory = c["most"], c["container_memory_mib"]
+    return {"": label, "clients connected": c["connected"],
+            "backends (pg_stat_activity)": most[f"{'direct' if way == 'direct' else 'pooler'}"
+                                                "_backends"],
+            "server connections (SHOW POOLS)": most["pool_servers"] if way == "pooled" else "",
+            "clients waiting (most)": most["pool_waiting"] if way == "pooled" else "",
+            "backends in the rows": c["rows"]["backends"],
+            "backends' Pss MiB": c["backend_memory"]["pss_mib"],
+            "private per backend MiB": c["backend_memory"]["private_per_backend_mib"],
+            "db-primary MiB": f"{memory['before']['db-primary']} -> "
+                              f"{memory['at_peak']['db-primary']}"}  # fmt: skip
+
+
+def _pooling_client_row(label: str, c: dict[str, Any], alone: dict[str, float]) -> dict:
+    return {"": label,
+            "connect p50/p99 ms, all at once": f"{c['connect_ms']['p50']:.0f} / "
+                                               f"{c['connect_ms']['p99']:.0f}",
+            "connect p50 ms, one at a time": alone["p50"],
+            "transactions/s": c["transactions_per_s"],
+            "transaction p50/p99 ms": f"{c['transaction_ms']['p50']:.0f} / "
+                                      f"{c['transaction_ms']['p99']:.0f}",
+            "errors": len(c["errors"])}  # fmt: skip
+
+
+def _session_state_rows(label: str, st: dict[str, Any]) -> list[dict[str, Any]]:
+    second, prepared = st["second"], st["second"]["protocol_prepared"]
+    rows = [{"": label, "backend: 1st -> 2nd transaction": f"{st['first_pid']} -> "
+                                                           f"{st['second_pid']}",
+             "lesson.customer": second["customer"] or "(unset)",
+             "advisory lock held": second["lock_held_by_own_backend"],
+             "EXECUTE lesson_q": second["sql_prepared"],
+             "prepare=True ran on": prepared["pid"] or prepared["error"]}]  # fmt: skip
+    other = st["other_client"]
+    if other:
+        rows.append({"": f"  the client handed backend {other['pid']}",
+                     "backend: 1st -> 2nd transaction": "",
+                     "lesson.customer": other["customer"] or "(unset)",
+                     "advisory lock held": other["lock_held_by_own_backend"],
+                     "EXECUTE lesson_q": "", "prepare=True ran on": ""})  # fmt: skip
+    return rows
+
+
 def charts(m: dict[str, Any]) -> list[str]:
     """What the run measured, as bars (databases.png) and the replica's lag over time."""
     written = []
@@ -106,6 +170,15 @@ def charts(m: dict[str, Any]) -> list[str]:
     if "isolation" in m:
         panels["sales lost of 80"] = {
             way: run["lost"] for way, run in m["isolation"]["lost_updates"].items()
+        }
+    if "pooling" in m:
+        pool = m["pooling"]
+        panels["backends for 200 clients"] = {
+            "direct": pool["direct"]["most"]["direct_backends"],
+            "pooled": pool["pooled"]["most"]["pooler_backends"],
+        }
+        panels["their memory (Pss, MiB)"] = {
+            way: pool[way]["backend_memory"]["pss_mib"] for way in ("direct", "pooled")
         }
     if "replica" in m:
         r = m["replica"]

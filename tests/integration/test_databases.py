@@ -58,3 +58,31 @@ def test_bad_input_gets_postgresqls_own_refusals_and_the_server_keeps_serving(
 
 def test_the_whole_run_holds(result: ScenarioResult) -> None:
     assert_holds(result)
+
+
+def pooling_summary(part: dict) -> dict:
+    """The pooling part without its samples, for an assertion's message."""
+    return {way: {k: v for k, v in part[way].items() if k != "samples"}
+            for way in ("direct", "pooled")} | {"holds": part["holds"]}  # fmt: skip
+
+
+def test_200_clients_are_200_backends_direct_and_at_most_20_through_pgbouncer(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["pooling"]
+    assert failed(part) == [], pooling_summary(part)
+    direct, pooled = part["direct"], part["pooled"]
+    assert direct["most"]["direct_backends"] >= 200 and direct["rows"]["backends"] == 200
+    assert pooled["most"]["pool_clients"] >= 200 and pooled["most"]["pool_servers"] <= 20
+    assert pooled["rows"]["backends"] <= 20 and pooled["rows"]["rows"] == direct["rows"]["rows"]
+
+
+def test_transaction_pooling_loses_a_session_set_lock_and_prepare_between_transactions(
+    result: ScenarioResult,
+) -> None:
+    state = result.metrics["pooling"]["session_state"]
+    assert state["direct"]["second"]["customer"] == "alice", state["direct"]
+    pooled = state["pooled"]
+    assert pooled["second_pid"] != pooled["first_pid"], pooled
+    assert pooled["second"]["customer"] is None, pooled
+    assert pooled["second"]["sql_prepared"].startswith("26000"), pooled
