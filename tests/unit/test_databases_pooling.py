@@ -1,5 +1,6 @@
-"""The pooling verdicts, fed a clean run and, one property at a time, a broken one; and the
-parsing of the kernel's smaps_rollup lines."""
+"""The pooling verdicts, fed a clean run and, one property at a time, a broken one.
+
+And the parsing of the kernel's smaps_rollup lines, and the pool's server count."""
 
 from __future__ import annotations
 
