@@ -3,14 +3,18 @@
 # Idempotent: the image runs it on db-primary's first start, after
 # 10-roles.sh; on a volume made before it, the part runs it itself, as the
 # superuser on the container's socket (`docker compose exec db-primary bash
-# /docker-entrypoint-initdb.d/20-pooling.sh`). A role that exists is left as it is.
+# /docker-entrypoint-initdb.d/20-pooling.sh`). A role that exists keeps its
+# password; its connection limit is set again.
 #
 #   lesson_crowd   the 200 clients, straight to the server or through db-pooler:
 #                  lesson_app's privileges (a member that inherits them, and may
 #                  not SET ROLE to it), with room for 225 connections (200
 #                  direct and the pooler's 20 at once); lesson_app keeps its 20
 #   lesson_pooler  db-pooler's own login (its auth_user): may call
-#                  pooler.user_secret() and nothing else; PgBouncer's stats user
+#                  pooler.user_secret() and nothing else; PgBouncer's stats user.
+#                  20 connections: PgBouncer runs auth_query on a pool of its
+#                  own (default_pool_size), and opens more than one when many
+#                  clients log in at once (100 at once went past a limit of 3)
 #
 # pooler.user_secret(name) is the SECURITY DEFINER function PgBouncer's docs
 # recommend for auth_query (https://www.pgbouncer.org/config.html#auth_query):
@@ -30,9 +34,11 @@ SET client_min_messages = warning;
 SELECT format('CREATE ROLE lesson_crowd LOGIN PASSWORD %L CONNECTION LIMIT 225 NOSUPERUSER '
               'NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', :'crowd_password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lesson_crowd') \gexec
-SELECT format('CREATE ROLE lesson_pooler LOGIN PASSWORD %L CONNECTION LIMIT 3 NOSUPERUSER '
+SELECT format('CREATE ROLE lesson_pooler LOGIN PASSWORD %L CONNECTION LIMIT 20 NOSUPERUSER '
               'NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', :'pooler_password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lesson_pooler') \gexec
+ALTER ROLE lesson_crowd CONNECTION LIMIT 225;
+ALTER ROLE lesson_pooler CONNECTION LIMIT 20;
 GRANT lesson_app TO lesson_crowd WITH INHERIT TRUE, SET FALSE;
 GRANT CONNECT ON DATABASE :"db" TO lesson_crowd, lesson_pooler;
 ALTER ROLE lesson_crowd SET search_path = lesson;
