@@ -41,7 +41,7 @@ from scenarios.result import ScenarioResult, from_parts
 NAME = "databases"
 ORDER = 78  # place in the syllabus: after idempotency-and-outbox (orders in PostgreSQL)
 # What `make up LESSON=databases` starts: the lesson's own PostgreSQL and its replica.
-SERVICES = ("db-primary", "db-replica")
+SERVICES = ("db-primary", "db-replica", "db-shard-1", "db-shard-2")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = ("images/postgres/",)
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {
