@@ -63,6 +63,7 @@ QUERIES = {
         f"SELECT id, created_at, amount_cents FROM {TABLE} WHERE customer_id = {CUSTOMER}"),
 }  # fmt: skip
 CONSTANTS, GENERIC, SUBQUERY, BY_CUSTOMER = QUERIES
+SHORT = dict(zip(QUERIES, ("constants", "generic plan", "subquery", "by customer"), strict=True))
 PREPARE = "PREPARE month_orders (timestamptz, timestamptz) AS " + MONTH_QUERY.format("$1", "$2")
 SCANS = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan")
 
