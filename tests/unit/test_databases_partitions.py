@@ -1,5 +1,7 @@
-"""The databases lesson's partitions verdicts: a clean run, then one property broken at a time;
-and the plan reading they rest on (partitions in the plan, scanned, removed)."""
+"""The databases lesson's partitions verdicts, and the plan reading they rest on.
+
+A clean run, then one property broken at a time: exactly its check fails.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The databases lesson's shards verdicts: a clean run, then one property broken at a time;
-and how a shard's statement statistics become the scans it ran and the rows it sent."""
+"""The databases lesson's shards verdicts, and how a shard's statistics are read.
+
+A clean run, then one property broken at a time: exactly its check fails.
+"""
 
 from __future__ import annotations
 

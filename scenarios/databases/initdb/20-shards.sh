@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# db-primary as the coordinator of the shards (db-shard-1, db-shard-2): postgres_fdw,
-# a foreign server per shard, and user mappings for the lesson's two roles.
+# db-primary as the shards' coordinator: postgres_fdw, a server per shard, user mappings.
+#
+# The shards are db-shard-1 and db-shard-2; the mappings are for the lesson's two roles.
 #
 # CREATE EXTENSION postgres_fdw and CREATE SERVER need the superuser, who logs
 # in only on the container's socket. This script runs there twice over:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A shard's roles, table and statement statistics, made once, on its first start
-# (db-shard-1 and db-shard-2 run the same script; the postgres images run
+# A shard's roles, table and statement statistics, made once, on its first start.
+#
+# db-shard-1 and db-shard-2 run the same script (the postgres images run
 # /docker-entrypoint-initdb.d/* as the superuser, on the Unix socket only).
 #
 #   shard_owner   owns the schema `shard` and its table orders; cannot log in
