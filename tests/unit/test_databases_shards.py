@@ -5,10 +5,13 @@ A clean run, then one property broken at a time: exactly its check fails.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from comms_sandbox import REPO
+from comms_sandbox.compose import compose_file
 from scenarios.databases import shards
 from tests.unit.verdict_cases import (
     Breakage,
@@ -124,3 +127,30 @@ def test_only_cursors_over_the_shards_table_are_scans() -> None:
     assert not shards.is_scan("DECLARE c1 CURSOR FOR\nSELECT 1 FROM pg_catalog.pg_class")
     assert not shards.is_scan("INSERT INTO shard.orders(id) VALUES ($1)")
     assert not shards.is_scan("TRUNCATE shard.orders CONTINUE IDENTITY RESTRICT")
+
+
+# The shards as set up ---------------------------------------------------------------------
+
+
+def test_the_coordinators_set_up_and_compose_name_the_same_shards() -> None:
+    script = (REPO / "scenarios" / "databases" / "initdb" / "20-shards.sh").read_text()
+    found = re.search(r"^shards=\(([^)]*)\)$", script, re.MULTILINE)
+    assert found is not None
+    numbers = found[1].split()
+    assert [f"shard_{n}" for n in numbers] == list(shards.SHARDS)
+    assert [f"db-shard-{n}" for n in numbers] == list(shards.SHARDS.values())
+    assert "host 'db-shard-$n'" in script
+    assert set(shards.SHARDS.values()) <= set(compose_file()["services"])
+
+
+def test_the_shards_are_internal_bounded_and_checked() -> None:
+    model = compose_file()
+    assert model["networks"]["databases-shards"]["internal"] is True
+    assert "databases-shards" in model["services"]["db-primary"]["networks"]
+    for service in shards.SHARDS.values():
+        shard = model["services"][service]
+        assert shard["networks"] == ["databases-shards"] and "ports" not in shard
+        assert shard["read_only"] is True and shard["cap_drop"] == ["ALL"]
+        assert shard["deploy"]["resources"]["limits"]["memory"] == "128m"
+        assert "pg_isready" in shard["healthcheck"]["test"]
+        assert "shared_preload_libraries=pg_stat_statements" in shard["command"]

@@ -25,7 +25,9 @@
 set -euo pipefail
 
 shards=(1 2)
-sql="CREATE EXTENSION IF NOT EXISTS postgres_fdw;"
+# Quiet on a second run: no NOTICE for each object that already exists.
+sql="SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;"
 for n in "${shards[@]}"; do
   sql+="
 CREATE SERVER IF NOT EXISTS shard_$n FOREIGN DATA WRAPPER postgres_fdw
