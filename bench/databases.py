@@ -1,4 +1,4 @@
-"""Indexes against a sequential scan, what indexes cost the inserts, pooled against direct.
+"""Ratios from one run: index lookup against scan, inserts against indexes, shards, pooling.
 
 On the lesson's own PostgreSQL (db-primary) and its million orders
 (scenarios/databases/indexes.py, which makes them on first use): the
@@ -7,6 +7,11 @@ and the network are not in it) with no index and with (customer_id,
 created_at); and inserts/s of the same 50,000-row INSERT ... SELECT with 0
 and 3 secondary indexes. Rounds alternate the variants, so a machine that
 gets busier mid-run slows all alike; medians are reported.
+
+Shards (scenarios/databases/shards.py): one customer's orders (the shard key:
+one shard asked) against one order by id (both shards asked), through the
+coordinator's postgres_fdw partitions, timed as the client sees each query
+(its remote transactions' commits included), alternating, medians.
 
 Pooling (scenarios/databases/pooling.py): 200 clients, each with its own kept
 connection, send short transactions straight to db-primary and through
@@ -18,12 +23,13 @@ one connection's set-up alone (connect and a first query), pooled / direct.
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
 from rich.table import Table
 
 from comms_sandbox.compose import start_services
-from scenarios.databases import SERVICES, db, indexes, pooling
+from scenarios.databases import SERVICES, db, indexes, pooling, shards
 
 NAME = "databases"  # python -m bench databases
 LESSON = "databases"
@@ -52,6 +58,7 @@ def run() -> dict[str, Any]:
         "inserts_per_s": per_s,
         "index_vs_sequential_time": round(lookup_ms[INDEXED] / lookup_ms[SEQUENTIAL], 5),
         "inserts_3_indexes_vs_none": round(per_s[3] / per_s[0], 3),
+        "shards": shard_query_times(),
         "pooling": pooling_ratios(),
     }
 
@@ -69,7 +76,45 @@ def tables(result: dict[str, Any]) -> list[Table]:
     for count, per_s in result["inserts_per_s"].items():
         writes.add_row(str(count), f"{per_s:.0f}")
     writes.add_row("3 / none", f"{result['inserts_3_indexes_vs_none']:.2f}")
-    return [lookup, writes, pooling_table(result["pooling"])]
+    shards_tables = [shards_table(result["shards"])] if "shards" in result else []
+    pooling_tables = [pooling_table(result["pooling"])] if "pooling" in result else []
+    return [lookup, writes, *shards_tables, *pooling_tables]
+
+
+# Shards ---------------------------------------------------------------------------------
+
+SHARD_ROUNDS = 200
+
+
+def shard_query_times() -> dict[str, Any]:
+    """Each of the shards part's two queries SHARD_ROUNDS times, alternating; medians in ms."""
+    shards.set_up_coordinator()
+    shards.ensure_table()
+    shards.load()
+    times: dict[str, list[float]] = {name: [] for name in shards.QUERIES}
+    with db.connect("app", autocommit=True) as conn:
+        for sql in shards.QUERIES.values():  # postgres_fdw's connections opened, plans warm
+            conn.execute(sql).fetchall()
+        for _ in range(SHARD_ROUNDS):
+            for name, sql in shards.QUERIES.items():
+                started = time.perf_counter()
+                conn.execute(sql).fetchall()
+                times[name].append((time.perf_counter() - started) * 1000)
+    query_ms = {name: round(statistics.median(ms), 3) for name, ms in times.items()}
+    return {"query_ms": query_ms,
+            "single_vs_all_shards_time": round(
+                query_ms[shards.KEYED] / query_ms[shards.UNKEYED], 3)}  # fmt: skip
+
+
+def shards_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"through the coordinator, over {len(shards.SHARDS)} shards "
+                        f"(median of {SHARD_ROUNDS}, as the client sees it)")  # fmt: skip
+    for column in ("", "ms"):
+        table.add_column(column, justify="right")
+    for name, ms in result["query_ms"].items():
+        table.add_row(name, f"{ms:.3f}")
+    table.add_row("single shard / all shards", f"{result['single_vs_all_shards_time']:.2f}")
+    return table
 
 
 # Pooling: pooled / direct requests/s and p99 at 200 clients ------------------------------

@@ -49,6 +49,8 @@ DEFAULTS = {
     "DATABASES_OWNER_PASSWORD": "sandbox-db-owner-dev",
     "DATABASES_APP_PASSWORD": "sandbox-db-app-dev",
     "DATABASES_REPLICATION_PASSWORD": "sandbox-db-replication-dev",
+    # Its shards' role, which the coordinator's postgres_fdw logs in as.
+    "DATABASES_SHARD_PASSWORD": "sandbox-db-shard-dev",
     # Lesson databases, pooling: the 200 clients' role and PgBouncer's own login.
     "DATABASES_CROWD_PASSWORD": "sandbox-db-crowd-dev",
     "DATABASES_POOLER_PASSWORD": "sandbox-db-pooler-dev",

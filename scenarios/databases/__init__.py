@@ -1,4 +1,4 @@
-"""Databases: what PostgreSQL promises: isolation, indexes, a replica that lags, limits.
+"""Databases: isolation, indexes, a replica that lags, limits, partitions and shards, pooling.
 
 The lesson runs a PostgreSQL 17 server of its own (db-primary, published on
 127.0.0.1:5433) and a streaming replica of it (db-replica, 127.0.0.1:5434),
@@ -25,6 +25,13 @@ What to look at:
 - limits: a runaway query cut by statement_timeout (57014), the lesson's
   role refused another role's table (42501), a client opening too many
   connections refused by PostgreSQL while others are served;
+- partitions: orders partitioned by month (12 partitions): a month's query
+  keeps 1 of them (pruned while planning, as execution starts, or during
+  it: counted from EXPLAIN's plan), a query by customer scans all 12;
+- shards: orders hash-partitioned by customer over two more servers
+  (db-shard-1, db-shard-2), each partition a postgres_fdw foreign table: a
+  query with the customer runs on exactly one shard, one without it on
+  both, as each shard's own pg_stat_statements counts;
 - pooling: 200 clients straight to PostgreSQL (200 backends in
   pg_stat_activity, their memory from the kernel, connection set-up time)
   and through PgBouncer in transaction mode (db-pooler, 127.0.0.1:6433: at
@@ -40,15 +47,15 @@ from typing import Any
 
 from comms_sandbox.health import require_lesson_service
 from comms_sandbox.ports import DATABASES, DATABASES_POOLER, DATABASES_REPLICA, HOST
-from scenarios.databases import db, indexes, isolation, limits, pooling, replica
+from scenarios.databases import db, indexes, isolation, limits, partitions, pooling, replica, shards
 from scenarios.databases.render import render
 from scenarios.result import ScenarioResult, from_parts
 
 NAME = "databases"
 ORDER = 78  # place in the syllabus: after idempotency-and-outbox (orders in PostgreSQL)
-# What `make up LESSON=databases` starts: the lesson's own PostgreSQL, its replica
-# and PgBouncer in front of it.
-SERVICES = ("db-primary", "db-replica", "db-pooler")
+# What `make up LESSON=databases` starts: the lesson's own PostgreSQL, its replica, its
+# shards, and PgBouncer in front of it.
+SERVICES = ("db-primary", "db-replica", "db-shard-1", "db-shard-2", "db-pooler")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
 SHARED_FILES = ("images/postgres/", "images/pgbouncer/")
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -56,6 +63,8 @@ PARTS: dict[str, Callable[[], dict[str, Any]]] = {
     "indexes": indexes.run,
     "replica": replica.run,
     "limits": limits.run,
+    "partitions": partitions.run,
+    "shards": shards.run,
     "pooling": pooling.run,
 }
 
@@ -67,6 +76,8 @@ def where() -> list[tuple[str, str]]:
         ("the lesson's PostgreSQL (lesson_app)", f"postgresql://lesson_app@{HOST}:{DATABASES.port}/lesson"),
         ("its replica (reads only)", f"postgresql://lesson_app@{HOST}:{DATABASES_REPLICA.port}/lesson"),
         ("psql as its client", "docker compose exec db-primary psql -U lesson_app -d lesson"),
+        ("a shard's statement statistics",
+         "docker compose exec db-shard-1 psql -U shard_stats -d shard"),
         ("PgBouncer before it (lesson_crowd)",
          f"postgresql://lesson_crowd@{HOST}:{DATABASES_POOLER.port}/lesson"),
         ("PgBouncer's console (SHOW POOLS)",

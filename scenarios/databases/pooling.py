@@ -9,7 +9,7 @@ of a transaction only (https://www.pgbouncer.org/config.html#pool_mode), at
 most DEFAULT_POOL_SIZE (20) of them here.
 
 CLIENTS (200) threads, each with its own connection as lesson_crowd (a role
-that may hold them: initdb/20-pooling.sh), connect at once, then each runs
+that may hold them: initdb/30-pooling.sh), connect at once, then each runs
 TRANSACTIONS short transactions (a row in `pooling_visits` with the server's
 pg_backend_pid(), and WORK_S of pg_sleep standing for the statement's own
 time), first straight to db-primary, then through db-pooler. Measured from
@@ -64,7 +64,7 @@ WAIT_S = 60.0  # for every client at each step; a client that is not there fails
 ROLE, ROLE_PASSWORD = "lesson_crowd", "DATABASES_CROWD_PASSWORD"
 POOLER_USER, POOLER_PASSWORD = "lesson_pooler", "DATABASES_POOLER_PASSWORD"
 WAYS = {"direct": DATABASES, "pooled": DATABASES_POOLER}
-SETUP_SCRIPT = "/docker-entrypoint-initdb.d/20-pooling.sh"
+SETUP_SCRIPT = "/docker-entrypoint-initdb.d/30-pooling.sh"
 SCHEMA = """CREATE TABLE IF NOT EXISTS pooling_visits (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   way text NOT NULL,
@@ -143,7 +143,7 @@ def pooler_answers() -> bool:
 
 def ensure_roles() -> None:
     """lesson_crowd, lesson_pooler and the lookup function, also on a volume made before
-    them: initdb/20-pooling.sh, idempotent, as the superuser on db-primary's own socket."""
+    them: initdb/30-pooling.sh, idempotent, as the superuser on db-primary's own socket."""
     docker.run_in(container("db-primary"), "bash", SETUP_SCRIPT)
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from comms_sandbox.config import RESULTS_DIR
 from scenarios.charts import save_bar_charts, save_timeseries
+from scenarios.databases import partitions
 from scenarios.report import latency_table, print_checks, records_table
 from scenarios.result import ScenarioResult
 
@@ -15,8 +16,9 @@ from scenarios.result import ScenarioResult
 def render(result: ScenarioResult, console: Console) -> None:
     m = result.metrics
     parts = {"isolation": _render_isolation, "indexes": _render_indexes,
-             "replica": _render_replica, "limits": _render_limits,
-             "pooling": _render_pooling}  # fmt: skip
+             "replica": _render_replica, "limits": _render_limits}  # fmt: skip
+    parts |= {"partitions": _render_partitions, "shards": _render_shards}
+    parts |= {"pooling": _render_pooling}
     for part, draw in parts.items():
         if part in m:  # a run of some parts only
             draw(m[part], console)
@@ -193,6 +195,17 @@ def charts(m: dict[str, Any]) -> list[str]:
                 (s["t_s"], s["bytes_behind"] or 0) for s in samples],
              "replay_lag (ms, pg_stat_replication)": [
                 (s["t_s"], s["replay_lag_ms"] or 0) for s in samples]})))  # fmt: skip
+    if "partitions" in m:
+        p = m["partitions"]
+        panels[f"partitions scanned, of {p['partitions']}"] = {
+            partitions.SHORT.get(query, query): len(plan["scanned"])
+            for query, plan in p["plans"].items()
+        }
+    if "shards" in m:
+        panels["shard servers that ran the query (pg_stat_statements)"] = {
+            query.split(" (")[0]: sum(w["scans"] > 0 for w in q["shards"].values())
+            for query, q in m["shards"]["queries"].items()
+        }
     if panels:
         written.insert(
             0,
@@ -203,3 +216,39 @@ def charts(m: dict[str, Any]) -> list[str]:
             ),
         )
     return written
+
+
+def _render_partitions(p: dict[str, Any], console: Console) -> None:
+    made = (
+        "kept from an earlier run" if p["generated_s"] is None else f"made in {p['generated_s']} s"
+    )
+    rows = [{"query": query, "in the plan": len(plan["in_plan"]),
+             "Subplans Removed": plan["subplans_removed"], "scanned": len(plan["scanned"]),
+             "rows read": plan["rows_read"], "buffers": plan["buffers"], "ms": plan["ms"]}
+            for query, plan in p["plans"].items()]  # fmt: skip
+    console.print(records_table(
+        f"{p['rows']:,} orders in {p['table']}, {p['partitions']} monthly partitions ({made}); "
+        f"{p['month_partition']} holds {p['month_rows']:,}",
+        rows, ("query", "in the plan", "Subplans Removed", "scanned", "rows read", "buffers",
+               "ms")))  # fmt: skip
+
+
+def _render_shards(p: dict[str, Any], console: Console) -> None:
+    placement = ", ".join(f"{p['shards'][shard]} {rows}" for shard, rows in p["placement"].items())
+    rows = [{"query": query, "rows": q["rows"],
+             "plan's foreign scans": ", ".join(p["shards"][s["shard"]] for s in q["plan"]),
+             **{p["shards"][shard]: f"{_count(work['scans'], 'scan')}, "
+                                    f"{_count(work['rows_sent'], 'row')} sent"
+                for shard, work in q["shards"].items()}}
+            for query, q in p["queries"].items()]  # fmt: skip
+    console.print(records_table(
+        f"{p['orders']:,} orders of {p['customers']} customers, hash-partitioned by customer "
+        f"over postgres_fdw ({placement}): what each shard's pg_stat_statements counted",
+        rows, ("query", "rows", "plan's foreign scans", *p["shards"].values())))  # fmt: skip
+    for query, q in p["queries"].items():
+        for scan in q["plan"]:
+            console.print(f"{query}: {p['shards'][scan['shard']]} runs {scan['remote_sql']}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -20,9 +20,9 @@ def main() -> None:
     # JSON logs, /metrics on METRICS_PORT, and traces while the observability lesson runs.
     if telemetry.setup("outbox-relay"):
         # Only when tracing is on: off, no instrumentation module is loaded.
-        from telemetry.messaging import instrument_aiokafka, instrument_pika  # noqa: PLC0415
+        from telemetry.messaging import instrument_aio_pika, instrument_aiokafka  # noqa: PLC0415
 
-        instrument_pika()
+        instrument_aio_pika()
         instrument_aiokafka()
     asyncio.run(run(Settings()))
 

@@ -1,4 +1,4 @@
-"""Tracing through the brokers: the maintained pika and aiokafka instrumentations, plus tags.
+"""Tracing through the brokers: the maintained pika, aio-pika and aiokafka instrumentations.
 
 The instrumentations put W3C trace context in each message's headers on
 publish and start the consumer's span from it, as a child of the producer's
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
 from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
 from opentelemetry.instrumentation.pika import PikaInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
@@ -32,6 +33,11 @@ def instrument_pika() -> None:
     # The services use BlockingConnection only, whose channel wraps a plain
     # Connection's channel: instrumenting both records each publish twice, nested.
     unwrap(Connection, "channel")
+
+
+def instrument_aio_pika() -> None:
+    """The relay's RabbitMQ publisher (aio-pika): PRODUCER spans, context in the headers."""
+    AioPikaInstrumentor().instrument()
 
 
 def instrument_aiokafka() -> None:

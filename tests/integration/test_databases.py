@@ -60,6 +60,29 @@ def test_the_whole_run_holds(result: ScenarioResult) -> None:
     assert_holds(result)
 
 
+def test_a_months_query_prunes_to_one_partition_and_a_customers_scans_all_twelve(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["partitions"]
+    assert failed(part) == [], part["plans"]
+    scanned = {query: len(plan["scanned"]) for query, plan in part["plans"].items()}
+    assert list(scanned.values()) == [1, 1, 1, 12], scanned
+    removed = [plan["subplans_removed"] for plan in part["plans"].values()]
+    assert removed == [0, 11, 0, 0], removed  # the generic plan's, as execution starts
+
+
+def test_the_shard_key_reaches_one_shard_server_and_an_order_id_reaches_both(
+    result: ScenarioResult,
+) -> None:
+    part = result.metrics["shards"]
+    assert failed(part) == [], part["queries"]
+    keyed, unkeyed = (
+        sorted(shard for shard, work in q["shards"].items() if work["scans"])
+        for q in part["queries"].values()
+    )
+    assert len(keyed) == 1 and unkeyed == sorted(part["shards"]), part["queries"]
+
+
 def pooling_summary(part: dict) -> dict:
     """The pooling part without its samples, for an assertion's message."""
     return {way: {k: v for k, v in part[way].items() if k != "samples"}

@@ -15,13 +15,16 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from aio_pika.exceptions import DeliveryError
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from outbox_relay import carry, plan
 from outbox_relay import relay as relay_module
+from outbox_relay.brokers import RabbitClient, chains_by_key
 from outbox_relay.plan import Backoff, Row
 from outbox_relay.relay import BatchResult, Relay
 from outbox_relay.settings import Settings
+from pamqp.commands import Basic
 from pydantic import ValidationError
 from telemetry import bound_request_id, current_request_id
 from telemetry.links import context_headers
@@ -363,3 +366,77 @@ def test_the_claim_reads_the_stored_headers() -> None:
     }  # fmt: skip
     assert plan.message(row(payload=None)).headers == {}
     assert Row.from_record(record).headers == {"x-request-id": "req-1"}
+
+
+# --- RabbitMQ: chains per customer, confirms in flight together ----------------------------
+
+
+class RefusingExchange:
+    """Stands in for aio-pika's exchange: records the order of publishes, refuses some ids.
+
+    Each publish yields to the loop before its confirm, as a real one waits
+    for the broker: the chains interleave, and a chain that sent its next
+    event before the confirm of the last would show it in `log`.
+    """
+
+    def __init__(self, refuse: set[str] = frozenset()) -> None:
+        self.refuse = refuse
+        self.log: list[str] = []
+        self.in_flight: dict[str, int] = {}
+
+    async def publish(self, message: Any, routing_key: str, **_kwargs: Any) -> None:
+        key = routing_key.rsplit(".", 1)[-1]
+        assert self.in_flight.get(key, 0) == 0, f"{key} sent before its last was confirmed"
+        self.in_flight[key] = 1
+        self.log.append(message.message_id)
+        await asyncio.sleep(0)
+        self.in_flight[key] = 0
+        if message.message_id in self.refuse:
+            raise rabbit_nack()
+
+
+def rabbit_nack(delivery_tag: int = 1) -> Exception:
+    """What aio-pika raises when the broker nacks a publish."""
+    return DeliveryError(None, Basic.Nack(delivery_tag=delivery_tag))
+
+
+def rabbit_client_with(exchange: RefusingExchange) -> RabbitClient:
+    client = RabbitClient("amqp://unused")
+
+    async def connected(_timeout_s: float) -> RefusingExchange:
+        return exchange
+
+    client._connected = connected  # type: ignore[method-assign]
+    return client
+
+
+def messages(*pairs: tuple[str, str]) -> list[plan.Message]:
+    return [
+        plan.Message(event_id=e, body=b"{}", key=c, routing_key=f"order.placed.{c}")
+        for c, e in pairs
+    ]
+
+
+def test_each_customers_events_are_a_chain_in_the_batchs_order() -> None:
+    batch = messages(("A", "a1"), ("B", "b1"), ("A", "a2"), ("B", "b2"), ("A", "a3"))
+    chains = [[m.event_id for m in chain] for chain in chains_by_key(batch)]
+    assert chains == [["a1", "a2", "a3"], ["b1", "b2"]]
+
+
+def test_chains_are_in_flight_together_each_waiting_for_its_own_confirm() -> None:
+    exchange = RefusingExchange()
+    batch = messages(("A", "a1"), ("A", "a2"), ("B", "b1"), ("B", "b2"))
+    outcomes = asyncio.run(rabbit_client_with(exchange).publish(batch, timeout_s=1))
+    assert outcomes == {"a1": None, "a2": None, "b1": None, "b2": None}
+    # Interleaved: b1 went out before a1 was confirmed; a2 only after a1's confirm.
+    assert exchange.log == ["a1", "b1", "a2", "b2"]
+
+
+def test_a_refusal_ends_its_customers_chain_and_no_other() -> None:
+    exchange = RefusingExchange(refuse={"a1"})
+    batch = messages(("A", "a1"), ("A", "a2"), ("B", "b1"), ("B", "b2"))
+    outcomes = asyncio.run(rabbit_client_with(exchange).publish(batch, timeout_s=1))
+    assert "a2" not in exchange.log  # never sent: it would have overtaken a1
+    assert outcomes["a1"] is not None and "a2" not in outcomes
+    assert plan.confirmed(outcomes) == ["b1", "b2"]
+    assert plan.failed(["a1", "a2", "b1", "b2"], outcomes)

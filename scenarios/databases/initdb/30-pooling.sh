@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The roles of the pooling part (pooling.py) and PgBouncer's password lookup.
 # Idempotent: the image runs it on db-primary's first start, after
-# 10-roles.sh; on a volume made before it, the part runs it itself, as the
-# superuser on the container's socket (`docker compose exec db-primary bash
-# /docker-entrypoint-initdb.d/20-pooling.sh`). A role that exists keeps its
-# password; its connection limit is set again.
+# 10-roles.sh and 20-shards.sh; on a volume made before it, the part runs it
+# itself, as the superuser on the container's socket (`docker compose exec
+# db-primary bash /docker-entrypoint-initdb.d/30-pooling.sh`). A role that
+# exists keeps its password; its connection limit is set again.
 #
 #   lesson_crowd   the 200 clients, straight to the server or through db-pooler:
 #                  lesson_app's privileges (a member that inherits them, and may
