@@ -1,4 +1,5 @@
-"""Ratios from one run: index lookup against scan, inserts against indexes, shards, pooling.
+"""Ratios from one run: index lookup against scan, inserts against indexes, shards, pooling;
+and the replica's lag under a stated write load.
 
 On the lesson's own PostgreSQL (db-primary) and its million orders
 (scenarios/databases/indexes.py, which makes them on first use): the
@@ -18,6 +19,10 @@ connection, send short transactions straight to db-primary and through
 db-pooler (PgBouncer, transaction mode, 20 server connections), rounds
 alternating: requests/s and p99 as the clients saw them, pooled / direct; and
 one connection's set-up alone (connect and a first query), pooled / direct.
+
+Replica (scenarios/databases/replica.py, run once): db-replica's replay lag
+from the primary's pg_stat_replication, p50 and p99, under the part's write
+load (LOAD_ROWS rows every LOAD_EVERY_S), with its rows/s and stale reads.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from rich.table import Table
 
 from comms_sandbox.compose import start_services
-from scenarios.databases import SERVICES, db, indexes, pooling, shards
+from scenarios.databases import SERVICES, db, indexes, pooling, replica, shards
 
 NAME = "databases"  # python -m bench databases
 LESSON = "databases"
@@ -60,6 +65,7 @@ def run() -> dict[str, Any]:
         "inserts_3_indexes_vs_none": round(per_s[3] / per_s[0], 3),
         "shards": shard_query_times(),
         "pooling": pooling_ratios(),
+        "replica": replica_lag(),
     }
 
 
@@ -78,7 +84,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
     writes.add_row("3 / none", f"{result['inserts_3_indexes_vs_none']:.2f}")
     shards_tables = [shards_table(result["shards"])] if "shards" in result else []
     pooling_tables = [pooling_table(result["pooling"])] if "pooling" in result else []
-    return [lookup, writes, *shards_tables, *pooling_tables]
+    replica_tables = [replica_table(result["replica"])] if "replica" in result else []
+    return [lookup, writes, *shards_tables, *pooling_tables, *replica_tables]
 
 
 # Shards ---------------------------------------------------------------------------------
@@ -161,4 +168,30 @@ def pooling_table(result: dict[str, Any]) -> Table:
     table.add_row("pooled / direct", f"{result['pooled_vs_direct_requests_per_s']:.2f}",
                   f"{result['pooled_vs_direct_p99']:.2f}",
                   f"{result['pooled_vs_direct_connect']:.2f}")  # fmt: skip
+    return table
+
+
+# Replica lag: p99 under the replica part's write load -------------------------------------
+
+
+def replica_lag() -> dict[str, Any]:
+    """The replica part's run (scenarios/databases/replica.py): its load, lag and stale reads."""
+    part = replica.run()
+    return {
+        "load": part["load"],
+        "load_rows_per_s": part["load_rows_per_s"],
+        "replay_lag_ms": part["replay_lag_ms"],
+        "bytes_behind_max": part["bytes_behind_max"],
+        "stale_reads": f"{part['naive']['stale']} of {part['naive']['reads']}",
+    }
+
+
+def replica_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"db-replica's replay lag (pg_stat_replication) under {result['load']}, "
+                        f"{result['load_rows_per_s']} rows/s")  # fmt: skip
+    for column in ("p50 ms", "p99 ms", "max ms", "WAL bytes behind (max)", "stale reads"):
+        table.add_column(column, justify="right")
+    lag = result["replay_lag_ms"]
+    table.add_row(f"{lag['p50']:.1f}", f"{lag['p99']:.1f}", f"{lag['max']:.1f}",
+                  str(result["bytes_behind_max"]), result["stale_reads"])  # fmt: skip
     return table
