@@ -7,14 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from scenarios.databases import partitions
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 MONTHS = [f"orders_by_month_2026_{m:02d}" for m in range(1, 13)]
 MARCH = [partitions.MONTH_PARTITION]
@@ -81,14 +75,9 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }  # fmt: skip
 
 
-def test_a_clean_run_holds_and_every_check_can_fail() -> None:
-    assert_every_check_can_fail(checks, clean_run(), BROKEN)
-
-
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_breakage_fails_its_check_only(case: str) -> None:
-    breakage, check = BROKEN[case]
-    assert_breaking_fails_only(checks, clean_run(), breakage, check)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    checks, clean_run, BROKEN
+)
 
 
 def test_a_table_without_its_twelve_months_fails_the_pruning_check() -> None:

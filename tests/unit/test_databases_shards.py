@@ -8,16 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from comms_sandbox import REPO
 from comms_sandbox.compose import compose_file
 from scenarios.databases import shards
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 KEYED_REMOTE = "SELECT id, created_at, amount_cents FROM shard.orders WHERE ((customer_id = 42))"
 UNKEYED_REMOTE = "SELECT customer_id, created_at FROM shard.orders WHERE ((id = 1234))"
@@ -82,14 +76,9 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }  # fmt: skip
 
 
-def test_a_clean_run_holds_and_every_check_can_fail() -> None:
-    assert_every_check_can_fail(checks, clean_run(), BROKEN)
-
-
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_breakage_fails_its_check_only(case: str) -> None:
-    breakage, check = BROKEN[case]
-    assert_breaking_fails_only(checks, clean_run(), breakage, check)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    checks, clean_run, BROKEN
+)
 
 
 # A shard's statistics -------------------------------------------------------------------

@@ -5,15 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
-
 from scenarios.grpc import CALLS, checks, grpc_measured_on_one_connection
 from scenarios.grpc.draining import _schedule, draining_holds
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 
 def test_one_connection_verdict_needs_every_call_logged_on_one_connection() -> None:
@@ -108,13 +102,9 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    assert_breaking_fails_only(checks, clean_run(), *BROKEN[case])
-
-
-def test_a_clean_run_holds_and_every_check_has_a_failing_case() -> None:
-    assert_every_check_can_fail(checks, clean_run(), BROKEN)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    checks, clean_run, BROKEN
+)
 
 
 def drained(outcomes: dict[str, int], per_connection: list[int]) -> dict[str, bool]:

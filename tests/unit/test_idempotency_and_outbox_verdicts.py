@@ -17,11 +17,7 @@ from rich.console import Console
 
 from scenarios.idempotency_and_outbox import idempotency
 from scenarios.idempotency_and_outbox.idempotency import Attempt
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 # The module, not the function the lesson's package exports under the same name.
 render = importlib.import_module("scenarios.idempotency_and_outbox.render")
@@ -92,13 +88,9 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    assert_breaking_fails_only(idempotency.checks, clean_run(), *BROKEN[case])
-
-
-def test_every_check_has_a_failing_case() -> None:
-    assert_every_check_can_fail(idempotency.checks, clean_run(), BROKEN)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    idempotency.checks, clean_run, BROKEN
+)
 
 
 def test_answers_are_counted_by_status_replays_apart() -> None:

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from scenarios import pubsub_compare
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 
 def side(**figures: Any) -> dict[str, Any]:
@@ -71,10 +65,6 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    assert_breaking_fails_only(pubsub_compare.checks, clean_run(), *BROKEN[case])
-
-
-def test_every_check_has_a_failing_case() -> None:
-    assert_every_check_can_fail(pubsub_compare.checks, clean_run(), BROKEN)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    pubsub_compare.checks, clean_run, BROKEN
+)

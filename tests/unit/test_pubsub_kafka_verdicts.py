@@ -8,11 +8,7 @@ import pytest
 
 from scenarios.pubsub_kafka import verdicts
 from scenarios.result import all_hold
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 
 def rebalance(label: str, processed_after: int = 40, covered: bool = True) -> dict[str, Any]:
@@ -113,13 +109,9 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    assert_breaking_fails_only(verdicts, clean_run(), *BROKEN[case])
-
-
-def test_every_check_has_a_failing_case() -> None:
-    assert_every_check_can_fail(verdicts, clean_run(), BROKEN)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    verdicts, clean_run, BROKEN
+)
 
 
 def test_no_rebalance_seen_shows_no_rebalance() -> None:

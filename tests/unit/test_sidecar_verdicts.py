@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from scenarios.sidecar import FLAKY_CALLS, checks
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 
 def behaviour(**seen: Any) -> dict[str, Any]:
@@ -80,10 +74,6 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    assert_breaking_fails_only(checks, clean_run(), *BROKEN[case])
-
-
-def test_a_clean_run_holds_and_every_check_has_a_failing_case() -> None:
-    assert_every_check_can_fail(checks, clean_run(), BROKEN)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    checks, clean_run, BROKEN
+)

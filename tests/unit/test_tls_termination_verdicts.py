@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from proxy import tls_termination as proxy_tls
 from scenarios import tls_termination
-from tests.unit.verdict_cases import (
-    Breakage,
-    assert_breaking_fails_only,
-    assert_every_check_can_fail,
-)
+from tests.unit.verdict_cases import Breakage, verdict_tests
 
 REFUSED = "refused: SSLError: [SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version"
 
@@ -109,10 +103,6 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
-def test_each_broken_property_fails_its_own_check(case: str) -> None:
-    assert_breaking_fails_only(tls_termination.checks, clean_run(), *BROKEN[case])
-
-
-def test_every_check_has_a_failing_case() -> None:
-    assert_every_check_can_fail(tls_termination.checks, clean_run(), BROKEN)
+test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
+    tls_termination.checks, clean_run, BROKEN
+)

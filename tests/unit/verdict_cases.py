@@ -7,6 +7,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 Metrics = dict[str, Any]
 Breakage = Callable[[Metrics], None]
 Checks = Callable[[Metrics], dict[str, bool]]
@@ -30,3 +32,19 @@ def assert_every_check_can_fail(checks: Checks, clean: Metrics,
     """The clean run holds, and each of its checks is the one some breakage fails."""
     assert failing(checks, clean) == []
     assert {check for _, check in broken.values()} == set(checks(clean))
+
+
+def verdict_tests(
+    checks: Checks, clean_run: Callable[[], Metrics], broken: dict[str, tuple[Breakage, str]]
+) -> tuple[Callable[..., None], Callable[[], None]]:
+    """The two tests of a set of checks, for a test module to bind to test_* names:
+    each breakage fails its own check and no other; every check has a breakage."""
+
+    @pytest.mark.parametrize("case", broken)
+    def each_breakage_fails_its_own_check(case: str) -> None:
+        assert_breaking_fails_only(checks, clean_run(), *broken[case])
+
+    def every_check_has_a_failing_case() -> None:
+        assert_every_check_can_fail(checks, clean_run(), broken)
+
+    return each_breakage_fails_its_own_check, every_check_has_a_failing_case
