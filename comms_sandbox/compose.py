@@ -12,6 +12,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from comms_sandbox import REPO
@@ -20,6 +21,10 @@ from comms_sandbox.credentials import env_file
 from comms_sandbox.images import ensure_images
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
+NGINX_CONF = REPO / "proxy" / "nginx.conf"
+# Two of nginx's one-second lookups (proxy/load_balancing.py's RESOLVE_VALID).
+FAST_LOOKUP_WAIT_S = 2.0
+LEFT_OVER_S = 60
 COMPOSE_FILE = REPO / "compose.yaml"
 # compose.yaml's telemetry environment: the api, pricing and the consumers trace
 # only when it is "on". Tracing follows the observability lesson (its profile).
@@ -46,7 +51,7 @@ def remove_cut_recreations() -> list[str]:
          "--format", "{{.Names}}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    stale = [name for name in listed if LEFT_BY_A_CUT_RECREATE.match(name)]
+    stale = [name for name in listed if LEFT_BY_A_CUT_RECREATE.match(name) and left_over(name)]
     if stale:
         subprocess.run(["docker", "rm", "--force", *stale], capture_output=True, check=True)
     return stale
@@ -170,6 +175,48 @@ def recovered_after_restarts(services: Iterable[str], timeout_s: float = 120) ->
     return False
 
 
+def left_over(name: str) -> bool:
+    """A renamed container stopped for over LEFT_OVER_S: an `up` running now (the other
+    test lane's, say) holds its own renamed container for a few seconds only."""
+    state = "{{.State.Running}} {{.State.FinishedAt}}"
+    inspected = subprocess.run(["docker", "inspect", "--format", state, name],
+                               capture_output=True, text=True, check=False)  # fmt: skip
+    finished = inspected.stdout.split()
+    if len(finished) != 2 or finished[0] != "false":
+        return False
+    stopped_at = datetime.fromisoformat(finished[1][:26].rstrip("Z") + "+00:00")
+    return (datetime.now(UTC) - stopped_at).total_seconds() > LEFT_OVER_S
+
+
+def proxied_services() -> dict[str, bool]:
+    """The services nginx proxies to, each with whether nginx looks it up only once a
+    minute (an upstream with its own `resolver`: a lesson's service, proxy/
+    load_balancing.py's LESSON_RESOLVER); the others it looks up every second. Read
+    from the generated proxy/nginx.conf, which a test keeps in step with proxy/."""
+    text = NGINX_CONF.read_text()
+    defined = compose_file()["services"]
+    found: dict[str, bool] = {}
+    for body in re.findall(r"\bupstream \w+ \{(.*?)\}", text, re.DOTALL):
+        slow = re.search(r"^\s*resolver ", body, re.MULTILINE) is not None
+        for host in re.findall(r"^\s*server ([\w.-]+):\d+", body, re.MULTILINE):
+            if host in defined:
+                found[host] = found.get(host, False) or slow
+    return found
+
+
+def let_proxy_follow(changed: Iterable[str]) -> None:
+    """After `changed` services were started or re-created: restart nginx when one of
+    them is looked up once a minute (it would wait that long to reach it), otherwise
+    give nginx's one-second lookups time to see the new addresses. Restarting only
+    when needed keeps connections to everything else open (the other test lane's)."""
+    proxied = proxied_services()
+    names = [name for name in changed if name in proxied]
+    if any(proxied[name] for name in names):
+        restart_proxy()
+    elif names:
+        time.sleep(FAST_LOOKUP_WAIT_S)
+
+
 def restart_proxy() -> None:
     """Restart nginx, if it runs, and wait until it is healthy again: it then looks up
     every upstream's name afresh, so a lesson's services just started (or re-created
@@ -213,43 +260,56 @@ def running_services() -> set[str]:
     return {c["Service"] for c in compose_ps()}
 
 
-def running_containers(services: Iterable[str]) -> set[str]:
-    """The ids of the running containers of `services`."""
+def containers_by_service(services: Iterable[str]) -> dict[str, frozenset[str]]:
+    """The ids of each of `services`' running containers."""
     wanted = set(services)
-    return {c["ID"] for c in compose_ps() if c["Service"] in wanted}
+    found: dict[str, set[str]] = {}
+    for container in compose_ps():
+        if container["Service"] in wanted:
+            found.setdefault(container["Service"], set()).add(container["ID"])
+    return {service: frozenset(ids) for service, ids in found.items()}
+
+
+def changed_services(before: dict[str, frozenset[str]], services: Iterable[str]) -> list[str]:
+    """Those of `services` started, stopped, re-created or scaled since `before`
+    (containers_by_service)."""
+    now = containers_by_service(services)
+    return sorted(s for s in set(services) if before.get(s, frozenset()) != now.get(s, frozenset()))
 
 
 def follow_tracing() -> None:
     """Re-create the running services that trace if their SANDBOX_TRACING no longer matches
-    what runs (the observability lesson's services were stopped, say), then restart_proxy()
-    if any was re-created; a no-op when all match. RuntimeError when they fail to start."""
+    what runs (the observability lesson's services were stopped, say), then
+    let_proxy_follow() what was re-created; a no-op when all match. RuntimeError when
+    they fail to start."""
     running = running_services()
     traced = sorted(running & traced_services())
     if not traced:
         return
-    before = running_containers(traced)
+    before = containers_by_service(traced)
     result = compose(*profile_flags(traced), "up", "--detach", "--no-build", "--no-deps", "--wait",
                      *traced, capture=True, env=tracing_env(running))  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(traced):
         raise RuntimeError(f"re-creating {', '.join(traced)} failed:\n{result.stderr}")
-    if running_containers(traced) != before:
-        restart_proxy()
+    let_proxy_follow(changed_services(before, traced))
 
 
 def start_services(services: Iterable[str]) -> None:
-    """`up --wait` of `services`, their profiles enabled, then restart_proxy(); RuntimeError
+    """`up --wait` of `services`, their profiles enabled, then let_proxy_follow(); RuntimeError
     with Compose's output when they do not become healthy. Tracing is switched on or off
     (tracing_env) for what runs afterwards: Compose re-creates the api and pricing when
     the value changes."""
     wanted = list(services)
     ensure_images(with_dependencies(wanted))  # a lesson's images, on its first use
+    affected = sorted(with_dependencies(wanted))
     tracing = tracing_env(with_dependencies(wanted) | running_services())
     remove_cut_recreations()
+    before = containers_by_service(affected)
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True, env=tracing)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(wanted):
         raise RuntimeError(f"starting {', '.join(wanted)} failed:\n{result.stderr}")
-    restart_proxy()
+    let_proxy_follow(changed_services(before, affected))
 
 
 def profile_services(services: Iterable[str]) -> list[str]:

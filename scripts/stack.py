@@ -20,10 +20,10 @@ from comms_sandbox.compose import (
     all_healthy,
     compose,
     compose_ps,
+    let_proxy_follow,
     profile_flags,
     recovered_after_restarts,
     remove_cut_recreations,
-    restart_proxy,
     running_services,
     tracing_env,
     with_dependencies,
@@ -137,7 +137,7 @@ def start(services: list[str]) -> float:
         explain_failure()
         raise typer.Exit(result.returncode)
     if profiles and not were_up:
-        restart_proxy()  # nginx finds the lesson's services at once
+        let_proxy_follow(services)  # nginx finds the lesson's services at once
     seconds = time.monotonic() - started
     # Where a first start spends its time: images (pulled, or built from Debian's
     # packages), then Compose building the services' images and waiting for health.

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from comms_sandbox import config, docker
-from comms_sandbox.compose import compose, restart_proxy
+from comms_sandbox.compose import compose, let_proxy_follow
 from scenarios.result import NotShown
 
 from . import counting
@@ -187,7 +187,7 @@ def _recreate(env: dict[str, str]) -> None:
     # The variable is interpolated by compose.yaml; unset, the default (outbox) applies.
     # With dual-write the relay stands by: the api publishes, as before the outbox.
     _compose("up", "--detach", "--no-build", "--no-deps", "--wait", "api", RELAY, env=env)
-    restart_proxy()  # nginx looks the new replicas' addresses up again
+    let_proxy_follow(["api"])  # nginx looks the new replicas' addresses up again
 
 
 def relay_published(container: str) -> dict[str, float]:

@@ -11,9 +11,11 @@ is never removed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,6 +29,7 @@ from comms_sandbox.compose import (
     engine_answers,
     follow_tracing,
     has_profile_services,
+    profile_services,
     remove_cut_recreations,
     running_services,
     start_services,
@@ -36,6 +39,7 @@ from comms_sandbox.credentials import ensure_credentials
 from comms_sandbox.stack_state import StackState
 from scenarios import lessons
 from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
+from tests import lanes
 from tests.integration.browser import CHROMIUM, proxy_key_pin
 
 
@@ -53,6 +57,11 @@ def session_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         yield
 
 
+def lane() -> str | None:
+    """The lane this session is, when tests/lanes.py runs two side by side; None alone."""
+    return os.environ.get(lanes.LANE_VARIABLE) or None
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[DockerCompose]:
     if not engine_answers():
@@ -61,6 +70,10 @@ def stack() -> Iterator[DockerCompose]:
             "`make test` installs and starts one on a Debian host run as root.",
             pytrace=False,
         )
+    if lane():  # tests/lanes.py started it and restores it
+        yield DockerCompose(context=REPO, compose_file_name="compose.yaml",
+                            env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None)  # fmt: skip
+        return
     found = StackState.now()
     ensure_certificates()  # compose bind-mounts them; `make up` does the same
     ensure_credentials()
@@ -107,6 +120,14 @@ class LessonServices:
     def __init__(self) -> None:
         self.current: lessons.Lesson | None = None
 
+    @staticmethod
+    def to_start(lesson: lessons.Lesson) -> list[str]:
+        """As `make up LESSON=<name>` does: the lesson's services and what they need. In a
+        lane, only its profile's: `up` of a default service would also bring the ones it
+        depends on back to compose.yaml's model (scale, environment) under the other
+        lane, and tests/lanes.py started the default stack already."""
+        return profile_services(lesson.services) if lane() else list(lesson.services)
+
     def use(self, lesson: lessons.Lesson | None) -> None:
         if lesson is not None and not has_profile_services(lesson.services):
             lesson = None
@@ -119,7 +140,7 @@ class LessonServices:
         if lesson is not None:
             try:
                 with timed(SERVICES_SHARE, lesson.name, "start"):
-                    start_services(lesson.services)  # as `make up LESSON=<name>` does
+                    start_services(self.to_start(lesson))
             except Exception:
                 stop_profile_services(lesson.services)  # half-started: stop them too
                 raise
@@ -130,7 +151,9 @@ class LessonServices:
 def lesson_services_now(stack: DockerCompose) -> Iterator[LessonServices]:
     # A lesson's services left running by an earlier run or by hand: the tests count
     # what runs (test_exposure), so the session starts with the default stack only.
-    stop_profile_services(running_services())
+    # In a lane, tests/lanes.py did that, and the other lane's lessons run.
+    if not lane():
+        stop_profile_services(running_services())
     services = LessonServices()
     yield services
     services.use(None)
@@ -145,8 +168,13 @@ def lesson_services(request: pytest.FixtureRequest, lesson_services_now: LessonS
         lesson_services_now.use(lesson_of(request))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each lesson's page right after its module's tests: its services are still up."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Only this lane's tests (tests/lanes.py), and each lesson's page right after its
+    module's tests: its services are still up."""
+    if lane():
+        mine = [item for item in items if lanes.lane_of(lesson_of_item(item.nodeid)) == lane()]
+        config.hook.pytest_deselected(items=[item for item in items if item not in mine])
+        items[:] = mine
     pages = {item.callspec.params["lesson"].package: item for item in items
              if item.path.name == "test_lesson_docs.py" and hasattr(item, "callspec")}  # fmt: skip
     ordered = [item for item in items if item not in pages.values()]
@@ -217,7 +245,7 @@ def lesson_of_item(nodeid: str) -> str:
     if module == "lesson_docs" and "[" in nodeid:
         return nodeid.rsplit("[", 1)[1].rstrip("]")
     found = [n for n, lesson in lessons.discover().items() if module.startswith(lesson.package)]
-    return max(found, key=len) if found else "the stack (no lesson)"
+    return max(found, key=len) if found else lanes.NO_LESSON
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -238,3 +266,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             + (f"  (its services: {own})" if own else "")
         )
     terminalreporter.write_line(f"{'total':28} {total:7.1f} s")
+    if shares := os.environ.get(lanes.SHARES_VARIABLE):
+        Path(shares).write_text(json.dumps({"lessons": SHARE, "services": SERVICES_SHARE}))

@@ -2,6 +2,8 @@
 
 import socket
 import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
@@ -38,17 +40,40 @@ def test_a_free_port_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stack.ports.KAFKA not in stack.taken_ports()
 
 
+def fake_docker(
+    listed: str, finished: dict[str, str], calls: list[list[str]]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`docker ps` answers `listed`; `docker inspect NAME` answers not running, stopped
+    at finished[NAME]."""
+
+    def docker(args: list[str], **_kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        answer = {"ps": listed, "inspect": f"false {finished.get(args[-1], '')}"}.get(args[1], "")
+        return subprocess.CompletedProcess(args, 0, stdout=answer)
+
+    return docker
+
+
 def test_only_what_a_cut_recreation_left_behind_is_removed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     listed = "comms-sandbox-api-1\n62230024923f_comms-sandbox-migrate-1\ncomms-sandbox-kafka-1\n"
     calls: list[list[str]] = []
-
-    def docker(args: list[str], **_kwargs: object) -> subprocess.CompletedProcess[str]:
-        calls.append(args)
-        return subprocess.CompletedProcess(args, 0, stdout=listed if args[1] == "ps" else "")
-
-    monkeypatch.setattr(compose.subprocess, "run", docker)
+    finished = {"62230024923f_comms-sandbox-migrate-1": "2026-01-01T10:00:00.123456789Z"}
+    monkeypatch.setattr(compose.subprocess, "run", fake_docker(listed, finished, calls))
     assert compose.remove_cut_recreations() == ["62230024923f_comms-sandbox-migrate-1"]
     assert "label=com.docker.compose.project=comms-sandbox" in calls[0]
-    assert calls[1] == ["docker", "rm", "--force", "62230024923f_comms-sandbox-migrate-1"]
+    assert calls[-1] == ["docker", "rm", "--force", "62230024923f_comms-sandbox-migrate-1"]
+
+
+def test_a_renamed_container_of_an_up_running_now_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other test lane's `up` renames the container it re-creates for a few seconds."""
+    listed = "62230024923f_comms-sandbox-api-1\n"
+    just_now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    calls: list[list[str]] = []
+    finished = {"62230024923f_comms-sandbox-api-1": just_now}
+    monkeypatch.setattr(compose.subprocess, "run", fake_docker(listed, finished, calls))
+    assert compose.remove_cut_recreations() == []
+    assert not any("rm" in call for call in calls)

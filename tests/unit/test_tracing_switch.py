@@ -256,6 +256,66 @@ def test_stopping_another_lesson_leaves_tracing_alone(fake_compose: FakeCompose)
     assert fake_compose.ups() == []
 
 
+# nginx after services started or re-created: restarted only when it would otherwise
+# wait a minute to find one (a lesson's upstream), so other connections stay open.
+
+
+@pytest.fixture
+def proxy_actions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    done: list[str] = []
+    monkeypatch.setattr(compose, "restart_proxy", lambda: done.append("restart"))
+    monkeypatch.setattr(compose.time, "sleep", lambda s: done.append(f"wait {s:g} s"))
+    return done
+
+
+def test_nginx_looks_up_lesson_upstreams_once_a_minute_and_the_default_ones_every_second() -> None:
+    proxied = compose.proxied_services()
+    assert proxied["exec-async"] and proxied["echo"]
+    assert not proxied["api"] and not proxied["pricing"]
+
+
+def test_a_lesson_upstream_started_restarts_nginx(proxy_actions: list[str]) -> None:
+    compose.let_proxy_follow(["exec-async", "redis"])
+    assert proxy_actions == ["restart"]
+
+
+def test_a_default_upstream_recreated_only_waits_for_the_next_lookups(
+    proxy_actions: list[str],
+) -> None:
+    compose.let_proxy_follow(["api", "pricing"])
+    assert proxy_actions == [f"wait {compose.FAST_LOOKUP_WAIT_S:g} s"]
+
+
+def test_services_nginx_does_not_reach_change_nothing(proxy_actions: list[str]) -> None:
+    compose.let_proxy_follow(["zipkin", "redis"])
+    assert proxy_actions == []
+
+
+def test_a_lesson_already_running_leaves_nginx_alone(
+    fake_compose: FakeCompose, proxy_actions: list[str]
+) -> None:
+    services = lessons.get("execution-models").services
+    fake_compose.running |= set(services)
+    compose.start_services(services)
+    assert proxy_actions == []
+
+
+def test_starting_a_lesson_behind_nginx_restarts_it_once(
+    fake_compose: FakeCompose, proxy_actions: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = lessons.get("execution-models").services
+    real_call = fake_compose.__call__
+
+    def up_starts(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        if "up" in args:
+            fake_compose.running |= set(services)
+        return real_call(*args, **kwargs)
+
+    monkeypatch.setattr(compose, "compose", up_starts)
+    compose.start_services(services)
+    assert proxy_actions == ["restart"]
+
+
 # The benchmark's verdict: tracing's cost as ratios to tracing off.
 
 

@@ -1,0 +1,185 @@
+"""`make test`: the unit tests and the integration tests, in two lanes side by side.
+
+Most of the integration suite's time is spent waiting (a failover, a partition,
+a kill schedule, a queue draining), not computing, so two lanes share the
+machine's two cores well:
+
+- lane "own": the unit tests, then the lessons that run on infrastructure of
+  their own (OWN_INFRASTRUCTURE: their profile's services, and of the default
+  stack at most nginx, which no lesson re-creates, stops or kills);
+- lane "stack": every other test, in the order a single run takes them, since
+  those lessons re-create, scale, stop and kill the default stack's services.
+
+This runner starts the stack once, as the session fixture does, together with
+the lessons' services that nginx looks up only once a minute
+(comms_sandbox.compose.proxied_services): with them already running, neither
+lane has to restart nginx under the other. Afterwards it leaves the stack as it
+found it (StackState). Each lane writes its lessons' time to a file; the
+runner prints them together.
+
+`make test LESSON=<name>` and a plain `pytest tests/integration` run one lane,
+in order, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from testcontainers.compose import DockerCompose
+
+from comms_sandbox import REPO
+from comms_sandbox.certs import ensure_certificates
+from comms_sandbox.compose import (
+    IMAGES_ENV,
+    proxied_services,
+    remove_cut_recreations,
+    running_services,
+    start_services,
+    stop_profile_services,
+)
+from comms_sandbox.credentials import ensure_credentials
+from comms_sandbox.stack_state import StackState
+from scenarios import lessons
+
+LANE_VARIABLE = "SANDBOX_TEST_LANE"
+SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
+OWN, STACK = "own", "stack"
+# Lessons whose services are their own profile's (plus nginx): checked by
+# tests/unit/test_lanes.py against compose.yaml.
+OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models", "http-versions", "webrtc")
+NO_LESSON = "the stack (no lesson)"
+
+
+def lane_of(lesson: str) -> str:
+    """The lane a lesson's tests and page run in (NO_LESSON: the stack's)."""
+    return OWN if lesson in OWN_INFRASTRUCTURE else STACK
+
+
+def prestarted_services() -> list[str]:
+    """The own lane's services nginx looks up once a minute: started with the stack, so
+    that starting them later never restarts nginx under the other lane."""
+    slow = {name for name, once_a_minute in proxied_services().items() if once_a_minute}
+    wanted = {s for name in OWN_INFRASTRUCTURE for s in lessons.get(name).services}
+    return sorted(slow & wanted)
+
+
+@dataclass
+class Lane:
+    name: str
+    commands: list[list[str]]
+    needs_stack_from: int  # the index of its first command that needs the stack
+    shares: Path
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def run(self, stack_ready: threading.Event, stack_failed: threading.Event) -> None:
+        started = time.monotonic()
+        for index, command in enumerate(self.commands):
+            if index >= self.needs_stack_from:
+                stack_ready.wait()
+                if stack_failed.is_set():
+                    self.failed.append(" ".join(command) + " (the stack did not start)")
+                    break
+            if self.run_one(command) != 0:
+                self.failed.append(" ".join(command))
+        self.seconds = time.monotonic() - started
+
+    def run_one(self, command: list[str]) -> int:
+        env = os.environ | {LANE_VARIABLE: self.name, SHARES_VARIABLE: str(self.shares)}
+        say(self.name, "$ " + " ".join(command))
+        with subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                say(self.name, line.rstrip("\n"))
+            return process.wait()
+
+
+PRINTING = threading.Lock()
+
+
+def say(lane: str, line: str) -> None:
+    with PRINTING:
+        print(f"[{lane:5}] {line}", flush=True)
+
+
+def pytest_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", *args]
+
+
+def start_stack() -> None:
+    """What the session fixture does for a single run, plus prestarted_services()."""
+    ensure_certificates()
+    ensure_credentials()
+    remove_cut_recreations()
+    DockerCompose(
+        context=REPO,
+        compose_file_name="compose.yaml",
+        env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None,
+        build=True,
+        wait=True,
+    ).start()
+    stop_profile_services(running_services())  # a lesson left running by hand
+    start_services(prestarted_services())  # restarts nginx once, before any lane uses it
+
+
+def print_shares(lanes: list[Lane]) -> None:
+    """Each lesson's time (setup, tests, page) in its lane, and each lane's wall time."""
+    print("\n=== time per lesson, in two lanes side by side ===")
+    for lane in lanes:
+        shares = json.loads(lane.shares.read_text()) if lane.shares.exists() else {}
+        for lesson, seconds in sorted(shares.get("lessons", {}).items(), key=lambda i: -i[1]):
+            own = shares.get("services", {}).get(lesson, {})
+            services = ", ".join(f"{what} {s:.0f} s" for what, s in own.items())
+            print(f"{lane.name:5}  {lesson:28} {seconds:7.1f} s"
+                  + (f"  (its services: {services})" if services else ""))  # fmt: skip
+    for lane in lanes:
+        print(f"lane {lane.name}: {lane.seconds:.0f} s wall")
+
+
+def main(argv: list[str]) -> int:
+    with_unit = "--no-unit" not in argv
+    found = StackState.now()
+    shares_dir = Path(tempfile.mkdtemp(prefix="sandbox-lanes-"))
+    integration = ["tests/integration", "--durations=10"]
+    unit = [pytest_command("tests/unit")] if with_unit else []
+    own = Lane(OWN, [*unit, pytest_command(*integration)], len(unit), shares_dir / "own.json")
+    stack = Lane(STACK, [pytest_command(*integration)], 0, shares_dir / "stack.json")
+    ready, failed = threading.Event(), threading.Event()
+    started = time.monotonic()
+    threads = [threading.Thread(target=own.run, args=(ready, failed))]
+    threads[0].start()  # the unit tests need no stack
+    try:
+        say("stack", "starting the stack (and the own lane's lessons behind nginx)")
+        start_stack()
+    except Exception as exc:  # reported, and both lanes' integration tests count as failed
+        say("stack", f"the stack did not start: {exc}")
+        failed.set()
+    ready.set()
+    threads.append(threading.Thread(target=stack.run, args=(ready, failed)))
+    threads[1].start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        stop_profile_services(running_services())
+        found.restore()
+    print_shares([own, stack])
+    print(f"make test: {time.monotonic() - started:.0f} s wall")
+    problems = own.failed + stack.failed + (["the stack did not start"] if failed.is_set() else [])
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
