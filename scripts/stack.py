@@ -17,8 +17,8 @@ from rich.table import Table
 from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
-    all_healthy,
     compose,
+    compose_file,
     compose_ps,
     let_proxy_follow,
     profile_flags,
@@ -112,8 +112,31 @@ def explain_failure() -> None:
     compose("logs", "--tail=30")
 
 
+def already_up(services: list[str]) -> bool:
+    """Does every one of `services` run healthy, or, for a one-shot job (restart "no",
+    the migrations), has it run and exited 0?"""
+    defined = compose_file()["services"]
+    states = {c["Service"]: c for c in compose_ps("--all", *services)}
+    return set(states) >= set(services) and all(done(states[s], defined[s]) for s in services)
+
+
+def done(state: dict, service: dict) -> bool:
+    if service.get("restart") == "no":
+        return state.get("State") == "exited" and state.get("ExitCode") == 0
+    return state.get("State") == "running" and state.get("Health", "") in ("healthy", "")
+
+
 def start(services: list[str]) -> float:
-    """`compose up --wait` of `services` (all when empty); seconds until all were healthy."""
+    """`compose up --wait` of `services` (all when empty); seconds until all were healthy.
+
+    A lesson whose services all run healthy already is left as it runs: `up` would
+    also bring what they depend on back to compose.yaml's model (replicas, the
+    tracing switch, a rebuilt image), under whatever else is using the stack now
+    (a lesson's tests, the other test lane). `make up` rebuilds and re-creates."""
+    if services and already_up(services):
+        console.print(f"\\[up] {', '.join(services)}: already running and healthy, left as they "
+                      "are (`make up` rebuilds and re-creates what changed)")  # fmt: skip
+        return 0.0
     started = time.monotonic()
     ensure_certificates()
     ensure_credentials()
@@ -124,8 +147,6 @@ def start(services: list[str]) -> float:
         console.print(f"\\[up] removed what an interrupted `up` left behind: {', '.join(stale)}")
     # A lesson's services may sit behind its profile (observability): enable it.
     profiles = profile_flags(services) if services else []
-    # Already up (a second `make up LESSON=...`): nginx already knows their addresses.
-    were_up = bool(services) and all_healthy(services)
     # On when the observability lesson runs afterwards (started now or already up);
     # a changed value makes Compose re-create the api and pricing.
     tracing = tracing_env(with_dependencies(services) | running_services())
@@ -136,7 +157,7 @@ def start(services: list[str]) -> float:
     if result.returncode != 0 and not recovered_after_restarts(services):
         explain_failure()
         raise typer.Exit(result.returncode)
-    if profiles and not were_up:
+    if profiles:
         let_proxy_follow(services)  # nginx finds the lesson's services at once
     seconds = time.monotonic() - started
     # Where a first start spends its time: images (pulled, or built from Debian's

@@ -77,3 +77,32 @@ def test_a_renamed_container_of_an_up_running_now_is_left_alone(
     monkeypatch.setattr(compose.subprocess, "run", fake_docker(listed, finished, calls))
     assert compose.remove_cut_recreations() == []
     assert not any("rm" in call for call in calls)
+
+
+def ps_answer(*states: tuple[str, str, int, str]) -> Callable[..., list[dict[str, object]]]:
+    rows = [{"Service": s, "State": st, "ExitCode": code, "Health": h} for s, st, code, h in states]
+    return lambda *_flags: rows
+
+
+@pytest.mark.parametrize(
+    ("states", "up"),
+    [
+        ((("proxy", "running", 0, "healthy"), ("migrate", "exited", 0, "")), True),
+        ((("proxy", "running", 0, "starting"), ("migrate", "exited", 0, "")), False),
+        ((("proxy", "running", 0, "healthy"), ("migrate", "exited", 1, "")), False),
+        ((("proxy", "exited", 0, ""), ("migrate", "exited", 0, "")), False),
+        ((("proxy", "running", 0, "healthy"),), False),  # the job never ran
+    ],
+)
+def test_a_lesson_counts_as_up_only_when_every_service_runs_healthy_or_its_job_succeeded(
+    monkeypatch: pytest.MonkeyPatch, states: tuple[tuple[str, str, int, str], ...], up: bool
+) -> None:
+    monkeypatch.setattr(stack, "compose_ps", ps_answer(*states))
+    assert stack.already_up(["proxy", "migrate"]) is up
+
+
+def test_a_lesson_already_up_is_left_as_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `up`: it would bring the default stack back to compose.yaml under its users."""
+    monkeypatch.setattr(stack, "already_up", lambda _services: True)
+    monkeypatch.setattr(stack, "compose", lambda *args, **_kw: pytest.fail(f"ran {args}"))
+    assert stack.start(["proxy", "echo"]) == 0.0
