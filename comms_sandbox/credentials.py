@@ -100,8 +100,13 @@ def write_if_changed(path: Path, text: str) -> Path:
     return path
 
 
-def render_definitions(template: Path = DEFINITIONS_TEMPLATE, target: Path = DEFINITIONS) -> Path:
-    """The committed definitions, with each user's hash for the password in force."""
+def render_definitions(template: Path | None = None, target: Path | None = None) -> Path:
+    """The committed definitions, with each user's hash for the password in force.
+
+    The paths default to the module's at call time, not at definition time, so that
+    a test pointing DEFINITIONS elsewhere never writes over the stack's file."""
+    template = template or DEFINITIONS_TEMPLATE
+    target = target or DEFINITIONS
     definitions = json.loads(template.read_text())
     current = json.loads(target.read_text()) if target.exists() else {}
     kept = {u["name"]: u["password_hash"] for u in current.get("users", [])}

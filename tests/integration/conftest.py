@@ -122,11 +122,13 @@ class LessonServices:
 
     @staticmethod
     def to_start(lesson: lessons.Lesson) -> list[str]:
-        """As `make up LESSON=<name>` does: the lesson's services and what they need. In a
-        lane, only its profile's: `up` of a default service would also bring the ones it
-        depends on back to compose.yaml's model (scale, environment) under the other
-        lane, and tests/lanes.py started the default stack already."""
-        return profile_services(lesson.services) if lane() else list(lesson.services)
+        """As `make up LESSON=<name>` does: the lesson's services and what they need. In
+        the own lane, only its profile's: `up` of a default service would also bring
+        the ones it depends on back to compose.yaml's model (scale, the tracing switch)
+        under the stack lane, and tests/lanes.py started the default stack already."""
+        if lane() == lanes.OWN:
+            return profile_services(lesson.services)
+        return list(lesson.services)
 
     def use(self, lesson: lessons.Lesson | None) -> None:
         if lesson is not None and not has_profile_services(lesson.services):

@@ -48,6 +48,7 @@ def test_an_overridden_password_is_hashed_into_the_rendered_definitions(
     assert not credentials.hash_matches("sandbox-app-dev", rendered["sandbox-app"])
     assert credentials.hash_matches("sandbox-admin-dev", rendered["sandbox-admin"])
     assert hashes(credentials.render_definitions()) == rendered  # unchanged: same salts
+    assert credentials.render_definitions() == local / "rabbitmq" / "definitions.json"
 
 
 def test_the_api_key_map_accepts_only_a_plain_key(
