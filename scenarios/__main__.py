@@ -50,7 +50,6 @@ def run(
     except SandboxNotUpError as exc:
         console.print(f"[bold red]Cannot run {name}:[/] {exc}")
         raise typer.Exit(3) from exc
-    report = reports.record(name, result.to_json(), started)  # results/<name>/, from the JSON
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -58,6 +57,7 @@ def run(
         module.render(result, console)
         print_not_shown(result.not_shown)
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
+    report = reports.record(name, result.to_json(), started)  # results/<name>/, from the JSON
     print(f"report: {report.resolve().as_uri()}", file=sys.stderr)  # stdout: --json's alone
     raise typer.Exit(0 if result.ok else 1)
 

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from comms_sandbox import config
+from scenarios import __main__ as cli
 from scenarios import lessons, reports
 from scenarios.reports import __main__ as make_report
 from scenarios.reports import evidence, markup, run_page, uis
-from scenarios.result import NotShown, outcome
+from scenarios.result import SHARED_RESULTS, NotShown, ScenarioResult, outcome
 from tests.unit import report_samples
 
 
@@ -193,3 +195,22 @@ def test_a_docstring_becomes_paragraphs_and_lists() -> None:
     )
     assert html == ("<p>The idea in two lines.</p><p>What to look at:</p>"
                     "<ul><li>one, continued;</li><li>two.</li></ul>")  # fmt: skip
+
+
+def test_a_run_prints_json_that_equals_the_result_json_its_report_is_made_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = mixed()
+    module = lessons.get("request-response").module
+    monkeypatch.setattr(module, "run", lambda: ScenarioResult(**copy.deepcopy(data)))
+    monkeypatch.setattr(config, "RESULTS_DIR", tmp_path)
+    monkeypatch.delenv(SHARED_RESULTS, raising=False)
+    ran = CliRunner().invoke(cli.app, ["run", "request-response", "--json"])
+    assert ran.exit_code == 1  # a check failed
+    folder = tmp_path / "request-response"
+    assert ran.stdout == (folder / "result.json").read_text()
+    assert ran.stderr == f"report: {(folder / 'report.html').as_uri()}\n"
+    assert Verdicts((folder / "report.html").read_text()).checks == {
+        check: outcome(value)
+        for check, value in json.loads(ran.stdout)["metrics"]["checks"].items()
+    }
