@@ -12,7 +12,7 @@ PY     := $(VENV)/bin/python
 IMAGES := .sandbox/images.env
 STACK  := $(PY) -m scripts.stack
 
-.PHONY: help up down ps logs test unit integration bench lint format proxy-config protos lock engine browser images clean
+.PHONY: help up down ps logs test unit integration bench report lint format proxy-config protos lock engine browser images clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ integration: engine browser $(VENV)/.synced images protos ## Integration tests o
 
 bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle memory (results/bench-*.json)
 	$(PY) -m bench
+
+report: $(VENV)/.synced protos ## Rebuild results/index.html from the lessons' last runs (ALL=1: every report too), print where it is
+	@$(PY) -m scenarios.reports $(if $(ALL),--all)
 
 lint: $(VENV)/.synced ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 
 import typer
 from rich.console import Console
@@ -9,7 +10,7 @@ from rich.markup import escape
 
 from comms_sandbox.health import SandboxNotUpError
 from comms_sandbox.protos import StubsNotReadyError
-from scenarios import lessons
+from scenarios import lessons, reports
 from scenarios.result import run_once
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
@@ -43,6 +44,7 @@ def run(
     and recorded in the JSON's `not_shown`, and fails nothing.
     """
     module = lesson_or_exit(name).module
+    started = time.time()
     try:
         result = run_once(name, module.run)
     except SandboxNotUpError as exc:
@@ -55,6 +57,8 @@ def run(
         module.render(result, console)
         print_not_shown(result.not_shown)
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
+    report = reports.record(name, result.to_json(), started)  # results/<name>/, from the JSON
+    print(f"report: {report.resolve().as_uri()}", file=sys.stderr)  # stdout: --json's alone
     raise typer.Exit(0 if result.ok else 1)
 
 

@@ -85,6 +85,29 @@ def save_lines(path: Path, title: str, lines: dict[str, list[tuple[float, float]
     return _save(figure, path)
 
 
+def save_phases(path: Path, title: str, phases: list[tuple[str, float, float]],
+                marks: dict[str, float] | None = None, xlabel: str = "seconds",
+                ) -> Path:  # fmt: skip
+    """What happened when: one horizontal bar per (label, start, end), top to bottom, and
+    the moments something was done (a kill, a cut, a heal) as labelled vertical lines."""
+    figure = _figure(9, 0.5 * len(phases) + 1.6)
+    axis = figure.subplots()
+    labels = [label for label, _, _ in phases]
+    axis.barh(labels, [max(end - start, 0.01) for _, start, end in phases],
+              left=[start for _, start, _ in phases], color="#4C72B0")  # fmt: skip
+    for row, (_, start, end) in enumerate(phases):
+        axis.text(end, row, f" {end - start:.2f}", va="center", fontsize=8)
+    for row, (label, at) in enumerate((marks or {}).items()):
+        axis.axvline(at, color="#C44E52", linestyle="--", linewidth=1)
+        axis.annotate(label, (at, 1 - 0.07 * (row % 4)), xycoords=("data", "axes fraction"),
+                      fontsize=7, color="#C44E52", ha="left", va="top")  # fmt: skip
+    axis.invert_yaxis()
+    axis.set_xlabel(xlabel)
+    axis.tick_params(axis="y", labelsize=8)
+    axis.set_title(title)
+    return _save(figure, path)
+
+
 def _figure(width: float, height: float) -> Figure:
     """A figure that renders only to a file (inches).
 

@@ -33,8 +33,10 @@ print(json.dumps({
 Files = dict[str, tuple[int, int]]
 
 
-# Written by tools that may run beside the tests (ruff, pytest, git), not by an import.
-TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", "__pycache__"}
+# Written by tools that may run beside the tests (ruff, pytest, git), not by an import;
+# and results/, where every scenario run beside them (the other test lane, tests/lanes.py)
+# leaves its report (scenarios/reports).
+TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", "__pycache__", "results"}
 
 
 def files_under(*roots: Path) -> Files:
