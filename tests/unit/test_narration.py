@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import re
 import ssl
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from scenarios import __main__ as cli
 from scenarios import lessons, narration
 from scenarios import load as load_module
 from scenarios.result import NotShown, ScenarioResult, from_parts, run_once, run_part, run_parts
+from scripts import silence
 
 
 class TimedStream(io.StringIO):
@@ -292,3 +294,19 @@ def test_a_burst_reports_sent_answered_and_failed(
     text = stream.getvalue()
     assert "GET /broken and 1 more: 4 to send" in text
     assert "GET /broken and 1 more: 4/4 sent, 3 answered, 1 failed" in text
+
+
+# Measuring it: scripts/silence.py. ------------------------------------------------------
+
+
+def test_silence_finds_the_longest_gap_between_stderr_lines() -> None:
+    lines, returncode = silence.timed_lines(
+        ["bash", "-c", "echo a >&2; sleep 0.6; echo ' still b' >&2; sleep 0.3; echo c >&2"]
+    )
+    assert returncode == 0
+    assert [line.text for line in lines] == ["(start)", "a", " still b", "c", "(exit 0)"]
+    longest = silence.gaps(lines)[0]
+    assert (longest.before.text, longest.after.text) == ("a", " still b")
+    assert 0.5 < longest.seconds < 1.5
+    told = silence.gaps(lines, re.compile(" still "))[0]
+    assert (told.before.text, told.after.text) == ("a", "c")
