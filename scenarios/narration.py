@@ -8,9 +8,9 @@ it waits for (`waiting`, against the seconds it expects), how a load goes
 
 - a terminal: rich's live display, a spinner and elapsed time per part and
   wait, a bar per load, the steps, sightings and verdicts scrolling above;
-- anything else (a CI log, a pipe): plain timestamped lines, and while a part,
-  a wait or a load is open, a line at least every HEARTBEAT_S seconds ("still
-  waiting for ...: 12 s of ~30 s"), so a log never looks hung;
+- anything else (a CI log, a pipe): plain timestamped lines, and while a
+  lesson, a part, a wait or a load is open, a line at least every HEARTBEAT_S
+  seconds ("still waiting for ...: 12 s of ~30 s"), so a log never looks hung;
 - `--quiet`: nothing.
 
 Everything goes to stderr, so `--json` keeps stdout one clean JSON object.
@@ -45,7 +45,7 @@ OUTCOME_STYLES = {"holds": "green", "fails": "bold red", "not shown": "yellow"}
 class Activity:
     """Something under way: a part, a wait or a load, with what a load has counted."""
 
-    kind: str  # "part", "wait" or "load"
+    kind: str  # "lesson", "part", "wait" or "load"
     label: str
     expected_s: float | None
     started: float
@@ -75,7 +75,9 @@ class Activity:
             return f"{self.label}: {self.counts(now)}, {self.timing(now)}"
         if self.kind == "wait":
             return f"waiting for {self.label}: {self.timing(now)}"
-        return f"in part {self.label}: {self.timing(now)}"
+        if self.kind == "part":
+            return f"in part {self.label}: {self.timing(now)}"
+        return f"running {self.label}: {self.timing(now)}"
 
 
 class LoadHandle:
@@ -124,10 +126,12 @@ class Narrator:
     def lesson(self, name: str, about: str = "") -> Iterator[None]:
         with self.lock:
             self.lesson_name, self.told = name, set()
+        activity = self._opened("lesson", name, None)
         self.line("lesson", f"{name}: {about}" if about else name)
         try:
             yield
         finally:
+            self._closed(activity)
             with self.lock:
                 self.lesson_name = None
 
@@ -216,7 +220,7 @@ class Narrator:
 
     def _opened(self, kind: str, label: str, expected_s: float | None,
                 total: int | None = None) -> Activity:  # fmt: skip
-        part = None if kind == "part" else self.current_part()
+        part = None if kind in ("lesson", "part") else self.current_part()
         activity = Activity(kind, label, expected_s, self.clock(), part, total)
         with self.lock:
             self.open.append(activity)
@@ -288,9 +292,11 @@ class Plain(Narrator):
                 self.line("still", activity.status(now), part=activity.part)
 
     def innermost(self) -> list[Activity]:
-        """The open waits and loads; when there are none, the open parts."""
-        waits = [a for a in self.open if a.kind != "part"]
-        return waits or list(self.open)
+        """The open waits and loads; when there are none, the open parts; else the lesson."""
+        for kinds in (("wait", "load"), ("part",)):
+            if found := [a for a in self.open if a.kind in kinds]:
+                return found
+        return list(self.open)
 
 
 class DetailColumn(ProgressColumn):
@@ -309,10 +315,10 @@ class DetailColumn(ProgressColumn):
 
 
 class PartlessBarColumn(BarColumn):
-    """A bar for loads and waits (pulsing when their end is unknown), none for a part."""
+    """A bar for loads and waits (pulsing when their end is unknown), none for a lesson or part."""
 
     def render(self, task: Task) -> Text:
-        if task.fields["activity"].kind == "part":
+        if task.fields["activity"].kind in ("lesson", "part"):
             return Text("")
         return super().render(task)  # type: ignore[return-value]
 
@@ -349,7 +355,8 @@ class Live(Narrator):
                                     highlight=False)  # fmt: skip
 
     def shown(self, activity: Activity) -> None:
-        description = {"part": f"[bold cyan]{escape(activity.label)}[/]",
+        description = {"lesson": f"[bold]{escape(activity.label)}[/]",
+                       "part": f"[bold cyan]{escape(activity.label)}[/]",
                        "wait": f"waiting for {escape(activity.label)}",
                        "load": escape(activity.label)}[activity.kind]  # fmt: skip
         activity.task = self.progress.add_task(description, total=activity.total,

@@ -310,3 +310,10 @@ def test_silence_finds_the_longest_gap_between_stderr_lines() -> None:
     assert 0.5 < longest.seconds < 1.5
     told = silence.gaps(lines, re.compile(" still "))[0]
     assert (told.before.text, told.after.text) == ("a", "c")
+
+
+def test_a_lesson_without_parts_still_gets_a_heartbeat(plain: Any) -> None:
+    _, stream = plain
+    with narration.lesson("request-response"):
+        time.sleep(0.35)
+    assert any("still" in line and "running request-response" in line for line in stream.lines())
