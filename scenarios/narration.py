@@ -34,6 +34,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.progress_bar import ProgressBar
 from rich.text import Text
 
 HEARTBEAT_S = 5.0  # plain lines: the longest quiet while something is open
@@ -315,12 +316,21 @@ class DetailColumn(ProgressColumn):
 
 
 class PartlessBarColumn(BarColumn):
-    """A bar for loads and waits (pulsing when their end is unknown), none for a lesson or part."""
+    """A bar for loads (sent of total) and waits (elapsed of expected), pulsing when their
+    end is unknown; none for a lesson or a part."""
 
-    def render(self, task: Task) -> Text:
-        if task.fields["activity"].kind in ("lesson", "part"):
+    def __init__(self, clock: Callable[[], float], bar_width: int = 30) -> None:
+        super().__init__(bar_width=bar_width)
+        self.clock = clock
+
+    def render(self, task: Task) -> ProgressBar | Text:
+        activity: Activity = task.fields["activity"]
+        if activity.kind in ("lesson", "part"):
             return Text("")
-        return super().render(task)  # type: ignore[return-value]
+        if activity.kind == "wait" and activity.expected_s:
+            elapsed = min(activity.elapsed_s(self.clock()), activity.expected_s)
+            return ProgressBar(total=activity.expected_s, completed=elapsed, width=self.bar_width)
+        return super().render(task)
 
 
 # How the live display starts each kind of line (rich markup; a bold one is closed after).
@@ -337,7 +347,7 @@ class Live(Narrator):
         super().__init__(clock)
         self.console = console
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), PartlessBarColumn(bar_width=30),
+            SpinnerColumn(), TextColumn("{task.description}"), PartlessBarColumn(clock),
             DetailColumn(clock), console=console, redirect_stdout=False, transient=True,
         )  # fmt: skip
         self.progress.start()
