@@ -63,7 +63,7 @@ class Activity:
     def timing(self, now: float) -> str:
         """'12 s of ~30 s', or '12 s' when nothing was expected."""
         elapsed = f"{self.elapsed_s(now):.0f} s"
-        return f"{elapsed} of ~{self.expected_s:.0f} s" if self.expected_s else elapsed
+        return f"{elapsed} of ~{seconds(self.expected_s)}" if self.expected_s else elapsed
 
     def counts(self, now: float) -> str:
         """A load's '800/2000 sent, 790 answered, 0 failed, 190/s'."""
@@ -79,6 +79,11 @@ class Activity:
         if self.kind == "part":
             return f"in part {self.label}: {self.timing(now)}"
         return f"running {self.label}: {self.timing(now)}"
+
+
+def seconds(value: float) -> str:
+    """'12 s', or '0.4 s' below 10 s, where a whole number would say 0."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
 class LoadHandle:
@@ -157,7 +162,7 @@ class Narrator:
     @contextmanager
     def waiting(self, what: str, expected_s: float | None = None) -> Iterator[None]:
         activity = self._opened("wait", what, expected_s)
-        expected = f" (~{expected_s:.0f} s)" if expected_s else ""
+        expected = f" (~{seconds(expected_s)})" if expected_s else ""
         self.line("wait", f"{what}{expected}", part=activity.part)
         try:
             yield
@@ -171,7 +176,7 @@ class Narrator:
              total: int | None = None) -> Iterator[LoadHandle]:  # fmt: skip
         activity = self._opened("load", name, expected_s, total)
         planned = f"{total} " if total else ""
-        expected = f" over ~{expected_s:.0f} s" if expected_s else ""
+        expected = f" over ~{seconds(expected_s)}" if expected_s else ""
         self.line("load", f"{name}: {planned}to send{expected}", part=activity.part)
         try:
             yield LoadHandle(self, activity)
@@ -212,12 +217,9 @@ class Narrator:
     # Bookkeeping -----------------------------------------------------------------------
 
     def current_part(self) -> str | None:
-        """The caller's part; in a thread of its own, the only part open, if one is."""
-        if (part := _PART.get()) is not None:
-            return part
-        with self.lock:
-            parts = [a.label for a in self.open if a.kind == "part"]
-        return parts[0] if len(parts) == 1 else None
+        """The caller's part: set by part(), inherited by asyncio tasks and to_thread, not
+        by a threading.Thread (its lines name no part rather than perhaps the wrong one)."""
+        return _PART.get()
 
     def _opened(self, kind: str, label: str, expected_s: float | None,
                 total: int | None = None) -> Activity:  # fmt: skip

@@ -54,7 +54,8 @@ def tell_change(samples: list[dict[str, Any]], killed: float | None) -> None:
     now = samples[-1]
     if before is None or now["leader"] != before["leader"]:
         after = f", {now['t'] - killed:.1f} s after the kill" if killed is not None else ""
-        narration.seen(f"{QUORUM}: led by {now['leader']}{after}")
+        leader = f"led by {now['leader']}" if now["leader"] else "no leader"
+        narration.seen(f"{QUORUM}: {leader}{after}")
     if before is None or sorted(now["online"]) != sorted(before["online"]):
         narration.seen(f"{QUORUM}: {len(now['online'])} of 3 members online")
 
