@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from comms_sandbox.health import SandboxNotUpError
 from comms_sandbox.protos import StubsNotReadyError
-from scenarios import lessons, reports
+from scenarios import lessons, narration, reports
 from scenarios.result import run_once
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
@@ -37,16 +37,22 @@ def list_scenarios() -> None:
 def run(
     name: str = typer.Argument(..., help="A scenario name from `list`."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    quiet: bool = typer.Option(False, "--quiet", help="No narration on stderr while it runs."),
 ) -> None:
     """Run one scenario against the running sandbox; exit 1 when a check failed.
 
     A check the run could not judge (not shown, with its reason) is printed
-    and recorded in the JSON's `not_shown`, and fails nothing.
+    and recorded in the JSON's `not_shown`, and fails nothing. While it runs,
+    it narrates on stderr what it does (`--quiet`: not).
     """
-    module = lesson_or_exit(name).module
+    lesson = lesson_or_exit(name)
+    module = lesson.module
     started = time.time()
     try:
-        result = run_once(name, module.run)
+        # What it does, live, on stderr (a terminal) or as lines (a log); stopped before
+        # the tables or the JSON are printed.
+        with narration.use(narration.choose(quiet)):
+            result = run_once(name, module.run, about=lesson.summary)
     except SandboxNotUpError as exc:
         console.print(f"[bold red]Cannot run {name}:[/] {exc}")
         raise typer.Exit(3) from exc

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from comms_sandbox import config
+from scenarios import narration
 from scenarios.result import percentiles_ms
 
 
@@ -97,6 +98,7 @@ def burst(
     alongside: Alongside | None = None,
     rate_per_s: float | None = None,
     timeout_s: float = 15,
+    name: str | None = None,
 ) -> Burst:
     """Send `calls` in order, at most `concurrency` in flight, on kept-alive connections.
 
@@ -105,13 +107,26 @@ def burst(
 
     `alongside`, if given, runs concurrently with the burst (for example to
     kill a replica once N calls are done) and is awaited before returning.
+
+    Narrated as a load named `name` (default: what it calls): sent, answered
+    (a status below 400) and failed, against the seconds the pacing implies.
     """
-    return asyncio.run(
-        _burst(
-            base_url, calls, concurrency,
-            alongside=alongside, rate_per_s=rate_per_s, timeout_s=timeout_s,
-        )
-    )  # fmt: skip
+    expected_s = len(calls) / rate_per_s if rate_per_s else None
+    with narration.load(name or described(calls), expected_s, total=len(calls)) as counts:
+        return asyncio.run(
+            _burst(
+                base_url, calls, concurrency,
+                alongside=alongside, rate_per_s=rate_per_s, timeout_s=timeout_s, counts=counts,
+            )
+        )  # fmt: skip
+
+
+def described(calls: Sequence[Call]) -> str:
+    """A burst's name for the narration: its calls' method and path, or how many kinds."""
+    kinds = sorted({f"{call.method} {call.path}" for call in calls})
+    if not kinds:
+        return "no calls"
+    return kinds[0] if len(kinds) == 1 else f"{kinds[0]} and {len(kinds) - 1} more"
 
 
 async def _burst(
@@ -122,6 +137,7 @@ async def _burst(
     alongside: Alongside | None,
     rate_per_s: float | None,
     timeout_s: float,
+    counts: narration.LoadHandle,
 ) -> Burst:
     progress = Progress()
     queue = list(reversed(list(enumerate(calls))))  # popped from the end: calls start in order
@@ -136,8 +152,11 @@ async def _burst(
                 index, call = queue.pop()
                 if rate_per_s:
                     await asyncio.sleep(index / rate_per_s - progress.elapsed_s())
-                results.append(await _send(client, index, call, progress.started))
+                counts.advance(sent=1)
+                exchange = await _send(client, index, call, progress.started)
+                results.append(exchange)
                 progress.done += 1
+                counts.advance(answered=int(exchange.ok), failed=int(not exchange.ok))
 
         side = asyncio.create_task(alongside(progress)) if alongside else None
         await asyncio.gather(*(worker() for _ in range(concurrency)))

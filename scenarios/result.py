@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from scenarios import narration
+
 
 class NotShown(str):
     """A check the run could not judge, and why: it neither holds nor fails.
@@ -78,19 +80,51 @@ class ScenarioResult:
 SHARED_RESULTS = "SANDBOX_SHARED_RESULTS"
 
 
-def run_once(name: str, run: Callable[[], ScenarioResult]) -> ScenarioResult:
+def run_once(name: str, run: Callable[[], ScenarioResult], about: str = "") -> ScenarioResult:
     """run(), or, in a test session, the result of this session's earlier run of `name`.
 
     Always as JSON reads it back, so a reused result and a fresh one look the same.
+    Narrated (scenarios/narration.py): the lesson announced with `about`, then
+    every verdict a part or from_parts has not told yet, and the run's ok.
     """
     folder = os.environ.get(SHARED_RESULTS)
     saved = Path(folder) / f"{name}.json" if folder else None
-    if saved is not None and saved.exists():
-        return ScenarioResult(**json.loads(saved.read_text()))
-    data = json.loads(json.dumps(run().to_json()))
-    if saved is not None:
-        saved.write_text(json.dumps(data))
-    return ScenarioResult(**data)
+    with narration.lesson(name, about):
+        if saved is not None and saved.exists():
+            narration.step(f"reusing this test session's run of {name}")
+            result = ScenarioResult(**json.loads(saved.read_text()))
+        else:
+            data = json.loads(json.dumps(run().to_json()))
+            if saved is not None:
+                saved.write_text(json.dumps(data))
+            result = ScenarioResult(**data)
+        narrate_checks(result.metrics.get("checks") or {})
+        narration.seen(f"{name}: ok {result.ok}")
+    return result
+
+
+def run_part(name: str, part: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One part of a lesson, narrated: announced as it starts, its checks told as it ends.
+
+    The checks are told by the names from_parts gives them ("<part>: <check>").
+    """
+    with narration.part(name):
+        measured = part()
+    narrate_checks({f"{name}: {check}": holds
+                    for check, holds in (measured.get("holds") or {}).items()})  # fmt: skip
+    return measured
+
+
+def run_parts(parts: Mapping[str, Callable[[], dict[str, Any]]]) -> dict[str, Any]:
+    """Every part in order, each narrated (run_part): what a lesson's run() hands from_parts."""
+    return {name: run_part(name, part) for name, part in parts.items()}
+
+
+def narrate_checks(checks: Mapping[str, Check]) -> None:
+    """Each check's verdict (holds, fails, not shown and why), told as it is decided."""
+    for check, holds in checks.items():
+        told = outcome(holds)
+        narration.verdict(check, told, str(holds) if told == "not shown" else "")
 
 
 def from_parts(
@@ -109,6 +143,7 @@ def from_parts(
     checks = {f"{part}: {check}": holds
               for part in parts for check, holds in results[part]["holds"].items()}  # fmt: skip
     checks.update(more or {})
+    narrate_checks(checks)  # those no part told as it ended
     return ScenarioResult(scenario, all_hold(checks), {**results, "checks": checks})
 
 

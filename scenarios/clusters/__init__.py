@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from comms_sandbox import clusters
+from scenarios import narration
 from scenarios.clusters import (
     cost,
     kafka_failover,
@@ -41,7 +42,7 @@ from scenarios.clusters import (
     rabbitmq_failover,
 )
 from scenarios.clusters.render import render
-from scenarios.result import ScenarioResult, from_parts
+from scenarios.result import ScenarioResult, from_parts, run_part
 
 NAME = "clusters"
 ORDER = 62  # place in the syllabus: after publish-subscribe compared
@@ -74,7 +75,9 @@ def where() -> list[tuple[str, str]]:
 
 
 def run() -> ScenarioResult:
-    clusters.heal(NAME)
+    with narration.waiting("every node running, connected and healthy", expected_s=2):
+        clusters.heal(NAME)
+    narration.step("Kafka's parts and RabbitMQ's run side by side, each on its own nodes")
     results: dict[str, Any] = {}
     failures: list[BaseException] = []
     threads = [threading.Thread(target=_run_parts, args=(group, nodes, results, failures))
@@ -94,10 +97,11 @@ def _run_parts(names: tuple[str, ...], nodes: tuple[str, ...], results: dict[str
     for name in names:
         started = time.monotonic()
         try:
-            results[name] = PARTS[name]()
+            results[name] = run_part(name, PARTS[name])
             results[name]["seconds"] = round(time.monotonic() - started, 1)
         except BaseException as error:
             failures.append(error)
             raise
         finally:
-            clusters.heal(NAME, nodes)  # a part that failed half-way leaves no node down
+            with narration.waiting(f"{', '.join(nodes)} running and healthy", expected_s=2):
+                clusters.heal(NAME, nodes)  # a part that failed half-way leaves no node down

@@ -20,6 +20,7 @@ import pika
 
 from comms_sandbox import clusters
 from order_events.rabbit import close_quietly, connect
+from scenarios import narration
 from scenarios.clusters import kafka_stream, rabbitmq_stream
 from scenarios.result import percentiles_ms
 
@@ -40,19 +41,23 @@ RABBIT = {  # label -> (queue, arguments)
 RABBIT_NODE = clusters.RABBITMQ_NODES["rabbitmq-1"]
 
 
-async def kafka_round(topic: str, acks: str) -> list[float]:
+async def kafka_round(topic: str, acks: str, name: str = "") -> list[float]:
     """Each record's seconds from send() to its ack."""
     window = asyncio.Semaphore(WINDOW)
     latencies: list[float] = []
 
-    async def one(client: Any) -> None:
-        async with window:
-            sent = time.perf_counter()
-            await (await client.send(topic, PAYLOAD))
-            latencies.append(time.perf_counter() - sent)
+    with narration.load(f"Kafka {name or topic}", total=RECORDS) as counts:
 
-    async with kafka_stream.producer(acks, linger_ms=1) as client:
-        await asyncio.gather(*(one(client) for _ in range(RECORDS)))
+        async def one(client: Any) -> None:
+            async with window:
+                sent = time.perf_counter()
+                counts.advance(sent=1)
+                await (await client.send(topic, PAYLOAD))
+                latencies.append(time.perf_counter() - sent)
+                counts.advance(answered=1)
+
+        async with kafka_stream.producer(acks, linger_ms=1) as client:
+            await asyncio.gather(*(one(client) for _ in range(RECORDS)))
     return latencies
 
 
@@ -66,21 +71,30 @@ async def kafka_costs() -> dict[str, Any]:
         await admin.close()
     samples: dict[str, list[float]] = {label: [] for label in KAFKA}
     elapsed = dict.fromkeys(KAFKA, 0.0)
-    for _ in range(ROUNDS):
+    for n in range(ROUNDS):
         for label, (topic, _, acks) in KAFKA.items():
             started = time.perf_counter()
-            samples[label] += await kafka_round(topic, acks)
+            samples[label] += await kafka_round(topic, acks, f"{label}, round {n + 1}")
             elapsed[label] += time.perf_counter() - started
-    return {label: summary(samples[label], elapsed[label]) for label in KAFKA}
+    return told({label: summary(samples[label], elapsed[label]) for label in KAFKA})
 
 
-def rabbit_round(channel: Any, queue: str) -> list[float]:
+def told(costs: dict[str, Any]) -> dict[str, Any]:
+    """Narrate each configuration's rate and p99, as they are known."""
+    for label, cost in costs.items():
+        narration.seen(f"{label}: {cost['per_s']}/s, p99 {cost['p99_ms']} ms")
+    return costs
+
+
+def rabbit_round(channel: Any, queue: str, name: str = "") -> list[float]:
     latencies = []
     properties = pika.BasicProperties(delivery_mode=2)
-    for _ in range(MESSAGES):
-        sent = time.perf_counter()
-        channel.basic_publish("", queue, PAYLOAD, properties, mandatory=True)
-        latencies.append(time.perf_counter() - sent)
+    with narration.load(f"RabbitMQ {name or queue}", total=MESSAGES) as counts:
+        for _ in range(MESSAGES):
+            sent = time.perf_counter()
+            channel.basic_publish("", queue, PAYLOAD, properties, mandatory=True)
+            latencies.append(time.perf_counter() - sent)
+            counts.advance(sent=1, answered=1)
     return latencies
 
 
@@ -94,16 +108,16 @@ def rabbit_costs() -> dict[str, Any]:
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        for _ in range(ROUNDS):
+        for n in range(ROUNDS):
             for label, (queue, _) in RABBIT.items():
                 started = time.perf_counter()
-                samples[label] += rabbit_round(channel, queue)
+                samples[label] += rabbit_round(channel, queue, f"{label}, round {n + 1}")
                 elapsed[label] += time.perf_counter() - started
         for queue, _ in RABBIT.values():
             channel.queue_purge(queue)
     finally:
         close_quietly(connection)
-    return {label: summary(samples[label], elapsed[label]) for label in RABBIT}
+    return told({label: summary(samples[label], elapsed[label]) for label in RABBIT})
 
 
 def summary(latencies: list[float], elapsed_s: float) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from comms_sandbox import clusters, docker
+from scenarios import narration
 from scenarios.clusters import kafka_stream
 from scenarios.clusters.kafka_stream import Stream
 
@@ -33,8 +34,13 @@ SAMPLE_S = 0.25
 
 
 async def watch(admin: AIOKafkaAdminClient, topic: str, started: float,
-                samples: list[dict[str, Any]], stop: asyncio.Event) -> None:  # fmt: skip
-    """Partition 0's leader and ISR, every SAMPLE_S, until told to stop."""
+                samples: list[dict[str, Any]], stop: asyncio.Event, *,
+                events: dict[str, Any] | None = None, moment: str = "killed") -> None:  # fmt: skip
+    """Partition 0's leader and ISR, every SAMPLE_S, until told to stop.
+
+    Each change is narrated as it is seen; a new leader with the seconds since
+    events[moment] (the kill, the cut), once that happened.
+    """
     while not stop.is_set():
         t = round(time.monotonic() - started, 2)
         try:
@@ -42,37 +48,58 @@ async def watch(admin: AIOKafkaAdminClient, topic: str, started: float,
             samples.append({"t": t, "leader": state.leader, "isr": list(state.isr)})
         except clusters.KAFKA_UNANSWERED as error:  # the broker asked may be the one just killed
             samples.append({"t": t, "error": type(error).__name__})
+        tell_change(samples, (events or {}).get(moment), moment)
         await asyncio.sleep(SAMPLE_S)
+
+
+def tell_change(samples: list[dict[str, Any]], since: float | None, moment: str) -> None:
+    """Narrate what the last sample changed: partition 0's leader, its in-sync set."""
+    before = next((s for s in reversed(samples[:-1]) if "leader" in s), None)
+    now = samples[-1]
+    if "leader" not in now:
+        return
+    if before is None or now["leader"] != before["leader"]:
+        leader = "no leader" if now["leader"] == -1 else f"leader {now['leader']}"
+        after = f", {now['t'] - since:.1f} s after it was {moment}" if since is not None else ""
+        narration.seen(f"partition 0: {leader}{after}")
+    if before is None or now["isr"] != before["isr"]:
+        narration.seen(f"partition 0: in sync {now['isr']}")
 
 
 async def kill_and_restart(node: clusters.Node, started: float, events: dict[str, float]) -> None:
     await asyncio.sleep(KILL_AT_S)
     # Timed from the moment the kill is sent: Docker's own latency counts against the cluster.
     events["killed"] = round(time.monotonic() - started, 2)
+    narration.step(f"SIGKILL to {node.service}, leader of partition 0")
     await asyncio.to_thread(docker.kill, node.container)
     await asyncio.sleep(DOWN_S)
     events["restarted"] = round(time.monotonic() - started, 2)
+    narration.step(f"{node.service} started again, {DOWN_S:.0f} s after the kill")
     await asyncio.to_thread(docker.start, node.container)
 
 
 async def wait_in_sync(samples: list[dict[str, Any]], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if samples and len(samples[-1].get("isr", ())) == 3:
-            return
-        await asyncio.sleep(SAMPLE_S)
+    # About 20 s seen: the restarted node catches up, then the leader adds it back.
+    with narration.waiting("partition 0 in sync on all 3 nodes again", expected_s=20):
+        while time.monotonic() < deadline:
+            if samples and len(samples[-1].get("isr", ())) == 3:
+                return
+            await asyncio.sleep(SAMPLE_S)
 
 
 async def run_async() -> dict[str, Any]:
     admin = await clusters.admin_client()
     try:
         for topic in TOPICS.values():
+            narration.step(f"topic {topic}: 3 replicas, partition 0 led by node {VICTIM}")
             await clusters.recreate_topic(admin, topic, ASSIGNMENT)
         samples: list[dict[str, Any]] = []
         events: dict[str, float] = {}
         stop = asyncio.Event()
         started = time.monotonic()
-        watcher = asyncio.create_task(watch(admin, TOPICS["all"], started, samples, stop))
+        watcher = asyncio.create_task(watch(admin, TOPICS["all"], started, samples, stop,
+                                             events=events))  # fmt: skip
         streams = {acks: Stream(acks) for acks in TOPICS}
         await asyncio.gather(
             *(kafka_stream.produce(TOPICS[acks], streams[acks], RECORDS, RATE, started)
@@ -90,7 +117,16 @@ async def run_async() -> dict[str, Any]:
                for acks in TOPICS}  # fmt: skip
     for acks, stream in streams.items():
         checked[acks]["partition_0_stalled_s"] = kafka_stream.stalls(stream, 0)
+        narration.seen(read_back(f"acks={acks}", checked[acks]))
     return measured(checked, samples, events, streams)
+
+
+def read_back(name: str, checked: dict[str, Any]) -> str:
+    """What the read-back found, in a line: acknowledged, lost, out of order, stalled."""
+    stalled = checked.get("partition_0_stalled_s")
+    return (f"{name}: {checked['acknowledged']} acknowledged, {checked['lost']} lost, "
+            f"{checked['out_of_order']} out of order"
+            + (f", partition 0 stalled {stalled} s" if stalled is not None else ""))  # fmt: skip
 
 
 def measured(checked: dict[str, Any], samples: list[dict[str, Any]], events: dict[str, float],

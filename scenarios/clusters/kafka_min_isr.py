@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any
 
 from comms_sandbox import clusters, docker
+from scenarios import narration
 from scenarios.clusters import kafka_stream
 from scenarios.clusters.kafka_stream import Stream
 
@@ -49,15 +50,17 @@ async def wait_for_isr(topic: str, want: list[int], unanswered: Counter[str],
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     isr: list[int] = []
-    while loop.time() < deadline:
-        try:
-            isr = await isr_now(topic)
-        except clusters.KAFKA_UNANSWERED as error:  # a node may be starting or stopping
-            unanswered[type(error).__name__] += 1
-            isr = []
-        if isr == want:
-            break
-        await asyncio.sleep(0.25)
+    with narration.waiting(f"the in-sync set to be {want}", expected_s=5):
+        while loop.time() < deadline:
+            try:
+                isr = await isr_now(topic)
+            except clusters.KAFKA_UNANSWERED as error:  # a node may be starting or stopping
+                unanswered[type(error).__name__] += 1
+                isr = []
+            if isr == want:
+                break
+            await asyncio.sleep(0.25)
+    narration.seen(f"in sync: {isr}")
     return isr
 
 
@@ -78,6 +81,7 @@ async def run_async() -> dict[str, Any]:
     written = [await write("a", "all", BEFORE)]
     steps.append({"step": "3 nodes up", "isr": await isr_now(TOPIC), **written[0].summary()})
     for node in STOPPED:
+        narration.step(f"SIGTERM to kafka-{node}: a clean shutdown")
         await asyncio.to_thread(docker.stop, clusters.kafka_node(node).container)
         isr = await wait_for_isr(
             TOPIC, sorted(n for n in (LEADER, *STOPPED) if n > node), unanswered
@@ -85,13 +89,22 @@ async def run_async() -> dict[str, Any]:
         if node != STOPPED[-1]:
             written.append(await write("b", "all", PER_STEP))
             steps.append({"step": f"node {node} stopped", "isr": isr, **written[-1].summary()})
+    narration.step(f"acks=all with the leader alone in sync: {PER_STEP} records, "
+                   "each refused or not within 3 s")  # fmt: skip
     refused = await write("c", "all", PER_STEP, idempotent=False,
                           request_timeout_ms=REFUSED_AFTER_MS)  # fmt: skip
+    errors = ", ".join(sorted(set(refused.failed.values()))) or "no error"
+    narration.seen(f"acks=all: {len(refused.acked)} acknowledged, "
+                   f"{len(refused.failed)} refused ({errors})")  # fmt: skip
     steps.append({"step": "nodes 1 and 2 stopped", "isr": isr, **refused.summary()})
+    narration.step(f"acks=1 with the leader alone: {PER_STEP} records")
     one_copy = await write("d", "1", PER_STEP)
+    narration.seen(f"acks=1: {len(one_copy.acked)} acknowledged with one copy")
     steps.append({"step": "nodes 1 and 2 stopped", "isr": isr, **one_copy.summary()})
     read = await kafka_stream.read_all(TOPIC, 1)
+    narration.seen(f"a consumer read {len(read)} records with one node up")
     for node in STOPPED:
+        narration.step(f"kafka-{node} started again")
         await asyncio.to_thread(docker.start, clusters.kafka_node(node).container)
     back = await wait_for_isr(TOPIC, [1, 2, 3], unanswered, 60)
     read_after = await kafka_stream.read_all(TOPIC, 1)

@@ -13,6 +13,7 @@ import itertools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from comms_sandbox.clusters import kafka_bootstrap
+from scenarios import narration
 
 KEYS = 12
 BLOCKED_FOR_S = 60.0
@@ -63,20 +65,31 @@ def producer(acks: str, **options: Any) -> AIOKafkaProducer:
 
 async def produce(topic: str, stream: Stream, records: int, rate: float, started: float,
                   **options: Any) -> Stream:  # fmt: skip
-    """records keyed records at about rate per second; waits for every answer."""
+    """records keyed records at about rate per second; waits for every answer.
+
+    Narrated as a load: sent, acknowledged (answered) and failed, as they happen.
+    """
     seq: defaultdict[int, int] = defaultdict(int)
     pending = []
-    async with producer(stream.acks, **options) as client:
-        for n in range(records):
-            key = n % KEYS
-            value = f"{stream.label}k{key}:{seq[key]}"
-            seq[key] += 1
-            future = await _send(client, topic, value, f"k{key}", stream)
-            if future is not None:
-                pending.append(asyncio.ensure_future(_answer(future, value, stream, started)))
-            stream.sent += 1
-            await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
-        await asyncio.gather(*pending)
+    name = f"{topic} (acks={stream.acks})"
+    with narration.load(name, records / rate, total=records) as counts:
+
+        def told() -> None:
+            counts.update(sent=stream.sent, answered=len(stream.acked), failed=len(stream.failed))
+
+        async with producer(stream.acks, **options) as client:
+            for n in range(records):
+                key = n % KEYS
+                value = f"{stream.label}k{key}:{seq[key]}"
+                seq[key] += 1
+                future = await _send(client, topic, value, f"k{key}", stream)
+                if future is not None:
+                    answer = _answer(future, value, stream, started, told)
+                    pending.append(asyncio.ensure_future(answer))
+                stream.sent += 1
+                told()
+                await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
+            await asyncio.gather(*pending)
     return stream
 
 
@@ -100,16 +113,23 @@ async def _send(client: AIOKafkaProducer, topic: str, value: str, key: str,
                 return None
 
 
-async def _answer(future: asyncio.Future, value: str, stream: Stream, started: float) -> None:
+async def _answer(future: asyncio.Future, value: str, stream: Stream, started: float,
+                  told: Callable[[], None]) -> None:  # fmt: skip
     try:
         metadata = await future
         stream.acked[value] = (round(time.monotonic() - started, 3), metadata.partition)
     except KafkaError as error:
         stream.failed[value] = type(error).__name__
+    told()
 
 
 async def read_all(topic: str, partitions: int, timeout_s: float = 20) -> list[str]:
     """Every record the partitions' leaders serve, from the start to their end now."""
+    with narration.waiting(f"{topic} read back from the start", expected_s=2):
+        return await _read_all(topic, partitions, timeout_s)
+
+
+async def _read_all(topic: str, partitions: int, timeout_s: float) -> list[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap(), enable_auto_commit=False,
                                 isolation_level="read_uncommitted")  # fmt: skip
     await consumer.start()

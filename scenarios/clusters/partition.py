@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from comms_sandbox import clusters, docker
+from scenarios import narration
 from scenarios.clusters import kafka_failover, kafka_stream, rabbitmq_stream
 from scenarios.clusters.kafka_stream import Stream
 from scenarios.clusters.rabbitmq_stream import Traffic
@@ -58,14 +59,17 @@ def cut_and_rejoin(node: clusters.Node, started: float, events: dict[str, Any],
     time.sleep(CUT_AT_S)
     events["cut"] = round(time.monotonic() - started, 2)
     events["cut_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    narration.step(f"{node.service} cut off the cluster network for {cut_for_s:.0f} s")
     clusters.cut_off(node)
     rejoin_at = started + CUT_AT_S + cut_for_s
-    while time.monotonic() < rejoin_at - 1:
-        if observe is not None:
-            observe(events, round(time.monotonic() - started - events["cut"], 1))
-        time.sleep(1.0)
-    time.sleep(max(0.0, rejoin_at - time.monotonic()))
+    with narration.waiting(f"{node.service} back on the network", expected_s=cut_for_s):
+        while time.monotonic() < rejoin_at - 1:
+            if observe is not None:
+                observe(events, round(time.monotonic() - started - events["cut"], 1))
+            time.sleep(1.0)
+        time.sleep(max(0.0, rejoin_at - time.monotonic()))
     events["rejoined"] = round(time.monotonic() - started, 2)
+    narration.step(f"{node.service} reconnected to the cluster network")
     clusters.reconnect(node)
 
 
@@ -81,8 +85,13 @@ def accepts_clients(node: clusters.Node) -> bool:
 def observe_rabbit(events: dict[str, Any], since_cut_s: float) -> None:
     """Once a second while cut: the majority's view, and whether the cut-off node paused."""
     try:
-        events["majority_sees_running"] = clusters.running_nodes(RABBIT_PUBLISHER)
+        running = clusters.running_nodes(RABBIT_PUBLISHER)
+        if running != events.get("majority_sees_running"):
+            narration.seen(f"the majority sees running: {', '.join(running)}")
+        events["majority_sees_running"] = running
         leader = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
+        if leader != events.get("leader_during_cut"):
+            narration.seen(f"{RABBIT_QUEUE}: led by {leader}, {since_cut_s:.0f} s after the cut")
         events.setdefault("leader_during_cut", leader)
         if leader != events["leader_during_cut"] or leader == CUT_RABBIT.rabbit_name:
             events["leader_during_cut"] = leader
@@ -93,8 +102,11 @@ def observe_rabbit(events: dict[str, Any], since_cut_s: float) -> None:
         CUT_RABBIT.container, since=events["cut_at_utc"]
     ):
         events["minority_after_s"] = since_cut_s
+        narration.seen(f"{CUT_RABBIT.service} found itself in the minority after "
+                       f"{since_cut_s:.0f} s: it pauses (pause_minority)")  # fmt: skip
     if "stopped_accepting_after_s" not in events and not accepts_clients(CUT_RABBIT):
         events["stopped_accepting_after_s"] = since_cut_s
+        narration.seen(f"{CUT_RABBIT.service} stopped accepting clients")
 
 
 def run_kafka() -> dict[str, Any]:
@@ -111,8 +123,9 @@ async def kafka_side() -> dict[str, Any]:
         events: dict[str, Any] = {}
         stop = asyncio.Event()
         started = time.monotonic()
-        watcher = asyncio.create_task(kafka_failover.watch(admin, KAFKA_TOPIC, started, samples,
-                                                           stop))  # fmt: skip
+        watching = kafka_failover.watch(admin, KAFKA_TOPIC, started, samples, stop,
+                                        events=events, moment="cut")  # fmt: skip
+        watcher = asyncio.create_task(watching)
         stream = Stream("all")
         await asyncio.gather(
             kafka_stream.produce(KAFKA_TOPIC, stream, KAFKA_RECORDS, KAFKA_RATE, started,
@@ -125,6 +138,7 @@ async def kafka_side() -> dict[str, Any]:
     finally:
         await admin.close()
     checked = kafka_stream.check(stream, await kafka_stream.read_all(KAFKA_TOPIC, 1))
+    narration.seen(kafka_failover.read_back("acks=all", checked))
     return {"node": CUT_KAFKA.service, "events": events, "stream": checked,
             "leaderless_s": kafka_failover.leaderless_s(samples, events["cut"], 2),
             "isr_during_cut": isr_during_cut(samples, events),
@@ -144,9 +158,11 @@ def run_rabbitmq() -> dict[str, Any]:
 
 
 def rabbit_side() -> dict[str, Any]:
-    clusters.wait_for_rabbitmq_cluster()
+    with narration.waiting("the RabbitMQ cluster: 3 nodes running", expected_s=1):
+        clusters.wait_for_rabbitmq_cluster()
     rabbitmq_stream.declare(CUT_RABBIT, RABBIT_QUEUE, rabbitmq_stream.QUORUM_ARGUMENTS)
     leader_before = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
+    narration.seen(f"{RABBIT_QUEUE}: led by {leader_before}")
     traffic, events = Traffic(), {}
     done = threading.Event()
     threads = [
@@ -160,10 +176,14 @@ def rabbit_side() -> dict[str, Any]:
         thread.start()
     rabbitmq_stream.publish(RABBIT_PUBLISHER, RABBIT_QUEUE, RABBIT_MESSAGES, RABBIT_RATE, traffic)
     threads[1].join()
-    clusters.wait_for_rabbitmq_cluster()
+    with narration.waiting(f"{CUT_RABBIT.service} to rejoin the RabbitMQ cluster", expected_s=5):
+        clusters.wait_for_rabbitmq_cluster()
     done.set()
     threads[0].join()
     state = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)
+    checked = traffic.check()
+    narration.seen(f"{checked['confirmed']} confirmed, {checked['delivered']} delivered, "
+                   f"{checked['lost']} lost; {len(state['online'])} of 3 online")  # fmt: skip
     return {"node": CUT_RABBIT.rabbit_name, "leader_before": leader_before, "events": events,
             "traffic": traffic.check(), "leader_after": state["leader"],
             "online_after": state["online"],

@@ -20,6 +20,7 @@ from pika.exceptions import AMQPChannelError, AMQPConnectionError
 
 from comms_sandbox import clusters, docker
 from order_events.rabbit import close_quietly, connect
+from scenarios import narration
 from scenarios.clusters import rabbitmq_stream
 from scenarios.clusters.rabbitmq_stream import Traffic
 
@@ -34,15 +35,29 @@ SAMPLE_S = 0.25
 BACK_ONLINE_S = 60.0
 
 
-def leader_samples(started: float, samples: list[dict[str, Any]], stop: threading.Event) -> None:
+def leader_samples(started: float, samples: list[dict[str, Any]], stop: threading.Event,
+                   events: dict[str, Any] | None = None) -> None:  # fmt: skip
     while not stop.is_set():
         t = round(time.monotonic() - started, 2)
         try:
             state = clusters.queue_state(PUBLISHER, QUORUM)
             samples.append({"t": t, "leader": state["leader"], "online": state["online"]})
+            tell_change(samples, (events or {}).get("killed"))
         except clusters.RABBITMQ_UNANSWERED as error:  # busy while the cluster reacts
             samples.append({"t": t, "error": type(error).__name__})
         stop.wait(SAMPLE_S)
+
+
+def tell_change(samples: list[dict[str, Any]], killed: float | None) -> None:
+    """Narrate what the last sample changed: the quorum queue's leader, its members online."""
+    before = next((s for s in reversed(samples[:-1]) if "leader" in s), None)
+    now = samples[-1]
+    if before is None or now["leader"] != before["leader"]:
+        after = f", {now['t'] - killed:.1f} s after the kill" if killed is not None else ""
+        leader = f"led by {now['leader']}" if now["leader"] else "no leader"
+        narration.seen(f"{QUORUM}: {leader}{after}")
+    if before is None or sorted(now["online"]) != sorted(before["online"]):
+        narration.seen(f"{QUORUM}: {len(now['online'])} of 3 members online")
 
 
 def classic_queue_answer(via: clusters.Node) -> str:
@@ -60,18 +75,26 @@ def classic_queue_answer(via: clusters.Node) -> str:
 def kill_and_restart(started: float, events: dict[str, Any]) -> None:
     time.sleep(KILL_AT_S)
     events["killed"] = round(time.monotonic() - started, 2)
+    narration.step(f"SIGKILL to {VICTIM.service}, the quorum queue's leader")
     docker.kill(VICTIM.container)
     events["classic_queue_while_down"] = classic_queue_answer(PUBLISHER)
+    narration.seen(f"classic queue on {VICTIM.service}: {events['classic_queue_while_down']}")
     time.sleep(max(0.0, events["killed"] + DOWN_S - (time.monotonic() - started)))
     events["restarted"] = round(time.monotonic() - started, 2)
+    narration.step(f"{VICTIM.service} started again")
     docker.start(VICTIM.container)
-    docker.wait_healthy(VICTIM.container, BACK_ONLINE_S)
+    with narration.waiting(f"{VICTIM.service} healthy", expected_s=10):
+        docker.wait_healthy(VICTIM.container, BACK_ONLINE_S)
     events["classic_queue_after_restart"] = classic_queue_answer(PUBLISHER)
+    narration.seen(f"classic queue after the restart: {events['classic_queue_after_restart']}")
 
 
 def prepare() -> str:
     """Fresh queues; the quorum queue's leader as the cluster reports it."""
-    clusters.wait_for_rabbitmq_cluster()
+    with narration.waiting("the RabbitMQ cluster: 3 nodes running", expected_s=1):
+        clusters.wait_for_rabbitmq_cluster()
+    narration.step(f"fresh quorum queue {QUORUM} (3 members) and classic queue {CLASSIC} "
+                   f"on {VICTIM.service}")  # fmt: skip
     rabbitmq_stream.declare(VICTIM, QUORUM, rabbitmq_stream.QUORUM_ARGUMENTS)
     rabbitmq_stream.declare(VICTIM, CLASSIC, {})
     rabbitmq_stream.publish(VICTIM, CLASSIC, 10, 1000.0, Traffic())
@@ -84,7 +107,7 @@ def run() -> dict[str, Any]:
     stop, done = threading.Event(), threading.Event()
     started = traffic.started
     threads = [
-        threading.Thread(target=leader_samples, args=(started, samples, stop)),
+        threading.Thread(target=leader_samples, args=(started, samples, stop, events)),
         threading.Thread(target=rabbitmq_stream.consume,
                          args=(CONSUMER, QUORUM, traffic, done)),
         threading.Thread(target=kill_and_restart, args=(started, events)),
@@ -98,13 +121,17 @@ def run() -> dict[str, Any]:
     stop.set()
     for thread in threads:
         thread.join()
+    checked = traffic.check()
+    narration.seen(f"{checked['confirmed']} confirmed, {checked['delivered']} delivered, "
+                   f"{checked['lost']} lost")  # fmt: skip
     return measured(leader_before, traffic, events, samples)
 
 
 def wait_all_online(samples: list[dict[str, Any]]) -> None:
     deadline = time.monotonic() + BACK_ONLINE_S
-    while time.monotonic() < deadline and len(samples[-1].get("online", ())) < 3:
-        time.sleep(SAMPLE_S)
+    with narration.waiting("all 3 members of the quorum queue online", expected_s=2):
+        while time.monotonic() < deadline and len(samples[-1].get("online", ())) < 3:
+            time.sleep(SAMPLE_S)
 
 
 def measured(leader_before: str, traffic: Traffic, events: dict[str, Any],

@@ -21,6 +21,7 @@ from pika.exceptions import AMQPChannelError, AMQPConnectionError
 
 from comms_sandbox import clusters
 from order_events.rabbit import close_quietly, connect
+from scenarios import narration
 
 # A killed node makes pika log every broken connection; the lesson reports results instead.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
@@ -74,20 +75,25 @@ def publish(node: clusters.Node, queue: str, count: int, rate: float, traffic: T
     goes on with the next message, as an application would: one failure early
     must not leave the run with nothing confirmed to check."""
     connection = None
+    load = narration.load(f"{queue} via {node.service}", count / rate, total=count)
     try:
-        for n in range(count):
-            message_id = f"m{n}"
-            try:
-                if connection is None or connection.is_closed:
-                    connection, channel = _confirming_channel(node)
-                properties = pika.BasicProperties(delivery_mode=2, message_id=message_id)
-                channel.basic_publish("", queue, message_id.encode(), properties, mandatory=True)
-                traffic.confirmed[message_id] = traffic.now()
-            except (AMQPChannelError, AMQPConnectionError) as error:
-                traffic.failed[message_id] = type(error).__name__
-                close_quietly(connection)
-                connection = None
-            time.sleep(max(0.0, (n + 1) / rate - traffic.now()))
+        with load as counts:
+            for n in range(count):
+                message_id = f"m{n}"
+                try:
+                    if connection is None or connection.is_closed:
+                        connection, channel = _confirming_channel(node)
+                    properties = pika.BasicProperties(delivery_mode=2, message_id=message_id)
+                    channel.basic_publish("", queue, message_id.encode(), properties,
+                                          mandatory=True)  # fmt: skip
+                    traffic.confirmed[message_id] = traffic.now()
+                except (AMQPChannelError, AMQPConnectionError) as error:
+                    traffic.failed[message_id] = type(error).__name__
+                    close_quietly(connection)
+                    connection = None
+                counts.update(sent=n + 1, answered=len(traffic.confirmed),
+                              failed=len(traffic.failed))  # fmt: skip
+                time.sleep(max(0.0, (n + 1) / rate - traffic.now()))
     finally:
         close_quietly(connection)
 

@@ -49,7 +49,7 @@ from comms_sandbox.health import require_lesson_service
 from comms_sandbox.ports import DATABASES, DATABASES_POOLER, DATABASES_REPLICA, HOST
 from scenarios.databases import db, indexes, isolation, limits, partitions, pooling, replica, shards
 from scenarios.databases.render import render
-from scenarios.result import ScenarioResult, from_parts
+from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "databases"
 ORDER = 78  # place in the syllabus: after idempotency-and-outbox (orders in PostgreSQL)
@@ -89,5 +89,5 @@ def run() -> ScenarioResult:
     require_lesson_service("The lesson's PostgreSQL", db.answers, NAME)
     require_lesson_service("Its replica", lambda: db.answers("replica"), NAME)
     require_lesson_service("Its pooler (PgBouncer)", pooling.pooler_answers, NAME)
-    results = {name: part() for name, part in PARTS.items()}
+    results = run_parts(PARTS)  # each part narrated as it starts, its checks as it ends
     return from_parts(NAME, results, PARTS)

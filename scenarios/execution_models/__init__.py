@@ -25,7 +25,7 @@ from comms_sandbox import config
 from comms_sandbox.health import require_lesson_service, require_proxy, url_answers
 from scenarios.execution_models import accept_queue, blocking, models, pooling
 from scenarios.execution_models.render import render
-from scenarios.result import ScenarioResult, from_parts
+from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "execution-models"
 ORDER = 15  # place in the syllabus: after request-response, before load balancing
@@ -63,4 +63,4 @@ def run() -> ScenarioResult:
     require_lesson_service(
         "exec-async", lambda: url_answers(f"{config.proxy_url()}/exec/async/fast"), NAME
     )
-    return from_parts(NAME, {name: part() for name, part in PARTS.items()}, PARTS)
+    return from_parts(NAME, run_parts(PARTS), PARTS)  # each part narrated as it runs

@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any
 
 from comms_sandbox import docker, kernel_counters
+from scenarios import narration
 
 BURST = 30
 TIMEOUT_S = 6
@@ -42,15 +43,20 @@ TARGETS = {
 def one_burst(service: str, port: int, backlog: int) -> dict[str, Any]:
     container = docker.containers(service)[0].name
     before = kernel_counters.in_container(container)
-    out = json.loads(docker.run_in(container, "python", "-m", "execution.burst", str(port),
-                                   str(BURST), str(TIMEOUT_S)))  # fmt: skip
+    with narration.waiting(f"{BURST} connections at once to {service}:{port} (backlog {backlog})",
+                           expected_s=TIMEOUT_S):  # fmt: skip
+        out = json.loads(docker.run_in(container, "python", "-m", "execution.burst", str(port),
+                                       str(BURST), str(TIMEOUT_S)))  # fmt: skip
     after = kernel_counters.in_container(container)
     results = out["results"]
+    outcomes = Counter(r["outcome"] for r in results)
+    narration.seen(f"backlog {backlog}: at most {out['max_waiting']} waiting to be accepted; "
+                   + ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items()))  # fmt: skip
     answers = [r["answer_ms"] for r in results if r["answer_ms"] is not None]
     return {
         "backlog": backlog,
         "max_waiting": out["max_waiting"],
-        "outcomes": dict(Counter(r["outcome"] for r in results)),
+        "outcomes": dict(outcomes),
         "connect_ms_max": max((r["connect_ms"] or 0 for r in results), default=0),
         "answers_after_a_retransmit": sum(ms >= RETRANSMITTED_MS for ms in answers),
         "last_answer_ms": max(answers, default=0),

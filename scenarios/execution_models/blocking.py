@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from comms_sandbox import wrk
+from scenarios import narration
 
 SECONDS = 3
 WAIT_MS = 100
@@ -39,12 +40,19 @@ URL = "http://exec-async:8000"
 
 
 def fast_during(slow_path: str) -> dict[str, Any]:
-    with ThreadPoolExecutor(1) as pool:
+    narration.step(f"{SLOW_CONNECTIONS} connections on {slow_path} ({WAIT_MS} ms each), "
+                   f"then /fast beside them")  # fmt: skip
+    with (
+        ThreadPoolExecutor(1) as pool,
+        narration.waiting(f"wrk on {slow_path} and /fast", expected_s=SECONDS + 2 * LEAD_S + 2),
+    ):
         slow = pool.submit(wrk.wrk, f"{URL}{slow_path}?ms={WAIT_MS}", seconds=SECONDS + 2 * LEAD_S,
                            connections=SLOW_CONNECTIONS, threads=1, cpus="0,1")  # fmt: skip
         time.sleep(LEAD_S)
         fast_load = wrk.wrk(f"{URL}/fast", seconds=SECONDS, connections=1, threads=1, cpus="0,1")
         slow_load = slow.result()
+    narration.seen(f"/fast beside {slow_path}: p50 {fast_load.p50_ms:.1f} ms, "
+                   f"{fast_load.requests_per_s:.0f} requests/s")  # fmt: skip
     return {
         "fast_p50_ms": round(fast_load.p50_ms, 2),
         "fast_p99_ms": round(fast_load.p99_ms, 2),

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from comms_sandbox import cgroups, docker, spare_cpu, wrk
+from scenarios import narration
 from scenarios.result import Check, NotShown, unless
 
 MODELS = ("async", "threads", "processes", "reuseport")
@@ -47,22 +48,30 @@ ROUNDS = 1  # CPU-bound runs per model; with more, the best counts (noise only s
 def measure(model: str, path: str) -> dict[str, Any]:
     container = docker.containers(f"exec-{model}")[0].name
     cpu_before = cgroups.cpu_seconds(container)
-    load = wrk.wrk(f"http://exec-{model}:{PORT}{path}", seconds=SECONDS, connections=CONNECTIONS,
-                   threads=1, cpus="0,1", headers=HEADERS)  # fmt: skip
+    # wrk's own SECONDS, and its container's start and stop around them.
+    with narration.waiting(f"wrk: {CONNECTIONS} connections on exec-{model} {path} for "
+                           f"{SECONDS} s", expected_s=SECONDS + 2):  # fmt: skip
+        load = wrk.wrk(f"http://exec-{model}:{PORT}{path}", seconds=SECONDS,
+                       connections=CONNECTIONS, threads=1, cpus="0,1", headers=HEADERS)  # fmt: skip
     # Over wrk's own duration: the model is idle while wrk's container starts and stops.
     cores = (cgroups.cpu_seconds(container) - cpu_before) / SECONDS
-    return {
+    measured = {
         "per_s": load.requests_per_s,
         "p99_ms": round(load.p99_ms, 1),
         "errors": load.errors,
         "cores": round(cores, 2),
         "memory_mib": cgroups.memory_mib(container),
     }
+    narration.seen(f"{model} {path}: {measured['per_s']:.0f} requests/s, p99 "
+                   f"{measured['p99_ms']} ms, {measured['cores']} cores, "
+                   f"{measured['memory_mib']} MiB, {measured['errors']} errors")  # fmt: skip
+    return measured
 
 
 def measure_cpu_bound(model: str, path: str) -> dict[str, Any]:
     """measure(), after a look at how many cores the rest of the machine leaves idle."""
     idle = spare_cpu.idle_cores(docker.containers(f"exec-{model}")[0].name)
+    narration.seen(f"{idle} cores idle on the machine before {model}'s CPU-bound run")
     return {**measure(model, path), "idle_cores_before": idle}
 
 
@@ -72,7 +81,8 @@ def best(model: str, path: str, rounds: int) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    wrk.build_image()
+    with narration.waiting("wrk's image (built once)"):
+        wrk.build_image()
     results = {"io": {model: measure(model, WORK["io"]) for model in MODELS},
                "cpu": {model: best(model, WORK["cpu"], ROUNDS) for model in MODELS}}  # fmt: skip
     return {"seconds": SECONDS, "connections": CONNECTIONS, "work": results,

@@ -38,7 +38,7 @@ from scenarios.http_versions import (
     zero_rtt,
 )
 from scenarios.http_versions.render import render
-from scenarios.result import ScenarioResult, from_parts
+from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "http-versions"
 ORDER = 35  # place in the syllabus: after TLS
@@ -73,4 +73,4 @@ def where() -> list[tuple[str, str]]:
 def run() -> ScenarioResult:
     require_proxy()
     require_lesson_service("the echo service", tcp_udp.echo_answers, NAME)
-    return from_parts(NAME, {name: part() for name, part in PARTS.items()}, PARTS)
+    return from_parts(NAME, run_parts(PARTS), PARTS)  # each part narrated as it runs

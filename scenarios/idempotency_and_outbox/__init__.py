@@ -36,7 +36,7 @@ from comms_sandbox.health import require_lesson_service, require_proxy
 from comms_sandbox.ports import ORDERS_TOXIPROXY
 from scenarios.idempotency_and_outbox import idempotency, outbox
 from scenarios.idempotency_and_outbox.render import render
-from scenarios.result import ScenarioResult, from_parts
+from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "idempotency-and-outbox"
 ORDER = 75  # place in the syllabus: after publish-subscribe and sidecars, before gRPC
@@ -95,5 +95,5 @@ def where() -> list[tuple[str, str]]:
 def run() -> ScenarioResult:
     require_proxy()
     require_lesson_service("The lesson's Toxiproxy", idempotency.answers, NAME)
-    results = {name: part() for name, part in PARTS.items()}
+    results = run_parts(PARTS)  # each part narrated as it starts, its checks as it ends
     return from_parts(NAME, results, PARTS)

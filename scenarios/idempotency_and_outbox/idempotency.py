@@ -35,6 +35,7 @@ import httpx
 
 from comms_sandbox import docker, toxiproxy
 from comms_sandbox.ports import HOST, ORDERS_CUT_API, ORDERS_TOXIPROXY
+from scenarios import narration
 
 from . import counting
 from .outbox import order_id_of
@@ -113,10 +114,15 @@ def stored_ids(customers: list[str]) -> set[str]:
 def retries_after_a_cut(with_key: bool, orders: int = ORDERS) -> dict[str, Any]:
     """`orders` orders, each first answer cut, each retried once; counted in PostgreSQL."""
     customers = counting.new_customers(orders)
+    keyed = "with an Idempotency-Key" if with_key else "without a key"
+    narration.step(f"{orders} orders {keyed}: each first answer cut after the commit, "
+                   "then retried once")  # fmt: skip
     with httpx.Client(base_url=cut_api_url(), timeout=10) as http:
         attempts = {c: cut_answer_then_retry(http, c, new_key() if with_key else None)
                     for c in customers}  # fmt: skip
     rows = rows_per_customer(customers)
+    narration.seen(f"{keyed}: {sum(rows.values())} rows in PostgreSQL for {orders} orders "
+                   f"meant once")  # fmt: skip
     flat = [a for tries in attempts.values() for a in tries]
     answered_ids = {a.order_id for a in flat if a.order_id}
     return {
@@ -138,12 +144,14 @@ def retries_after_a_cut(with_key: bool, orders: int = ORDERS) -> dict[str, Any]:
 def other_body(count: int = OTHER_BODIES) -> dict[str, Any]:
     """A key used for one order, then sent again with another amount: 422, nothing stored."""
     customers = counting.new_customers(count)
+    narration.step(f"{count} keys used once, then again with another amount")
     firsts, seconds = [], []
     with httpx.Client(base_url=cut_api_url(), timeout=10) as http:
         for customer in customers:
             key = new_key()
             firsts.append(attempt(http, order_body(customer), key))
             seconds.append(attempt(http, order_body(customer, amount_cents=2999), key))
+    narration.seen(f"the same key with another body: {_statuses(seconds)}")
     return {
         "keys": count,
         "first_answers": _statuses(firsts),
@@ -157,6 +165,8 @@ def while_in_flight(retries: int = IN_FLIGHT_RETRIES) -> dict[str, Any]:
     then the key once more after it answered."""
     customer = counting.new_customers(1)
     key, body = new_key(), order_body(customer[0])
+    narration.step(f"sandbox.orders locked; an order sent, then {retries} retries with its key "
+                   "while it waits")  # fmt: skip
     with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=cut_api_url(), timeout=10) as http:
         with OrdersLocked() as lock:
             first = pool.submit(attempt, http, body, key)
@@ -165,6 +175,8 @@ def while_in_flight(retries: int = IN_FLIGHT_RETRIES) -> dict[str, Any]:
             held_s = lock.held_s()
         first_attempt = first.result()
         after = attempt(http, body, key)
+    narration.seen(f"retries while in flight: {_statuses(during)}; the first: "
+                   f"{first_attempt.status}; after it: {after.status}")  # fmt: skip
     return {
         "first_seen_waiting": waiting,
         "lock_held_s": round(held_s, 3),

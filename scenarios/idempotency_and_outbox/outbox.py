@@ -35,6 +35,7 @@ import httpx
 
 from comms_sandbox import config, docker
 from comms_sandbox.compose import compose, let_proxy_follow
+from scenarios import narration
 from scenarios.result import NotShown
 
 from . import counting
@@ -110,19 +111,25 @@ class Load:
         return self.placed
 
     def _run(self) -> None:
-        asyncio.run(self._customers())
+        name = f"orders from {len(self.customers)} customers at {self.rate_per_s:.0f}/s"
+        with narration.load(name) as counts:
+            asyncio.run(self._customers(counts))
 
-    async def _customers(self) -> None:
+    async def _customers(self, counts: narration.LoadHandle) -> None:
         async with client() as http:
-            await asyncio.gather(*(self._customer(http, c) for c in self.customers))
+            await asyncio.gather(*(self._customer(http, c, counts) for c in self.customers))
 
-    async def _customer(self, http: httpx.AsyncClient, customer: str) -> None:
+    async def _customer(self, http: httpx.AsyncClient, customer: str,
+                        counts: narration.LoadHandle) -> None:  # fmt: skip
         interval = len(self.customers) / self.rate_per_s
         sequence = 0
         while not self._done():
             sequence += 1
             started = time.monotonic()
-            self.placed.append(await place(http, customer, sequence, self.t0))
+            placed = await place(http, customer, sequence, self.t0)
+            self.placed.append(placed)
+            ok = placed.status == 201
+            counts.advance(sent=1, answered=int(ok), failed=int(not ok))
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     def _done(self) -> bool:
@@ -136,12 +143,19 @@ class Load:
 async def place_all(customers: list[str], orders_each: int) -> list[Placed]:
     """`orders_each` orders per customer, customers at once, each customer's in sequence."""
     t0 = time.time()
+    total = len(customers) * orders_each
+    with narration.load(f"{total} orders from {len(customers)} customers", total=total) as counts:
 
-    async def customer(http: httpx.AsyncClient, name: str) -> list[Placed]:
-        return [await place(http, name, n, t0) for n in range(1, orders_each + 1)]
+        async def customer(http: httpx.AsyncClient, name: str) -> list[Placed]:
+            placed = []
+            for n in range(1, orders_each + 1):
+                placed.append(await place(http, name, n, t0))
+                ok = placed[-1].status == 201
+                counts.advance(sent=1, answered=int(ok), failed=int(not ok))
+            return placed
 
-    async with client() as http:
-        per_customer = await asyncio.gather(*(customer(http, c) for c in customers))
+        async with client() as http:
+            per_customer = await asyncio.gather(*(customer(http, c) for c in customers))
     return [placed for orders in per_customer for placed in orders]
 
 
@@ -176,11 +190,13 @@ def start_broker(broker: str, timeout_s: float = 120) -> None:
 @contextmanager
 def publish_mode(mode: str) -> Iterator[None]:
     """The api and the relay re-created with ORDERS_PUBLISH=`mode`, then with the default."""
-    _recreate({PUBLISH_VARIABLE: mode})
+    with narration.waiting(f"the api and the relay re-created with {PUBLISH_VARIABLE}={mode}"):
+        _recreate({PUBLISH_VARIABLE: mode})
     try:
         yield
     finally:
-        _recreate({})
+        with narration.waiting("the api and the relay re-created on the outbox again"):
+            _recreate({})
 
 
 def _recreate(env: dict[str, str]) -> None:
@@ -211,11 +227,15 @@ def published_per_replica() -> dict[str, dict[str, float]]:
 def wait_drained(customers: list[str], timeout_s: float = DRAIN_TIMEOUT_S) -> float:
     """Seconds until no row of these customers is pending for any broker (or timeout_s)."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        if counting.pending(customers) == 0:
-            break
-        time.sleep(0.5)
-    return round(time.monotonic() - started, 2)
+    with narration.waiting("the outbox drained: every row confirmed by both brokers"):
+        while time.monotonic() - started < timeout_s:
+            if (pending := counting.pending(customers)) == 0:
+                break
+            narration.seen(f"{pending} rows pending in the outbox")
+            time.sleep(0.5)
+    drained_s = round(time.monotonic() - started, 2)
+    narration.seen(f"outbox drained after {drained_s} s")
+    return drained_s
 
 
 @dataclass
@@ -231,13 +251,17 @@ class Counted:
 
 
 def count(customers: list[str], kafka_start: dict[int, int]) -> Counted:
-    return Counted(
-        stored=counting.stored_orders(customers),
-        deliveries={
-            "rabbitmq": counting.rabbitmq_deliveries(customers),
-            "kafka": counting.kafka_deliveries(kafka_start, customers),
-        },
-    )
+    with narration.waiting("orders counted in PostgreSQL, RabbitMQ and Kafka"):
+        counted = Counted(
+            stored=counting.stored_orders(customers),
+            deliveries={
+                "rabbitmq": counting.rabbitmq_deliveries(customers),
+                "kafka": counting.kafka_deliveries(kafka_start, customers),
+            },
+        )
+    narration.seen(f"{len(counted.stored)} orders stored; delivered: "
+                   + ", ".join(f"{b} {len(d)}" for b, d in counted.deliveries.items()))  # fmt: skip
+    return counted
 
 
 def answered(placed: list[Placed]) -> dict[str, int]:
@@ -327,15 +351,17 @@ def _run_faults(plan: Schedule, broker: str, timeline: list[tuple[str, float]], 
     for at_s, name, action in steps:
         time.sleep(max(0.0, at_s - (time.time() - t0)))
         timeline.append((name, time.time() - t0))
+        narration.step(name)
         action()
 
 
 def _recover(broker: str) -> None:
     """Whatever happened, the relays and the broker run again before counting."""
-    if any(c.state == "paused" for c in docker.containers(RELAY)):
-        _compose("unpause", RELAY)
-    start_relays()
-    start_broker(broker)
+    with narration.waiting(f"the relays and {broker} running again", expected_s=2):
+        if any(c.state == "paused" for c in docker.containers(RELAY)):
+            _compose("unpause", RELAY)
+        start_relays()
+        start_broker(broker)
 
 
 def _moment(timeline: list[tuple[str, float]], name: str) -> float:
@@ -368,11 +394,14 @@ def competing_relays(customers_count: int = 10, orders_each: int = 30) -> dict[s
     counting.empty_counted_queue()
     kafka_start = counting.kafka_offsets()
     before = published_per_replica()
+    narration.step("every relay frozen (docker pause)")
     _compose("pause", RELAY)
     try:
         placed = asyncio.run(place_all(customers, orders_each))
         backlog = counting.pending(customers)
+        narration.seen(f"a backlog of {backlog} rows in the outbox")
     finally:
+        narration.step("every relay let go at the same instant")
         _compose("unpause", RELAY)
     drained_s = wait_drained(customers)
     after = published_per_replica()
@@ -380,6 +409,9 @@ def competing_relays(customers_count: int = 10, orders_each: int = 30) -> dict[s
         name: {b: n - before.get(name, {}).get(b, 0.0) for b, n in counts.items()}
         for name, counts in after.items()
     }
+    for name, published in per_replica.items():
+        narration.seen(f"{name} published " + ", ".join(
+            f"{n:.0f} to {b}" for b, n in published.items()))  # fmt: skip
     return {
         "orders_placed": len(placed),
         "answers": answered(placed),
@@ -403,11 +435,13 @@ def dual_write_cut(
     counting.empty_counted_queue()
     kafka_start = counting.kafka_offsets()
     with publish_mode("dual-write"):
+        narration.step(f"{broker} stopped while the api writes to both brokers itself")
         stop_broker(broker)
         try:
             placed = asyncio.run(place_all(customers, orders_each))
         finally:
-            start_broker(broker)
+            with narration.waiting(f"{broker} started and healthy", expected_s=10):
+                start_broker(broker)
         counted = count(customers, kafka_start)
     other = next(b for b in BROKERS if b != broker)
     arrived = {b: {d.order_id for d in ds} for b, ds in counted.deliveries.items()}

@@ -29,6 +29,7 @@ import httpx
 
 from comms_sandbox import config, docker
 from comms_sandbox.health import require_proxy
+from scenarios import narration
 from scenarios.charts import save_bar_charts
 from scenarios.load_balancing import failover, layers, methods, scaling
 from scenarios.load_balancing.render import render
@@ -65,13 +66,17 @@ def run(parts: tuple[str, ...] = PARTS) -> ScenarioResult:
     names = docker.names_by_hostname("api")
     metrics: dict[str, Any] = {"replicas": {h: names.get(h, h) for h in answering_replicas()}}
     if "methods" in parts:
-        metrics["methods"] = methods.run(list(metrics["replicas"]), names)
+        with narration.part("methods"):
+            metrics["methods"] = methods.run(list(metrics["replicas"]), names)
     if "layers" in parts:
-        metrics["layers"] = layers.run(names)
+        with narration.part("layers"):
+            metrics["layers"] = layers.run(names)
     if "failover" in parts:
-        metrics["failover"] = failover.run(names)
+        with narration.part("failover"):
+            metrics["failover"] = failover.run(names)
     if "scaling" in parts:
-        metrics["scaling"] = scaling.run()
+        with narration.part("scaling"):
+            metrics["scaling"] = scaling.run()
     metrics["chart"] = str(save_chart(metrics))
     metrics["checks"] = checks(metrics)
     return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)

@@ -41,7 +41,7 @@ from scenarios.network_faults import (
     retries,
 )
 from scenarios.network_faults.render import render
-from scenarios.result import ScenarioResult, from_parts
+from scenarios.result import ScenarioResult, from_parts, run_part
 
 NAME = "network-faults"
 ORDER = 95  # place in the syllabus
@@ -76,7 +76,7 @@ def run() -> ScenarioResult:
     results: dict[str, Any] = {}
     for name, part in PARTS.items():
         with toxiproxy.clean():
-            results[name] = part()
+            results[name] = run_part(name, part)
     results["left_configured"] = toxiproxy.leftovers()
     clean = {"no fault left configured": results["left_configured"] == []}
     return from_parts(NAME, results, PARTS, clean)

@@ -25,12 +25,14 @@ from comms_sandbox.kafka_offsets import Inspector
 from order_events import kafka as events_kafka
 from order_events import rabbit
 from order_events.model import sample_orders
+from scenarios import narration
 
 MESSAGES = 300
 PREFETCH = 10
 HANDLE_S = 0.02
 SAMPLE_S = 0.2
 KAFKA_RATE_PER_S = 50
+TELL_EVERY = 5  # samples: the narration tells one a second
 
 
 def run() -> dict[str, Any]:
@@ -43,10 +45,13 @@ def rabbitmq_backlog() -> dict[str, Any]:
     url, key = config.amqp_url(), f"faults.backpressure.{uuid.uuid4().hex[:8]}"
     consumer = SlowConsumer(url, key)
     consumer.start()
+    narration.step(f"{MESSAGES} messages published at full speed to a consumer with prefetch "
+                   f"{PREFETCH} taking {HANDLE_S * 1000:.0f} ms each")  # fmt: skip
     with rabbit.Publisher(url, name="faults-backpressure") as publisher:
         for n in range(MESSAGES):
             publisher.publish_body(b"{}", key, f"bp-{n}")  # routed only to our queue
-    samples = consumer.wait_until_drained(timeout_s=MESSAGES * HANDLE_S * 3 + 10)
+    with narration.waiting("the queue drained by the slow consumer", MESSAGES * HANDLE_S * 1.5):
+        samples = consumer.wait_until_drained(timeout_s=MESSAGES * HANDLE_S * 3 + 10)
     return {
         "prefetch": PREFETCH,
         "handled": consumer.handled,
@@ -100,6 +105,9 @@ class SlowConsumer:
                     depth = inspector.queue_declare(queue, passive=True).method.message_count
                     self.samples.append({"t_s": round(now - started, 2), "depth": depth,
                                          "held": len(deliveries)})  # fmt: skip
+                    if len(self.samples) % TELL_EVERY == 1:
+                        narration.seen(f"queue depth {depth}, {len(deliveries)} held unacked "
+                                       f"by the consumer, {self.handled} handled")  # fmt: skip
                     last_sample = now
             depth = inspector.queue_declare(queue, passive=True).method.message_count
             self.samples.append({"t_s": round(time.monotonic() - started, 2), "depth": depth,
@@ -123,11 +131,15 @@ async def kafka_lag() -> dict[str, Any]:
         for tp in partitions:  # commit where we stand, so lag counts from here
             await consumer.seek_to_end(tp)
             await consumer.commit({tp: await consumer.position(tp)})
+        narration.step(f"{MESSAGES} records published at once to a group reading "
+                       f"{KAFKA_RATE_PER_S} a second")  # fmt: skip
         async with events_kafka.OrderPublisher(bootstrap) as publisher:
             for event in sample_orders(MESSAGES):
                 await publisher.publish(event)
         async with Inspector(bootstrap) as inspector:
-            samples = await _drain_slowly(consumer, inspector, group)
+            expected_s = MESSAGES / KAFKA_RATE_PER_S
+            with narration.waiting("the group's lag back to 0", expected_s):
+                samples = await _drain_slowly(consumer, inspector, group)
         return {"max_lag": max(s["lag"] for s in samples), "final_lag": samples[-1]["lag"],
                 "samples": samples}  # fmt: skip
     finally:
@@ -143,6 +155,8 @@ async def _drain_slowly(
     while True:
         lag = sum((await inspector.lag(group, events_kafka.ORDERS_TOPIC)).values())
         samples.append({"t_s": round(time.monotonic() - started, 2), "lag": lag})
+        if len(samples) % TELL_EVERY == 1 or lag == 0:
+            narration.seen(f"the group's lag: {lag}")
         if lag == 0 or time.monotonic() - started > MESSAGES / KAFKA_RATE_PER_S + 20:
             return samples
         batch = await consumer.getmany(timeout_ms=200, max_records=int(KAFKA_RATE_PER_S / 5))

@@ -12,9 +12,11 @@ import time
 from typing import Any
 
 from comms_sandbox import proxy_log, service_logs, toxiproxy
+from scenarios import narration
 from scenarios.network_faults.client import (
     api_durations_ms,
     calls_at_pricing,
+    fault,
     timed_post,
     use_policy,
 )
@@ -35,33 +37,54 @@ def run() -> dict[str, Any]:
     use_policy("on")
     started = time.monotonic()
     kind, attributes = CUT_ANSWERS
-    with toxiproxy.toxic("pricing", "cut-answers", kind, attributes):
+    cut = toxiproxy.toxic("pricing", "cut-answers", kind, attributes)
+    with fault(f"pricing's answers cut after {attributes['bytes']} bytes", cut):
         failing = calls_for(FAILING_S, started, "breaker-failing")
     healed = calls_for(HEALED_S, started, "breaker-healed")
-    time.sleep(proxy_log.FLUSH_S)
+    with narration.waiting("api-faults' and pricing's log lines written", proxy_log.FLUSH_S):
+        time.sleep(proxy_log.FLUSH_S)
     calls = failing + healed
     at_pricing = calls_at_pricing([c["request_id"] for c in calls])
     at_api = api_durations_ms([c["request_id"] for c in calls])
     for call in calls:
         call["reached_pricing"] = at_pricing[call["request_id"]]
         call["api_ms"] = at_api[call["request_id"]]
+    moves = transitions()
+    narration.seen(f"api-faults' log: the breaker went {', '.join(moves) or 'nowhere'}")
     return {
         "calls": calls,
         "fault_removed_at_s": round(FAILING_S, 2),
-        "transitions": transitions(),
-        "holds": holds(calls, transitions()),
+        "transitions": moves,
+        "holds": holds(calls, moves),
     }
 
 
 def calls_for(seconds: float, started: float, label: str) -> list[dict[str, Any]]:
+    """A call every EVERY_S for `seconds`; each change in what the calls get is narrated."""
     calls, until = [], time.monotonic() + seconds
-    while time.monotonic() < until:
-        call = timed_post("/quotes", QUOTE, label)
-        call["at_s"] = round(time.monotonic() - started, 2)
-        call["breaker"] = (call["answer"] or {}).get("detail", "") if call["status"] == 503 else ""
-        calls.append(call)
-        time.sleep(EVERY_S)
+    with narration.load(f"POST /quotes every {EVERY_S} s", seconds) as counts:
+        while time.monotonic() < until:
+            call = timed_post("/quotes", QUOTE, label, told=False)
+            call["at_s"] = round(time.monotonic() - started, 2)
+            refused = call["status"] == 503
+            call["breaker"] = (call["answer"] or {}).get("detail", "") if refused else ""
+            counts.advance(sent=1, answered=int(call["status"] == 200),
+                           failed=int(call["status"] != 200))  # fmt: skip
+            if not calls or seen_as(call) != seen_as(calls[-1]):
+                narration.seen(f"at {call['at_s']:.1f} s: {seen_as(call)}, "
+                               f"{call['seconds'] * 1000:.0f} ms")  # fmt: skip
+            calls.append(call)
+            time.sleep(EVERY_S)
     return calls
+
+
+def seen_as(call: dict[str, Any]) -> str:
+    """What a call tells of the breaker: closed and answering, open, or failing through it."""
+    if call["status"] == 200:
+        return "answered: breaker closed"
+    if refused_by_breaker(call):
+        return "503 without calling pricing: breaker open"
+    return f"{call['status'] or 'no answer'}: pricing called and failing"
 
 
 def transitions() -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import httpx
 from comms_sandbox import docker, service_logs
 from comms_sandbox.compose import compose
 from comms_sandbox.ports import FAULTS_API, HOST
+from scenarios import narration
 
 TIMEOUT_S = 15.0  # the client's own: longer than any answer the api may take
 
@@ -19,8 +22,38 @@ def api_url() -> str:
     return f"http://{HOST}:{FAULTS_API.port}"
 
 
-def timed_post(path: str, body: dict[str, Any], label: str) -> dict[str, Any]:
-    """One POST: its status, seconds taken, request id and (JSON) answer."""
+@contextmanager
+def fault(what: str, applied: AbstractContextManager[None]) -> Iterator[None]:
+    """A Toxiproxy fault (a toxic, a partition) for the block, narrated as it comes and goes."""
+    narration.step(f"fault on: {what}")
+    try:
+        with applied:
+            yield
+    finally:
+        narration.step(f"fault off: {what}")
+
+
+def timed_post(path: str, body: dict[str, Any], label: str, *, told: bool = True) -> dict[str, Any]:
+    """One POST: its status, seconds taken, request id and (JSON) answer.
+
+    Narrated as it comes back (`told`), with the answer's detail when it failed.
+    """
+    call = _timed_post(path, body, label)
+    if told:
+        narration.seen(described(path, call))
+    return call
+
+
+def described(path: str, call: dict[str, Any]) -> str:
+    """'POST /orders: 503 in 5.01 s (rabbitmq: ...)': a call in a line."""
+    answer = call["answer"]
+    detail = answer.get("detail") or answer.get("error") if isinstance(answer, dict) else None
+    failed = not call["status"] or call["status"] >= 400
+    why = f" ({str(detail)[:80]})" if failed and detail else ""
+    return f"POST {path}: {call['status'] or 'no answer'} in {call['seconds']:.2f} s{why}"
+
+
+def _timed_post(path: str, body: dict[str, Any], label: str) -> dict[str, Any]:
     request_id = f"{label}-{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
     try:
@@ -57,10 +90,11 @@ def use_policy(policy: str) -> None:
     already runs with it: a re-creation waits for a healthy api, 10 to 30 s."""
     if running_policy() == policy:
         return
-    result = compose(
-        "--profile", "network-faults", "up", "--detach", "--no-deps", "--force-recreate", "--wait",
-        "api-faults", capture=True, env={"FAULTS_PRICING_RESILIENCE": policy},
-    )  # fmt: skip
+    with narration.waiting(f"api-faults re-created with retry policy {policy!r}", expected_s=20):
+        result = compose(
+            "--profile", "network-faults", "up", "--detach", "--no-deps", "--force-recreate",
+            "--wait", "api-faults", capture=True, env={"FAULTS_PRICING_RESILIENCE": policy},
+        )  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"re-creating api-faults ({policy}) failed:\n{result.stderr}")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from comms_sandbox import toxiproxy
+from scenarios.network_faults.client import fault
 from scenarios.network_faults.partition import orders_under
 from scenarios.result import all_hold
 
@@ -28,8 +29,8 @@ def run() -> dict[str, Any]:
     results = {}
     for name, (proxy, kind, attributes) in FAULTS.items():
         with toxiproxy.clean():
-            fault = toxiproxy.toxic(proxy, "connection-fault", kind, attributes)
-            result = orders_under(fault, f"conn-{proxy}")
+            toxic = fault(name, toxiproxy.toxic(proxy, "connection-fault", kind, attributes))
+            result = orders_under(toxic, f"conn-{proxy}")
         accepted, delivered = result.pop("accepted_ids"), result.pop("delivered")
         result["holds"] = holds(result, accepted, delivered)
         results[name] = result

@@ -17,6 +17,8 @@ import random
 from typing import Any
 
 from comms_sandbox import outbox, toxiproxy
+from scenarios import narration
+from scenarios.network_faults.client import fault
 from scenarios.network_faults.partition import orders_under
 
 # api-faults' wait for a pooled connection (API_DATABASE_WAIT_S, 1 s), plus the round trip.
@@ -25,10 +27,14 @@ ANSWERED_WITHIN_S = 1.0 + 1.0
 
 def run() -> dict[str, Any]:
     customer = f"C-{random.randrange(10**7, 10**8)}"  # no earlier run's orders to count
-    result = orders_under(toxiproxy.partition("postgres"), "database", customer=customer)
+    cut = fault("api-faults cut off from PostgreSQL", toxiproxy.partition("postgres"))
+    result = orders_under(cut, "database", customer=customer)
     accepted, delivered = result.pop("accepted_ids"), result.pop("delivered")
     result["customer"] = customer
     result["stored"] = stored(customer)
+    held = result["stored"]
+    narration.seen(f"PostgreSQL holds {len(held['event_ids'])} orders of {customer}, "
+                   f"{held['orders_without_event']} without their outbox row")  # fmt: skip
     result["holds"] = holds(result, accepted, delivered)
     return result
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from comms_sandbox import toxiproxy
-from scenarios.network_faults.client import api_durations_ms, pricing_calls, timed_post
+from scenarios import narration
+from scenarios.network_faults.client import api_durations_ms, fault, pricing_calls, timed_post
 
 LATENCY_MS = 1000
 API_DEADLINE_S = 0.5  # api-faults' API_PRICING_TIMEOUT_S (compose.yaml): its deadline per call
@@ -15,10 +16,12 @@ QUOTE = {"sku": "BOOK-42", "quantity": 1}
 
 def run() -> dict[str, Any]:
     baseline = [timed_post("/quotes", QUOTE, "deadline-before") for _ in range(2)]
-    with toxiproxy.toxic("pricing", "slow-answers", "latency", {"latency": LATENCY_MS}):
+    slow = toxiproxy.toxic("pricing", "slow-answers", "latency", {"latency": LATENCY_MS})
+    with fault(f"pricing's answers {LATENCY_MS} ms late (deadline {API_DEADLINE_S} s)", slow):
         slowed = [timed_post("/quotes", QUOTE, "deadline") for _ in range(CALLS)]
     after = [timed_post("/quotes", QUOTE, "deadline-after") for _ in range(2)]
     seen = deadlines_seen_by_pricing([call["request_id"] for call in slowed])
+    narration.seen(f"pricing's log: the calls arrived with deadlines {sorted(seen.values())} ms")
     at_api = api_durations_ms([call["request_id"] for call in slowed])
     for call in slowed:
         call["api_ms"] = at_api[call["request_id"]]

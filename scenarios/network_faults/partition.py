@@ -9,7 +9,8 @@ from typing import Any
 
 from comms_sandbox import toxiproxy
 from comms_sandbox.order_readers import RabbitSubscriber, kafka_start, read_kafka
-from scenarios.network_faults.client import timed_post
+from scenarios import narration
+from scenarios.network_faults.client import fault, timed_post
 
 DURING = 2  # orders sent while the fault lasts
 # api-faults' publish timeout (API_PUBLISH_TIMEOUT_S, 5 s): a refused order is
@@ -24,7 +25,8 @@ def order(sequence: int, customer: str = "C-5150") -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    result = orders_under(toxiproxy.partition("rabbitmq"), "partition")
+    cut = fault("api-faults cut off from RabbitMQ", toxiproxy.partition("rabbitmq"))
+    result = orders_under(cut, "partition")
     delivered = result.pop("delivered")
     result["holds"] = holds(
         result["during"], result["converged_s"], result["after"], result.pop("accepted_ids"),
@@ -43,7 +45,7 @@ def orders_under(
     start = kafka_start()
     with RabbitSubscriber() as rabbit_side:
         warm = timed_post("/orders", order(1, customer), f"{label}-before")
-        with fault:
+        with fault, narration.waiting(f"{DURING} orders sent during the fault answered"):
             during = [timed_post("/orders", order(2 + n, customer), label) for n in range(DURING)]
         healed = time.monotonic()
         converged_s, first_ok = converge(healed, customer)
@@ -51,10 +53,14 @@ def orders_under(
             timed_post("/orders", order(10 + n, customer), f"{label}-after") for n in range(AFTER)
         ]
         accepted = accepted_event_ids([warm, *during, first_ok, *after])
-        time.sleep(2)  # deliveries in flight
+        with narration.waiting("deliveries in flight", expected_s=2):
+            time.sleep(2)
         ours = {str(e.event_id) for e in rabbit_side.received.events if e.customer_id == customer}
     in_rabbitmq = ours & accepted
-    in_kafka = {str(e.event_id) for e in read_kafka(start, accepted)[0].events}
+    with narration.waiting("the accepted orders' events read back from Kafka", expected_s=2):
+        in_kafka = {str(e.event_id) for e in read_kafka(start, accepted)[0].events}
+    narration.seen(f"{len(accepted)} orders accepted: {len(in_rabbitmq)} in RabbitMQ, "
+                   f"{len(in_kafka)} in Kafka")  # fmt: skip
     return {
         "rabbitmq_event_ids": sorted(ours),
         "during": during,
@@ -69,12 +75,15 @@ def orders_under(
 
 def converge(healed: float, customer: str = "C-5150") -> tuple[float | None, dict[str, Any] | None]:
     """Seconds after the heal until an order is accepted again (None: not within the limit)."""
-    while time.monotonic() - healed < CONVERGE_WITHIN_S:
-        sequence = 100 + int(uuid.uuid4().int % 1000)
-        call = timed_post("/orders", order(sequence, customer), "partition-heal")
-        if call["status"] == 201:
-            return round(time.monotonic() - healed, 2), call
-        time.sleep(0.5)
+    with narration.waiting("an order accepted again, with no one acting", expected_s=1):
+        while time.monotonic() - healed < CONVERGE_WITHIN_S:
+            sequence = 100 + int(uuid.uuid4().int % 1000)
+            call = timed_post("/orders", order(sequence, customer), "partition-heal")
+            if call["status"] == 201:
+                converged_s = round(time.monotonic() - healed, 2)
+                narration.seen(f"orders accepted again {converged_s} s after the fault ended")
+                return converged_s, call
+            time.sleep(0.5)
     return None, None
 
 

@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from comms_sandbox import proxy_log, toxiproxy
-from scenarios.network_faults.client import calls_at_pricing, timed_post, use_policy
+from scenarios import narration
+from scenarios.network_faults.client import calls_at_pricing, fault, timed_post, use_policy
 
 CALLS = 6
 QUOTE = {"sku": "BOOK-42", "quantity": 1}
@@ -24,7 +25,8 @@ LATE_ANSWERS = ("latency", {"latency": 1000})
 
 def failing_calls(label: str) -> list[dict[str, Any]]:
     kind, attributes = LATE_ANSWERS
-    with toxiproxy.toxic("pricing", "late-answers", kind, attributes):
+    late = toxiproxy.toxic("pricing", "late-answers", kind, attributes)
+    with fault(f"pricing's answers {attributes['latency']} ms late", late):
         return [timed_post("/quotes", QUOTE, label) for _ in range(CALLS)]
 
 
@@ -34,7 +36,8 @@ def run() -> dict[str, Any]:
         for policy in ("on", "naive"):  # "on" first: api-faults starts with it
             use_policy(policy)
             calls = failing_calls(f"retry-{policy}")
-            time.sleep(proxy_log.FLUSH_S)  # pricing's log lines
+            with narration.waiting("pricing's log lines written", proxy_log.FLUSH_S):
+                time.sleep(proxy_log.FLUSH_S)
             at_pricing = calls_at_pricing([c["request_id"] for c in calls])
             results[policy] = {
                 "calls": len(calls),
@@ -42,6 +45,9 @@ def run() -> dict[str, Any]:
                 "calls_at_pricing": sum(at_pricing.values()),
                 "amplification": round(sum(at_pricing.values()) / len(calls), 2),
             }
+            narration.seen(f"retries {policy!r}: {len(calls)} requests, "
+                           f"{sum(at_pricing.values())} calls at pricing "
+                           f"({results[policy]['amplification']}x)")  # fmt: skip
     finally:
         use_policy("on")  # as compose.yaml has it
     shown = {policy: results[policy] for policy in ("naive", "on")}  # wrong way first

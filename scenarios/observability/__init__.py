@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ import httpx
 from comms_sandbox import config, docker, outbox, prometheus, proxy_log, service_logs, zipkin
 from comms_sandbox.compose import TRACING_VARIABLE
 from comms_sandbox.health import SandboxNotUpError, require_lesson_service, require_proxy
+from scenarios import narration
 from scenarios.observability import evidence, trace
 from scenarios.observability.render import render
 from scenarios.result import ScenarioResult, all_hold
@@ -189,15 +191,29 @@ def run() -> ScenarioResult:
     request_id = f"obs-{uuid.uuid4().hex[:16]}"
     # A ledger that is still catching up (its first start reads the topic from
     # the beginning) would move its counter by more than this one order.
-    wait_for(caught_up, timeout_s=CATCH_UP_S)
-    before = counters_scraped_after(time.time())
+    with narration.waiting("the outbox and the ledger caught up (nothing pending, lag 0)"):
+        wait_for(caught_up, timeout_s=CATCH_UP_S)
+    with narration.waiting("every Prometheus target scraped afresh", expected_s=5):
+        before = counters_scraped_after(time.time())
+    narration.step(f"POST /orders with X-Request-ID {request_id}")
     order = place_order(request_id)
-    spans = find_trace(request_id)
+    narration.seen(f"POST /orders: {order['status']}")
+    with narration.waiting("the whole trace in Zipkin", expected_s=5):
+        spans = find_trace(request_id)
     trace_id = spans[0]["traceId"] if spans else ""
-    lines = find_logs(request_id, since)  # the consumers are done once they have logged
-    after = counters_moved(before, counters_scraped_after(time.time()))
-    lag = wait_for(caught_up, timeout_s=CATCH_UP_S)
+    narration.seen(f"trace {trace_id or '(none)'}: {len(spans)} spans, through "
+                   + listed(trace.service_of(span) for span in spans))  # fmt: skip
+    with narration.waiting("every service's log line with the request id", expected_s=3):
+        lines = find_logs(request_id, since)  # the consumers are done once they have logged
+    narration.seen(f"{len(lines)} log lines carry the request id, from "
+                   + listed(str(line.get("service")) for line in lines))  # fmt: skip
+    with narration.waiting("the counters scraped again, until they moved", expected_s=10):
+        after = counters_moved(before, counters_scraped_after(time.time()))
+    with narration.waiting("the ledger's lag back to 0", expected_s=5):
+        lag = wait_for(caught_up, timeout_s=CATCH_UP_S)
     rows = evidence.counter_rows(before, after)
+    for row in rows:
+        narration.seen(f"{row['what']}: moved {row['moved']:g} (expected {row['expected']:g})")
     checks = {
         "order accepted with our request id": order["status"] == 201
         and order["request_id"] == request_id,
@@ -230,6 +246,11 @@ def run() -> ScenarioResult:
             },
         },
     )
+
+
+def listed(names: Iterable[str]) -> str:
+    """Names once each, sorted, for a line of narration."""
+    return ", ".join(sorted(set(names))) or "nothing"
 
 
 def _log_row(line: dict[str, Any]) -> dict[str, Any]:

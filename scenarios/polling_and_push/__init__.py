@@ -30,6 +30,7 @@ import asyncio
 from typing import Any
 
 from comms_sandbox.health import require_proxy
+from scenarios import narration
 from scenarios.polling_and_push import failover, memory, side_by_side
 from scenarios.polling_and_push.render import render
 from scenarios.result import ScenarioResult, all_hold
@@ -59,11 +60,12 @@ __all__ = ["NAME", "ORDER", "SERVICES", "render", "run"]
 
 
 async def run_all() -> dict[str, Any]:
-    return {
-        "side_by_side": await side_by_side.run(),
-        "memory": await memory.run(),
-        "failover": await failover.run(),
-    }
+    parts = {"side_by_side": side_by_side.run, "memory": memory.run, "failover": failover.run}
+    results = {}
+    for name, part in parts.items():
+        with narration.part(name):
+            results[name] = await part()
+    return results
 
 
 def run() -> ScenarioResult:

@@ -12,6 +12,7 @@ import httpx
 from feed.model import STATUSES
 
 from comms_sandbox import config, feed
+from scenarios import narration
 
 Follow = Callable[[feed.Receiver, asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -48,11 +49,16 @@ class Crowd:
         """Wait (bounded) until every client has every expected id; the seconds it took."""
         started = time.monotonic()
         wanted = set(expected)
-        while time.monotonic() - started < timeout_s:
-            if all(wanted <= set(rx.ids) for rx in self.receivers):
-                break
-            await asyncio.sleep(0.05)
-        return round(time.monotonic() - started, 2)
+        clients = len(self.receivers)
+        with narration.waiting(f"all {len(wanted)} events at each of {clients} clients"):
+            while time.monotonic() - started < timeout_s:
+                if all(wanted <= set(rx.ids) for rx in self.receivers):
+                    break
+                await asyncio.sleep(0.05)
+        waited = round(time.monotonic() - started, 2)
+        have = sum(wanted <= set(rx.ids) for rx in self.receivers)
+        narration.seen(f"{have} of {clients} clients have every event, {waited} s after the last")
+        return waited
 
     async def close(self) -> None:
         self.stop.set()
@@ -68,16 +74,20 @@ async def publish_paced(
     """`count` events at a steady rate, each order moving through its statuses; their ids."""
     ids: list[int] = []
     started = time.perf_counter()
-    for index in range(count):
-        await asyncio.sleep(max(0.0, index / rate_per_s - (time.perf_counter() - started)))
-        order_id = f"{order_prefix}-{index // len(STATUSES)}"
-        try:
-            event = await feed.publish(http, order_id, STATUSES[index % len(STATUSES)])
-        except httpx.HTTPError:
-            continue  # a POST lost with a dying replica: the feed's own history decides
-        ids.append(event["id"])
-        if on_each is not None:
-            await on_each(index)
+    with narration.load("order-status events published", count / rate_per_s, count) as counts:
+        for index in range(count):
+            await asyncio.sleep(max(0.0, index / rate_per_s - (time.perf_counter() - started)))
+            order_id = f"{order_prefix}-{index // len(STATUSES)}"
+            counts.advance(sent=1)
+            try:
+                event = await feed.publish(http, order_id, STATUSES[index % len(STATUSES)])
+            except httpx.HTTPError:
+                counts.advance(failed=1)
+                continue  # a POST lost with a dying replica: the feed's own history decides
+            counts.advance(answered=1)
+            ids.append(event["id"])
+            if on_each is not None:
+                await on_each(index)
     return ids
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from comms_sandbox import docker, feed
+from scenarios import narration
 from scenarios.polling_and_push import verdicts
 from scenarios.polling_and_push.crowd import Crowd, feed_ids_after, publish_paced
 
@@ -36,6 +37,8 @@ async def run() -> dict[str, Any]:
             hostname = busiest(crowd.receivers)
             killed["hostname"] = hostname
             killed["container"] = docker.names_by_hostname("api")[hostname]
+            narration.step(f"SIGKILL to {killed['container']}, the replica serving the most "
+                           f"streams, after {KILL_AFTER} events")  # fmt: skip
             docker.kill(killed["container"])
 
     async with feed.http_client() as http:
@@ -51,8 +54,9 @@ async def run() -> dict[str, Any]:
         finally:
             await crowd.close()
             if "container" in killed:
-                docker.start(killed["container"])
-                docker.wait_healthy(killed["container"])
+                with narration.waiting(f"{killed['container']} started again and healthy", 10):
+                    docker.start(killed["container"])
+                    docker.wait_healthy(killed["container"])
     by_method = crowd.by_method()
     victim = killed.get("hostname", "?")
     holds = {

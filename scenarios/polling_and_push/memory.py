@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from comms_sandbox import docker, feed
+from scenarios import narration
 from scenarios.polling_and_push.crowd import Crowd
 
 CLIENTS = 100  # per streaming method, spread over the replicas by nginx
@@ -27,11 +28,13 @@ async def cost_of(method: str, run_id: str) -> dict[str, Any]:
     async with feed.http_client() as http:
         after = await feed.latest(http)
     before = api_memory_mib()
+    narration.step(f"{CLIENTS} {method} clients connect; the api's memory before {before} MiB")
     for index in range(CLIENTS):
         crowd.join(method, f"{run_id}-mem-{method}-{index}", after, 1.0)
     await asyncio.sleep(SETTLE_S)
     connected = sum(rx.requests for rx in crowd.receivers)
     during = api_memory_mib()
+    narration.seen(f"{connected} {method} clients connected: the api's memory {during} MiB")
     await crowd.close()
     return {
         "clients": CLIENTS,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from comms_sandbox import feed, proxy_log
+from scenarios import narration
 from scenarios.polling_and_push import verdicts
 from scenarios.polling_and_push.crowd import Crowd, publish_paced
 from scenarios.result import percentiles_ms
@@ -52,16 +53,22 @@ async def run() -> dict[str, Any]:
         for method in feed.METHODS:
             for index in range(CLIENTS):
                 crowd.join(method, f"{run_id}-{method}-{index}", after, POLL_INTERVAL_S)
+        narration.step(f"{CLIENTS} clients each: {', '.join(feed.METHODS)}")
         await asyncio.sleep(SETTLE_S)
         expected = await publish_paced(http, f"S{run_id}", EVENTS, RATE_PER_S)
         waited = await crowd.until_all_have(expected, DELIVERY_TIMEOUT_S)
         await crowd.close()
-    await asyncio.sleep(proxy_log.FLUSH_S)  # streams' log lines come when they close
+    with narration.waiting("nginx's log lines of the streams", proxy_log.FLUSH_S):
+        await asyncio.sleep(proxy_log.FLUSH_S)  # streams' log lines come when they close
     lines = proxy_log.access_log(since)
     methods = {
         method: method_metrics(receivers, expected, lines)
         for method, receivers in crowd.by_method().items()
     }
+    for method, measured in methods.items():
+        narration.seen(f"{method}: delay p50 {measured['delay_ms']['p50']} ms, "
+                       f"{measured['requests']} requests ({measured['empty_answers']} empty), "
+                       f"{measured['bytes_at_proxy']} bytes at nginx")  # fmt: skip
     short, long_ = crowd.by_method()["short-poll"], crowd.by_method()["long-poll"]
     holds = {
         "every method delivered every event to every client": all(

@@ -36,6 +36,7 @@ from typing import Any
 
 from comms_sandbox.kafka_offsets import Inspector, named
 from order_events import kafka as events
+from scenarios import narration
 from scenarios.pubsub_kafka import reliability, replay, semantics
 from scenarios.pubsub_kafka.render import render
 from scenarios.pubsub_kafka.verdicts import verdicts
@@ -72,14 +73,17 @@ async def _run(parts: tuple[str, ...]) -> dict[str, Any]:
     metrics: dict[str, Any] = {"run_id": run_id}
     async with Inspector() as inspector:
         if "semantics" in parts:
-            published, metrics["semantics"] = await semantics.run(inspector, run_id)
-            metrics["replay"] = await replay.run(inspector, published)
+            with narration.part("semantics"):
+                published, metrics["semantics"] = await semantics.run(inspector, run_id)
+            with narration.part("replay"):
+                metrics["replay"] = await replay.run(inspector, published)
             metrics["retention"] = {
                 "log_start_before": named(published.log_start),
                 "log_start_after": named(await inspector.log_start(events.ORDERS_TOPIC)),
             }
         if "reliability" in parts:
-            metrics["reliability"] = await reliability.run(inspector, run_id)
+            with narration.part("reliability"):
+                metrics["reliability"] = await reliability.run(inspector, run_id)
     return metrics
 
 

@@ -36,6 +36,7 @@ from pika.exceptions import AMQPConnectionError
 from comms_sandbox import config, ports
 from comms_sandbox.health import SandboxNotUpError
 from order_events import rabbit
+from scenarios import narration
 from scenarios.pubsub_rabbitmq import broadcast, restart
 from scenarios.pubsub_rabbitmq.render import render
 from scenarios.result import ScenarioResult, from_parts
@@ -78,10 +79,12 @@ def run(parts: tuple[str, ...] = PARTS) -> ScenarioResult:
     require_rabbitmq(url)
     metrics: dict[str, Any] = {}
     if "pubsub" in parts:
-        metrics["pubsub"] = broadcast.run(url)
+        with narration.part("pubsub"):
+            metrics["pubsub"] = broadcast.run(url)
         metrics["pubsub"]["holds"] = broadcast.holds(metrics["pubsub"])
     if "restart" in parts:
-        metrics["restart"] = restart.run(url)
+        with narration.part("restart"):
+            metrics["restart"] = restart.run(url)
         metrics["restart"]["holds"] = restart.holds(metrics["restart"])
     result = from_parts(NAME, metrics, list(metrics))
     result.evidence = metrics.get("pubsub", {}).get("dead_letters", [])

@@ -24,7 +24,7 @@ from typing import Any
 
 from comms_sandbox import docker, webrtc
 from comms_sandbox.health import require_lesson_service, require_proxy
-from scenarios.result import ScenarioResult, from_parts, percentiles_ms
+from scenarios.result import ScenarioResult, from_parts, percentiles_ms, run_part
 from scenarios.webrtc.render import render
 
 NAME = "webrtc"
@@ -120,11 +120,11 @@ def run() -> ScenarioResult:
     require_proxy()
     require_lesson_service("turn", lambda: bool(docker.containers("turn")), NAME)
     since = docker.inspect(docker.containers("turn")[0].name, "{{.State.StartedAt}}")
-    parts = {
-        "direct": pair_part("rtc-peer-a", "rtc-peer-a", "host"),
-        "relayed": pair_part("rtc-peer-a", "rtc-peer-b", "relay"),
-        "server_path": server_path(),
-        "refusals": refusals(),
+    parts = {  # each narrated as it starts, its checks as it ends
+        "direct": run_part("direct", lambda: pair_part("rtc-peer-a", "rtc-peer-a", "host")),
+        "relayed": run_part("relayed", lambda: pair_part("rtc-peer-a", "rtc-peer-b", "relay")),
+        "server_path": run_part("server_path", server_path),
+        "refusals": run_part("refusals", refusals),
     }
     parts["relayed"]["relayed_bytes"] = relayed_bytes(since)
     direct, relayed = parts["direct"]["data"]["rtt_ms"], parts["relayed"]["data"]["rtt_ms"]
