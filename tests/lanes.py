@@ -56,11 +56,15 @@ OWN, STACK = "own", "stack"
 # tests/unit/test_lanes.py against compose.yaml.
 OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models", "http-versions", "webrtc")
 NO_LESSON = "the stack (no lesson)"
+# Tests of no lesson that touch nothing the stack lane changes: Compose's reading of
+# the files, and a scratch Compose project of their own.
+OWN_MODULES = ("test_compose_config.py", "test_stack_state.py")
 
 
-def lane_of(lesson: str) -> str:
-    """The lane a lesson's tests and page run in (NO_LESSON: the stack's)."""
-    return OWN if lesson in OWN_INFRASTRUCTURE else STACK
+def lane_of(lesson: str, module: str = "") -> str:
+    """The lane a lesson's tests and page run in (NO_LESSON: the stack's, but for
+    OWN_MODULES)."""
+    return OWN if lesson in OWN_INFRASTRUCTURE or module in OWN_MODULES else STACK
 
 
 def prestarted_services() -> list[str]:

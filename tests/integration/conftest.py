@@ -174,7 +174,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Only this lane's tests (tests/lanes.py), and each lesson's page right after its
     module's tests: its services are still up."""
     if lane():
-        mine = [item for item in items if lanes.lane_of(lesson_of_item(item.nodeid)) == lane()]
+        mine = [item for item in items if in_this_lane(item)]
         config.hook.pytest_deselected(items=[item for item in items if item not in mine])
         items[:] = mine
     pages = {item.callspec.params["lesson"].package: item for item in items
@@ -239,6 +239,10 @@ def timed(into: dict[str, dict[str, float]], lesson: str, what: str) -> Iterator
     finally:
         share = into.setdefault(lesson, {})
         share[what] = share.get(what, 0.0) + time.monotonic() - started
+
+
+def in_this_lane(item: pytest.Item) -> bool:
+    return lanes.lane_of(lesson_of_item(item.nodeid), item.path.name) == lane()
 
 
 def lesson_of_item(nodeid: str) -> str:

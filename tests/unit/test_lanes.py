@@ -2,6 +2,7 @@
 
 import pytest
 
+from comms_sandbox import REPO
 from comms_sandbox.compose import (
     compose_file,
     profile_services,
@@ -53,3 +54,10 @@ def test_every_lesson_has_one_lane_and_tests_of_no_lesson_go_with_the_stack() ->
     assert set(lanes.OWN_INFRASTRUCTURE) <= set(lessons.discover())
     assert lanes.lane_of(lanes.NO_LESSON) == lanes.STACK
     assert lanes.lane_of("clusters") == lanes.OWN
+    assert lanes.lane_of(lanes.NO_LESSON, "test_stack_state.py") == lanes.OWN
+    assert lanes.lane_of(lanes.NO_LESSON, "test_exposure.py") == lanes.STACK
+
+
+def test_the_own_lanes_modules_of_no_lesson_exist() -> None:
+    for module in lanes.OWN_MODULES:
+        assert (REPO / "tests" / "integration" / module).exists(), module
