@@ -184,6 +184,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = f"test_{package}.py"
         last = max((i for i, item in enumerate(ordered) if item.path.name == module), default=None)
         ordered.insert(len(ordered) if last is None else last + 1, page)
+    if lane() == lanes.STACK:  # stable: the rest keeps its order
+        ordered.sort(key=lambda item: lesson_of_item(item.nodeid) in lanes.LAST_IN_STACK_LANE)
     items[:] = ordered
 
 

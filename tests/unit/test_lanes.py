@@ -58,6 +58,11 @@ def test_every_lesson_has_one_lane_and_tests_of_no_lesson_go_with_the_stack() ->
     assert lanes.lane_of(lanes.NO_LESSON, "test_exposure.py") == lanes.STACK
 
 
+def test_what_runs_last_in_the_stack_lane_is_a_stack_lane_lesson() -> None:
+    for lesson in lanes.LAST_IN_STACK_LANE:
+        assert lanes.lane_of(lessons.get(lesson).name) == lanes.STACK
+
+
 def test_the_own_lanes_modules_of_no_lesson_exist() -> None:
     for module in lanes.OWN_MODULES:
         assert (REPO / "tests" / "integration" / module).exists(), module
