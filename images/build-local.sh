@@ -167,6 +167,17 @@ build_named() {
   build_image "$PREFIX/$name:local" "images/$name" "$(base_tag "$name")"
 }
 
+# Stdin into FILE, only when it differs, and by a rename: a compose call reading
+# it at the same time (the other test lane's, tests/lanes.py) never sees half of
+# it, and a file that does not change keeps its time.
+write_if_changed() {
+  local file=$1 text
+  text=$(cat)
+  [[ -f $file && $(cat "$file") == "$text" ]] && return 0
+  printf '%s\n' "$text" >"$file.$$"
+  mv -f "$file.$$" "$file"
+}
+
 main() {
   mkdir -p "$(dirname "$ENV_FILE")"
   local names=("$@") name
@@ -177,7 +188,7 @@ main() {
   build_bases "${names[@]}"
   for name in "${names[@]}"; do build_named "$name"; done
 
-  cat >"$ENV_FILE" <<ENV
+  write_if_changed "$ENV_FILE" <<ENV
 # Written by images/build-local.sh: images built here from Debian packages
 # (each on first use: comms_sandbox/images.py).
 SANDBOX_IMAGES_CHOSEN=local

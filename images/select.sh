@@ -53,8 +53,13 @@ have_or_pull_upstream() {
 
 use_upstream() {
   mkdir -p .sandbox
-  printf '# Written by images/select.sh: the upstream images named in the compose files.\nSANDBOX_IMAGES_CHOSEN=upstream\n' >"$ENV_FILE"
   say "using the upstream images: $(upstream_images | tr '\n' ' ')"
+  local text
+  text=$(printf '# Written by images/select.sh: the upstream images named in the compose files.\nSANDBOX_IMAGES_CHOSEN=upstream')
+  # Only when it differs, and by a rename: see build-local.sh's write_if_changed.
+  [[ -f $ENV_FILE && $(cat "$ENV_FILE") == "$text" ]] && return 0
+  printf '%s\n' "$text" >"$ENV_FILE.$$"
+  mv -f "$ENV_FILE.$$" "$ENV_FILE"
 }
 
 use_local() {
