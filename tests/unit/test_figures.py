@@ -14,6 +14,7 @@ from comms_sandbox import config
 from scenarios import lessons
 from scenarios.charts import save_phases
 from scenarios.reports import figures
+from tests.docs_runner import broken_links
 
 LESSONS = list(lessons.discover().values())
 EMBEDDED = re.compile(r"!\[[^\]]*\]\(figures/(?P<name>[^)\s]+\.png)\)")
@@ -110,3 +111,13 @@ def test_a_named_lesson_without_a_run_fails_and_changes_nothing(
 
 def test_figures_are_not_listed_as_the_lessons_files() -> None:
     assert not [p for p in GRPC.files() if p.is_relative_to(figures.folder(GRPC))]
+
+
+def test_the_link_checker_finds_a_missing_figure(tmp_path: Path) -> None:
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "here.png").write_bytes(b"")
+    page = tmp_path / "README.md"
+    page.write_text("# a\n\n![here](figures/here.png)\n\n![gone](figures/gone.png)\n")
+    assert broken_links(page, tmp_path) == [
+        "line 5: link `figures/gone.png`: no file figures/gone.png"
+    ]
