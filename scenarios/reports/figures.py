@@ -95,7 +95,10 @@ def main(argv: list[str], results: Path) -> int:
     parser.add_argument("--from", dest="source", type=Path, default=results,
                         help="one folder per lesson (default: results/)")  # fmt: skip
     args = parser.parse_args(argv)
-    chosen = [lessons.get(name) for name in args.lessons] or list(lessons.discover().values())
+    try:
+        chosen = [lessons.get(n) for n in args.lessons] or list(lessons.discover().values())
+    except lessons.UnknownLessonError as exc:
+        parser.error(str(exc))  # exits 2, with the usage
     missing = 0
     for lesson in chosen:
         run = args.source / lesson.name

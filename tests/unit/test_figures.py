@@ -109,6 +109,15 @@ def test_a_named_lesson_without_a_run_fails_and_changes_nothing(
     assert GRPC.page.read_text() == before
 
 
+def test_an_unknown_lesson_is_named_with_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        figures.main(["nosuch"], tmp_path)
+    assert exit_.value.code == 2
+    assert "no lesson named 'nosuch'; known: request-response" in capsys.readouterr().err
+
+
 def test_figures_are_not_listed_as_the_lessons_files() -> None:
     assert not [p for p in GRPC.files() if p.is_relative_to(figures.folder(GRPC))]
 
