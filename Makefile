@@ -49,6 +49,10 @@ bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle m
 report: $(VENV)/.synced protos ## Rebuild results/index.html from the lessons' last runs (ALL=1: every report too), print where it is
 	@$(PY) -m scenarios.reports $(if $(ALL),--all)
 
+.PHONY: figures
+figures: $(VENV)/.synced protos ## Redraw the pages' charts from the lessons' last runs into scenarios/*/figures/ (FROM=dir, LESSON=name)
+	@$(PY) -m scenarios.reports figures $(LESSON) $(if $(FROM),--from $(FROM))
+
 lint: $(VENV)/.synced ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -12,12 +12,17 @@ them: three Kafka nodes left by another run would skew every figure); it stops
 what it started; beside its figures, `context` records what else ran and how
 busy the machine was. `make bench` leaves the stack as it found it, as `make
 test` does.
+
+While it runs it narrates on stderr, as the scenarios do (scenarios/narration.py; `--quiet`:
+not): which benchmark, which set-up and which round, each wait against the seconds expected,
+and each target as a verdict. At the end, results/index.html lists the results with the lessons'.
 """
 
 import importlib
 import json
 import pkgutil
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,13 +30,14 @@ from typing import Any
 from rich.console import Console
 
 from bench.support.machine import context, steal_meter
-from comms_sandbox import REPO
+from bench.support.narrate import Verdict, told
 from comms_sandbox.compose import compose, profile_flags, profile_services
 from comms_sandbox.stack_state import StackState
-from scenarios import lessons
+from scenarios import lessons, narration, reports
+from scenarios.reports.run_facts import iso
 
-RESULTS = REPO / "results"
 console = Console()
+QUIET = "--quiet"
 
 
 HERE = Path(__file__).parent
@@ -62,13 +68,14 @@ def discover() -> dict[str, ModuleType]:
 
 
 def save(name: str, result: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"bench-{name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    return path
+    """results/bench-NAME.json, beside the lessons' runs (SANDBOX_RESULTS moves both)."""
+    return reports.write_text(reports.results_root() / f"bench-{name}.json",
+                              json.dumps(result, indent=2) + "\n")  # fmt: skip
 
 
-def main(names: list[str]) -> int:
+def main(args: list[str]) -> int:
+    """`python -m bench [--quiet] [NAME...]`: the named benchmarks, or all of them."""
+    names = [arg for arg in args if arg != QUIET]
     benchmarks = discover()
     unknown = set(names) - set(benchmarks)
     if unknown:
@@ -76,11 +83,33 @@ def main(names: list[str]) -> int:
         return 2
     found = StackState.now()
     try:
-        for name in names or benchmarks:
-            run_one(name, benchmarks[name])
+        with narration.use(narration.choose(QUIET in args)):
+            for name in names or benchmarks:
+                run_one(name, benchmarks[name])
     finally:
         found.restore()
+        index = reports.write_index()  # the benchmarks' results join the lessons' runs
+        print(f"index: {index.resolve().as_uri()}", file=sys.stderr)
     return 0
+
+
+def about(module: ModuleType) -> str:
+    """The first line of a benchmark's docstring, and how long it expects to take."""
+    first = (module.__doc__ or "").strip().splitlines()[:1]
+    expected = getattr(module, "expected_s", None)
+    took = f" (expected ~{duration(expected())})" if callable(expected) else ""
+    return (first[0] if first else "") + took
+
+
+def duration(seconds: float) -> str:
+    """'45 s' or '17 min'."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def verdicts(module: ModuleType, result: dict[str, Any]) -> list[Verdict]:
+    """The targets a benchmark checks (its optional `verdicts(result)`), none otherwise."""
+    judge = getattr(module, "verdicts", None)
+    return judge(result) if callable(judge) else []
 
 
 def stop_lesson_services() -> None:
@@ -100,16 +129,18 @@ def start_default_stack() -> None:
 
 def run_one(name: str, module: ModuleType) -> None:
     """One benchmark from its named state, its figures with their context, then saved."""
-    stop_lesson_services()
-    if module.NAME != "startup":  # start-up times its own `up` from nothing
-        start_default_stack()
-    machine: dict[str, Any] = {"context": context()}
-    try:
-        with steal_meter(machine):
-            result = module.run()
-    finally:
-        stop_lesson_services()
-    result |= machine
+    with narration.lesson(name, about(module)):
+        prepare(module)
+        machine: dict[str, Any] = {"context": context()}
+        try:
+            with steal_meter(machine):
+                result = module.run()
+        finally:
+            narration.step("stopping the lessons' own services")
+            stop_lesson_services()
+        result |= machine
+        result["verdicts"] = told(verdicts(module, result))
+        result["finished"] = iso(time.time())
     console.print(f"context: {machine['context']}")
     if "cpu_steal_pct" in machine:
         console.print(
@@ -117,7 +148,16 @@ def run_one(name: str, module: ModuleType) -> None:
         )
     for table in module.tables(result):
         console.print(table)
-    console.print(f"saved {save(name, result).relative_to(REPO)}")
+    console.print(f"saved {save(name, result)}")
+
+
+def prepare(module: ModuleType) -> None:
+    """The state a benchmark starts from: no lesson's services; the default stack up."""
+    narration.step("stopping the lessons' own services")
+    stop_lesson_services()
+    if module.NAME != "startup":  # start-up times its own `up` from nothing
+        with narration.waiting("the default stack up and healthy"):
+            start_default_stack()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from bench.support.report import right_aligned
 from comms_sandbox import clusters, docker
 from comms_sandbox.compose import compose, start_services
 from order_events.rabbit import close_quietly
+from scenarios import narration
 from scenarios.clusters import cost, kafka_failover, rabbitmq_failover
 
 NAME = "clusters"  # python -m bench clusters
@@ -102,9 +103,14 @@ def within_budget(memory: dict[str, float]) -> bool:
 
 
 def run() -> dict[str, Any]:
-    started = startup_and_memory()
-    kafka = kafka_rates()
-    rabbit = rabbit_rates()
+    with narration.part("the clusters: up, healthy, memory at rest"):
+        started = startup_and_memory()
+    with narration.part("Kafka: RF 1 acks=1 against RF 3 acks=all"):
+        kafka = kafka_rates()
+    with narration.part(f"RabbitMQ quorum queue: 1 node against 3, {ROUNDS} rounds"):
+        rabbit = rabbit_rates()
+    with narration.part("failover"):
+        failed_over = failover()
     return {
         "kafka": kafka,
         "rabbitmq_confirmed_per_s": rabbit,
@@ -116,7 +122,7 @@ def run() -> dict[str, Any]:
                 rabbit["3-node cluster"] / rabbit["single node"], 2
             ),
         },
-        "failover": failover(),
+        "failover": failed_over,
         "startup": started,
     }
 

@@ -33,7 +33,9 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import measuring
 from comms_sandbox.compose import start_services
+from scenarios import narration
 from scenarios.databases import SERVICES, db, indexes, pooling, replica, shards
 
 NAME = "databases"  # python -m bench databases
@@ -49,13 +51,17 @@ def run() -> dict[str, Any]:
     indexes.ensure_orders()
     with db.owner_session() as conn:
         lookups: dict[str, list[float]] = {SEQUENTIAL: [], INDEXED: []}
-        for _ in range(LOOKUP_ROUNDS):
+        for round_ in range(1, LOOKUP_ROUNDS + 1):
             for variant, times in lookups.items():
-                times.append(indexes.explain_without(conn, indexes.VARIANTS[variant])["ms"])
+                with measuring(f"lookup, {variant}", round_, LOOKUP_ROUNDS):
+                    times.append(indexes.explain_without(conn, indexes.VARIANTS[variant])["ms"])
         inserts: dict[int, list[int]] = {0: [], 3: []}
-        for _ in range(INSERT_ROUNDS):
+        for round_ in range(1, INSERT_ROUNDS + 1):
             for count, rates in inserts.items():
-                rates.append(indexes.insert_cost(conn, count)["inserts_per_s"])
+                with measuring(f"inserts, {count} secondary indexes", round_, INSERT_ROUNDS):
+                    rates.append(indexes.insert_cost(conn, count)["inserts_per_s"])
+    with narration.part("shards, pooling and the replica's lag"):
+        shard_ms, pooled, lag = shard_query_times(), pooling_ratios(), replica_lag()
     lookup_ms = {variant: statistics.median(ms) for variant, ms in lookups.items()}
     per_s = {count: statistics.median(values) for count, values in inserts.items()}
     return {
@@ -63,9 +69,9 @@ def run() -> dict[str, Any]:
         "inserts_per_s": per_s,
         "index_vs_sequential_time": round(lookup_ms[INDEXED] / lookup_ms[SEQUENTIAL], 5),
         "inserts_3_indexes_vs_none": round(per_s[3] / per_s[0], 3),
-        "shards": shard_query_times(),
-        "pooling": pooling_ratios(),
-        "replica": replica_lag(),
+        "shards": shard_ms,
+        "pooling": pooled,
+        "replica": lag,
     }
 
 

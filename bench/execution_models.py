@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from bench.support.report import right_aligned
 from comms_sandbox import cgroups, docker, wrk
 from comms_sandbox.compose import restart_proxy
@@ -36,6 +37,17 @@ ROUNDS = 2
 CONNECTIONS = 16
 TARGET_AT_3 = 2.4
 URL = f"http://proxy:{INTERNAL_PORT}{BUDGET_PREFIX}cpu?rounds=100000"
+STEP_S = SECONDS + 10  # wrk's run, and scaling and restarting nginx before it
+
+
+def expected_s() -> float:
+    return ROUNDS * len(REPLICAS) * STEP_S
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    at_3 = result["ratios_to_one"]["3"]
+    return [Verdict(f"3 replicas serve at least {TARGET_AT_3}x one", result["met"],
+                    f"{at_3}x one")]  # fmt: skip
 
 
 def cores_used(containers: list[str], seconds: float, before: dict[str, float]) -> float:
@@ -63,9 +75,10 @@ def run() -> dict[str, Any]:
     wrk.build_image()
     runs: dict[int, list[dict[str, float]]] = {n: [] for n in REPLICAS}
     try:
-        for _ in range(ROUNDS):
+        for round_ in range(1, ROUNDS + 1):
             for replicas in REPLICAS:
-                runs[replicas].append(one_step(replicas))
+                with measuring(f"{replicas} replicas", round_, ROUNDS, STEP_S):
+                    runs[replicas].append(one_step(replicas))
     finally:
         docker.scale(BUDGET_SERVICE, 1)
     steps = {n: {k: round(statistics.median(r[k] for r in rs), 2) for k in rs[0]}

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import measuring
 from scenarios.grpc import CONCURRENCY, grpc_quotes, rest_quotes
 
 NAME = "grpc"  # python -m bench grpc
@@ -24,9 +25,11 @@ ROUNDS = 3
 
 def run() -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"REST/JSON, HTTP/1.1": [], "gRPC, HTTP/2": []}
-    for _ in range(ROUNDS):
-        runs["REST/JSON, HTTP/1.1"].append(rest_quotes(CALLS))
-        runs["gRPC, HTTP/2"].append(grpc_quotes(CALLS))
+    for round_ in range(1, ROUNDS + 1):
+        with measuring("REST/JSON, HTTP/1.1", round_, ROUNDS):
+            runs["REST/JSON, HTTP/1.1"].append(rest_quotes(CALLS))
+        with measuring("gRPC, HTTP/2", round_, ROUNDS):
+            runs["gRPC, HTTP/2"].append(grpc_quotes(CALLS))
     medians = {
         name: {
             "per_s": round(statistics.median(r["per_s"] for r in results), 1),

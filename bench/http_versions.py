@@ -23,6 +23,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import measuring
 from bench.support.report import right_aligned
 from comms_sandbox.http3 import Exchange, H3Session
 from scenarios.http_versions import handshakes
@@ -116,9 +117,10 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def run() -> dict[str, Any]:
     measured: dict[str, list[dict[str, float]]] = {name: [] for name in (*THROUGHPUT, *SETUP)}
-    for _ in range(ROUNDS):
+    for round_ in range(1, ROUNDS + 1):
         for name, measure in (*THROUGHPUT.items(), *SETUP.items()):
-            measured[name].append(measure())
+            with measuring(name, round_, ROUNDS):
+                measured[name].append(measure())
     medians = {name: _medians(runs) for name, runs in measured.items()}
     return {
         "tool": f"Python clients (httpx, aioquic) on the same host, {REQUESTS} GETs with "

@@ -31,6 +31,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from comms_sandbox.wrk import Load, wrk
 from proxy.site import INTERNAL_PORT
 from scenarios.idempotency_and_outbox import counting, outbox
@@ -85,11 +86,12 @@ def paced() -> dict[str, Any]:
 def run() -> dict[str, Any]:
     runs: dict[str, list[dict[str, float]]] = {OUTBOX: [], DUAL_WRITE: []}
     under_load: dict[str, Any] = {}
-    for _ in range(ROUNDS):
-        with outbox.publish_mode("dual-write"):
+    for round_ in range(1, ROUNDS + 1):
+        with measuring(DUAL_WRITE, round_, ROUNDS, SECONDS + 2), outbox.publish_mode("dual-write"):
             runs[DUAL_WRITE].append(asdict(measure(counting.new_customers(1)[0])))
         customers = counting.new_customers(1)  # back on the default: the outbox
-        runs[OUTBOX].append(asdict(measure(customers[0])))
+        with measuring(OUTBOX, round_, ROUNDS, SECONDS + 2):
+            runs[OUTBOX].append(asdict(measure(customers[0])))
         under_load = {"drained_after_s": outbox.wait_drained(customers),
                       "commit_to_broker_ms": commit_to_broker(customers)}  # fmt: skip
     return summary({name: _median(loads) for name, loads in runs.items()}, paced(), under_load)
@@ -117,6 +119,17 @@ def _median(loads: list[dict[str, float]]) -> dict[str, float]:
         field: round(statistics.median(load[field] for load in loads), 2)
         for field in ("requests_per_s", "p50_ms", "p99_ms", "errors")
     }
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    return [
+        Verdict(f"the outbox's p99 at most {TARGET_P99_RATIO}x the dual write's",
+                meets_p99_target(result), f"{result['outbox_vs_dual_write']['p99']}x"),
+        Verdict(f"commit to broker p99 under {TARGET_COMMIT_TO_BROKER_P99_MS:.0f} ms",
+                meets_commit_to_broker_target(result),
+                ", ".join(f"{b} {result['paced']['commit_to_broker_ms'][b]['p99']} ms"
+                          for b in BROKERS)),
+    ]  # fmt: skip
 
 
 def meets_p99_target(result: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from bench.support.report import right_aligned
 from comms_sandbox import docker
 from comms_sandbox.wrk import Load, build_image, wrk
@@ -37,11 +38,22 @@ SECONDS = 8
 CONNECTIONS = 16
 ROUNDS = 3
 TARGET_OVERHEAD = 0.10
+ROUND_S = 4 * (SECONDS + 3)  # four wrk runs, and scaling between them
 ENDPOINT = "/whoami"
 PROXY_URL = f"http://proxy:{INTERNAL_PORT}{ENDPOINT}"  # plain HTTP, like DIRECT_URL
 DIRECT_URL = f"http://{lb.replica_name(1)}:{lb.API_PORT}{ENDPOINT}"
 PROXY_CONTAINER = f"{lb.COMPOSE_PROJECT}-proxy-1"
 CLIENT_CPU, REPLICA_CPU = "0", "1"
+
+
+def expected_s() -> float:
+    return ROUNDS * ROUND_S
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    return [Verdict(f"nginx's overhead under {result['target_overhead']:.0%}",
+                    result["proxy_overhead"] < result["target_overhead"],
+                    f"{result['proxy_overhead']:.0%} fewer requests/s than direct")]  # fmt: skip
 
 
 def median_load(loads: list[Load]) -> dict[str, float]:
@@ -92,8 +104,10 @@ def run() -> dict[str, Any]:
     runs: dict[str, list[Load]] = {"direct_1_pinned": [], "proxy_1_pinned": [], "proxy_1": [],
                                    "proxy_3": []}  # fmt: skip
     try:
-        for _ in range(ROUNDS):
-            one_round(runs)
+        for round_ in range(1, ROUNDS + 1):
+            with measuring("direct and through nginx, 1 and 3 replicas", round_, ROUNDS,
+                           ROUND_S):  # fmt: skip
+                one_round(runs)
     finally:
         docker.scale("api", lb.REPLICAS)
     direct_1, proxy_1_pinned = (

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import measuring
 from comms_sandbox import toxiproxy
 from comms_sandbox.compose import compose, profile_flags
 from comms_sandbox.wrk import Load, wrk
@@ -29,6 +30,10 @@ BODY = json.dumps({"sku": "BOOK-42", "quantity": 1})
 SECONDS, CONNECTIONS, ROUNDS = 8, 16, 2
 LATENCY = {"latency": 100, "jitter": 50}
 POLICIES = ("off", "on")
+
+
+def expected_s() -> float:
+    return ROUNDS * len(POLICIES) * (SECONDS + 5)
 
 
 def measure() -> dict[str, float]:
@@ -50,11 +55,12 @@ def run() -> dict[str, Any]:
     start_lesson()
     runs: dict[str, list[dict[str, float]]] = {policy: [] for policy in POLICIES}
     try:
-        for _ in range(ROUNDS):
+        for round_ in range(1, ROUNDS + 1):
             for policy in POLICIES:
-                use_policy(policy)
-                with toxiproxy.clean(), toxiproxy.toxic("pricing", "slow", "latency", LATENCY):
-                    runs[policy].append(measure())
+                with measuring(f"resilience {policy}", round_, ROUNDS, SECONDS + 5):
+                    use_policy(policy)
+                    with toxiproxy.clean(), toxiproxy.toxic("pricing", "slow", "latency", LATENCY):
+                        runs[policy].append(measure())
     finally:
         use_policy("on")  # as compose.yaml has it
     medians = {p: {k: round(statistics.median(r[k] for r in rs), 4) for k in rs[0]}

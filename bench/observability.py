@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from comms_sandbox import config
 from comms_sandbox.compose import compose, follow_tracing, profile_flags, running_services
 from comms_sandbox.wrk import Load, wrk
@@ -56,6 +57,18 @@ SETUPS = {
               "OTEL_TRACES_SAMPLER_ARG": "0.1"},
 }  # fmt: skip
 TARGETED = SAMPLED
+STEP_S = SECONDS + 2 + 15  # wrk's run and warm-up, after re-creating the api and pricing
+
+
+def expected_s() -> float:
+    return ROUNDS * len(SETUPS) * STEP_S
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    ratios = result["vs_off"][result["targeted"]]
+    return [Verdict(f"{result['targeted']}: within {result['target_overhead']:.0%} of tracing off",
+                    meets_target(ratios, result["target_overhead"]),
+                    f"req/s {ratios['per_s']}x, p99 {ratios['p99']}x of off")]  # fmt: skip
 
 
 def set_up(env: dict[str, str]) -> None:
@@ -107,10 +120,11 @@ def run() -> dict[str, Any]:
     runs: dict[str, list[Load]] = {name: [] for name in SETUPS}
     started_backend = start_backend()
     try:
-        for _ in range(ROUNDS):
+        for round_ in range(1, ROUNDS + 1):
             for name, env in SETUPS.items():
-                set_up(env)
-                runs[name].append(measure())
+                with measuring(name, round_, ROUNDS, STEP_S):
+                    set_up(env)
+                    runs[name].append(measure())
     finally:
         restore(started_backend)
     return summary({name: _median(loads) for name, loads in runs.items()})

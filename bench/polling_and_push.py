@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from bench.support.report import right_aligned
 from comms_sandbox import docker, feed
 from comms_sandbox.compose import compose_file
@@ -106,10 +107,11 @@ async def measure() -> dict[str, Any]:
     docker.scale("api", 1)
     try:
         rounds: dict[str, list[float]] = {"websocket": [], "sse": []}
-        for _ in range(ROUNDS):
+        for round_ in range(1, ROUNDS + 1):
             for method, values in rounds.items():
-                values.append(await fanout_of(method))
-                await asyncio.sleep(2)  # let the lone replica finish with the last crowd
+                with measuring(f"fan-out over {method}", round_, ROUNDS):
+                    values.append(await fanout_of(method))
+                    await asyncio.sleep(2)  # let the lone replica finish with the last crowd
     finally:
         docker.scale("api", REPLICAS)
     fanout = {method: statistics.median(values) for method, values in rounds.items()}
@@ -128,6 +130,12 @@ def run() -> dict[str, Any]:
         "websocket_vs_sse_fanout": round(fanout["websocket"] / fanout["sse"], 2),
         "target_websocket_vs_sse": TARGET_WS_VS_SSE,
     }
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    target = result["target_websocket_vs_sse"]
+    ratio = result["websocket_vs_sse_fanout"]
+    return [Verdict(f"websocket / sse fan-out >= {target}", ratio >= target, f"{ratio:.2f}")]
 
 
 def tables(result: dict[str, Any]) -> list[Table]:

@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from comms_sandbox import config, docker
 
 NAME = "pubsub-kafka"  # python -m bench pubsub-kafka
@@ -182,8 +183,9 @@ def run() -> dict[str, Any]:
     runs: dict[str, list[dict[str, float]]] = {
         f"{kind}: {tool}": [] for kind in KINDS for tool in ("native", "aiokafka")
     }
-    for _ in range(ROUNDS):
-        one_round(container, runs)
+    for round_ in range(1, ROUNDS + 1):
+        with measuring("native tools and aiokafka, produce and consume", round_, ROUNDS):
+            one_round(container, runs)
     medians = {name: _median(results) for name, results in runs.items()}
     ratios = {
         kind: round(medians[f"{kind}: aiokafka"]["per_s"] / medians[f"{kind}: native"]["per_s"], 3)
@@ -198,6 +200,14 @@ def run() -> dict[str, Any]:
         "meets_target": {kind: ratio >= TARGET_RATIO for kind, ratio in ratios.items()},
         "kafka_oom_killed": _oom_killed(container),
     }
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    """aiokafka against Kafka's own tools, per kind: at least the target ratio."""
+    target = result["target_ratio"]
+    return [Verdict(f"{kind}: aiokafka / native >= {target:.2f}", met,
+                    f"{result['aiokafka_vs_native'][kind]:.2f}")
+            for kind, met in result["meets_target"].items()]  # fmt: skip
 
 
 def _median(results: list[dict[str, float]]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.frame import Method
 from rich.table import Table
 
+from bench.support.narrate import Verdict, measuring
 from comms_sandbox import REPO, ports
 from comms_sandbox.credentials import setting
 
@@ -235,9 +236,10 @@ def run() -> dict[str, Any]:
         "pika_one_at_a_time": run_pika_one_at_a_time,
     }
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in measures}
-    for _ in range(ROUNDS):
+    for round_ in range(1, ROUNDS + 1):
         for name, measure in measures.items():
-            runs[name].append(measure())
+            with measuring(name, round_, ROUNDS, SECONDS if name == "perftest" else None):
+                runs[name].append(measure())
     medians = {name: _median(results) for name, results in runs.items()}
     return {
         "tool": f"PerfTest {SECONDS} s vs pika {MESSAGES} messages, 1 producer + 1 consumer, "
@@ -263,6 +265,13 @@ def _ratios(m: dict[str, dict[str, float]]) -> dict[str, float]:
             m["pika_one_at_a_time"]["publish_per_s"] / perftest["publish_per_s"], 3
         ),
     }
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    """pika windowed against PerfTest: the ratios the target applies to."""
+    target = result["target_ratio"]
+    return [Verdict(f"{label} >= {target:.2f}", value >= target, f"{value:.2f}")
+            for label, value in result["ratios"].items() if "windowed" in label]  # fmt: skip
 
 
 def tables(result: dict[str, Any]) -> list[Table]:

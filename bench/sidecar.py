@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import measuring
 from comms_sandbox import docker
 from scenarios.load import Call, burst
 from scenarios.sidecar import BARE, bare_url, sidecar_url
@@ -24,6 +25,11 @@ LESSON = "sidecar"
 REQUESTS = 150
 RATE_PER_S = 15.0
 ROUNDS = 3
+ROUND_S = REQUESTS / RATE_PER_S  # the requests are paced
+
+
+def expected_s() -> float:
+    return ROUNDS * 2 * ROUND_S
 
 
 def measure(base_url: str) -> dict[str, float]:
@@ -37,9 +43,11 @@ def run() -> dict[str, Any]:
     runs: dict[str, list[dict[str, float]]] = {"with sidecar": [], "without": []}
     docker.start_profile_service(*BARE)
     try:
-        for _ in range(ROUNDS):
-            runs["with sidecar"].append(measure(sidecar_url()))
-            runs["without"].append(measure(bare_url()))
+        for round_ in range(1, ROUNDS + 1):
+            with measuring("with sidecar", round_, ROUNDS, ROUND_S):
+                runs["with sidecar"].append(measure(sidecar_url()))
+            with measuring("without sidecar", round_, ROUNDS, ROUND_S):
+                runs["without"].append(measure(bare_url()))
     finally:
         docker.remove_service(*BARE)
     medians = {

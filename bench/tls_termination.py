@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from bench.support.narrate import measuring
 from bench.support.report import right_aligned
 from comms_sandbox import config, ports
 from scenarios.result import percentiles_ms
@@ -120,9 +121,10 @@ def run() -> dict[str, Any]:
         "HTTP/2": lambda: keepalive(http2=True),
     }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
-    for _ in range(ROUNDS):
+    for round_ in range(1, ROUNDS + 1):
         for name, measure in configs.items():
-            runs[name].append(measure())
+            with measuring(name, round_, ROUNDS):
+                runs[name].append(measure())
     medians = {name: _median(results) for name, results in runs.items()}
     return {
         "tool": f"Python ssl/httpx client on the same host, {SECONDS:.0f} s or {REQUESTS} "

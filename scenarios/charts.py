@@ -122,7 +122,10 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
+    """The same figure, the same bytes: no "Software" (matplotlib's version) in the PNG's
+    metadata (a PNG gets no date), so the pages' committed figures can be checked by
+    drawing them again (tests/unit/test_figures.py)."""
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, metadata={"Software": None})
     return path

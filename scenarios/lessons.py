@@ -11,6 +11,8 @@ A lesson is one folder, scenarios/<package>/, holding:
 - `README.md`: the lesson's page, whose `console` blocks run in CI;
 - `compose.yaml`, if the lesson runs services of its own (compose.yaml
   includes it), beside the config files they mount;
+- `figures/`: a real run (result.json, run.json) and its charts, which the
+  page's `## A real run` section embeds (`make figures`);
 and, by the same name, `tests/integration/test_<package>.py` and, if the
 lesson has them, `proxy/<package>.py`, `bench/<package>.py` (whose NAME is
 the lesson's), `comms_sandbox/<package>.py` (its host-side client) and unit
@@ -83,7 +85,8 @@ class Lesson:
 
     def files(self) -> list[Path]:
         """Every file of the lesson, found by place and name (see the module docstring)."""
-        own = sorted(p for p in self.folder.rglob("*") if p.is_file() and not ignored(p))
+        own = sorted(p for p in self.folder.rglob("*")
+                     if p.is_file() and not ignored(p) and not self.is_figure(p))  # fmt: skip
         named = [REPO / "proxy" / f"{self.package}.py", REPO / "bench" / f"{self.package}.py",
                  REPO / "comms_sandbox" / f"{self.package}.py", self.test_module]  # fmt: skip
         unit = REPO / "tests" / "unit"
@@ -94,6 +97,11 @@ class Lesson:
         found = [p for p in (*own, *named, *tests, *services) if p.exists()]
         inside = [d for d in found if d.is_dir()]
         return found + [p for p in shared if not any(p.is_relative_to(d) for d in inside)]
+
+    def is_figure(self, path: Path) -> bool:
+        """figures/ holds a run and its charts, shown by the page's `## A real run`
+        (`make figures`, scenarios/reports/figures.py), not files of the lesson's code."""
+        return path.relative_to(self.folder).parts[0] == "figures"
 
     @property
     def shared_files(self) -> tuple[str, ...]:

@@ -14,11 +14,12 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.support.narrate import Verdict
 from bench.support.report import right_aligned
 from comms_sandbox import docker
 from comms_sandbox.compose import compose, compose_ps, profile_flags, with_dependencies
 from comms_sandbox.images import ensure_images
-from scenarios import lessons
+from scenarios import lessons, narration
 
 NAME = "startup"  # python -m bench startup
 LESSON = None  # every lesson, and the whole stack
@@ -27,6 +28,7 @@ TARGET_HEALTHY_S = {WHOLE_STACK: 20.0, "load-balancing": 8.0}
 TARGET_IDLE_MEMORY_MIB = {WHOLE_STACK: 1.2 * 1024}
 SETTLE_S = 10  # let JVM and Erlang finish their start-up work before measuring rest
 POLL_S = 0.5
+EXPECTED_UP_S = 30.0  # a lesson's `up --wait` without a target of its own, seen on 2 cores
 
 
 def health_by_container() -> dict[str, str]:
@@ -65,13 +67,18 @@ def idle_memory_mib() -> dict[str, float]:
     return docker.memory_mib(compose("ps", "--quiet", capture=True).stdout.split())
 
 
-def measure(services: tuple[str, ...]) -> dict[str, Any]:
+def measure(name: str, services: tuple[str, ...]) -> dict[str, Any]:
     """From nothing running to `services` healthy, then their memory at rest."""
+    narration.step("down: nothing running")
     # Every profile's services too: a lesson left running would be counted.
     compose(*profile_flags(), "down", "--remove-orphans", capture=True)  # volumes kept
-    total_s, healthy_at = timed_up(services)
-    time.sleep(SETTLE_S)
+    with narration.waiting(f"{name}: up and healthy", TARGET_HEALTHY_S.get(name, EXPECTED_UP_S)):
+        total_s, healthy_at = timed_up(services)
+    narration.seen(f"{name}: {len(healthy_at)} containers healthy after {total_s:.1f} s")
+    with narration.waiting("the containers to settle before measuring memory", SETTLE_S):
+        time.sleep(SETTLE_S)
     memory = idle_memory_mib()
+    narration.seen(f"{name}: {sum(memory.values()):.0f} MiB idle in {len(memory)} containers")
     return {
         "services": list(services) or "all",
         "up_to_all_healthy_s": round(total_s, 2),
@@ -97,16 +104,38 @@ def with_targets(name: str, measured: dict[str, Any]) -> dict[str, Any]:
     return measured
 
 
+def expected_s() -> float:
+    """Each lesson's and the whole stack's `up`, settle and `down`: about a minute each."""
+    return (len(lessons.discover()) + 1) * (EXPECTED_UP_S + SETTLE_S + 15)
+
+
 def run() -> dict[str, Any]:
     sets = {name: lesson.services for name, lesson in lessons.discover().items()}
     # Images pulled or built, and ours built, before any timing starts.
-    ensure_images(with_dependencies(s for services in sets.values() for s in services))
-    compose("build", "--quiet", capture=True)
+    with narration.waiting("images pulled and built"):
+        ensure_images(with_dependencies(s for services in sets.values() for s in services))
+        compose("build", "--quiet", capture=True)
     sets[WHOLE_STACK] = ()  # last: `make bench` goes on with the whole stack up
-    return {
-        "benchmark": NAME,
-        "sets": {name: with_targets(name, measure(services)) for name, services in sets.items()},
-    }
+    measured = {}
+    for number, (name, services) in enumerate(sets.items(), start=1):
+        with narration.part(f"{name} ({number} of {len(sets)})"):
+            measured[name] = with_targets(name, measure(name, services))
+    return {"benchmark": NAME, "sets": measured}
+
+
+def verdicts(result: dict[str, Any]) -> list[Verdict]:
+    """Each set's targets: seconds to all healthy, idle memory (measured / target <= 1)."""
+    found = []
+    for name, m in result["sets"].items():
+        if "healthy_vs_target" in m:
+            found.append(Verdict(f"{name}: healthy within {m['target_healthy_s']:.0f} s",
+                                 m["healthy_vs_target"] <= 1,
+                                 f"{m['up_to_all_healthy_s']:.1f} s"))  # fmt: skip
+        if "memory_vs_target" in m:
+            found.append(Verdict(f"{name}: idle memory under {m['target_idle_memory_mib']:.0f} MiB",
+                                 m["memory_vs_target"] <= 1,
+                                 f"{m['idle_memory_total_mib']:.0f} MiB"))  # fmt: skip
+    return found
 
 
 def tables(result: dict[str, Any]) -> list[Table]:

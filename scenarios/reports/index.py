@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import lessons
-from scenarios.reports import markup
+from scenarios.reports import benchmarks, markup
 from scenarios.reports.run_facts import shown_time
 from scenarios.reports.run_page import counts, run_outcome
 from scenarios.reports.uis import UI
@@ -23,12 +23,13 @@ def html(root: Path, uis: list[tuple[UI, bool]]) -> str:
         "<p class='lead'>Each row is the last <code>python -m scenarios run NAME</code> of a "
         "lesson on this machine; its name opens that run's report.</p>",
         f"<table class='index'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>",
+        benchmarks.section(root),  # results/bench-*.json, from `make bench`
         "<h2>See more</h2><ul class='uis'>",
         *(f"<li>{markup.link(ui.url, ui.name)}: {escape(ui.shows)}</li>" if up else
           f"<li class='down'>{escape(ui.name)} ({escape(ui.url)}): not running</li>"
           for ui, up in uis),
         "</ul><p class='note'><code>make report</code> rebuilds this page from "
-        "results/*/result.json.</p>",
+        "results/*/result.json and results/bench-*.json.</p>",
     ]  # fmt: skip
     return markup.page("comms-sandbox: last runs", "\n".join(body))
 
