@@ -22,6 +22,8 @@ from comms_sandbox.images import ensure_images
 
 IMAGES_ENV = REPO / ".sandbox" / "images.env"
 NGINX_CONF = REPO / "proxy" / "nginx.conf"
+# Set by tests/lanes.py in each of its two lanes of integration tests.
+TEST_LANE_VARIABLE = "SANDBOX_TEST_LANE"
 # Two of nginx's one-second lookups (proxy/load_balancing.py's RESOLVE_VALID).
 FAST_LOOKUP_WAIT_S = 2.0
 LEFT_OVER_S = 60

@@ -6,6 +6,7 @@ tracing is on exactly when the observability lesson's services run after it
 (comms_sandbox.compose.tracing_env; `SANDBOX_TRACING=on make up` forces it).
 """
 
+import os
 import socket
 import sys
 import time
@@ -17,11 +18,13 @@ from rich.table import Table
 from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
+    TEST_LANE_VARIABLE,
     compose,
     compose_file,
     compose_ps,
     let_proxy_follow,
     profile_flags,
+    profile_services,
     recovered_after_restarts,
     remove_cut_recreations,
     running_services,
@@ -126,6 +129,31 @@ def done(state: dict, service: dict) -> bool:
     return state.get("State") == "running" and state.get("Health", "") in ("healthy", "")
 
 
+def in_test_lane() -> bool:
+    """Run by a test in one of tests/lanes.py's two lanes: the lanes' runner started the
+    default stack, and the other lane is using it (re-creating, scaling) right now."""
+    return bool(os.environ.get(TEST_LANE_VARIABLE))
+
+
+def start_own(own: list[str], build: bool) -> float:
+    """Only a lesson's own (profile) services, `--no-deps`: the default services they
+    need run already (or, in a test lane, belong to the other lane). No image is built
+    in a test lane: a rebuilt shared image would make the next `up` re-create the
+    default services under the other lane."""
+    started = time.monotonic()
+    if own:
+        ensure_images(own)
+        result = compose(*profile_flags(own), "up", "--detach", "--no-deps",
+                         "--build" if build else "--no-build", "--wait",
+                         f"--wait-timeout={WAIT_TIMEOUT_S}", *own)  # fmt: skip
+        if result.returncode != 0 and not recovered_after_restarts(own):
+            explain_failure()
+            raise typer.Exit(result.returncode)
+        let_proxy_follow(own)
+    console.print(f"\\[up] the default stack runs: started only {', '.join(own) or 'nothing'}")
+    return time.monotonic() - started
+
+
 def start(services: list[str]) -> float:
     """`compose up --wait` of `services` (all when empty); seconds until all were healthy.
 
@@ -137,6 +165,10 @@ def start(services: list[str]) -> float:
         console.print(f"\\[up] {', '.join(services)}: already running and healthy, left as they "
                       "are (`make up` rebuilds and re-creates what changed)")  # fmt: skip
         return 0.0
+    needed = with_dependencies(services)
+    own = profile_services(needed)
+    if services and (in_test_lane() or already_up(sorted(set(needed) - set(own)))):
+        return start_own(own, build=not in_test_lane())
     started = time.monotonic()
     ensure_certificates()
     ensure_credentials()

@@ -39,6 +39,7 @@ from comms_sandbox import REPO
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
     IMAGES_ENV,
+    TEST_LANE_VARIABLE,
     proxied_services,
     remove_cut_recreations,
     running_services,
@@ -49,7 +50,7 @@ from comms_sandbox.credentials import ensure_credentials
 from comms_sandbox.stack_state import StackState
 from scenarios import lessons
 
-LANE_VARIABLE = "SANDBOX_TEST_LANE"
+LANE_VARIABLE = TEST_LANE_VARIABLE
 SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
 OWN, STACK = "own", "stack"
 # Lessons whose services are their own profile's (plus nginx): checked by

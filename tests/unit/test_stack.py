@@ -106,3 +106,23 @@ def test_a_lesson_already_up_is_left_as_it_runs(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(stack, "already_up", lambda _services: True)
     monkeypatch.setattr(stack, "compose", lambda *args, **_kw: pytest.fail(f"ran {args}"))
     assert stack.start(["proxy", "echo"]) == 0.0
+
+
+def test_in_a_test_lane_only_the_lessons_own_services_start_and_nothing_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other lane re-creates and scales the default services: never `up` them."""
+    ups: list[tuple[str, ...]] = []
+    monkeypatch.setenv(compose.TEST_LANE_VARIABLE, "own")
+    monkeypatch.setattr(stack, "already_up", lambda _services: False)
+    monkeypatch.setattr(stack, "ensure_images", lambda _services: None)
+    monkeypatch.setattr(stack, "let_proxy_follow", lambda _services: None)
+    monkeypatch.setattr(
+        stack,
+        "compose",
+        lambda *args, **_kw: ups.append(args) or subprocess.CompletedProcess(args, 0),
+    )
+    stack.start(["proxy", "echo"])
+    ((args),) = ups
+    assert args[-1] == "echo" and "proxy" not in args
+    assert "--no-deps" in args and "--no-build" in args
