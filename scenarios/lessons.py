@@ -181,7 +181,12 @@ def files_markdown(lesson: Lesson) -> str:
 
 def files_section(page: str) -> str | None:
     """The `## Files` section of a page's text, up to the next `## ` heading."""
-    start = page.find(f"\n{FILES_HEADING}\n")
+    return page_section(page, FILES_HEADING)
+
+
+def page_section(page: str, heading: str) -> str | None:
+    """The section of a page's text under `heading` (a `## ` line), up to the next one."""
+    start = page.find(f"\n{heading}\n")
     if start < 0:
         return None
     end = page.find("\n## ", start + 1)

@@ -67,11 +67,8 @@ def section(lesson: Lesson) -> str:
 
 def section_of(page: str) -> str | None:
     """The `## A real run` section of a page's text, up to the next `## ` heading."""
-    start = page.find(f"\n{HEADING}\n")
-    if start < 0:
-        return None
-    end = page.find("\n## ", start + 1)
-    return page[start + 1 : end if end >= 0 else len(page)].rstrip("\n") + "\n"
+    section = lessons.page_section(page, HEADING)
+    return None if section is None else section.rstrip("\n") + "\n"
 
 
 def with_section(page: str, lesson: Lesson) -> str:
