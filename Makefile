@@ -31,7 +31,12 @@ logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 
 test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack (LESSON=name: one lesson's tests and page)
 ifeq ($(LESSON),)
+ifeq ($(LANES),2)
 	$(PY) -m tests.lanes
+else
+	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/integration --durations=15
+endif
 else
 	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind unit)
 	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind integration) --durations=15
@@ -40,8 +45,12 @@ endif
 unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 	$(PY) -m pytest tests/unit
 
-integration: engine browser $(VENV)/.synced images protos ## Integration tests only (two lanes side by side, tests/lanes.py)
+integration: engine browser $(VENV)/.synced images protos ## Integration tests only (LANES=2: two lanes side by side, tests/lanes.py, not yet reliable)
+ifeq ($(LANES),2)
 	$(PY) -m tests.lanes --no-unit
+else
+	$(PY) -m pytest tests/integration --durations=15
+endif
 
 bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle memory (results/bench-*.json)
 	$(PY) -m bench

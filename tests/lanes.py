@@ -1,4 +1,9 @@
-"""`make test`: the unit tests and the integration tests, in two lanes side by side.
+"""`make test LANES=2`: the unit tests and the integration tests, in two lanes side by side.
+
+Not yet the default: 2 of 4 clean-clone runs passed (14 min 24 s), 2 failed because
+the stack lane's lesson starts re-created nginx (with the api, under the tracing
+switch) while the own lane's lessons were using it. Until that is fixed, `make test`
+runs one lane (about twice as long).
 
 Most of the integration suite's time is spent waiting (a failover, a partition,
 a kill schedule, a queue draining), not computing, so two lanes share the
