@@ -146,16 +146,22 @@ def with_dependencies(services: Iterable[str]) -> set[str]:
 
 
 def all_healthy(services: Iterable[str]) -> bool:
-    """Is every container of `services` running, and healthy where it has a check?"""
+    """Is every container of `services` running, and healthy where it has a check, or,
+    for a one-shot job (restart "no": the migrations), has it run and exited 0?"""
     wanted = list(services)
     states = compose_ps("--all", *wanted) if wanted else []
+    defined = compose_file()["services"]
     return (
         bool(states)
         and {c["Service"] for c in states} >= set(wanted)
-        and all(
-            c.get("State") == "running" and c.get("Health", "") in ("healthy", "") for c in states
-        )
+        and all(is_done(c, defined.get(c["Service"], {})) for c in states)
     )
+
+
+def is_done(state: dict[str, Any], service: dict[str, Any]) -> bool:
+    if service.get("restart") == "no":
+        return state.get("State") == "exited" and state.get("ExitCode") == 0
+    return state.get("State") == "running" and state.get("Health", "") in ("healthy", "")
 
 
 def recovered_after_restarts(services: Iterable[str], timeout_s: float = 120) -> bool:

@@ -19,8 +19,8 @@ from comms_sandbox import config, ports
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
     TEST_LANE_VARIABLE,
+    all_healthy,
     compose,
-    compose_file,
     compose_ps,
     let_proxy_follow,
     profile_flags,
@@ -115,20 +115,6 @@ def explain_failure() -> None:
     compose("logs", "--tail=30")
 
 
-def already_up(services: list[str]) -> bool:
-    """Does every one of `services` run healthy, or, for a one-shot job (restart "no",
-    the migrations), has it run and exited 0?"""
-    defined = compose_file()["services"]
-    states = {c["Service"]: c for c in compose_ps("--all", *services)}
-    return set(states) >= set(services) and all(done(states[s], defined[s]) for s in services)
-
-
-def done(state: dict, service: dict) -> bool:
-    if service.get("restart") == "no":
-        return state.get("State") == "exited" and state.get("ExitCode") == 0
-    return state.get("State") == "running" and state.get("Health", "") in ("healthy", "")
-
-
 def in_test_lane() -> bool:
     """Run by a test in one of tests/lanes.py's two lanes: the lanes' runner started the
     default stack, and the other lane is using it (re-creating, scaling) right now."""
@@ -161,13 +147,13 @@ def start(services: list[str]) -> float:
     also bring what they depend on back to compose.yaml's model (replicas, the
     tracing switch, a rebuilt image), under whatever else is using the stack now
     (a lesson's tests, the other test lane). `make up` rebuilds and re-creates."""
-    if services and already_up(services):
+    if services and all_healthy(services):
         console.print(f"\\[up] {', '.join(services)}: already running and healthy, left as they "
                       "are (`make up` rebuilds and re-creates what changed)")  # fmt: skip
         return 0.0
     needed = with_dependencies(services)
     own = profile_services(needed)
-    if services and (in_test_lane() or already_up(sorted(set(needed) - set(own)))):
+    if services and (in_test_lane() or all_healthy(sorted(set(needed) - set(own)))):
         return start_own(own, build=not in_test_lane())
     started = time.monotonic()
     ensure_certificates()

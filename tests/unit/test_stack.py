@@ -97,13 +97,13 @@ def ps_answer(*states: tuple[str, str, int, str]) -> Callable[..., list[dict[str
 def test_a_lesson_counts_as_up_only_when_every_service_runs_healthy_or_its_job_succeeded(
     monkeypatch: pytest.MonkeyPatch, states: tuple[tuple[str, str, int, str], ...], up: bool
 ) -> None:
-    monkeypatch.setattr(stack, "compose_ps", ps_answer(*states))
-    assert stack.already_up(["proxy", "migrate"]) is up
+    monkeypatch.setattr(compose, "compose_ps", ps_answer(*states))
+    assert compose.all_healthy(["proxy", "migrate"]) is up
 
 
 def test_a_lesson_already_up_is_left_as_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """No `up`: it would bring the default stack back to compose.yaml under its users."""
-    monkeypatch.setattr(stack, "already_up", lambda _services: True)
+    monkeypatch.setattr(stack, "all_healthy", lambda _services: True)
     monkeypatch.setattr(stack, "compose", lambda *args, **_kw: pytest.fail(f"ran {args}"))
     assert stack.start(["proxy", "echo"]) == 0.0
 
@@ -114,7 +114,7 @@ def test_in_a_test_lane_only_the_lessons_own_services_start_and_nothing_is_built
     """The other lane re-creates and scales the default services: never `up` them."""
     ups: list[tuple[str, ...]] = []
     monkeypatch.setenv(compose.TEST_LANE_VARIABLE, "own")
-    monkeypatch.setattr(stack, "already_up", lambda _services: False)
+    monkeypatch.setattr(stack, "all_healthy", lambda _services: False)
     monkeypatch.setattr(stack, "ensure_images", lambda _services: None)
     monkeypatch.setattr(stack, "let_proxy_follow", lambda _services: None)
     monkeypatch.setattr(
