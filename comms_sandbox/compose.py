@@ -285,18 +285,25 @@ def changed_services(before: dict[str, frozenset[str]], services: Iterable[str])
     return sorted(s for s in set(services) if before.get(s, frozenset()) != now.get(s, frozenset()))
 
 
-def follow_tracing() -> None:
+def follow_tracing(starting: Iterable[str] = ()) -> None:
     """Re-create the running services that trace if their SANDBOX_TRACING no longer matches
-    what runs (the observability lesson's services were stopped, say), then
-    let_proxy_follow() what was re-created; a no-op when all match. RuntimeError when
-    they fail to start."""
+    what runs once `starting` runs too (the observability lesson's services were stopped,
+    say), then let_proxy_follow() what was re-created; a no-op when all match. RuntimeError
+    when they fail to start.
+
+    Never within an `up` that also names nginx: Compose re-creates every service in an
+    `up` that depends on one it re-creates (nginx depends on the api), and a re-created
+    nginx drops every connection a test in the other lane holds. Not `--no-deps` either:
+    Compose hashes a service's config with only the `depends_on` entries the `up`
+    includes, so the next ordinary `up` would find the api changed and re-create it
+    (and nginx with it)."""
     running = running_services()
     traced = sorted(running & traced_services())
     if not traced:
         return
     before = containers_by_service(traced)
-    result = compose(*profile_flags(traced), "up", "--detach", "--no-build", "--no-deps", "--wait",
-                     *traced, capture=True, env=tracing_env(running))  # fmt: skip
+    result = compose(*profile_flags(traced), "up", "--detach", "--no-build", "--wait", *traced,
+                     capture=True, env=tracing_env(running | set(starting)))  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(traced):
         raise RuntimeError(f"re-creating {', '.join(traced)} failed:\n{result.stderr}")
     let_proxy_follow(changed_services(before, traced))
@@ -312,6 +319,9 @@ def start_services(services: Iterable[str]) -> None:
     affected = sorted(with_dependencies(wanted))
     tracing = tracing_env(with_dependencies(wanted) | running_services())
     remove_cut_recreations()
+    # The tracing switch first, on its own: the `up` below then finds the api as it
+    # should be and leaves nginx (which depends on it) as it runs.
+    follow_tracing(starting=with_dependencies(wanted))
     before = containers_by_service(affected)
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True, env=tracing)  # fmt: skip

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from comms_sandbox import config, docker
-from comms_sandbox.compose import compose, let_proxy_follow
+from comms_sandbox.compose import compose, let_proxy_follow, running_services, tracing_env
 from scenarios import narration
 from scenarios.result import NotShown
 
@@ -202,7 +202,9 @@ def publish_mode(mode: str) -> Iterator[None]:
 def _recreate(env: dict[str, str]) -> None:
     # The variable is interpolated by compose.yaml; unset, the default (outbox) applies.
     # With dual-write the relay stands by: the api publishes, as before the outbox.
-    _compose("up", "--detach", "--no-build", "--no-deps", "--wait", "api", RELAY, env=env)
+    # Not --no-deps: it would change the api's config hash (compose.follow_tracing says why).
+    tracing = tracing_env(running_services())  # tracing stays as the running lessons want it
+    _compose("up", "--detach", "--no-build", "--wait", "api", RELAY, env=env | tracing)
     let_proxy_follow(["api"])  # nginx looks the new replicas' addresses up again
 
 

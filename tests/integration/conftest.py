@@ -26,6 +26,7 @@ from comms_sandbox import REPO, config
 from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
     IMAGES_ENV,
+    containers_by_service,
     engine_answers,
     follow_tracing,
     has_profile_services,
@@ -162,12 +163,21 @@ def lesson_services_now(stack: DockerCompose) -> Iterator[LessonServices]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def lesson_services(request: pytest.FixtureRequest, lesson_services_now: LessonServices) -> None:
+def lesson_services(
+    request: pytest.FixtureRequest, lesson_services_now: LessonServices
+) -> Iterator[None]:
     """The services of the lesson a module tests (test_<package>.py), or none for a module
     that tests no lesson. A module that sets MANAGES_LESSON_SERVICES (the pages' test)
-    chooses per test."""
+    chooses per test. In the stack lane, a module that re-created nginx fails: that
+    cut every connection the other lane held through it."""
     if not getattr(request.module, "MANAGES_LESSON_SERVICES", False):
         lesson_services_now.use(lesson_of(request))
+    proxy_before = containers_by_service(["proxy"]) if lane() == lanes.STACK else None
+    yield
+    if proxy_before is not None and containers_by_service(["proxy"]) != proxy_before:
+        pytest.fail(f"{request.module.__name__} re-created nginx under the other test lane "
+                    f"(Compose re-creates it in an `up` that names it and re-creates the api)",
+                    pytrace=False)  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -125,8 +125,16 @@ def test_report_holds_and_saves_a_png_chart(result: ScenarioResult) -> None:
 
 def test_a_frozen_replica_is_routed_around(stack: DockerCompose) -> None:
     """One replica hung (docker pause) under a steady GET load: nginx's short read
-    timeout passes each GET it held to another replica; none fails, none waits 3 s."""
+    timeout passes each GET it held to another replica; none fails.
+
+    Measured from nginx's own answer (X-Upstream-Addr lists every replica it tried),
+    not from a latency a busy machine could stretch: the GETs it passed on were first
+    sent to the frozen replica, and every GET ended within proxy_next_upstream_timeout,
+    nginx's budget for all tries (its default read timeout would hold one for 60 s)."""
     frozen = docker.containers("api")[0].name
+    frozen_address = docker.inspect(
+        frozen, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+    )
     docker.pause(frozen)
     try:
         result = burst(
@@ -135,5 +143,12 @@ def test_a_frozen_replica_is_routed_around(stack: DockerCompose) -> None:
     finally:
         docker.unpause(frozen)
     assert result.failures() == []
-    assert max(e.latency_s for e in result.exchanges) < 3.0
-    assert any("," in (e.upstream or "") for e in result.exchanges)  # nginx retried some
+    tried = [(e.upstream or "").split(", ") for e in result.exchanges]
+    passed_on = [addresses for addresses in tried if len(addresses) > 1]
+    assert passed_on, "nginx passed no GET on to another replica"
+    frozen_first = {
+        addresses[0].rsplit(":", 1)[0] in frozen_address.split() for addresses in passed_on
+    }
+    assert frozen_first == {True}, f"GETs passed on did not start at {frozen} ({frozen_address})"
+    budget_s = float(dict(lb.RETRIES)["proxy_next_upstream_timeout"].removesuffix("s"))
+    assert max(e.latency_s for e in result.exchanges) < budget_s

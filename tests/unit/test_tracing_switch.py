@@ -216,13 +216,24 @@ def fake_compose(no_forced_value: None, monkeypatch: pytest.MonkeyPatch) -> Fake
     fake = FakeCompose(compose.with_dependencies(()))  # the default stack runs
     monkeypatch.setattr(compose, "compose", fake)
     monkeypatch.setattr(compose, "compose_ps", fake.ps)
+    monkeypatch.setattr(compose, "ensure_images", lambda services: None)  # no image builds
     return fake
 
 
 def test_starting_the_lesson_passes_tracing_on(fake_compose: FakeCompose) -> None:
     compose.start_services(OBSERVABILITY)
-    (args, tracing), *_ = fake_compose.ups()
+    *_, (args, tracing) = fake_compose.ups()
     assert "zipkin" in args and tracing == "on"
+
+
+def test_the_tracing_switch_comes_first_in_an_up_that_leaves_nginx_alone(
+    fake_compose: FakeCompose,
+) -> None:
+    """Compose re-creates nginx in any `up` that names it and re-creates the api."""
+    compose.start_services(OBSERVABILITY)
+    (switch, tracing), *_ = fake_compose.ups()
+    assert tracing == "on" and {"api", "pricing"} <= set(switch)
+    assert "proxy" not in switch and "--no-deps" not in switch
 
 
 def test_starting_another_lesson_while_the_observability_lesson_runs_keeps_it_on(
@@ -230,12 +241,12 @@ def test_starting_another_lesson_while_the_observability_lesson_runs_keeps_it_on
 ) -> None:
     fake_compose.running |= set(OBSERVABILITY)
     compose.start_services(lessons.get("grpc").services)
-    assert fake_compose.ups()[0][1] == "on"
+    assert {tracing for _, tracing in fake_compose.ups()} == {"on"}
 
 
 def test_starting_another_lesson_alone_passes_tracing_off(fake_compose: FakeCompose) -> None:
     compose.start_services(lessons.get("grpc").services)
-    assert fake_compose.ups()[0][1] == "off"
+    assert {tracing for _, tracing in fake_compose.ups()} == {"off"}
 
 
 def test_stopping_the_lesson_recreates_the_running_tracers_with_tracing_off(
@@ -244,7 +255,7 @@ def test_stopping_the_lesson_recreates_the_running_tracers_with_tracing_off(
     fake_compose.running |= set(OBSERVABILITY)
     compose.stop_profile_services(OBSERVABILITY)
     ((args, tracing),) = fake_compose.ups()
-    assert tracing == "off" and "--no-deps" in args
+    assert tracing == "off" and "proxy" not in args
     assert {"api", "api-tls", "pricing"} <= set(args)
     assert not {"shipping", "ledger", "zipkin"} & set(args)  # stopped: not started again
 
@@ -307,7 +318,7 @@ def test_starting_a_lesson_behind_nginx_restarts_it_once(
     real_call = fake_compose.__call__
 
     def up_starts(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        if "up" in args:
+        if "up" in args and set(services) <= set(args):
             fake_compose.running |= set(services)
         return real_call(*args, **kwargs)
 
