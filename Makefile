@@ -29,13 +29,13 @@ ps: ## Show the sandbox's containers and their health
 logs: ## Follow the sandbox's logs (SERVICE=name for one service)
 	@$(STACK) compose logs -f --tail=100 $(SERVICE)
 
-test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack (LESSON=name: one lesson's tests and page)
+test: engine browser $(VENV)/.synced images protos lint ## Lint, unit tests, then integration tests against the real stack, in two lanes side by side (LESSON=name: one lesson's tests and page; LANES=1: one lane)
 ifeq ($(LESSON),)
-ifeq ($(LANES),2)
-	$(PY) -m tests.lanes
-else
+ifeq ($(LANES),1)
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/integration --durations=15
+else
+	$(PY) -m tests.lanes
 endif
 else
 	$(PY) -m pytest $$($(PY) -m scenarios tests $(LESSON) --kind unit)
@@ -45,11 +45,11 @@ endif
 unit: $(VENV)/.synced protos ## Unit tests only (no Docker)
 	$(PY) -m pytest tests/unit
 
-integration: engine browser $(VENV)/.synced images protos ## Integration tests only (LANES=2: two lanes side by side, tests/lanes.py, not yet reliable)
-ifeq ($(LANES),2)
-	$(PY) -m tests.lanes --no-unit
-else
+integration: engine browser $(VENV)/.synced images protos ## Integration tests only, in two lanes (tests/lanes.py; LANES=1: one lane)
+ifeq ($(LANES),1)
 	$(PY) -m pytest tests/integration --durations=15
+else
+	$(PY) -m tests.lanes --no-unit
 endif
 
 bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle memory (results/bench-*.json)

@@ -1,9 +1,5 @@
-"""`make test LANES=2`: the unit tests and the integration tests, in two lanes side by side.
-
-Not yet the default: 2 of 4 clean-clone runs passed (14 min 24 s), 2 failed because
-the stack lane's lesson starts re-created nginx (with the api, under the tracing
-switch) while the own lane's lessons were using it. Until that is fixed, `make test`
-runs one lane (about twice as long).
+"""`make test`: the unit tests and the integration tests, in two lanes side by side
+(`make test LANES=1` runs one lane, in order, about twice as long).
 
 Most of the integration suite's time is spent waiting (a failover, a partition,
 a kill schedule, a queue draining), not computing, so two lanes share the
@@ -11,7 +7,8 @@ machine's two cores well:
 
 - lane "own": the unit tests, then the lessons that run on infrastructure of
   their own (OWN_INFRASTRUCTURE: their profile's services, and of the default
-  stack at most nginx, which no lesson re-creates, stops or kills);
+  stack at most nginx, which no lesson re-creates, stops or kills: the stack
+  lane fails a module after which nginx's container changed);
 - lane "stack": every other test, in the order a single run takes them, since
   those lessons re-create, scale, stop and kill the default stack's services.
 
