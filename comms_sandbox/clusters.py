@@ -218,7 +218,9 @@ def queue_state(via: Node, queue: str) -> dict[str, Any]:
 
 
 def wait_for_rabbitmq_cluster(timeout_s: float = 60) -> None:
-    """Until some node sees all three running (the lesson's healthchecks see one node each)."""
+    """Until every node sees all three running (the lesson's healthchecks see one node
+    each). One node's view is not enough: a node just restarted is "running" to the
+    others before it answers, and a queue declared then may start without its member."""
     deadline = time.monotonic() + timeout_s
     want = sorted(node.rabbit_name for node in RABBITMQ_NODES.values())
     seen: dict[str, str] = {}  # per node: what it last answered, or its error
@@ -229,10 +231,29 @@ def wait_for_rabbitmq_cluster(timeout_s: float = 60) -> None:
             except RABBITMQ_UNANSWERED as error:  # a node may be coming up: ask again
                 seen[node.service] = repr(error)
                 continue
-            if running == want:
-                return
-            seen[node.service] = f"sees {running}"
+            seen[node.service] = "sees all" if running == want else f"sees {running}"
+        if set(seen.values()) == {"sees all"}:
+            return
         time.sleep(0.5)
     raise TimeoutError(
         f"the RabbitMQ nodes did not form one cluster within {timeout_s} s; last answers: {seen}"
     )
+
+
+def wait_for_quorum_members(via: Node, queue: str, timeout_s: float = 30) -> dict[str, Any]:
+    """Until the quorum queue has a leader and all three members online, as `via` sees it;
+    its state then. A partition or a kill tried with a member missing shows a cluster
+    that has no majority left, not the failover the lesson is about."""
+    deadline = time.monotonic() + timeout_s
+    state: dict[str, Any] | str = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            state = queue_state(via, queue)
+        except RABBITMQ_UNANSWERED as error:
+            state = repr(error)
+        else:
+            if state["leader"] and len(state["online"]) == len(RABBITMQ_NODES):
+                return state
+        time.sleep(0.5)
+    raise TimeoutError(f"{queue}: not all {len(RABBITMQ_NODES)} members online within "
+                       f"{timeout_s} s; last seen: {state}")  # fmt: skip

@@ -161,7 +161,8 @@ def rabbit_side() -> dict[str, Any]:
     with narration.waiting("the RabbitMQ cluster: 3 nodes running", expected_s=1):
         clusters.wait_for_rabbitmq_cluster()
     rabbitmq_stream.declare(CUT_RABBIT, RABBIT_QUEUE, rabbitmq_stream.QUORUM_ARGUMENTS)
-    leader_before = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
+    with narration.waiting(f"{RABBIT_QUEUE}: a leader and 3 members online", expected_s=1):
+        leader_before = clusters.wait_for_quorum_members(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
     narration.seen(f"{RABBIT_QUEUE}: led by {leader_before}")
     traffic, events = Traffic(), {}
     done = threading.Event()

@@ -98,7 +98,8 @@ def prepare() -> str:
     rabbitmq_stream.declare(VICTIM, QUORUM, rabbitmq_stream.QUORUM_ARGUMENTS)
     rabbitmq_stream.declare(VICTIM, CLASSIC, {})
     rabbitmq_stream.publish(VICTIM, CLASSIC, 10, 1000.0, Traffic())
-    return clusters.queue_state(PUBLISHER, QUORUM)["leader"]
+    with narration.waiting(f"{QUORUM}: a leader and 3 members online", expected_s=1):
+        return clusters.wait_for_quorum_members(PUBLISHER, QUORUM)["leader"]
 
 
 def run() -> dict[str, Any]:

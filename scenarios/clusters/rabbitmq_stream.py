@@ -28,6 +28,8 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 # A quorum queue with a member on each of the three nodes.
 QUORUM_ARGUMENTS = {"x-queue-type": "quorum", "x-quorum-initial-group-size": 3}
+# Once the run is over, a consumer that keeps failing gives up after this many errors.
+CONSUMER_ERRORS_AFTER_DONE = 20
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Traffic:
     confirmed: dict[str, float] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     delivered: list[tuple[str, float]] = field(default_factory=list)
+    consumer_errors: Counter[str] = field(default_factory=Counter)  # by exception name
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 3)
@@ -49,6 +52,7 @@ class Traffic:
                 "failed_because": dict(Counter(self.failed.values())),
                 "delivered": len(self.delivered), "lost": len(lost), "lost_examples": lost[:5],
                 "redelivered": len(self.delivered) - len(received),
+                "consumer_errors": dict(self.consumer_errors),
                 "publish_stalled_s": longest_gap(sorted(self.confirmed.values()))}  # fmt: skip
 
 
@@ -106,9 +110,23 @@ def _confirming_channel(node: clusters.Node) -> tuple[pika.BlockingConnection, A
 
 
 def consume(node: clusters.Node, queue: str, traffic: Traffic, done: threading.Event) -> None:
-    """Deliveries, acked one by one, until `done` is set and nothing came for a second."""
-    connection = connect(clusters.amqp_url(node), "lesson-clusters-consumer", retry_for_s=10)
+    """Deliveries, acked one by one, until `done` is set and nothing came for a second.
+
+    A closed connection or channel (the node it runs on restarting, say) is counted in
+    traffic.consumer_errors and the consumer connects again, as an application's would:
+    a consumer that quietly died would make every confirmed message look lost."""
+    while not _consume_until_quiet(node, queue, traffic, done):
+        time.sleep(0.5)
+
+
+def _consume_until_quiet(
+    node: clusters.Node, queue: str, traffic: Traffic, done: threading.Event
+) -> bool:
+    """One connection's worth of consume(): True once finished (quiet after `done`, or
+    failing on after it), False when it broke off with an error and should go on."""
+    connection = None
     try:
+        connection = connect(clusters.amqp_url(node), "lesson-clusters-consumer", retry_for_s=10)
         channel = connection.channel()
         channel.basic_qos(prefetch_count=50)
         quiet_since = time.monotonic()
@@ -120,5 +138,9 @@ def consume(node: clusters.Node, queue: str, traffic: Traffic, done: threading.E
             elif done.is_set() and time.monotonic() - quiet_since > 1.0:
                 break
         channel.cancel()
+    except (AMQPChannelError, AMQPConnectionError) as error:
+        traffic.consumer_errors[type(error).__name__] += 1
+        return done.is_set() and traffic.consumer_errors.total() > CONSUMER_ERRORS_AFTER_DONE
     finally:
         close_quietly(connection)
+    return True

@@ -16,9 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
+from pika.exceptions import AMQPConnectionError
 
 from comms_sandbox import clusters
-from scenarios.clusters import kafka_failover, kafka_min_isr, partition, rabbitmq_failover
+from scenarios.clusters import (
+    kafka_failover,
+    kafka_min_isr,
+    partition,
+    rabbitmq_failover,
+    rabbitmq_stream,
+)
 
 STATE = clusters.PartitionState(leader=2, isr=(2, 3), replicas=(1, 2, 3))
 
@@ -79,6 +86,52 @@ def test_waiting_for_the_rabbitmq_cluster_reports_each_nodes_last_answer(
     assert "rabbitmq-2': \"sees ['rabbit@rabbitmq-2', 'rabbit@rabbitmq-3']\"" in str(
         timed_out.value
     )
+
+
+def test_one_node_seeing_all_three_is_not_yet_a_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node just restarted is "running" to the others before it answers itself."""
+    everyone = [node.rabbit_name for node in clusters.RABBITMQ_NODES.values()]
+
+    def running_nodes(node: clusters.Node) -> list[str]:
+        if node.number == 3:
+            raise httpx.ConnectError("connection refused")
+        return everyone
+
+    monkeypatch.setattr(clusters, "running_nodes", running_nodes)
+    with pytest.raises(TimeoutError, match="rabbitmq-3"):
+        clusters.wait_for_rabbitmq_cluster(timeout_s=0.2)
+
+
+def quorum_state(leader: str | None, online: int) -> dict[str, Any]:
+    names = [f"rabbit@rabbitmq-{n}" for n in (1, 2, 3)]
+    return {"type": "quorum", "leader": leader, "members": names, "online": names[:online],
+            "messages": 0}  # fmt: skip
+
+
+def test_a_quorum_queue_with_a_member_offline_is_not_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        clusters, "queue_state", lambda via, queue: quorum_state("rabbit@rabbitmq-2", 2)
+    )
+    with pytest.raises(TimeoutError, match="not all 3 members online"):
+        clusters.wait_for_quorum_members(clusters.RABBITMQ_NODES["rabbitmq-1"], "q", timeout_s=0.2)
+
+
+def test_a_quorum_queue_is_ready_with_a_leader_and_three_online(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states = iter([httpx.ConnectError("refused"), quorum_state(None, 3),
+                   quorum_state("rabbit@rabbitmq-2", 3)])  # fmt: skip
+
+    def queue_state(via: clusters.Node, queue: str) -> dict[str, Any]:
+        state = next(states)
+        if isinstance(state, Exception):
+            raise state
+        return state
+
+    monkeypatch.setattr(clusters, "queue_state", queue_state)
+    monkeypatch.setattr(clusters.time, "sleep", lambda s: None)
+    ready = clusters.wait_for_quorum_members(clusters.RABBITMQ_NODES["rabbitmq-1"], "q")
+    assert ready["leader"] == "rabbit@rabbitmq-2"
 
 
 # ---- the samplers of the failover and partition parts
@@ -148,3 +201,49 @@ def test_waiting_for_the_isr_counts_its_unanswered_asks(monkeypatch: pytest.Monk
     unanswered: Counter[str] = Counter()
     assert asyncio.run(kafka_min_isr.wait_for_isr("t", [2, 3], unanswered, 5)) == [2, 3]
     assert unanswered == {"KafkaConnectionError": 1}
+
+
+# ---- the consumer that records what the cluster delivered
+
+
+class FakeChannel:
+    """A channel whose consume() yields the given deliveries, then raises `then` (or
+    stays quiet)."""
+
+    def __init__(self, message_ids: list[str], then: Exception | None) -> None:
+        self.message_ids, self.then = message_ids, then
+
+    def basic_qos(self, prefetch_count: int) -> None:
+        pass
+
+    def consume(self, queue: str, inactivity_timeout: float) -> Iterator[Any]:
+        for message_id in self.message_ids:
+            method = type("Deliver", (), {"delivery_tag": 1})
+            yield method, type("Properties", (), {"message_id": message_id}), b""
+        if self.then is not None:
+            raise self.then
+        while True:
+            yield None, None, None
+
+    def basic_ack(self, delivery_tag: object) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_the_consumer_connects_again_after_its_node_went_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Else every message confirmed after the break would count as lost."""
+    channels = iter([FakeChannel(["m0"], then=AMQPConnectionError("gone")),
+                     FakeChannel(["m1", "m2"], then=None)])  # fmt: skip
+    connection = type("Connection", (), {"channel": lambda self: next(channels)})
+    monkeypatch.setattr(rabbitmq_stream, "connect", lambda url, name, retry_for_s: connection())
+    monkeypatch.setattr(rabbitmq_stream, "close_quietly", lambda connection: None)
+    monkeypatch.setattr(rabbitmq_stream.time, "sleep", lambda s: None)
+    traffic, done = rabbitmq_stream.Traffic(), threading.Event()
+    done.set()
+    rabbitmq_stream.consume(clusters.RABBITMQ_NODES["rabbitmq-3"], "q", traffic, done)
+    assert [message_id for message_id, _ in traffic.delivered] == ["m0", "m1", "m2"]
+    assert traffic.check()["consumer_errors"] == {"AMQPConnectionError": 1}
