@@ -244,6 +244,14 @@ def test_starting_another_lesson_while_the_observability_lesson_runs_keeps_it_on
     assert {tracing for _, tracing in fake_compose.ups()} == {"on"}
 
 
+def test_starting_a_lesson_of_its_own_leaves_the_tracers_alone(fake_compose: FakeCompose) -> None:
+    """What the own test lane starts: the stack lane may be running the observability
+    lesson meanwhile, and re-creating the api under it broke every lesson after."""
+    fake_compose.running |= compose.with_dependencies(OBSERVABILITY)
+    compose.start_services(compose.profile_services(lessons.get("execution-models").services))
+    assert not any({"api", "pricing"} & set(args) for args, _ in fake_compose.ups())
+
+
 def test_starting_another_lesson_alone_passes_tracing_off(fake_compose: FakeCompose) -> None:
     compose.start_services(lessons.get("grpc").services)
     assert {tracing for _, tracing in fake_compose.ups()} == {"off"}
