@@ -15,7 +15,11 @@ RECOVERY_S = 60
 
 def crash_from_outside(name: str) -> None:
     """SIGKILL to the replica's process from the host, as the kernel's OOM killer would."""
-    os.kill(int(docker.inspect(name, "{{.State.Pid}}")), signal.SIGKILL)
+    pid = int(docker.inspect(name, "{{.State.Pid}}"))
+    # Docker says 0 for a container that is not running, and kill(0) would SIGKILL
+    # this test's own process group (make, pytest, the other test lane).
+    assert pid > 0, f"{name} is not running: no process to crash"
+    os.kill(pid, signal.SIGKILL)
 
 
 def crash_from_inside(name: str) -> None:
