@@ -11,7 +11,7 @@ from rich.markup import escape
 from comms_sandbox.health import SandboxNotUpError
 from comms_sandbox.protos import StubsNotReadyError
 from scenarios import lessons, narration, reports
-from scenarios.result import run_once
+from scenarios.result import run_once, shared_run_times
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
 console = Console()
@@ -63,7 +63,9 @@ def run(
         module.render(result, console)
         print_not_shown(result.not_shown)
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
-    report = reports.record(name, result.to_json(), started)  # results/<name>/, from the JSON
+    # results/<name>/, from the JSON; timed as the run (a test session's, if reused).
+    started, finished = shared_run_times(name) or (started, None)
+    report = reports.record(name, result.to_json(), started, finished=finished)
     print(f"report: {report.resolve().as_uri()}", file=sys.stderr)  # stdout: --json's alone
     raise typer.Exit(0 if result.ok else 1)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,20 +88,38 @@ def run_once(name: str, run: Callable[[], ScenarioResult], about: str = "") -> S
     Narrated (scenarios/narration.py): the lesson announced with `about`, then
     every verdict a part or from_parts has not told yet, and the run's ok.
     """
-    folder = os.environ.get(SHARED_RESULTS)
-    saved = Path(folder) / f"{name}.json" if folder else None
+    saved = shared_result(name, ".json")
     with narration.lesson(name, about):
         if saved is not None and saved.exists():
             narration.step(f"reusing this test session's run of {name}")
             result = ScenarioResult(**json.loads(saved.read_text()))
         else:
+            started = time.time()
             data = json.loads(json.dumps(run().to_json()))
             if saved is not None:
                 saved.write_text(json.dumps(data))
+                times = {"started": started, "finished": time.time()}
+                saved.with_suffix(".times.json").write_text(json.dumps(times))
             result = ScenarioResult(**data)
         narrate_checks(result.metrics.get("checks") or {})
         narration.seen(f"{name}: ok {result.ok}")
     return result
+
+
+def shared_result(name: str, suffix: str) -> Path | None:
+    """Where a test session keeps `name`'s run (SHARED_RESULTS); None outside one."""
+    folder = os.environ.get(SHARED_RESULTS)
+    return Path(folder) / f"{name}{suffix}" if folder else None
+
+
+def shared_run_times(name: str) -> tuple[float, float] | None:
+    """When this test session's run of `name` started and finished (epoch seconds), if it
+    ran: a page's `scenarios run` that reuses it reports the run's times, not its own."""
+    times = shared_result(name, ".times.json")
+    if times is None or not times.exists():
+        return None
+    data = json.loads(times.read_text())
+    return data["started"], data["finished"]
 
 
 def run_part(name: str, part: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -30,12 +30,15 @@ def results_root() -> Path:
     return config.RESULTS_DIR
 
 
-def record(name: str, data: dict[str, Any], started: float, root: Path | None = None) -> Path:
-    """Keep a run (result.json, run.json), write its report and the index; the report's path."""
+def record(name: str, data: dict[str, Any], started: float, root: Path | None = None,
+           finished: float | None = None) -> Path:  # fmt: skip
+    """Keep a run (result.json, run.json), write its report and the index; the report's path.
+
+    `finished` defaults to now."""
     folder = (root or results_root()) / name
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "result.json", json.dumps(data, indent=2) + "\n")
-    write_text(folder / "run.json", json.dumps(facts(started), indent=2) + "\n")
+    write_text(folder / "run.json", json.dumps(facts(started, finished), indent=2) + "\n")
     report = write_report(name, root)
     write_index(root)
     return report

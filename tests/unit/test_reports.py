@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 from comms_sandbox import config
 from scenarios import __main__ as cli
 from scenarios import lessons, reports
+from scenarios import result as result_module
 from scenarios.reports import __main__ as make_report
 from scenarios.reports import evidence, markup, run_page, uis
-from scenarios.result import SHARED_RESULTS, NotShown, ScenarioResult, outcome
+from scenarios.result import SHARED_RESULTS, NotShown, ScenarioResult, outcome, run_once
 from tests.unit import report_samples
 
 
@@ -214,3 +215,23 @@ def test_a_run_prints_json_that_equals_the_result_json_its_report_is_made_from(
         check: outcome(value)
         for check, value in json.loads(ran.stdout)["metrics"]["checks"].items()
     }
+
+
+def test_a_page_run_that_reuses_the_sessions_result_reports_the_runs_own_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a test session the page's `scenarios run` reuses the tests' run: its run.json
+    must time that run (seconds), not the page command's instant reuse of it."""
+    data = mixed()
+    module = lessons.get("request-response").module
+    monkeypatch.setattr(module, "run", lambda: ScenarioResult(**copy.deepcopy(data)))
+    monkeypatch.setattr(config, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setenv(SHARED_RESULTS, str(tmp_path))
+    clock = iter([1000.0, 1042.5])  # the tests' run: started, finished
+    monkeypatch.setattr(result_module.time, "time", lambda: next(clock))
+    run_once("request-response", module.run)
+    monkeypatch.setattr(result_module.time, "time", lambda: 5000.0)  # the page, much later
+    CliRunner().invoke(cli.app, ["run", "request-response", "--json", "--quiet"])
+    run = json.loads((tmp_path / "results" / "request-response" / "run.json").read_text())
+    assert run["duration_s"] == 42.5
+    assert run["started"] == "1970-01-01T00:16:40+00:00"
