@@ -1,6 +1,11 @@
 """The failover verdict judges nginx alone: any GET the client had to resend fails it."""
 
+import time
+
+import pytest
+
 from scenarios.load import Burst, Exchange
+from scenarios.load_balancing import failover
 from scenarios.load_balancing.failover import report
 
 NAMES = {"h1": "comms-sandbox-api-1", "h2": "comms-sandbox-api-2"}
@@ -33,3 +38,20 @@ def test_a_get_the_client_had_to_resend_fails_the_verdict() -> None:
 def test_a_victim_answering_while_down_fails_the_verdict() -> None:
     ghost = exchange(3, 2.0, "h2")  # answered between the kill and the start
     assert not report(calm_burst(ghost), EVENTS, "h2", NAMES)["holds"]
+
+
+def test_a_victim_that_never_answered_again_fails_the_verdict() -> None:
+    served_before_only = Burst([exchange(0, 0.5, "h2"), exchange(1, 3.5, "h1")], 4.0)
+    findings = report(served_before_only, EVENTS, "h2", NAMES)
+    assert findings["victim_rejoined_s"] is None and not findings["holds"]
+
+
+def test_a_victim_that_answers_after_the_load_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy machine started it too slowly for the load: the GETs after it count."""
+    served_before_only = Burst([exchange(0, 0.5, "h2"), exchange(1, 3.5, "h1")], 4.0)
+    rounds = iter([Burst([exchange(0, 0.1, "h1")], 1.0), Burst([exchange(0, 0.2, "h2")], 1.0)])
+    monkeypatch.setattr(failover, "burst", lambda *args, **kwargs: next(rounds))
+    findings = report(served_before_only, EVENTS, "h2", NAMES)
+    findings["victim_rejoined_s"] = failover.rejoined_after_the_load("h2", time.monotonic() - 5)
+    assert findings["victim_rejoined_s"] is not None and findings["victim_rejoined_s"] > 5
+    assert failover.judged(findings)
