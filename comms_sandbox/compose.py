@@ -298,15 +298,47 @@ def follow_tracing(starting: Iterable[str] = ()) -> None:
     includes, so the next ordinary `up` would find the api changed and re-create it
     (and nginx with it)."""
     running = running_services()
-    traced = sorted(running & traced_services())
+    wanted = tracing_env(running | set(starting))
+    traced = tracing_differs(sorted(running & traced_services()), wanted[TRACING_VARIABLE])
     if not traced:
         return
     before = containers_by_service(traced)
     result = compose(*profile_flags(traced), "up", "--detach", "--no-build", "--wait", *traced,
-                     capture=True, env=tracing_env(running | set(starting)))  # fmt: skip
+                     capture=True, env=wanted)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(traced):
         raise RuntimeError(f"re-creating {', '.join(traced)} failed:\n{result.stderr}")
     let_proxy_follow(changed_services(before, traced))
+
+
+def tracing_differs(services: list[str], value: str) -> list[str]:
+    """Those of `services` with a container whose SANDBOX_TRACING is not `value`: the
+    ones an `up` would re-create. Asking Docker costs far less than an `up` that finds
+    nothing to do (it still waits for every dependency to be healthy)."""
+    now = tracing_now(services)
+    if now is None:  # a container went away meanwhile: let `up` decide
+        return services
+    return sorted(service for service, values in now.items() if values != {value})
+
+
+def tracing_now(services: list[str]) -> dict[str, set[str]] | None:
+    """Each of `services`' SANDBOX_TRACING values, over its running containers; None
+    when Docker could not say."""
+    ids = [c["ID"] for c in compose_ps() if c["Service"] in services]
+    if not ids:
+        return {}
+    template = '{{index .Config.Labels "com.docker.compose.service"}} {{json .Config.Env}}'
+    inspected = subprocess.run(["docker", "inspect", "--format", template, *ids],
+                               capture_output=True, text=True, check=False)  # fmt: skip
+    if inspected.returncode != 0:
+        return None
+    now: dict[str, set[str]] = {}
+    for line in inspected.stdout.splitlines():
+        service, env = line.split(" ", 1)
+        values = [
+            v.split("=", 1)[1] for v in json.loads(env) if v.startswith(f"{TRACING_VARIABLE}=")
+        ]
+        now.setdefault(service, set()).update(values or [""])
+    return now
 
 
 def start_services(services: Iterable[str]) -> None:

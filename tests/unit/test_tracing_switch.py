@@ -195,11 +195,18 @@ class FakeCompose:
     def __init__(self, running: set[str]) -> None:
         self.running = set(running)
         self.calls: list[tuple[tuple[str, ...], str | None]] = []
+        self.tracing: dict[str, str] = {}  # per service, as its containers run now
+
+    def tracing_now(self, services: list[str]) -> dict[str, set[str]]:
+        return {s: {self.tracing.get(s, "off")} for s in services if s in self.running}
 
     def __call__(
         self, *args: str, capture: bool = False, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        self.calls.append((args, (env or {}).get("SANDBOX_TRACING")))
+        tracing = (env or {}).get("SANDBOX_TRACING")
+        self.calls.append((args, tracing))
+        if "up" in args and tracing:
+            self.tracing |= {s: tracing for s in args if s in self.running}
         if "stop" in args:
             self.running -= set(args[args.index("stop") + 1 :])
         return subprocess.CompletedProcess(args, 0, "", "")
@@ -217,6 +224,7 @@ def fake_compose(no_forced_value: None, monkeypatch: pytest.MonkeyPatch) -> Fake
     monkeypatch.setattr(compose, "compose", fake)
     monkeypatch.setattr(compose, "compose_ps", fake.ps)
     monkeypatch.setattr(compose, "ensure_images", lambda services: None)  # no image builds
+    monkeypatch.setattr(compose, "tracing_now", fake.tracing_now)
     return fake
 
 
@@ -261,11 +269,22 @@ def test_stopping_the_lesson_recreates_the_running_tracers_with_tracing_off(
     fake_compose: FakeCompose,
 ) -> None:
     fake_compose.running |= set(OBSERVABILITY)
+    fake_compose.tracing = dict.fromkeys(fake_compose.running, "on")  # as started with it
     compose.stop_profile_services(OBSERVABILITY)
     ((args, tracing),) = fake_compose.ups()
     assert tracing == "off" and "proxy" not in args
     assert {"api", "api-tls", "pricing"} <= set(args)
     assert not {"shipping", "ledger", "zipkin"} & set(args)  # stopped: not started again
+
+
+def test_tracers_already_as_wanted_are_not_brought_up_again(fake_compose: FakeCompose) -> None:
+    """An `up` that finds nothing to change still waits for every dependency: skipped."""
+    compose.follow_tracing(starting=["grpc-client"])  # the default stack: off, as it runs
+    assert fake_compose.ups() == []
+    fake_compose.tracing["pricing"] = "on"  # one left behind
+    compose.follow_tracing()
+    ((args, tracing),) = fake_compose.ups()
+    assert tracing == "off" and "pricing" in args and "api" not in args
 
 
 def test_stopping_another_lesson_leaves_tracing_alone(fake_compose: FakeCompose) -> None:
