@@ -65,7 +65,12 @@ def run(
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
     # results/<name>/, from the JSON; timed as the run (a test session's, if reused).
     started, finished = shared_run_times(name) or (started, None)
-    report = reports.record(name, result.to_json(), started, finished=finished)
+    # Charts take seconds to draw: told as a wait, so the terminal does not go still.
+    with (
+        narration.use(narration.choose(quiet)),
+        narration.waiting(f"the report and its charts: results/{name}/", expected_s=3),
+    ):
+        report = reports.record(name, result.to_json(), started, finished=finished)
     print(f"report: {report.resolve().as_uri()}", file=sys.stderr)  # stdout: --json's alone
     raise typer.Exit(0 if result.ok else 1)
 

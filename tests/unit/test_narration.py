@@ -316,6 +316,16 @@ def test_silence_finds_the_longest_gap_between_stderr_lines() -> None:
     assert (told.before.text, told.after.text) == ("a", "c")
 
 
+def test_on_a_terminal_silence_times_visible_changes_and_not_redraws() -> None:
+    """A redraw that shows the same text is no sign of life; a changed one is."""
+    script = ("printf 'a\\n'; sleep 0.6; printf '\\r\\033[2Ka'; sleep 0.3; "
+              "printf '\\033[1mb\\033[0m\\n'")  # fmt: skip
+    lines, returncode = silence.timed_chunks(["bash", "-c", script])
+    assert returncode == 0
+    assert [line.text for line in lines] == ["(start)", "a", "b", "(exit 0)"]
+    assert 0.8 < silence.gaps(lines)[0].seconds < 2.0
+
+
 def test_a_lesson_without_parts_still_gets_a_heartbeat(plain: Any) -> None:
     _, stream = plain
     with narration.lesson("request-response"):
