@@ -310,6 +310,26 @@ def follow_tracing(starting: Iterable[str] = ()) -> None:
     let_proxy_follow(changed_services(before, traced))
 
 
+def switch_tracing_for(services: Iterable[str]) -> dict[str, str]:
+    """Before an `up` of `services`: SANDBOX_TRACING for that `up` (tracing_env of what
+    runs afterwards), already applied to the running services that trace.
+
+    The switch comes first, on its own: the `up` then finds the api as it should be
+    and leaves nginx (which depends on it) as it runs. Only when that `up` touches a
+    traced service: a lesson of its own (the other test lane's) leaves the api alone."""
+    affected = with_dependencies(services)
+    if traced_services() & affected:
+        follow_tracing(starting=affected)
+    return tracing_env(affected | running_services())
+
+
+def tracing_follows(services: Iterable[str]) -> bool:
+    """Do the running services that trace trace as they should once `services` run?"""
+    running = running_services()
+    value = tracing_env(running | with_dependencies(services))[TRACING_VARIABLE]
+    return not tracing_differs(sorted(running & traced_services()), value)
+
+
 def tracing_differs(services: list[str], value: str) -> list[str]:
     """Those of `services` with a container whose SANDBOX_TRACING is not `value`: the
     ones an `up` would re-create. Asking Docker costs far less than an `up` that finds
@@ -349,14 +369,8 @@ def start_services(services: Iterable[str]) -> None:
     wanted = list(services)
     ensure_images(with_dependencies(wanted))  # a lesson's images, on its first use
     affected = sorted(with_dependencies(wanted))
-    tracing = tracing_env(with_dependencies(wanted) | running_services())
     remove_cut_recreations()
-    if traced_services() & set(affected):
-        # The tracing switch first, on its own: the `up` below then finds the api as it
-        # should be and leaves nginx (which depends on it) as it runs. Only when that
-        # `up` would touch a traced service anyway: a lesson of its own (the other test
-        # lane's) leaves the api alone.
-        follow_tracing(starting=affected)
+    tracing = switch_tracing_for(wanted)
     before = containers_by_service(affected)
     result = compose(*profile_flags(wanted), "up", "--detach", "--no-build", "--wait", *wanted,
                      capture=True, env=tracing)  # fmt: skip

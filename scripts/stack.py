@@ -28,7 +28,9 @@ from comms_sandbox.compose import (
     recovered_after_restarts,
     remove_cut_recreations,
     running_services,
+    switch_tracing_for,
     tracing_env,
+    tracing_follows,
     with_dependencies,
 )
 from comms_sandbox.credentials import ensure_credentials, setting
@@ -129,9 +131,12 @@ def start_own(own: list[str], build: bool) -> float:
     started = time.monotonic()
     if own:
         ensure_images(own)
+        # The observability lesson's own services trace, and turn tracing on for the
+        # running api and pricing (re-created first, without nginx).
+        tracing = switch_tracing_for(own)
         result = compose(*profile_flags(own), "up", "--detach", "--no-deps",
                          "--build" if build else "--no-build", "--wait",
-                         f"--wait-timeout={WAIT_TIMEOUT_S}", *own)  # fmt: skip
+                         f"--wait-timeout={WAIT_TIMEOUT_S}", *own, env=tracing)  # fmt: skip
         if result.returncode != 0 and not recovered_after_restarts(own):
             explain_failure()
             raise typer.Exit(result.returncode)
@@ -146,8 +151,10 @@ def start(services: list[str]) -> float:
     A lesson whose services all run healthy already is left as it runs: `up` would
     also bring what they depend on back to compose.yaml's model (replicas, the
     tracing switch, a rebuilt image), under whatever else is using the stack now
-    (a lesson's tests, the other test lane). `make up` rebuilds and re-creates."""
-    if services and all_healthy(services):
+    (a lesson's tests, the other test lane). `make up` rebuilds and re-creates.
+    Unless tracing is not yet as the lesson wants it (the observability lesson's
+    services started by hand): then it is switched."""
+    if services and all_healthy(services) and tracing_follows(services):
         console.print(f"\\[up] {', '.join(services)}: already running and healthy, left as they "
                       "are (`make up` rebuilds and re-creates what changed)")  # fmt: skip
         return 0.0

@@ -104,8 +104,21 @@ def test_a_lesson_counts_as_up_only_when_every_service_runs_healthy_or_its_job_s
 def test_a_lesson_already_up_is_left_as_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """No `up`: it would bring the default stack back to compose.yaml under its users."""
     monkeypatch.setattr(stack, "all_healthy", lambda _services: True)
+    monkeypatch.setattr(stack, "tracing_follows", lambda _services: True)
     monkeypatch.setattr(stack, "compose", lambda *args, **_kw: pytest.fail(f"ran {args}"))
     assert stack.start(["proxy", "echo"]) == 0.0
+
+
+def test_a_lesson_up_with_tracing_not_as_it_wants_is_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The observability lesson's services started by hand, tracing off: switched."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(stack, "all_healthy", lambda _services: True)
+    monkeypatch.setattr(stack, "tracing_follows", lambda _services: False)
+    monkeypatch.setattr(stack, "start_own", lambda own, build: started.append(own) or 1.0)
+    stack.start(["zipkin", "shipping"])
+    assert [sorted(own) for own in started] == [["shipping", "zipkin"]]
 
 
 def test_in_a_test_lane_only_the_lessons_own_services_start_and_nothing_is_built(
@@ -117,6 +130,7 @@ def test_in_a_test_lane_only_the_lessons_own_services_start_and_nothing_is_built
     monkeypatch.setattr(stack, "all_healthy", lambda _services: False)
     monkeypatch.setattr(stack, "ensure_images", lambda _services: None)
     monkeypatch.setattr(stack, "let_proxy_follow", lambda _services: None)
+    monkeypatch.setattr(stack, "switch_tracing_for", lambda _services: {})
     monkeypatch.setattr(
         stack,
         "compose",

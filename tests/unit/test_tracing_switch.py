@@ -28,6 +28,7 @@ from comms_sandbox import REPO, compose
 from comms_sandbox.docker import Container
 from scenarios import lessons
 from scenarios import observability as observability_scenario
+from scripts import stack
 
 # The service's start, as its container runs it (without serving), then the modules loaded.
 STARTS = {
@@ -285,6 +286,22 @@ def test_tracers_already_as_wanted_are_not_brought_up_again(fake_compose: FakeCo
     compose.follow_tracing()
     ((args, tracing),) = fake_compose.ups()
     assert tracing == "off" and "pricing" in args and "api" not in args
+
+
+def test_make_up_lesson_observability_on_a_running_stack_turns_tracing_on(
+    fake_compose: FakeCompose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default stack runs, so `make up LESSON=observability` starts only the
+    lesson's own services (--no-deps): found by hand, they used to start with tracing
+    off and leave the api and pricing off too, and the scenario refused to run."""
+    monkeypatch.setattr(stack, "compose", fake_compose)
+    monkeypatch.setattr(stack, "ensure_images", lambda services: None)
+    monkeypatch.setattr(stack, "let_proxy_follow", lambda services: None)
+    own = compose.profile_services(compose.with_dependencies(OBSERVABILITY))
+    stack.start_own(own, build=False)
+    switch, lesson = fake_compose.ups()
+    assert switch[1] == "on" and {"api", "pricing"} <= set(switch[0])
+    assert lesson[1] == "on" and {"zipkin", "shipping"} <= set(lesson[0])
 
 
 def test_stopping_another_lesson_leaves_tracing_alone(fake_compose: FakeCompose) -> None:
