@@ -56,6 +56,15 @@ def run(
     except SandboxNotUpError as exc:
         console.print(f"[bold red]Cannot run {name}:[/] {exc}")
         raise typer.Exit(3) from exc
+    # results/<name>/, from the JSON; timed as the run (a test session's, if reused).
+    started, finished = shared_run_times(name) or (started, None)
+    # Charts take seconds to draw (matplotlib's import most of them): told as a wait,
+    # and before the tables, whose own charts then draw in under a second.
+    with (
+        narration.use(narration.choose(quiet)),
+        narration.waiting(f"the report and its charts: results/{name}/", expected_s=3),
+    ):
+        report = reports.record(name, result.to_json(), started, finished=finished)
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -63,14 +72,6 @@ def run(
         module.render(result, console)
         print_not_shown(result.not_shown)
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
-    # results/<name>/, from the JSON; timed as the run (a test session's, if reused).
-    started, finished = shared_run_times(name) or (started, None)
-    # Charts take seconds to draw: told as a wait, so the terminal does not go still.
-    with (
-        narration.use(narration.choose(quiet)),
-        narration.waiting(f"the report and its charts: results/{name}/", expected_s=3),
-    ):
-        report = reports.record(name, result.to_json(), started, finished=finished)
     print(f"report: {report.resolve().as_uri()}", file=sys.stderr)  # stdout: --json's alone
     raise typer.Exit(0 if result.ok else 1)
 
