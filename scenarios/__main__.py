@@ -45,9 +45,11 @@ def run(
     and recorded in the JSON's `not_shown`, and fails nothing. While it runs,
     it narrates on stderr what it does (`--quiet`: not).
     """
+    started = time.time()
+    with narration.use(narration.choose(quiet)):  # importing every lesson takes a second
+        narration.step(f"scenarios run {name}: loading the lessons")
     lesson = lesson_or_exit(name)
     module = lesson.module
-    started = time.time()
     try:
         # What it does, live, on stderr (a terminal) or as lines (a log); stopped before
         # the tables or the JSON are printed.
