@@ -20,7 +20,7 @@ from testcontainers.compose import DockerCompose
 from comms_sandbox import config
 from scenarios import lessons, reports
 from scenarios.reports.run_page import run_outcome
-from scenarios.result import outcome, run_once
+from scenarios.result import outcome, run_once, shared_run_times
 from tests.integration.browser import goto
 
 # Cheap, and on the default stack alone: no lesson's own services to start.
@@ -49,7 +49,8 @@ def built(runs: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFact
     """The two reports and the index, as `python -m scenarios run` writes them."""
     root = tmp_path_factory.mktemp("results")
     for name, data in runs.items():
-        reports.record(name, data, time.time(), root=root)
+        started, finished = shared_run_times(name) or (time.time(), None)
+        reports.record(name, data, started, root=root, finished=finished)
     return root
 
 
