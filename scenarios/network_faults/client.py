@@ -49,7 +49,8 @@ def described(path: str, call: dict[str, Any]) -> str:
     answer = call["answer"]
     detail = answer.get("detail") or answer.get("error") if isinstance(answer, dict) else None
     failed = not call["status"] or call["status"] >= 400
-    why = f" ({str(detail)[:80]})" if failed and detail else ""
+    text = str(detail)
+    why = f" ({text[:80]}{'…' if len(text) > 80 else ''})" if failed and detail else ""
     return f"POST {path}: {call['status'] or 'no answer'} in {call['seconds']:.2f} s{why}"
 
 
