@@ -62,6 +62,11 @@ def peer_pair(caller: str, answerer: str, room: str, messages: int,
     return reports
 
 
+# The api answers "joined" and "peer-joined" at once; a wait this long means it never will,
+# and the run fails with a TimeoutError instead of hanging.
+JOIN_TIMEOUT_S = 10
+
+
 def signal_url(room: str, peer: str) -> str:
     return f"{config.proxy_url().replace('https', 'wss')}/signal/ws?room={room}&peer={peer}"
 
@@ -70,10 +75,10 @@ def server_path_rtts(room: str, messages: int) -> dict[str, Any]:
     """Round trips of `messages` short texts between two WebSocket clients through the api."""
     context = config.tls_context()
     with connect(signal_url(room, "ws-b"), ssl=context) as b:
-        joined_b = json.loads(b.recv())
+        joined_b = json.loads(b.recv(timeout=JOIN_TIMEOUT_S))
         with connect(signal_url(room, "ws-a"), ssl=context) as a:
-            joined_a = json.loads(a.recv())
-            b.recv()  # peer-joined
+            joined_a = json.loads(a.recv(timeout=JOIN_TIMEOUT_S))
+            b.recv(timeout=JOIN_TIMEOUT_S)  # peer-joined
             rtts = []
             for n in range(messages):
                 sent = time.perf_counter()
@@ -91,10 +96,10 @@ def exchange(room: str, peer: str, frames: list[str]) -> list[dict[str, Any]]:
     context = config.tls_context()
     answers = []
     with connect(signal_url(room, "listener"), ssl=context) as listener:
-        listener.recv()
+        listener.recv(timeout=JOIN_TIMEOUT_S)
         with connect(signal_url(room, peer), ssl=context) as sender:
-            sender.recv()
-            listener.recv()  # peer-joined
+            sender.recv(timeout=JOIN_TIMEOUT_S)
+            listener.recv(timeout=JOIN_TIMEOUT_S)  # peer-joined
             for frame in frames:
                 sender.send(frame)
                 answers.append(json.loads(sender.recv(timeout=5)))
@@ -114,10 +119,10 @@ def server_path_burst(room: str, count: int) -> dict[str, Any]:
     context = config.tls_context()
     payload = "x" * 1000
     with connect(signal_url(room, "ws-b"), ssl=context) as b:
-        b.recv()
+        b.recv(timeout=JOIN_TIMEOUT_S)
         with connect(signal_url(room, "ws-a"), ssl=context) as a:
-            a.recv()
-            b.recv()  # peer-joined
+            a.recv(timeout=JOIN_TIMEOUT_S)
+            b.recv(timeout=JOIN_TIMEOUT_S)  # peer-joined
             started = time.perf_counter()
             for n in range(count):
                 a.send(json.dumps({"type": "message", "to": "ws-b", "data": f"{n}:{payload}"}))
