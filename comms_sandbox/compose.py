@@ -297,9 +297,7 @@ def follow_tracing(starting: Iterable[str] = ()) -> None:
     Compose hashes a service's config with only the `depends_on` entries the `up`
     includes, so the next ordinary `up` would find the api changed and re-create it
     (and nginx with it)."""
-    running = running_services()
-    wanted = tracing_env(running | set(starting))
-    traced = tracing_differs(sorted(running & traced_services()), wanted[TRACING_VARIABLE])
+    traced, wanted = tracers_to_switch(starting)
     if not traced:
         return
     before = containers_by_service(traced)
@@ -325,9 +323,15 @@ def switch_tracing_for(services: Iterable[str]) -> dict[str, str]:
 
 def tracing_follows(services: Iterable[str]) -> bool:
     """Do the running services that trace trace as they should once `services` run?"""
+    return not tracers_to_switch(with_dependencies(services))[0]
+
+
+def tracers_to_switch(starting: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """The running services that trace and whose SANDBOX_TRACING differs from what it
+    should be once `starting` runs too; that SANDBOX_TRACING (tracing_env)."""
     running = running_services()
-    value = tracing_env(running | with_dependencies(services))[TRACING_VARIABLE]
-    return not tracing_differs(sorted(running & traced_services()), value)
+    wanted = tracing_env(running | set(starting))
+    return tracing_differs(sorted(running & traced_services()), wanted[TRACING_VARIABLE]), wanted
 
 
 def tracing_differs(services: list[str], value: str) -> list[str]:
