@@ -48,10 +48,13 @@ POST_POLICY = (
 )
 
 
+# A broken connection mid-response is retried by the client (and counted, see report()).
+GET = Call("/whoami", retry_broken_connection=True)
+
+
 def calls() -> list[Call]:
     quote = Call("/quotes", method="POST", json={"sku": "BOOK-42", "quantity": 1})
-    get = Call("/whoami", retry_broken_connection=True)
-    return [quote if n % POST_EVERY == 0 else get for n in range(1, REQUESTS + 1)]
+    return [quote if n % POST_EVERY == 0 else GET for n in range(1, REQUESTS + 1)]
 
 
 class Timeline:
@@ -97,10 +100,9 @@ def run(names: dict[str, str]) -> dict[str, Any]:
 def rejoined_after_the_load(victim_host: str, began: float) -> float | None:
     """Seconds since the load began until the started replica answered a GET, sent in
     paced rounds after the load; None if it did not within REJOIN_WITHIN_S."""
-    get = Call("/whoami", retry_broken_connection=True)
     while time.monotonic() - began < REJOIN_WITHIN_S:
         offset = time.monotonic() - began
-        more = burst(config.proxy_url(), [get] * REJOIN_ROUND, CONCURRENCY,
+        more = burst(config.proxy_url(), [GET] * REJOIN_ROUND, CONCURRENCY,
                      rate_per_s=REJOIN_RATE_PER_S, name="GETs until it answers")  # fmt: skip
         answered = _first_end([e for e in more.exchanges if e.served_by == victim_host])
         if answered is not None:
