@@ -3,7 +3,9 @@
 // count() runs once per request, when the access log line is written (it is
 // the value of $sandbox_metrics_counted, which the log format includes and
 // which is always empty). It adds 1 to the counter of the request's upstream,
-// replica address and status in a shared-memory dictionary. render() serves
+// method, replica address and status in a shared-memory dictionary. The method
+// tells one lesson's POSTs apart from the WebSocket GETs other lessons hold
+// through the same upstream (a WebSocket counts when it closes). render() serves
 // the counters and stub_status's connection gauges at :9145/metrics.
 
 const MAX_SERIES = 2000; // label sets kept; beyond that, requests count as "other"
@@ -14,9 +16,9 @@ function count(r) {
     const upstream = r.variables.sandbox_upstream || "none";
     // Several addresses ("a, b") when nginx retried another replica: the last one answered.
     const addresses = (r.variables.upstream_addr || "none").split(", ");
-    let key = [upstream, addresses[addresses.length - 1], r.variables.status].join("|");
+    let key = [upstream, r.method, addresses[addresses.length - 1], r.variables.status].join("|");
     if (!dict.has(key) && dict.size() >= MAX_SERIES) {
-        key = "other|other|other";
+        key = "other|other|other|other";
     }
     dict.incr(key, 1, 0);
     return "";
@@ -28,14 +30,14 @@ function label(value) {
 
 function render(r) {
     const lines = [
-        "# HELP nginx_upstream_requests_total Requests nginx answered, per upstream, replica and status.",
+        "# HELP nginx_upstream_requests_total Requests nginx answered, per upstream, method, replica and status.",
         "# TYPE nginx_upstream_requests_total counter",
     ];
     // njs's own engine: no destructuring, so plain indexes.
     const items = ngx.shared.sandbox_metrics.items();
     for (let i = 0; i < items.length; i++) {
         const parts = items[i][0].split("|");
-        lines.push(`nginx_upstream_requests_total{upstream="${label(parts[0])}",addr="${label(parts[1])}",status="${label(parts[2])}"} ${items[i][1]}`);
+        lines.push(`nginx_upstream_requests_total{upstream="${label(parts[0])}",method="${label(parts[1])}",addr="${label(parts[2])}",status="${label(parts[3])}"} ${items[i][1]}`);
     }
     const states = ["active", "reading", "writing", "waiting"];
     for (let i = 0; i < states.length; i++) {

@@ -338,22 +338,34 @@ def relay_and_broker_faults(
 
 
 def _run_faults(plan: Schedule, broker: str, timeline: list[tuple[str, float]], t0: float) -> None:
+    """The schedule's steps, each marked on the timeline as it is done. A broker's stop
+    takes seconds (longer on a busy machine): it is marked once the broker is down, and
+    the steps after it move back by as long as it took, so that the broker stays down
+    for `broker_down_s` whatever the machine's load."""
     thaw_at = plan.freeze_at_s + plan.freeze_s
     kill_at = thaw_at + plan.kill_after_thaw_s
+    stop_broker_step = f"{broker} stopped"
     steps: list[tuple[float, str, Callable[[], None]]] = [
         (plan.freeze_at_s, "relay frozen", lambda: _compose("pause", RELAY)),
         (thaw_at, "relay let go", lambda: _compose("unpause", RELAY)),
         (kill_at, "relay killed (SIGKILL)", kill_relays),
         (kill_at + plan.relay_down_s, "relay started", start_relays),
-        (plan.stop_broker_at_s, f"{broker} stopped", lambda: stop_broker(broker)),
+        (plan.stop_broker_at_s, stop_broker_step, lambda: stop_broker(broker)),
         (plan.stop_broker_at_s + plan.broker_down_s, f"{broker} started",
          lambda: start_broker(broker)),
         (plan.end_s, "orders stop", lambda: None),
     ]  # fmt: skip
+    delay_s = 0.0
     for at_s, name, action in steps:
-        time.sleep(max(0.0, at_s - (time.time() - t0)))
-        timeline.append((name, time.time() - t0))
+        time.sleep(max(0.0, at_s + delay_s - (time.time() - t0)))
         narration.step(name)
+        if name == stop_broker_step:
+            action()
+            done_s = time.time() - t0
+            delay_s = max(0.0, done_s - at_s)
+            timeline.append((name, done_s))
+            continue
+        timeline.append((name, time.time() - t0))
         action()
 
 

@@ -21,8 +21,10 @@ class Counter:
 
 
 COUNTERS = (
-    Counter("nginx: requests it sent to the api upstream",
-            'sum(nginx_upstream_requests_total{upstream="api"})', 1),
+    # POSTs only: the WebSocket GETs other lessons hold through the api upstream
+    # (webrtc's signaling) count too, each when it closes.
+    Counter("nginx: POSTs it sent to the api upstream",
+            'sum(nginx_upstream_requests_total{upstream="api",method="POST"})', 1),
     Counter("api: POST /orders answered",
             'sum(http_server_requests_total{method="POST",route="/orders"})', 1),
     Counter("pricing: Quote calls handled",

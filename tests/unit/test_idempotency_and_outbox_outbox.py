@@ -169,3 +169,21 @@ def test_one_replica_taking_the_whole_backlog_is_not_shown_not_failed() -> None:
     run = competing_run()
     run["published_per_replica"]["relay-2"] = {"rabbitmq": 0.0, "kafka": 0.0}
     assert isinstance(outbox.competing_checks(run)["both replicas published part of it"], NotShown)
+
+
+def test_a_slow_broker_stop_does_not_shorten_the_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker compose stop` took seconds on a busy machine, and the start came right
+    after it: the outage window in which the other broker is counted was 2.5 s, not 8."""
+    import time
+
+    monkeypatch.setattr(outbox, "_compose", lambda *args: None)
+    for name in ("kill_relays", "start_relays", "start_broker"):
+        monkeypatch.setattr(outbox, name, lambda *args: None)
+    monkeypatch.setattr(outbox, "stop_broker", lambda broker: time.sleep(0.3))
+    plan = outbox.Schedule(freeze_at_s=0, freeze_s=0, kill_after_thaw_s=0, relay_down_s=0,
+                           stop_broker_at_s=0.05, broker_down_s=0.2, tail_s=0)  # fmt: skip
+    timeline: list[tuple[str, float]] = []
+    outbox._run_faults(plan, "kafka", timeline, time.time())
+    moments = dict(timeline)
+    assert moments["kafka stopped"] >= 0.3  # marked once the broker is down
+    assert moments["kafka started"] - moments["kafka stopped"] >= 0.2
