@@ -7,6 +7,7 @@ dual write that happened to reach both brokers.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -174,8 +175,6 @@ def test_one_replica_taking_the_whole_backlog_is_not_shown_not_failed() -> None:
 def test_a_slow_broker_stop_does_not_shorten_the_outage(monkeypatch: pytest.MonkeyPatch) -> None:
     """`docker compose stop` took seconds on a busy machine, and the start came right
     after it: the outage window in which the other broker is counted was 2.5 s, not 8."""
-    import time
-
     monkeypatch.setattr(outbox, "_compose", lambda *args: None)
     for name in ("kill_relays", "start_relays", "start_broker"):
         monkeypatch.setattr(outbox, name, lambda *args: None)
