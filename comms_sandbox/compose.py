@@ -145,6 +145,25 @@ def with_dependencies(services: Iterable[str]) -> set[str]:
     return closure
 
 
+def build_images(services: Iterable[str]) -> list[str]:
+    """Build the images `services` run from this repository, each image once; the
+    services built. Then `up --no-build`: in an `up --build`, Compose builds every
+    service of the 19 that share comms-sandbox/service:dev, and the builds left
+    several image ids behind with the tag moving between them, so a later `up`
+    re-created services whose container held another id (the api, and nginx with it)."""
+    defined = compose_file()["services"]
+    first_of: dict[str, str] = {}
+    for name in sorted(services):
+        if defined[name].get("build"):
+            first_of.setdefault(defined[name].get("image", name), name)
+    builders = sorted(first_of.values())
+    if builders:
+        result = compose(*profile_flags(builders), "build", *builders, capture=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"building {', '.join(builders)} failed:\n{result.stderr}")
+    return builders
+
+
 def all_healthy(services: Iterable[str]) -> bool:
     """Is every container of `services` running, and healthy where it has a check, or,
     for a one-shot job (restart "no": the migrations), has it run and exited 0?"""
@@ -225,16 +244,40 @@ def let_proxy_follow(changed: Iterable[str]) -> None:
         time.sleep(FAST_LOOKUP_WAIT_S)
 
 
+PROXY_RESTART_TIMEOUT_S = 60.0
+
+
 def restart_proxy() -> None:
     """Restart nginx, if it runs, and wait until it is healthy again: it then looks up
     every upstream's name afresh, so a lesson's services just started (or re-created
     with new addresses, or scaled) are reached now. A reload would not do: resolved
     addresses live in shared memory until their lookup expires (proxy/
     load_balancing.py's LESSON_RESOLVER asks once a minute)."""
-    if not any(c.get("State") == "running" for c in compose_ps("proxy")):
+    running = [c["Name"] for c in compose_ps("proxy") if c.get("State") == "running"]
+    if not running:
         return
     compose("restart", "proxy", capture=True)
-    compose("up", "--detach", "--no-build", "--no-deps", "--wait", "proxy", capture=True)
+    # Waited for by its healthcheck, not by `up --no-deps --wait proxy`: that `up`
+    # re-creates nginx (its config hash counts only the depends_on an `up` includes),
+    # and the next ordinary `up` re-creates it again.
+    for name in running:
+        wait_until_healthy(name, PROXY_RESTART_TIMEOUT_S)
+
+
+def wait_until_healthy(container: str, timeout_s: float) -> None:
+    """Until Docker reports the container's healthcheck passing; RuntimeError after
+    `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    status = "not inspected"
+    while time.monotonic() < deadline:
+        status = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        if status == "healthy":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{container} not healthy {timeout_s:.0f} s after its restart: {status}")
 
 
 def tracing_env(services: Iterable[str]) -> dict[str, str]:

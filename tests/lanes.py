@@ -42,11 +42,13 @@ from comms_sandbox.certs import ensure_certificates
 from comms_sandbox.compose import (
     IMAGES_ENV,
     TEST_LANE_VARIABLE,
+    build_images,
     proxied_services,
     remove_cut_recreations,
     running_services,
     start_services,
     stop_profile_services,
+    with_dependencies,
 )
 from comms_sandbox.credentials import ensure_credentials
 from comms_sandbox.stack_state import StackState
@@ -130,18 +132,27 @@ def pytest_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", *args]
 
 
+def stack_compose(wait: bool = False) -> DockerCompose:
+    """The default stack as testcontainers' DockerCompose sees it."""
+    return DockerCompose(context=REPO, compose_file_name="compose.yaml", wait=wait,
+                         env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None)  # fmt: skip
+
+
+def start_default_stack() -> DockerCompose:
+    """As `make up` does: certificates, credentials, the services' images built (each
+    once: compose.build_images), the default stack up and healthy."""
+    ensure_certificates()  # compose bind-mounts them
+    ensure_credentials()
+    remove_cut_recreations()  # an earlier run cut short mid re-creation
+    build_images(with_dependencies([]))
+    sandbox = stack_compose(wait=True)
+    sandbox.start()
+    return sandbox
+
+
 def start_stack() -> None:
     """What the session fixture does for a single run, plus prestarted_services()."""
-    ensure_certificates()
-    ensure_credentials()
-    remove_cut_recreations()
-    DockerCompose(
-        context=REPO,
-        compose_file_name="compose.yaml",
-        env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None,
-        build=True,
-        wait=True,
-    ).start()
+    start_default_stack()
     stop_profile_services(running_services())  # a lesson left running by hand
     start_services(prestarted_services())  # restarts nginx once, before any lane uses it
 

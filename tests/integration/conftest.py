@@ -22,21 +22,17 @@ import pytest
 from playwright.sync_api import Browser, Error, sync_playwright
 from testcontainers.compose import DockerCompose
 
-from comms_sandbox import REPO, config
-from comms_sandbox.certs import ensure_certificates
+from comms_sandbox import config
 from comms_sandbox.compose import (
-    IMAGES_ENV,
     containers_by_service,
     engine_answers,
     follow_tracing,
     has_profile_services,
     profile_services,
-    remove_cut_recreations,
     running_services,
     start_services,
     stop_profile_services,
 )
-from comms_sandbox.credentials import ensure_credentials
 from comms_sandbox.stack_state import StackState
 from scenarios import lessons
 from scenarios.result import SHARED_RESULTS, ScenarioResult, run_once
@@ -72,21 +68,10 @@ def stack() -> Iterator[DockerCompose]:
             pytrace=False,
         )
     if lane():  # tests/lanes.py started it and restores it
-        yield DockerCompose(context=REPO, compose_file_name="compose.yaml",
-                            env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None)  # fmt: skip
+        yield lanes.stack_compose()
         return
     found = StackState.now()
-    ensure_certificates()  # compose bind-mounts them; `make up` does the same
-    ensure_credentials()
-    remove_cut_recreations()  # an earlier run cut short mid re-creation
-    sandbox = DockerCompose(
-        context=REPO,
-        compose_file_name="compose.yaml",
-        env_file=str(IMAGES_ENV) if IMAGES_ENV.exists() else None,
-        build=True,
-        wait=True,
-    )
-    sandbox.start()
+    sandbox = lanes.start_default_stack()
     # Compose's own default is tracing off: on again if the observability lesson runs.
     follow_tracing()
     yield sandbox

@@ -334,6 +334,21 @@ def test_a_lesson_upstream_started_restarts_nginx(proxy_actions: list[str]) -> N
     assert proxy_actions == ["restart"]
 
 
+def test_restarting_nginx_waits_by_its_healthcheck_not_by_an_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`up --no-deps --wait proxy` after the restart re-created nginx (its config hash
+    without depends_on), and the next ordinary `up` re-created it and the api again."""
+    calls: list[tuple[str, ...]] = []
+    waited: list[str] = []
+    monkeypatch.setattr(compose, "compose_ps", lambda *a: [{"Name": "p-1", "State": "running"}])
+    monkeypatch.setattr(compose, "compose", lambda *args, **kw: calls.append(args))
+    monkeypatch.setattr(compose, "wait_until_healthy", lambda name, timeout: waited.append(name))
+    compose.restart_proxy()
+    assert calls == [("restart", "proxy")]
+    assert waited == ["p-1"]
+
+
 def test_a_default_upstream_recreated_only_waits_for_the_next_lookups(
     proxy_actions: list[str],
 ) -> None:
@@ -428,3 +443,15 @@ def test_the_scenario_names_the_containers_that_run_without_tracing(
     ]
     switches |= {"comms-sandbox-api-2": "on", "comms-sandbox-pricing-1": "on"}
     assert observability_scenario.untraced_containers() == []
+
+
+def test_services_sharing_an_image_build_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """19 services run comms-sandbox/service:dev: Compose built it 19 times in an
+    `up --build`, and the tag moved between the image ids those builds left."""
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(compose, "compose", lambda *args, **kw: calls.append(args)
+                        or subprocess.CompletedProcess(args, 0, "", ""))  # fmt: skip
+    built = compose.build_images(["api", "pricing", "migrate", "postgres", "rtc-peer-a",
+                                  "rtc-peer-b"])  # fmt: skip
+    assert built == ["api", "rtc-peer-a"]  # one service per image; postgres is not ours
+    assert len(calls) == 1 and calls[0][-3:] == ("build", "api", "rtc-peer-a")
