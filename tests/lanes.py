@@ -3,14 +3,22 @@
 
 Most of the integration suite's time is spent waiting (a failover, a partition,
 a kill schedule, a queue draining), not computing, so two lanes share the
-machine's two cores well:
+machine's two cores well. What keeps them out of each other's way is a lock on
+the default stack (StackLock), which each test takes by its lesson's role:
 
-- lane "own": the unit tests, then the lessons that run on infrastructure of
-  their own (OWN_INFRASTRUCTURE: their profile's services, and of the default
-  stack at most nginx, which no lesson re-creates, stops or kills: the stack
-  lane fails a module after which nginx's container changed);
-- lane "stack": every other test, in the order a single run takes them, since
-  those lessons re-create, scale, stop and kill the default stack's services.
+- ALONE: lessons (and modules) that kill, stop, pause or re-create what the
+  default stack runs (api replicas, pricing, the brokers) hold it alone;
+- SHARED: every other test that uses the default stack holds it shared, so it
+  never runs while the other lane disrupts the stack;
+- NONE: lessons on infrastructure of their own (OWN_INFRASTRUCTURE: their
+  profile's services, and of the default stack at most nginx, which no lesson
+  re-creates, stops or kills: a module after which nginx's container changed
+  fails) and modules that touch no running service take no lock.
+
+Lane "stack" runs its SHARED tests first, then every ALONE one; lane "own" runs
+the unit tests, its SHARED tests, then the NONE ones. So the stack lane's
+disruptions overlap the own lane's lessons of their own, and a lock is seldom
+waited for; each wait is printed in the lesson's share.
 
 This runner starts the stack once, as the session fixture does, together with
 the lessons' services that nginx looks up only once a minute
@@ -20,11 +28,12 @@ found it (StackState). Each lane writes its lessons' time to a file; the
 runner prints them together.
 
 `make test LESSON=<name>` and a plain `pytest tests/integration` run one lane,
-in order, as before.
+in order, with no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -34,6 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from testcontainers.compose import DockerCompose
 
@@ -56,27 +66,89 @@ from scenarios import lessons
 
 LANE_VARIABLE = TEST_LANE_VARIABLE
 SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
+LOCK_VARIABLE = "SANDBOX_TEST_STACK_LOCK"
 OWN, STACK = "own", "stack"
+ALONE, SHARED, NONE = "alone", "shared", "none"
 # Lessons whose services are their own profile's (plus nginx): checked by
-# tests/unit/test_lanes.py against compose.yaml. Their requests must reach only
-# those too: http-versions sends its HTTP/3 requests through nginx to the api,
-# got 502s and 504s while the stack lane re-created the api, and runs in the
-# stack lane.
-OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models", "webrtc")
+# tests/unit/test_lanes.py against compose.yaml.
+OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models")
+# Lessons and modules of no lesson that kill, stop, pause or re-create default
+# services: their runs would cut the other lane's requests (http-versions got 502s
+# and 504s while the stack lane re-created the api).
+DISRUPTS_STACK = (
+    "load-balancing",  # stops, kills and freezes api replicas
+    "observability",  # re-creates the api and pricing to switch tracing
+    "polling-and-push",  # kills an api replica under the feed's clients
+    "pubsub-rabbitmq",  # kills RabbitMQ
+    "pubsub-kafka",  # kills Kafka
+    "idempotency-and-outbox",  # re-creates the api and the relay, stops Kafka
+    "test_self_healing.py",  # kills an api replica
+)
+# Users of the default stack that run in the own lane, holding it shared: chosen to
+# even out the lanes' time (`make test` prints each lesson's share).
+OWN_LANE_USERS = ("http-versions", "grpc", "sidecar", "webrtc", "test_orders.py",
+                  "test_proxy.py")  # fmt: skip
 NO_LESSON = "the stack (no lesson)"
 # Run last in the stack lane, once the own lane is done: the outbox relay's
 # broker-outage and re-creation timeline took 2.5 times as long beside the own
 # lane's clusters (250 s) as alone (90 s), on the 2-core machine.
 LAST_IN_STACK_LANE = ("idempotency-and-outbox",)
-# Tests of no lesson that touch nothing the stack lane changes: Compose's reading of
-# the files, and a scratch Compose project of their own.
+# Tests of no lesson that touch no running service: Compose's reading of the
+# files, and a scratch Compose project of their own.
 OWN_MODULES = ("test_compose_config.py", "test_stack_state.py")
 
 
+def role_of(lesson: str, module: str = "") -> str:
+    """How a test uses the default stack (ALONE, SHARED or NONE), by its lesson, or by
+    its module for tests of no lesson."""
+    if lesson in DISRUPTS_STACK or module in DISRUPTS_STACK:
+        return ALONE
+    if lesson in OWN_INFRASTRUCTURE or module in OWN_MODULES:
+        return NONE
+    return SHARED
+
+
 def lane_of(lesson: str, module: str = "") -> str:
-    """The lane a lesson's tests and page run in (NO_LESSON: the stack's, but for
-    OWN_MODULES)."""
-    return OWN if lesson in OWN_INFRASTRUCTURE or module in OWN_MODULES else STACK
+    """The lane a lesson's tests and page run in (NO_LESSON: by module)."""
+    own = {*OWN_INFRASTRUCTURE, *OWN_LANE_USERS, *OWN_MODULES}
+    return OWN if lesson in own or (lesson == NO_LESSON and module in own) else STACK
+
+
+def order_in_lane(lesson: str, module: str = "") -> int:
+    """A lane's tests sort by this (stable): in the stack lane SHARED, then ALONE, then
+    LAST_IN_STACK_LANE; in the own lane SHARED, then NONE."""
+    role = role_of(lesson, module)
+    if lane_of(lesson, module) == OWN:
+        return 0 if role == SHARED else 1
+    return 2 if lesson in LAST_IN_STACK_LANE else (1 if role == ALONE else 0)
+
+
+class StackLock:
+    """The lanes' lock on the default stack (flock on one file): held shared or alone
+    from a test's setup until a test of another role, or the end of the session."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file: IO[str] | None = None
+        self.role = NONE
+
+    def hold(self, role: str) -> float:
+        """Hold it as `role` wants (NONE: release it); the seconds spent waiting."""
+        if role == self.role:
+            return 0.0
+        self.release()
+        if role == NONE:
+            return 0.0
+        started = time.monotonic()
+        self.file = self.path.open("a")
+        fcntl.flock(self.file, fcntl.LOCK_EX if role == ALONE else fcntl.LOCK_SH)
+        self.role = role
+        return time.monotonic() - started
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing drops the flock
+        self.file, self.role = None, NONE
 
 
 def prestarted_services() -> list[str]:
@@ -109,7 +181,8 @@ class Lane:
         self.seconds = time.monotonic() - started
 
     def run_one(self, command: list[str]) -> int:
-        env = os.environ | {LANE_VARIABLE: self.name, SHARES_VARIABLE: str(self.shares)}
+        env = os.environ | {LANE_VARIABLE: self.name, SHARES_VARIABLE: str(self.shares),
+                            LOCK_VARIABLE: str(self.shares.parent / "stack.lock")}  # fmt: skip
         say(self.name, "$ " + " ".join(command))
         with subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -157,7 +157,7 @@ def lesson_services(
     cut every connection the other lane held through it."""
     if not getattr(request.module, "MANAGES_LESSON_SERVICES", False):
         lesson_services_now.use(lesson_of(request))
-    proxy_before = containers_by_service(["proxy"]) if lane() == lanes.STACK else None
+    proxy_before = containers_by_service(["proxy"]) if lane() else None
     yield
     if proxy_before is not None and containers_by_service(["proxy"]) != proxy_before:
         pytest.fail(f"{request.module.__name__} re-created nginx under the other test lane "
@@ -179,9 +179,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = f"test_{package}.py"
         last = max((i for i, item in enumerate(ordered) if item.path.name == module), default=None)
         ordered.insert(len(ordered) if last is None else last + 1, page)
-    if lane() == lanes.STACK:  # stable: the rest keeps its order
-        ordered.sort(key=lambda item: lesson_of_item(item.nodeid) in lanes.LAST_IN_STACK_LANE)
+    if lane():  # stable: within each part, the order above
+        ordered.sort(key=lambda item: lanes.order_in_lane(lesson_of_item(item.nodeid),
+                                                          item.path.name))  # fmt: skip
     items[:] = ordered
+
+
+STACK_LOCK = lanes.StackLock(Path(os.environ.get(lanes.LOCK_VARIABLE) or "/dev/null"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """In a lane, before the test's fixtures (a lesson's services, its run): the lock on
+    the default stack as the test's role wants it (tests/lanes.py)."""
+    if not (lane() and os.environ.get(lanes.LOCK_VARIABLE)):
+        return
+    lesson = lesson_of_item(item.nodeid)
+    waited = STACK_LOCK.hold(lanes.role_of(lesson, item.path.name))
+    if waited >= 1:
+        share = SERVICES_SHARE.setdefault(lesson, {})
+        share["waited for the other lane"] = share.get("waited for the other lane", 0) + waited
 
 
 @pytest.fixture(scope="module")

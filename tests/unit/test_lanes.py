@@ -1,5 +1,8 @@
 """The two test lanes of `make test` (tests/lanes.py) cannot get in each other's way."""
 
+import threading
+from pathlib import Path
+
 import pytest
 
 from comms_sandbox import REPO
@@ -35,13 +38,11 @@ def test_a_lesson_with_a_default_service_fails_the_check() -> None:
     assert shared, "network-faults' api-faults depends on pricing: not an own-lane lesson"
 
 
-@pytest.mark.parametrize(
-    "lesson", [n for n in lessons.discover() if lanes.lane_of(n) == lanes.STACK]
-)
-def test_a_stack_lane_lesson_never_restarts_nginx(lesson: str) -> None:
+@pytest.mark.parametrize("lesson", list(lessons.discover()))
+def test_no_lesson_restarts_nginx(lesson: str) -> None:
     """Starting a service nginx looks up once a minute restarts nginx
     (let_proxy_follow), which would cut the other lane's connections: those a
-    stack-lane lesson uses run from the start (prestarted_services)."""
+    lesson uses run from the start (prestarted_services)."""
     services = with_dependencies(lessons.get(lesson).services)
     assert services & ONCE_A_MINUTE <= set(lanes.prestarted_services())
 
@@ -57,13 +58,67 @@ def test_every_lesson_has_one_lane_and_tests_of_no_lesson_go_with_the_stack() ->
     assert lanes.lane_of("clusters") == lanes.OWN
     assert lanes.lane_of(lanes.NO_LESSON, "test_stack_state.py") == lanes.OWN
     assert lanes.lane_of(lanes.NO_LESSON, "test_exposure.py") == lanes.STACK
+    assert lanes.lane_of(lanes.NO_LESSON, "test_orders.py") == lanes.OWN
 
 
-def test_what_runs_last_in_the_stack_lane_is_a_stack_lane_lesson() -> None:
+def named_in_lists() -> set[str]:
+    return {*lanes.DISRUPTS_STACK, *lanes.OWN_LANE_USERS, *lanes.OWN_MODULES,
+            *lanes.OWN_INFRASTRUCTURE, *lanes.LAST_IN_STACK_LANE}  # fmt: skip
+
+
+def test_every_name_in_the_lanes_lists_is_a_lesson_or_a_module() -> None:
+    for name in named_in_lists():
+        module = REPO / "tests" / "integration" / name
+        assert name in lessons.discover() or (name.endswith(".py") and module.exists()), name
+
+
+def test_what_disrupts_the_stack_holds_it_alone_and_runs_in_the_stack_lane() -> None:
+    """Two disruptions at once (one per lane) would each see the other's."""
+    for name in lanes.DISRUPTS_STACK:
+        lesson, module = (lanes.NO_LESSON, name) if name.endswith(".py") else (name, "")
+        assert lanes.role_of(lesson, module) == lanes.ALONE
+        assert lanes.lane_of(lesson, module) == lanes.STACK, name
+
+
+def test_lessons_of_their_own_take_no_lock_and_users_of_the_stack_share_it() -> None:
+    assert lanes.role_of("clusters") == lanes.NONE
+    assert lanes.role_of(lanes.NO_LESSON, "test_compose_config.py") == lanes.NONE
+    assert lanes.role_of("http-versions") == lanes.SHARED
+    assert lanes.role_of(lanes.NO_LESSON, "test_exposure.py") == lanes.SHARED
+
+
+def test_each_lane_runs_its_shared_tests_first_and_the_outbox_last() -> None:
+    stack = sorted(["idempotency-and-outbox", "load-balancing", "network-faults"],
+                   key=lanes.order_in_lane)  # fmt: skip
+    assert stack == ["network-faults", "load-balancing", "idempotency-and-outbox"]
+    own = sorted(["clusters", "http-versions", "databases", "webrtc"], key=lanes.order_in_lane)
+    assert own == ["http-versions", "webrtc", "clusters", "databases"]
     for lesson in lanes.LAST_IN_STACK_LANE:
-        assert lanes.lane_of(lessons.get(lesson).name) == lanes.STACK
+        assert lanes.lane_of(lesson) == lanes.STACK
 
 
-def test_the_own_lanes_modules_of_no_lesson_exist() -> None:
-    for module in lanes.OWN_MODULES:
-        assert (REPO / "tests" / "integration" / module).exists(), module
+def hold_in_thread(lock: lanes.StackLock, role: str) -> threading.Thread:
+    thread = threading.Thread(target=lock.hold, args=(role,), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_lock_is_shared_by_users_and_held_alone_by_a_disruption(tmp_path: Path) -> None:
+    path = tmp_path / "stack.lock"
+    own, stack = lanes.StackLock(path), lanes.StackLock(path)
+    own.hold(lanes.SHARED)
+    other_user = hold_in_thread(lanes.StackLock(path), lanes.SHARED)
+    other_user.join(2)
+    assert not other_user.is_alive(), "two users share it"
+    disruption = hold_in_thread(stack, lanes.ALONE)
+    disruption.join(0.3)
+    assert disruption.is_alive(), "held alone while the other lane still shares it"
+    own.hold(lanes.NONE)  # the own lane's lessons of their own: no lock
+    disruption.join(2)
+    assert not disruption.is_alive() and stack.role == lanes.ALONE
+    user = hold_in_thread(own, lanes.SHARED)
+    user.join(0.3)
+    assert user.is_alive(), "shared while the other lane disrupts the stack"
+    stack.release()
+    user.join(2)
+    assert not user.is_alive() and own.role == lanes.SHARED
