@@ -82,12 +82,14 @@ DISRUPTS_STACK = (
     "pubsub-rabbitmq",  # kills RabbitMQ
     "pubsub-kafka",  # kills Kafka
     "idempotency-and-outbox",  # re-creates the api and the relay, stops Kafka
+    "grpc",  # reloads nginx (draining)
     "test_self_healing.py",  # kills an api replica
+    "test_orders.py",  # stops PostgreSQL
 )
 # Users of the default stack that run in the own lane, holding it shared: chosen to
 # even out the lanes' time (`make test` prints each lesson's share).
-OWN_LANE_USERS = ("http-versions", "grpc", "sidecar", "webrtc", "test_orders.py",
-                  "test_proxy.py")  # fmt: skip
+OWN_LANE_USERS = ("http-versions", "sidecar", "webrtc", "test_proxy.py", "test_kafka.py",
+                  "test_rabbitmq.py")  # fmt: skip
 NO_LESSON = "the stack (no lesson)"
 # Run last in the stack lane, once the own lane is done: the outbox relay's
 # broker-outage and re-creation timeline took 2.5 times as long beside the own

@@ -58,7 +58,7 @@ def test_every_lesson_has_one_lane_and_tests_of_no_lesson_go_with_the_stack() ->
     assert lanes.lane_of("clusters") == lanes.OWN
     assert lanes.lane_of(lanes.NO_LESSON, "test_stack_state.py") == lanes.OWN
     assert lanes.lane_of(lanes.NO_LESSON, "test_exposure.py") == lanes.STACK
-    assert lanes.lane_of(lanes.NO_LESSON, "test_orders.py") == lanes.OWN
+    assert lanes.lane_of(lanes.NO_LESSON, "test_proxy.py") == lanes.OWN
 
 
 def named_in_lists() -> set[str]:
