@@ -68,6 +68,7 @@ LANE_VARIABLE = TEST_LANE_VARIABLE
 SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
 LOCK_VARIABLE = "SANDBOX_TEST_STACK_LOCK"
 OWN, STACK = "own", "stack"
+WAITED = "waited for the other lane"
 ALONE, SHARED, NONE = "alone", "shared", "none"
 # Lessons whose services are their own profile's (plus nginx): checked by
 # tests/unit/test_lanes.py against compose.yaml.
@@ -232,6 +233,16 @@ def start_stack() -> None:
     start_services(prestarted_services())  # restarts nginx once, before any lane uses it
 
 
+def describe_parts(parts: dict[str, float]) -> str:
+    """Where part of a lesson's time went: starting and stopping its services
+    ("start", "stop"), waiting for the other lane's hold on the stack (WAITED)."""
+    services = [f"{what} {s:.0f} s" for what, s in parts.items() if what in ("start", "stop")]
+    said = ([f"its services: {', '.join(services)}"] if services else []) + [
+        f"{what} {s:.0f} s" for what, s in parts.items() if what not in ("start", "stop")
+    ]
+    return f"  ({'; '.join(said)})" if said else ""
+
+
 def print_shares(lanes: list[Lane]) -> None:
     """Each lesson's time (setup, tests, page) in its lane, and each lane's wall time."""
     print("\n=== time per lesson, in two lanes side by side ===")
@@ -239,9 +250,7 @@ def print_shares(lanes: list[Lane]) -> None:
         shares = json.loads(lane.shares.read_text()) if lane.shares.exists() else {}
         for lesson, seconds in sorted(shares.get("lessons", {}).items(), key=lambda i: -i[1]):
             own = shares.get("services", {}).get(lesson, {})
-            services = ", ".join(f"{what} {s:.0f} s" for what, s in own.items())
-            print(f"{lane.name:5}  {lesson:28} {seconds:7.1f} s"
-                  + (f"  (its services: {services})" if services else ""))  # fmt: skip
+            print(f"{lane.name:5}  {lesson:28} {seconds:7.1f} s{describe_parts(own)}")
     for lane in lanes:
         print(f"lane {lane.name}: {lane.seconds:.0f} s wall")
 

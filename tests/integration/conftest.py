@@ -198,7 +198,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     waited = STACK_LOCK.hold(lanes.role_of(lesson, item.path.name))
     if waited >= 1:
         share = SERVICES_SHARE.setdefault(lesson, {})
-        share["waited for the other lane"] = share.get("waited for the other lane", 0) + waited
+        share[lanes.WAITED] = share.get(lanes.WAITED, 0) + waited
 
 
 @pytest.fixture(scope="module")
@@ -279,12 +279,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     total = sum(SHARE.values())
     terminalreporter.section("time per lesson (setup, tests and page)")
     for lesson, seconds in sorted(SHARE.items(), key=lambda item: -item[1]):
-        services = SERVICES_SHARE.get(lesson, {})
-        own = ", ".join(f"{what} {s:.0f} s" for what, s in services.items())
-        terminalreporter.write_line(
-            f"{lesson:28} {seconds:7.1f} s  {100 * seconds / total:5.1f} %"
-            + (f"  (its services: {own})" if own else "")
-        )
+        parts = lanes.describe_parts(SERVICES_SHARE.get(lesson, {}))
+        terminalreporter.write_line(f"{lesson:28} {seconds:7.1f} s  {100 * seconds / total:5.1f} %"
+                                    + parts)  # fmt: skip
     terminalreporter.write_line(f"{'total':28} {total:7.1f} s")
     if shares := os.environ.get(lanes.SHARES_VARIABLE):
         Path(shares).write_text(json.dumps({"lessons": SHARE, "services": SERVICES_SHARE}))
