@@ -89,8 +89,13 @@ DISRUPTS_STACK = (
 )
 # Users of the default stack that run in the own lane, holding it shared: chosen to
 # even out the lanes' time (`make test` prints each lesson's share).
-OWN_LANE_USERS = ("http-versions", "sidecar", "webrtc", "test_proxy.py", "test_kafka.py",
-                  "test_rabbitmq.py")  # fmt: skip
+OWN_LANE_USERS = (
+    "http-versions", "sidecar", "webrtc", "request-response", "tls-termination",
+    "test_reports.py", "test_proxy.py", "test_kafka.py", "test_rabbitmq.py",
+)  # fmt: skip
+# test_reports.py reports on the runs of request-response and tls-termination: a
+# session's run is shared by the modules of one lane (run_once), so all three go
+# together.
 NO_LESSON = "the stack (no lesson)"
 # Run last in the stack lane, once the own lane is done: the outbox relay's
 # broker-outage and re-creation timeline took 2.5 times as long beside the own

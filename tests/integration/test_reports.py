@@ -23,8 +23,10 @@ from scenarios.reports.run_page import run_outcome
 from scenarios.result import outcome, run_once, shared_run_times
 from tests.integration.browser import goto
 
-# Cheap, and on the default stack alone: no lesson's own services to start.
-LESSONS = ("request-response", "grpc")
+# Cheap, and on the default stack alone: no lesson's own services to start. Neither
+# kills, stops or reloads anything (the grpc lesson reloads nginx), so this module
+# shares the stack with the other test lane (tests/lanes.py), in the lane of both.
+LESSONS = ("request-response", "tls-termination")
 VIEWPORT = {"width": 1200, "height": 900}
 
 ROWS = "rows => rows.map(r => [r.dataset.lesson, r.querySelector('.badge').textContent])"

@@ -14,6 +14,7 @@ from comms_sandbox.compose import (
 )
 from scenarios import lessons
 from tests import lanes
+from tests.integration import test_reports
 
 SERVICES = compose_file()["services"]
 ONCE_A_MINUTE = {name for name, slow in proxied_services().items() if slow}
@@ -122,3 +123,11 @@ def test_the_lock_is_shared_by_users_and_held_alone_by_a_disruption(tmp_path: Pa
     stack.release()
     user.join(2)
     assert not user.is_alive() and own.role == lanes.SHARED
+
+
+def test_the_reports_module_runs_in_the_lane_of_the_lessons_it_reports_on() -> None:
+    """A session's run of a lesson is shared by the modules of one lane (run_once):
+    in another lane, the reports would run the lessons a second time."""
+    lane = lanes.lane_of(lanes.NO_LESSON, "test_reports.py")
+    assert {lanes.lane_of(name) for name in test_reports.LESSONS} == {lane}
+    assert {lanes.role_of(name) for name in test_reports.LESSONS} == {lanes.SHARED}
