@@ -328,7 +328,7 @@ def changed_services(before: dict[str, frozenset[str]], services: Iterable[str])
     return sorted(s for s in set(services) if before.get(s, frozenset()) != now.get(s, frozenset()))
 
 
-def follow_tracing(starting: Iterable[str] = ()) -> None:
+def follow_tracing(starting: Iterable[str] = (), beside: Iterable[str] = ()) -> None:
     """Re-create the running services that trace if their SANDBOX_TRACING no longer matches
     what runs once `starting` runs too (the observability lesson's services were stopped,
     say), then let_proxy_follow() what was re-created; a no-op when all match. RuntimeError
@@ -339,13 +339,19 @@ def follow_tracing(starting: Iterable[str] = ()) -> None:
     nginx drops every connection a test in the other lane holds. Not `--no-deps` either:
     Compose hashes a service's config with only the `depends_on` entries the `up`
     includes, so the next ordinary `up` would find the api changed and re-create it
-    (and nginx with it)."""
+    (and nginx with it).
+
+    `beside`: services started in the same `up` when there is a switch (the lesson's
+    Zipkin starts while the api is re-created, not after it); none may need nginx."""
     traced, wanted = tracers_to_switch(starting)
     if not traced:
         return
     before = containers_by_service(traced)
-    result = compose(*profile_flags(traced), "up", "--detach", "--no-build", "--wait", *traced,
-                     capture=True, env=wanted)  # fmt: skip
+    together = [*traced, *(s for s in beside if s not in traced)]
+    if "proxy" in with_dependencies(together):
+        raise ValueError(f"an `up` of {together} would re-create nginx with the api")
+    result = compose(*profile_flags(together), "up", "--detach", "--no-build", "--wait",
+                     *together, capture=True, env=wanted)  # fmt: skip
     if result.returncode != 0 and not recovered_after_restarts(traced):
         raise RuntimeError(f"re-creating {', '.join(traced)} failed:\n{result.stderr}")
     let_proxy_follow(changed_services(before, traced))
@@ -360,8 +366,14 @@ def switch_tracing_for(services: Iterable[str]) -> dict[str, str]:
     traced service: a lesson of its own (the other test lane's) leaves the api alone."""
     affected = with_dependencies(services)
     if traced_services() & affected:
-        follow_tracing(starting=affected)
+        follow_tracing(starting=affected, beside=startable_beside_the_switch(services))
     return tracing_env(affected | running_services())
+
+
+def startable_beside_the_switch(services: Iterable[str]) -> list[str]:
+    """Those of a lesson's own (profile) services that need no nginx: started in the
+    tracing switch's `up`, at the same time as the re-created api."""
+    return [s for s in profile_services(services) if "proxy" not in with_dependencies([s])]
 
 
 def tracing_follows(services: Iterable[str]) -> bool:

@@ -42,8 +42,16 @@ def images_for(services: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
+# The images this process made sure of already: a test session starts one lesson
+# after another, and select.sh's cached builds of the same images took 5 to 15 s
+# at each start.
+ENSURED: set[str] = set()
+
+
 def ensure_images(services: Iterable[str]) -> None:
-    """Pull or build what `services` need (images/select.sh); CalledProcessError if not."""
-    names = images_for(services)
+    """Pull or build what `services` need (images/select.sh), each image once per
+    process; CalledProcessError if not."""
+    names = [name for name in images_for(services) if name not in ENSURED]
     if names:
         subprocess.run([str(SELECT), *names], cwd=REPO, check=True)
+        ENSURED.update(names)

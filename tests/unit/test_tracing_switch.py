@@ -245,6 +245,24 @@ def test_the_tracing_switch_comes_first_in_an_up_that_leaves_nginx_alone(
     assert "proxy" not in switch and "--no-deps" not in switch
 
 
+def test_zipkin_starts_while_the_api_is_re_created(fake_compose: FakeCompose) -> None:
+    """One `up` after the other took 68 s on a busy machine: the JVM's start waited for
+    the api's re-creation, which does not need it."""
+    compose.start_services(OBSERVABILITY)
+    (switch, _), *_ = fake_compose.ups()
+    assert {"zipkin", "prometheus", "api"} <= set(switch) and "proxy" not in switch
+
+
+def test_nothing_that_needs_nginx_is_started_beside_the_switch(
+    fake_compose: FakeCompose,
+) -> None:
+    assert "proxy" not in compose.startable_beside_the_switch(OBSERVABILITY)
+    with pytest.raises(ValueError, match="nginx"):
+        compose.follow_tracing(starting=compose.with_dependencies(OBSERVABILITY),
+                               beside=["proxy"])  # fmt: skip
+    assert fake_compose.ups() == []
+
+
 def test_starting_another_lesson_while_the_observability_lesson_runs_keeps_it_on(
     fake_compose: FakeCompose,
 ) -> None:
