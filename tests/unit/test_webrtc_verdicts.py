@@ -31,3 +31,24 @@ def test_pair_verdicts(monkeypatch: pytest.MonkeyPatch, case: tuple[Any, ...]) -
     monkeypatch.setattr(webrtc.webrtc, "peer_pair", lambda *a: reports(local, remote, answered))
     result = webrtc.pair_part("rtc-peer-a", "rtc-peer-b", expected)
     assert all(result["holds"].values()) is holds
+
+
+def test_a_relay_pair_nominated_first_is_tried_again_and_a_direct_one_then_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aioice nominates the first pair whose check succeeds: on a busy machine that was
+    once a relay pair between two peers on one network."""
+    calls = iter([reports("host", "relay"), reports("host", "host")])
+    monkeypatch.setattr(webrtc.webrtc, "peer_pair", lambda *a: next(calls))
+    result = webrtc.pair_part("rtc-peer-a", "rtc-peer-a", "host")
+    assert all(result["holds"].values())
+    assert [p["remote"]["type"] for p in result["pairs_of_each_call"]] == ["relay", "host"]
+
+
+def test_a_path_that_never_works_fails_after_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []
+    monkeypatch.setattr(webrtc.webrtc, "peer_pair",
+                        lambda *a: made.append(1) or reports("host", "relay"))  # fmt: skip
+    result = webrtc.pair_part("rtc-peer-a", "rtc-peer-a", "host")
+    assert not result["holds"]["the selected pair is host to host"]
+    assert len(made) == webrtc.CALLS_PER_PART
