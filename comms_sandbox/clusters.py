@@ -144,10 +144,27 @@ async def recreate_topic(admin: AIOKafkaAdminClient, topic: str,
     Deleting first makes each run count only its own records.
     """
     if topic in await admin.list_topics():
-        await admin.delete_topics([topic])
+        await _until_answered(lambda: admin.delete_topics([topic]), 30)
         await _wait_until(lambda: _absent(admin, topic), 30)
-    await admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    new = NewTopic(topic, -1, -1, replica_assignments=assignment)
+    await _until_answered(lambda: admin.create_topics([new]), 30)
     await _wait_until(lambda: _all_led(admin, topic, len(assignment)), 30)
+
+
+async def _until_answered(request: Any, timeout_s: float) -> None:
+    """Send the admin request again while the controller does not answer (3 s each): on
+    a busy machine a cluster just started once left a CreateTopics unanswered. Sent
+    twice, it is still one topic: the second answer says it exists, which is not raised,
+    and the caller waits for the state it wants."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await request()
+            return
+        except KAFKA_UNANSWERED:
+            if time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.5)
 
 
 async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:

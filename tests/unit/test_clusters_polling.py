@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
 from pika.exceptions import AMQPConnectionError
 
 from comms_sandbox import clusters
@@ -247,3 +247,31 @@ def test_the_consumer_connects_again_after_its_node_went_away(
     rabbitmq_stream.consume(clusters.RABBITMQ_NODES["rabbitmq-3"], "q", traffic, done)
     assert [message_id for message_id, _ in traffic.delivered] == ["m0", "m1", "m2"]
     assert traffic.check()["consumer_errors"] == {"AMQPConnectionError": 1}
+
+
+class SlowController:
+    """An admin client whose controller leaves the first CreateTopics unanswered."""
+
+    def __init__(self) -> None:
+        self.creates = 0
+        self.topics: set[str] = set()
+
+    async def list_topics(self) -> list[str]:
+        return sorted(self.topics)
+
+    async def create_topics(self, new: list[Any]) -> None:
+        self.creates += 1
+        if self.creates == 1:
+            raise RequestTimedOutError()
+        self.topics.add(new[0].name)
+
+    async def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:
+        partition = {"partition": 0, "leader": 1, "isr": [1, 2, 3], "replicas": [1, 2, 3]}
+        return [{"error_code": 0, "partitions": [partition]}]
+
+
+def test_a_create_topics_left_unanswered_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a busy machine, a cluster just started left one CreateTopics unanswered (3 s)."""
+    admin = SlowController()
+    asyncio.run(clusters.recreate_topic(admin, "t", {0: [1, 2, 3]}))  # type: ignore[arg-type]
+    assert admin.creates == 2 and admin.topics == {"t"}
