@@ -33,10 +33,11 @@ print(json.dumps({
 Files = dict[str, tuple[int, int]]
 
 
-# Written by tools that may run beside the tests (ruff, pytest, git), not by an import;
-# and results/, where every scenario run beside them (the other test lane, tests/lanes.py)
-# leaves its report (scenarios/reports).
-TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", "__pycache__", "results"}
+# Written by tools that may run beside the tests (ruff, pytest, git, and hypothesis under
+# the other test lane's schemathesis run: tests/lanes.py), not by an import; and
+# results/, where every scenario run beside them leaves its report (scenarios/reports).
+TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", ".hypothesis", "__pycache__",
+               "results"}  # fmt: skip
 
 
 def files_under(*roots: Path) -> Files:
