@@ -277,7 +277,7 @@ def wait_until_healthy(container: str, timeout_s: float) -> None:
         if status == "healthy":
             return
         time.sleep(0.2)
-    raise RuntimeError(f"{container} not healthy {timeout_s:.0f} s after its restart: {status}")
+    raise RuntimeError(f"{container} not healthy after {timeout_s:.0f} s: {status}")
 
 
 def tracing_env(services: Iterable[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from comms_sandbox.compose import compose, compose_ps, profile_flags
+from comms_sandbox.compose import compose, compose_ps, profile_flags, wait_until_healthy
 
 
 class DockerError(RuntimeError):
@@ -87,12 +87,11 @@ def connect(network: str, name: str, aliases: tuple[str, ...]) -> None:
 def wait_healthy(name: str, timeout_s: float = 60) -> float:
     """Seconds until the container's healthcheck passes."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        status = _docker("inspect", "--format", "{{.State.Health.Status}}", name).strip()
-        if status == "healthy":
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise DockerError(f"{name} not healthy after {timeout_s:.0f} s")
+    try:
+        wait_until_healthy(name, timeout_s)
+    except RuntimeError as exc:
+        raise DockerError(str(exc)) from exc
+    return time.monotonic() - started
 
 
 def scale(service: str, replicas: int) -> None:
