@@ -174,6 +174,7 @@ class Lane:
     needs_stack_from: int  # the index of its first command that needs the stack
     shares: Path
     failed: list[str] = field(default_factory=list)
+    failing_tests: list[str] = field(default_factory=list)  # pytest's short summary lines
     seconds: float = 0.0
 
     def run(self, stack_ready: threading.Event, stack_failed: threading.Event) -> None:
@@ -198,7 +199,23 @@ class Lane:
             assert process.stdout is not None
             for line in process.stdout:
                 say(self.name, line.rstrip("\n"))
+                if is_failure_summary(line):
+                    self.failing_tests.append(line.strip())
             return process.wait()
+
+
+def is_failure_summary(line: str) -> bool:
+    """pytest's short test summary line of a failed or errored test ("FAILED tests/...")."""
+    return line.startswith(("FAILED tests/", "ERROR tests/"))
+
+
+def failure_lines(lanes: list[Lane], width: int = 220, most: int = 12) -> list[str]:
+    """The failed tests, one short line each, for the end of the output: a CI log is often
+    read from its tail, which the time table would otherwise fill."""
+    failing = [f"[{lane.name}] {line}" for lane in lanes for line in lane.failing_tests]
+    lines = [line if len(line) <= width else line[: width - 3] + "..." for line in failing]
+    hidden = len(lines) - most
+    return lines[:most] + ([f"... and {hidden} more failed tests above"] if hidden > 0 else [])
 
 
 PRINTING = threading.Lock()
@@ -292,6 +309,8 @@ def main(argv: list[str]) -> int:
     problems = own.failed + stack.failed + (["the stack did not start"] if failed.is_set() else [])
     for problem in problems:
         print(f"FAILED: {problem}")
+    for line in failure_lines([own, stack]):
+        print(line)
     return 1 if problems else 0
 
 

@@ -131,3 +131,17 @@ def test_the_reports_module_runs_in_the_lane_of_the_lessons_it_reports_on() -> N
     lane = lanes.lane_of(lanes.NO_LESSON, "test_reports.py")
     assert {lanes.lane_of(name) for name in test_reports.LESSONS} == {lane}
     assert {lanes.role_of(name) for name in test_reports.LESSONS} == {lanes.SHARED}
+
+
+def test_the_failed_tests_end_the_output_short_and_bounded() -> None:
+    own = lanes.Lane(lanes.OWN, [], 0, Path("own.json"))
+    own.failing_tests = ["FAILED tests/integration/test_a.py::test_x - " + "x" * 500]
+    stack = lanes.Lane(lanes.STACK, [], 0, Path("stack.json"))
+    stack.failing_tests = [f"ERROR tests/integration/test_b.py::test_{n}" for n in range(20)]
+    lines = lanes.failure_lines([own, stack], width=100, most=5)
+    assert lines[0].startswith("[own] FAILED tests/integration/test_a.py::test_x")
+    assert len(lines[0]) == 100 and lines[0].endswith("...")
+    assert lines[1] == "[stack] ERROR tests/integration/test_b.py::test_0"
+    assert lines[-1] == "... and 16 more failed tests above"
+    assert lanes.is_failure_summary("FAILED tests/unit/test_x.py::test_y - assert 1 == 2\n")
+    assert not lanes.is_failure_summary("tests/unit/test_x.py::test_y FAILED")
