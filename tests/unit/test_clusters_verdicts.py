@@ -173,6 +173,18 @@ def test_rabbitmq_failover_holds_on_a_clean_run() -> None:
     assert all(rabbitmq_failover.holds(rabbit_failover_result()).values())
 
 
+def test_the_kafka_cut_lasts_until_the_majority_moved_on() -> None:
+    events = {"cut": 2.0}
+    led_by_2 = {"t": 5.0, "leader": 2, "isr": [2, 3, 1]}
+    assert not partition.kafka_moved_on([led_by_2], events)
+    assert not partition.kafka_moved_on([led_by_2, {"t": 9.0, "leader": -1, "isr": [2]}], events)
+    # another leader, but the in-sync set still names the cut-off node
+    assert not partition.kafka_moved_on([{"t": 9.0, "leader": 3, "isr": [3, 1, 2]}], events)
+    assert not partition.kafka_moved_on([{"t": 1.0, "leader": 3, "isr": [3, 1]}], events)
+    assert partition.kafka_moved_on([led_by_2, {"t": 9.0, "leader": 3, "isr": [3, 1]}], events)
+    assert not partition.kafka_moved_on([led_by_2], {})
+
+
 @pytest.mark.parametrize(
     ("spoil", "verdict"),
     [
@@ -224,6 +236,7 @@ def test_traffic_check_counts_a_confirmed_message_never_delivered_as_lost() -> N
 
 def kafka_partition_result() -> dict[str, Any]:
     return {"leaderless_s": 6.1, "isr_during_cut": [1, 3], "isr_at_end": [1, 2, 3],
+            "events": {"cut": 2.0, "rejoined": 16.0},
             "stream": {"acknowledged": 3000, "lost": 0}}  # fmt: skip
 
 
@@ -242,6 +255,8 @@ def test_partition_holds_on_clean_runs() -> None:
     ("spoil", "verdict"),
     [
         (lambda r: r.update(leaderless_s=None), "another node led while the leader was cut off"),
+        # another leader only once the node was back: not while it was cut off
+        (lambda r: r.update(leaderless_s=14.9), "another node led while the leader was cut off"),
         (lambda r: r.update(isr_during_cut=[1, 2, 3]), "the in-sync set dropped the cut-off node"),
         (lambda r: r.update(isr_during_cut=[]), "the in-sync set dropped the cut-off node"),
         (lambda r: r["stream"].update(lost=2), "no acknowledged record lost"),
