@@ -76,11 +76,17 @@ def rabbitmq_failover(r: dict[str, Any]) -> list[Any]:
     ]  # fmt: skip
 
 
+def extended(events: dict[str, Any]) -> str:
+    """How much longer the cut lasted, waiting for the majority to move on (a busy machine)."""
+    more = events.get("cut_extended_s")
+    return f" (cut {more} s longer: the majority moved on late)" if more else ""
+
+
 def partition(k: dict[str, Any], r: dict[str, Any]) -> list[Any]:
     return [
         records_table(f"Kafka: {k['node']} cut off at {k['events']['cut']} s, back at "
-                      f"{k['events']['rejoined']} s; another leader after {k['leaderless_s']} s, "
-                      f"ISR meanwhile {k['isr_during_cut']}",
+                      f"{k['events']['rejoined']} s{extended(k['events'])}; another leader "
+                      f"after {k['leaderless_s']} s, ISR meanwhile {k['isr_during_cut']}",
                       [{"stream": "acks=all", **k["stream"]}], STREAM_COLUMNS[:-1]),
         records_table(f"RabbitMQ: {r['node']} cut off; the majority's leader "
                       f"{r['events'].get('leader_during_cut')}, the node saw itself in the "
