@@ -33,11 +33,11 @@ print(json.dumps({
 Files = dict[str, tuple[int, int]]
 
 
-# Written by tools that may run beside the tests (ruff, pytest, git, and hypothesis under
-# the other test lane's schemathesis run: tests/lanes.py), not by an import; and
+# Written by tools that may run beside the tests (ruff, pytest, git, and schemathesis and
+# its hypothesis under the other test lane's fuzz run: tests/lanes.py), not by an import; and
 # results/, where every scenario run beside them leaves its report (scenarios/reports).
-TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", ".hypothesis", "__pycache__",
-               "results"}  # fmt: skip
+TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", ".hypothesis", ".schemathesis",
+               "__pycache__", "results"}  # fmt: skip
 
 
 def files_under(*roots: Path) -> Files:
