@@ -42,6 +42,7 @@ KAFKA_CUT_FOR_S = 14.0
 # lasts until it has (another leader, an in-sync set without it), at most this long.
 KAFKA_LONGEST_CUT_S = 45.0
 RABBIT_CUT_FOR_S = 22.0
+RABBIT_LONGEST_CUT_S = 60.0
 KAFKA_TOPIC = "cluster.partition"
 KAFKA_ASSIGNMENT = {0: [2, 3, 1]}
 KAFKA_RECORDS = 3000
@@ -65,39 +66,39 @@ def cut_and_rejoin(node: clusters.Node, started: float, events: dict[str, Any],
                    longest_s: float = 0.0) -> None:  # fmt: skip
     """Cut the node off at CUT_AT_S for cut_for_s; observe(events, t) each second meanwhile.
 
-    With moved_on, the cut lasts past cut_for_s until moved_on() (up to longest_s):
-    what the verdicts look for happens while the node is still cut off.
+    With moved_on, the cut lasts past cut_for_s until moved_on() (up to longest_s),
+    observed on: on a busy machine what the verdicts look for still happens while
+    the node is cut off, later. The extra time goes in events["cut_extended_s"].
     """
     time.sleep(CUT_AT_S)
     events["cut"] = round(time.monotonic() - started, 2)
     events["cut_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    events["cut_at_epoch"] = time.time()
     narration.step(f"{node.service} cut off the cluster network for {cut_for_s:.0f} s")
     clusters.cut_off(node)
     rejoin_at = started + CUT_AT_S + cut_for_s
     with narration.waiting(f"{node.service} back on the network", expected_s=cut_for_s):
-        while time.monotonic() < rejoin_at - 1:
-            if observe is not None:
-                observe(events, round(time.monotonic() - started - events["cut"], 1))
-            time.sleep(1.0)
+        observe_until(lambda: time.monotonic() >= rejoin_at - 1, started, events, observe)
         time.sleep(max(0.0, rejoin_at - time.monotonic()))
-    if moved_on is not None:
-        wait_moved_on(node, moved_on, started + CUT_AT_S + longest_s, events)
+    if moved_on is not None and not moved_on():
+        extended_at, until = time.monotonic(), started + CUT_AT_S + longest_s
+        with narration.waiting(f"the majority to move on without {node.service}", expected_s=5):
+            observe_until(lambda: moved_on() or time.monotonic() >= until, started, events,
+                          observe)  # fmt: skip
+        events["cut_extended_s"] = round(time.monotonic() - extended_at, 1)
+        narration.seen(f"the cut lasted {events['cut_extended_s']:.0f} s longer: a busy machine")
     events["rejoined"] = round(time.monotonic() - started, 2)
     narration.step(f"{node.service} reconnected to the cluster network")
     clusters.reconnect(node)
 
 
-def wait_moved_on(node: clusters.Node, moved_on: Callable[[], bool], until: float,
-                  events: dict[str, Any]) -> None:  # fmt: skip
-    """Keep the node cut off until moved_on() or `until`; the extra time goes in events."""
-    if moved_on():
-        return
-    extended_at = time.monotonic()
-    with narration.waiting(f"the majority to move on without {node.service}", expected_s=5):
-        while not moved_on() and time.monotonic() < until:
-            time.sleep(0.5)
-    events["cut_extended_s"] = round(time.monotonic() - extended_at, 1)
-    narration.seen(f"the cut lasted {events['cut_extended_s']:.0f} s longer: a busy machine")
+def observe_until(done: Callable[[], bool], started: float, events: dict[str, Any],
+                  observe: Any) -> None:  # fmt: skip
+    """observe(events, seconds since the cut) about once a second until done()."""
+    while not done():
+        if observe is not None:
+            observe(events, round(time.monotonic() - started - events["cut"], 1))
+        time.sleep(1.0 if observe is None else 0.5)
 
 
 def accepts_clients(node: clusters.Node) -> bool:
@@ -110,30 +111,75 @@ def accepts_clients(node: clusters.Node) -> bool:
 
 
 def observe_rabbit(events: dict[str, Any], since_cut_s: float) -> None:
-    """Once a second while cut: the majority's view, and whether the cut-off node paused."""
-    try:
-        running = clusters.running_nodes(RABBIT_PUBLISHER)
-        if running != events.get("majority_sees_running"):
-            narration.seen(f"the majority sees running: {', '.join(running)}")
-        events["majority_sees_running"] = running
-        leader = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
-        if leader != events.get("leader_during_cut"):
-            narration.seen(f"{RABBIT_QUEUE}: led by {leader}, {since_cut_s:.0f} s after the cut")
-        events.setdefault("leader_during_cut", leader)
-        if leader != events["leader_during_cut"] or leader == CUT_RABBIT.rabbit_name:
-            events["leader_during_cut"] = leader
-    except clusters.RABBITMQ_UNANSWERED as error:  # busy electing: look again next second
-        unanswered = events.setdefault("majority_unanswered", {})
-        unanswered[type(error).__name__] = unanswered.get(type(error).__name__, 0) + 1
-    if "minority_after_s" not in events and MINORITY_LOG in docker.logs(
-        CUT_RABBIT.container, since=events["cut_at_utc"]
-    ):
-        events["minority_after_s"] = since_cut_s
-        narration.seen(f"{CUT_RABBIT.service} found itself in the minority after "
-                       f"{since_cut_s:.0f} s: it pauses (pause_minority)")  # fmt: skip
+    """While cut: the majority's leader and view, whether the cut-off node paused.
+
+    Each question on its own: the majority's /api/nodes can hang while it still
+    waits on the cut-off node, and must not hide the queue's leader.
+    """
+    ask_majority(events, "leader", lambda: watch_leader(events, since_cut_s))
+    ask_majority(events, "nodes", lambda: watch_running(events))
+    if "minority_after_s" not in events:
+        watch_minority(events)
     if "stopped_accepting_after_s" not in events and not accepts_clients(CUT_RABBIT):
         events["stopped_accepting_after_s"] = since_cut_s
         narration.seen(f"{CUT_RABBIT.service} stopped accepting clients")
+
+
+def ask_majority(events: dict[str, Any], what: str, ask: Callable[[], None]) -> None:
+    """ask(), counting in events the questions left unanswered (busy electing: next time)."""
+    try:
+        ask()
+    except clusters.RABBITMQ_UNANSWERED as error:
+        unanswered = events.setdefault("majority_unanswered", {})
+        key = f"{what}: {type(error).__name__}"
+        unanswered[key] = unanswered.get(key, 0) + 1
+
+
+def watch_leader(events: dict[str, Any], since_cut_s: float) -> None:
+    leader = clusters.queue_state(RABBIT_PUBLISHER, RABBIT_QUEUE)["leader"]
+    if leader != events.get("leader_during_cut"):
+        narration.seen(f"{RABBIT_QUEUE}: led by {leader}, {since_cut_s:.0f} s after the cut")
+    # The first leader seen, replaced by any other, and by the cut-off node's own name
+    # never kept once another was seen: a leader elected by the majority sticks.
+    if events.get("leader_during_cut") in (None, CUT_RABBIT.rabbit_name):
+        events["leader_during_cut"] = leader
+
+
+def watch_running(events: dict[str, Any]) -> None:
+    running = clusters.running_nodes(RABBIT_PUBLISHER)
+    if running != events.get("majority_sees_running"):
+        narration.seen(f"the majority sees running: {', '.join(running)}")
+    events["majority_sees_running"] = running
+
+
+def watch_minority(events: dict[str, Any]) -> None:
+    """The cut-off node's own log line saying it is in the minority; when it logged it,
+    by the line's timestamp, in seconds after the cut."""
+    logged = minority_logged_at(docker.logs(CUT_RABBIT.container, since=events["cut_at_utc"]))
+    if logged is None:
+        return
+    events["minority_after_s"] = round(max(0.0, logged - events["cut_at_epoch"]), 1)
+    narration.seen(f"{CUT_RABBIT.service} found itself in the minority after "
+                   f"{events['minority_after_s']:.0f} s: it pauses (pause_minority)")  # fmt: skip
+
+
+def minority_logged_at(log: str) -> float | None:
+    """The epoch time of the first MINORITY_LOG line in a RabbitMQ log (its lines start
+    `2026-12-06 22:30:19.244135+00:00 [warning] ...`); None when it has none."""
+    for line in log.splitlines():
+        if MINORITY_LOG in line:
+            stamp = " ".join(line.split(" ", 2)[:2])
+            try:
+                return datetime.fromisoformat(stamp).timestamp()
+            except ValueError:  # a line without the usual stamp: the moment is unknown
+                return time.time()
+    return None
+
+
+def rabbit_moved_on(events: dict[str, Any]) -> bool:
+    """Has the cut-off node paused in the minority and the majority elected another leader?"""
+    return "minority_after_s" in events and events.get("leader_during_cut") not in (
+        None, CUT_RABBIT.rabbit_name)  # fmt: skip
 
 
 def run_kafka() -> dict[str, Any]:
@@ -210,7 +256,9 @@ def rabbit_side() -> dict[str, Any]:
                          args=(RABBIT_CONSUMER, RABBIT_QUEUE, traffic, done)),
         threading.Thread(target=cut_and_rejoin,
                          args=(CUT_RABBIT, traffic.started, events, RABBIT_CUT_FOR_S,
-                               observe_rabbit)),
+                               observe_rabbit),
+                         kwargs={"moved_on": lambda: rabbit_moved_on(events),
+                                 "longest_s": RABBIT_LONGEST_CUT_S}),
     ]  # fmt: skip
     for thread in threads:
         thread.start()

@@ -88,7 +88,8 @@ def partition(k: dict[str, Any], r: dict[str, Any]) -> list[Any]:
                       f"{k['events']['rejoined']} s{extended(k['events'])}; another leader "
                       f"after {k['leaderless_s']} s, ISR meanwhile {k['isr_during_cut']}",
                       [{"stream": "acks=all", **k["stream"]}], STREAM_COLUMNS[:-1]),
-        records_table(f"RabbitMQ: {r['node']} cut off; the majority's leader "
+        records_table(f"RabbitMQ: {r['node']} cut off at {r['events']['cut']} s, back at "
+                      f"{r['events']['rejoined']} s{extended(r['events'])}; the majority's leader "
                       f"{r['events'].get('leader_during_cut')}, the node saw itself in the "
                       f"minority after {r['events'].get('minority_after_s')} s and stopped "
                       f"accepting clients after {r['events'].get('stopped_accepting_after_s')} s",

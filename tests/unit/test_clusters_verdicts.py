@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -171,6 +172,37 @@ def rabbit_failover_result() -> dict[str, Any]:
 
 def test_rabbitmq_failover_holds_on_a_clean_run() -> None:
     assert all(rabbitmq_failover.holds(rabbit_failover_result()).values())
+
+
+def test_the_rabbitmq_cut_lasts_until_the_node_paused_and_another_led() -> None:
+    cut_node = partition.CUT_RABBIT.rabbit_name
+    assert not partition.rabbit_moved_on({})
+    assert not partition.rabbit_moved_on({"minority_after_s": 12.0})
+    assert not partition.rabbit_moved_on({"minority_after_s": 12.0, "leader_during_cut": cut_node})
+    assert not partition.rabbit_moved_on({"leader_during_cut": "rabbit@rabbitmq-1"})
+    assert partition.rabbit_moved_on(
+        {"minority_after_s": 12.0, "leader_during_cut": "rabbit@rabbitmq-1"}
+    )
+
+
+def test_the_minority_moment_is_read_from_the_nodes_own_log_line() -> None:
+    log = (
+        "2026-12-06 22:30:19.244135+00:00 [info] <0.1370.0> accepting AMQP connection\n"
+        "2026-12-06 22:30:31.500000+00:00 [warning] <0.400.0> Cluster minority/secondary "
+        "status detected - awaiting recovery\n"
+    )
+    logged = partition.minority_logged_at(log)
+    assert logged == datetime(2026, 12, 6, 22, 30, 31, 500000, tzinfo=UTC).timestamp()
+    assert partition.minority_logged_at(log.splitlines()[0]) is None
+
+
+def test_the_cut_is_observed_until_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partition.time, "sleep", lambda _s: None)
+    seen: list[float] = []
+    calls = iter([False, False, True])
+    partition.observe_until(lambda: next(calls), 0.0, {"cut": 0.0},
+                            lambda _events, t: seen.append(t))  # fmt: skip
+    assert len(seen) == 2
 
 
 def test_the_kafka_cut_lasts_until_the_majority_moved_on() -> None:
