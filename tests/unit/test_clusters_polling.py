@@ -183,13 +183,17 @@ def test_the_rabbitmq_sampler_raises_a_bug(monkeypatch: pytest.MonkeyPatch) -> N
 def test_watching_the_majority_counts_its_unanswered_asks(monkeypatch: pytest.MonkeyPatch) -> None:
     busy = answers(httpx.ReadTimeout("electing"), httpx.ReadTimeout("electing"))
     monkeypatch.setattr(clusters, "running_nodes", busy)
+    led = {"leader": "rabbit@rabbitmq-1"}
+    monkeypatch.setattr(clusters, "queue_state", answers(httpx.ConnectError("electing"), led, led))
     monkeypatch.setattr(partition.docker, "logs", lambda *_, **__: "")
     monkeypatch.setattr(partition, "accepts_clients", lambda _: True)
     monkeypatch.setattr(clusters.Node, "container", property(lambda self: self.service))
     events: dict[str, Any] = {"cut_at_utc": "2026-12-01T00:00:00+00:00"}
     partition.observe_rabbit(events, 1.0)
     partition.observe_rabbit(events, 2.0)
-    assert events["majority_unanswered"] == {"ReadTimeout": 2}
+    assert events["majority_unanswered"] == {"leader: ConnectError": 1, "nodes: ReadTimeout": 2}
+    # the hanging /api/nodes did not hide the leader
+    assert events["leader_during_cut"] == "rabbit@rabbitmq-1"
     monkeypatch.setattr(clusters, "running_nodes", answers(AttributeError("bug")))
     with pytest.raises(AttributeError):
         partition.observe_rabbit(events, 3.0)
