@@ -394,24 +394,40 @@ def tracing_differs(services: list[str], value: str) -> list[str]:
     ones an `up` would re-create. Asking Docker costs far less than an `up` that finds
     nothing to do (it still waits for every dependency to be healthy)."""
     now = tracing_now(services)
-    if now is None:  # a container went away meanwhile: let `up` decide
+    if now is None:  # Docker did not answer: let `up` decide
         return services
     return sorted(service for service, values in now.items() if values != {value})
 
 
 def tracing_now(services: list[str]) -> dict[str, set[str]] | None:
     """Each of `services`' SANDBOX_TRACING values, over its running containers; None
-    when Docker could not say."""
+    when Docker could not say.
+
+    A container that went away between the listing and the inspection (one the other
+    test lane's `up` is re-creating, with its own environment) is left out: counted as
+    differing, it would make this `up` re-create that service too, under the other
+    `up`, which then fails with "No such container"."""
     ids = [c["ID"] for c in compose_ps() if c["Service"] in services]
     if not ids:
         return {}
     template = '{{index .Config.Labels "com.docker.compose.service"}} {{json .Config.Env}}'
     inspected = subprocess.run(["docker", "inspect", "--format", template, *ids],
                                capture_output=True, text=True, check=False)  # fmt: skip
-    if inspected.returncode != 0:
+    if inspected.returncode != 0 and not only_gone(inspected.stderr):
         return None
+    return tracing_values(inspected.stdout)
+
+
+def only_gone(stderr: str) -> bool:
+    """Did `docker inspect` fail only because some of the containers no longer exist?"""
+    errors = [line for line in stderr.splitlines() if line.strip()]
+    return bool(errors) and all("No such" in line for line in errors)
+
+
+def tracing_values(inspected: str) -> dict[str, set[str]]:
+    """service -> SANDBOX_TRACING values, from `docker inspect`'s "service [env...]" lines."""
     now: dict[str, set[str]] = {}
-    for line in inspected.stdout.splitlines():
+    for line in inspected.splitlines():
         service, env = line.split(" ", 1)
         values = [
             v.split("=", 1)[1] for v in json.loads(env) if v.startswith(f"{TRACING_VARIABLE}=")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -86,16 +87,24 @@ def running_policy() -> str | None:
     return docker.environment(running[0].name).get("API_PRICING_RESILIENCE")
 
 
+def recreate_api_faults(policy: str) -> subprocess.CompletedProcess[str]:
+    return compose(
+        "--profile", "network-faults", "up", "--detach", "--no-deps", "--force-recreate",
+        "--wait", "api-faults", capture=True, env={"FAULTS_PRICING_RESILIENCE": policy},
+    )  # fmt: skip
+
+
 def use_policy(policy: str) -> None:
     """Re-create api-faults with this pricing resilience policy (off, naive or on), unless it
     already runs with it: a re-creation waits for a healthy api, 10 to 30 s."""
     if running_policy() == policy:
         return
     with narration.waiting(f"api-faults re-created with retry policy {policy!r}", expected_s=20):
-        result = compose(
-            "--profile", "network-faults", "up", "--detach", "--no-deps", "--force-recreate",
-            "--wait", "api-faults", capture=True, env={"FAULTS_PRICING_RESILIENCE": policy},
-        )  # fmt: skip
+        result = recreate_api_faults(policy)
+        if result.returncode != 0 and "No such container" in result.stderr:
+            # Another `up` (the other test lane's) touched the container mid re-creation.
+            narration.seen(f"re-creating api-faults met another `up`; once more: {result.stderr}")
+            result = recreate_api_faults(policy)
     if result.returncode != 0:
         raise RuntimeError(f"re-creating api-faults ({policy}) failed:\n{result.stderr}")
 

@@ -473,3 +473,25 @@ def test_services_sharing_an_image_build_it_once(monkeypatch: pytest.MonkeyPatch
                                   "rtc-peer-b"])  # fmt: skip
     assert built == ["api", "rtc-peer-a"]  # one service per image; postgres is not ours
     assert len(calls) == 1 and calls[0][-3:] == ("build", "api", "rtc-peer-a")
+
+
+def inspected(stdout: str, stderr: str) -> subprocess.CompletedProcess[str]:
+    """A failed `docker inspect` (exit 1) that printed these."""
+    return subprocess.CompletedProcess([], 1, stdout, stderr)
+
+
+def test_a_container_gone_meanwhile_is_not_counted_as_differing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other lane re-creates api-faults between the listing and the inspection: this
+    `up` must not re-create it too (its own `up` then fails with "No such container")."""
+    listed = [{"ID": "aaa", "Service": "api"}, {"ID": "bbb", "Service": "api-faults"}]
+    monkeypatch.setattr(compose, "compose_ps", lambda: listed)
+    found = 'api ["SANDBOX_TRACING=off","PATH=/usr/bin"]\n'
+    gone = "Error: No such object: bbb\n"
+    monkeypatch.setattr(compose.subprocess, "run", lambda *_a, **_k: inspected(found, gone))
+    assert compose.tracing_now(["api", "api-faults"]) == {"api": {"off"}}
+    assert compose.tracing_differs(["api", "api-faults"], "off") == []
+    daemon_down = "Cannot connect to the Docker daemon\n"
+    monkeypatch.setattr(compose.subprocess, "run", lambda *_a, **_k: inspected("", daemon_down))
+    assert compose.tracing_now(["api"]) is None
