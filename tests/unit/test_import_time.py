@@ -1,15 +1,18 @@
 """Importing the host side changes nothing: not sys.path, not os.environ, not a file.
 
 Each check imports in a fresh interpreter (`python -B`: no bytecode written),
-from the repository root as `python -m scenarios` runs, with HOME and TMPDIR
-pointed at empty folders, and compares sys.path and the environment inside it,
-and the repository and those two folders around it, before and after.
+from the root of a copy of the host packages (as `python -m scenarios` runs from
+the repository's), with HOME and TMPDIR pointed at empty folders, and compares
+sys.path and the environment inside it, and the copy and those two folders
+around it, before and after. A copy, because under `make test` the other lane
+writes into the repository meanwhile (image builds, tool caches, reports).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,17 +30,23 @@ for name in sys.argv[1:]:
 print(json.dumps({
     "sys.path": sys.path != path and [path, sys.path],
     "environ": sorted(k for k in {*environ, *os.environ} if environ.get(k) != os.environ.get(k)),
+    "from": [getattr(sys.modules[n], "__file__", None) for n in sys.argv[1:]],
 }))
 """
+# What the copy holds besides HOST_PACKAGES: the files the host side names by path.
+HOST_FILES = (
+    "pyproject.toml",
+    "compose.yaml",
+    "compose.templates.yaml",
+    ".sandbox",
+    "services/protos",
+)
 
 Files = dict[str, tuple[int, int]]
 
 
-# Written by tools that may run beside the tests (ruff, pytest, git, and schemathesis and
-# its hypothesis under the other test lane's fuzz run: tests/lanes.py), not by an import; and
-# results/, where every scenario run beside them leaves its report (scenarios/reports).
-TOOL_CACHES = {".git", ".venv", ".ruff_cache", ".pytest_cache", ".hypothesis", ".schemathesis",
-               "__pycache__", "results"}  # fmt: skip
+# Written by tools, not by an import (none is copied; the probe writes no bytecode).
+TOOL_CACHES = {".ruff_cache", ".pytest_cache", ".hypothesis", ".schemathesis", "__pycache__"}
 
 
 def files_under(*roots: Path) -> Files:
@@ -56,23 +65,43 @@ def changed(before: Files, after: Files) -> list[str]:
     return sorted(path for path in {*before, *after} if before.get(path) != after.get(path))
 
 
+def host_copy(scratch: Path) -> Path:
+    """The host packages and the files they name, copied under `scratch`: what the probe
+    imports from and watches."""
+    root = scratch / "repo"
+    ignore = shutil.ignore_patterns(*TOOL_CACHES)
+    for name in (*HOST_PACKAGES, *HOST_FILES):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=ignore, symlinks=True)
+        elif source.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    return root
+
+
 def import_effects(modules: list[str], scratch: Path, extra_path: Path | None = None) -> dict:
     """What importing `modules` in a fresh interpreter changed: sys.path, environ, files."""
     home, tmp = scratch / "home", scratch / "tmp"
     home.mkdir()
     tmp.mkdir()
+    root = host_copy(scratch)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPL"))}
     env |= {"HOME": str(home), "TMPDIR": str(tmp)}
-    if extra_path is not None:
-        env["PYTHONPATH"] = str(extra_path)
-    before = files_under(REPO, home, tmp)
+    # The copy's stubs, where the venv's .pth names the repository's (comms_sandbox.protos)
+    paths = [root / ".sandbox" / "generated", *([extra_path] if extra_path else [])]
+    env["PYTHONPATH"] = os.pathsep.join(str(path) for path in paths)
+    before = files_under(root, home, tmp)
     probe = subprocess.run(
         [sys.executable, "-B", "-c", PROBE, *modules],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=120,
+        cwd=root, env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr
     effects = json.loads(probe.stdout.splitlines()[-1])
-    effects["files"] = changed(before, files_under(REPO, home, tmp))
+    elsewhere = [f for f in effects.pop("from") if f and extra_path is None
+                 and not f.startswith(str(root))]  # fmt: skip
+    assert not elsewhere, f"imported from outside the copy: {elsewhere}"
+    effects["files"] = changed(before, files_under(root, home, tmp))
     return effects
 
 
@@ -102,10 +131,15 @@ def test_the_probe_sees_each_kind_of_change(tmp_path: Path) -> None:
         "sys.path.append('/somewhere')\n"
         "os.environ['NOISY'] = '1'\n"
         "pathlib.Path(os.environ['HOME'], 'trace').write_text('imported')\n"
+        "pathlib.Path('comms_sandbox', 'generated.py').write_text('# on import')\n"
     )
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     effects = import_effects(["noisy"], scratch, extra_path=tmp_path)
     assert effects["sys.path"]
     assert effects["environ"] == ["NOISY"]
-    assert effects["files"] == [str(scratch / "home" / "trace")]
+    assert effects["files"] == [
+        str(scratch / "home" / "trace"),
+        str(scratch / "repo" / "comms_sandbox"),  # its modification time too
+        str(scratch / "repo" / "comms_sandbox" / "generated.py"),
+    ]
