@@ -91,11 +91,12 @@ DISRUPTS_STACK = (
 # even out the lanes' time (`make test` prints each lesson's share).
 OWN_LANE_USERS = (
     "http-versions", "sidecar", "webrtc", "request-response", "tls-termination",
-    "pubsub-compare", "test_reports.py", "test_proxy.py", "test_kafka.py", "test_rabbitmq.py",
+    "test_reports.py", "test_proxy.py", "test_kafka.py", "test_rabbitmq.py",
     "test_api_fuzz.py", "test_scenarios_cli.py",
 )  # fmt: skip
-# (pubsub-compare and the last two moved from the stack lane, about 100 s, when the
-# stack lane took 1300 s and the own lane 1100 s in the project's CI.)
+# (The last two moved from the stack lane when it took 1300 s and the own lane 1100 s
+# in the project's CI. pubsub-compare stays there: beside network-faults, whose slow
+# consumer holds RabbitMQ back, its relayed orders once arrived out of order.)
 # test_reports.py reports on the runs of request-response and tls-termination: a
 # session's run is shared by the modules of one lane (run_once), so all three go
 # together.
