@@ -1,4 +1,5 @@
-"""The failover verdict judges nginx alone: any GET the client had to resend fails it."""
+"""The failover verdict: no GET lost, and a GET the client had to resend only when the kill
+cut it mid-response (in flight at the kill, at most one per concurrent client)."""
 
 import time
 
@@ -28,11 +29,28 @@ def test_the_verdict_holds_when_nginx_routed_around_the_kill() -> None:
     assert report(calm_burst(), EVENTS, "h2", NAMES)["holds"]
 
 
-def test_a_get_the_client_had_to_resend_fails_the_verdict() -> None:
-    resent = exchange(3, 1.05, "h1", retried="RemoteProtocolError: cut mid-response")
+CUT = "RemoteProtocolError: cut mid-response"
+
+
+def test_a_get_cut_mid_response_by_the_kill_and_resent_holds() -> None:
+    resent = exchange(3, 1.05, "h1", retried=CUT)  # started between kill sent and done
     findings = report(calm_burst(resent), EVENTS, "h2", NAMES)
-    assert findings["cut_mid_response_retried_by_client"]
+    assert findings["cut_mid_response_retried_by_client"] == [CUT]
+    assert findings["resent_not_at_the_kill"] == []
+    assert findings["holds"]
+
+
+def test_a_get_resent_away_from_the_kill_fails_the_verdict() -> None:
+    resent = exchange(3, 2.5, "h1", retried=CUT)  # started after the replica was dead
+    findings = report(calm_burst(resent), EVENTS, "h2", NAMES)
+    assert findings["resent_not_at_the_kill"] == [2.5]
     assert not findings["holds"]
+
+
+def test_more_resends_than_concurrent_clients_fail_the_verdict() -> None:
+    resent = [exchange(3 + n, 1.0 + n / 100, "h1", retried=CUT)
+              for n in range(failover.CONCURRENCY + 1)]  # fmt: skip
+    assert not report(calm_burst(*resent), EVENTS, "h2", NAMES)["holds"]
 
 
 def test_a_victim_answering_while_down_fails_the_verdict() -> None:
