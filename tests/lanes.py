@@ -95,8 +95,8 @@ OWN_LANE_USERS = (
     "test_api_fuzz.py", "test_scenarios_cli.py",
 )  # fmt: skip
 # (The last two moved from the stack lane when it took 1300 s and the own lane 1100 s
-# in the project's CI. pubsub-compare stays there: beside network-faults, whose slow
-# consumer holds RabbitMQ back, its relayed orders once arrived out of order.)
+# in the project's CI. pubsub-compare stays there: beside network-faults it once
+# counted network-faults' orders as its own, out of order; it now judges its own only.)
 # test_reports.py reports on the runs of request-response and tls-termination: a
 # session's run is shared by the modules of one lane (run_once), so all three go
 # together.

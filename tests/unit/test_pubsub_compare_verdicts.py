@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
+from comms_sandbox.order_readers import Received
+from order_events.model import OrderPlaced
 from scenarios import pubsub_compare
 from tests.unit.verdict_cases import Breakage, verdict_tests
 
@@ -68,3 +71,37 @@ BROKEN: dict[str, tuple[Breakage, str]] = {
 test_each_breakage_fails_its_own_check, test_every_check_has_a_failing_case = verdict_tests(
     pubsub_compare.checks, clean_run, BROKEN
 )
+
+
+def placed(event_id: str, customer: str, sequence: int) -> OrderPlaced:
+    return OrderPlaced(event_id=event_id, order_id=f"O-{sequence:06d}", customer_id=customer,
+                       sequence=sequence, amount_cents=100)  # fmt: skip
+
+
+def received(*events: OrderPlaced) -> Received:
+    got = Received()
+    for event in events:
+        got.add(event)
+    return got
+
+
+OURS = [str(uuid5(NAMESPACE_URL, f"ours-{n}")) for n in range(3)]
+THEIRS = [str(uuid5(NAMESPACE_URL, f"theirs-{n}")) for n in range(2)]
+
+
+def test_only_this_runs_orders_are_judged() -> None:
+    """Another lesson's customer going backwards (network-faults' C-5150) is not ours."""
+    got = received(placed(OURS[0], "C-001", 1), placed(THEIRS[0], "C-5150", 10),
+                   placed(OURS[1], "C-001", 2), placed(THEIRS[1], "C-5150", 2),
+                   placed(OURS[2], "C-001", 3))  # fmt: skip
+    report = pubsub_compare.side_report(got, set(OURS))
+    assert report["order_violations"] == 0 and report["duplicates"] == 0
+    assert report["received"] == 3 and report["lost"] == 0 and report["others_seen"] == 2
+
+
+def test_our_own_orders_out_of_order_or_twice_are_counted() -> None:
+    got = received(placed(OURS[1], "C-001", 2), placed(OURS[0], "C-001", 1),
+                   placed(OURS[0], "C-001", 1))  # fmt: skip
+    report = pubsub_compare.side_report(got, set(OURS))
+    assert report["order_violations"] == 2 and report["duplicates"] == 1
+    assert report["lost"] == 1
