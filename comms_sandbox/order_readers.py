@@ -35,6 +35,13 @@ class Received:
         self.events.append(event)
         self.delays_s.append((datetime.now(UTC) - event.placed_at).total_seconds())
 
+    def only(self, event_ids: set[str]) -> Received:
+        """What it got of these events alone (a RabbitMQ subscriber sees every publisher's;
+        the Kafka reader keeps only the wanted ones already)."""
+        kept = [(e, d) for e, d in zip(self.events, self.delays_s, strict=True)
+                if str(e.event_id) in event_ids]  # fmt: skip
+        return Received([e for e, _ in kept], [d for _, d in kept])
+
 
 class RabbitSubscriber:
     """A temporary queue on the broadcast exchange, consumed on its own thread.

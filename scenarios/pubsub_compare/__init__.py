@@ -110,17 +110,15 @@ def order_violations(events: list[OrderPlaced]) -> int:
 def side_report(received: Received, accepted: set[str]) -> dict[str, Any]:
     """Judged on this run's own orders only: the subscriber also sees what anything else
     publishes meanwhile (network-faults' orders of customer C-5150, say)."""
-    mine = [str(e.event_id) in accepted for e in received.events]
-    ours = [e for e, m in zip(received.events, mine, strict=True) if m]
-    delays = [d for d, m in zip(received.delays_s, mine, strict=True) if m]
-    ids = [str(e.event_id) for e in ours]
+    ours = received.only(accepted)
+    ids = [str(e.event_id) for e in ours.events]
     return {
         "received": len(set(ids)),
         "lost": len(accepted - set(ids)),
         "duplicates": len(ids) - len(set(ids)),
-        "order_violations": order_violations(ours),
-        "others_seen": len(received.events) - len(ours),
-        "delay_ms": percentiles_ms(delays),
+        "order_violations": order_violations(ours.events),
+        "others_seen": len(received.events) - len(ours.events),
+        "delay_ms": percentiles_ms(ours.delays_s),
     }
 
 
