@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Response
+from playwright.sync_api import Page, Request, Response
 
 from comms_sandbox import config, ports
 
@@ -46,10 +46,12 @@ def proxy_key_pin() -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-# Chromium abandons a navigation when the host's network interfaces change under it
-# (net::ERR_NETWORK_CHANGED), and Docker adds a veth pair for every container it
-# starts: a peer container starting beside the page load is enough. That is the
-# machine, not the page: load it again, once the interfaces have settled.
+# Chromium abandons a navigation when the host's addresses change under it
+# (net::ERR_NETWORK_CHANGED): Docker creating or removing a network gives the host a
+# bridge with an IPv4 address, as Compose does when a lesson with a network of its own
+# (clusters, databases) first starts beside the page. A container's veth pair alone
+# does not (measured: 10 `docker run`s, no cut; 5 `docker network create`s, 34 cut
+# requests). That is the machine, not the page: load it again, once settled.
 NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 NAVIGATION_TRIES = 3
 
@@ -64,3 +66,25 @@ def goto(page: Page, url: str) -> Response | None:
                 raise
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
+
+
+class NetworkChanges:
+    """The requests of a page that Chromium failed with NETWORK_CHANGED, as they happen.
+
+    Chromium also ends the page's in-flight fetches and streams when the host's
+    addresses change (it closes its HTTP/2 sessions), which the page sees only as
+    "Failed to fetch". A test that must tell the machine's doing from the page's
+    asks this which of the page's requests the machine cut.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.cut: list[str] = []  # their URLs, in order
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Request) -> None:
+        if request.failure and NETWORK_CHANGED in request.failure:
+            self.cut.append(request.url)
+
+    def since(self, mark: int) -> list[str]:
+        """The URLs cut after the first `mark` (a len(self.cut) taken earlier)."""
+        return self.cut[mark:]

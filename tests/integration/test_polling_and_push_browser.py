@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Error, Page
 from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, docker
-from tests.integration.browser import goto
+from tests.integration.browser import NetworkChanges, goto
 
 METHODS = ("short-poll", "long-poll", "sse", "websocket")
 SCREENSHOT = config.RESULTS_DIR / "polling-and-push-browser.png"
@@ -108,6 +108,46 @@ def publish(client: httpx.Client, count: int, order_id: str) -> list[int]:
     return ids
 
 
+PUBLISH_RESULT_JS = """() => {
+  const result = document.getElementById('publish-result');
+  const busy = document.getElementById('publish-ten').disabled;
+  return {busy, published: Number(result.dataset.published || 0), text: result.textContent};
+}"""
+CLICKS = 3
+
+
+def publish_ten_from_the_page(page: Page, network_changes: NetworkChanges) -> None:
+    """Click "Publish 10" and wait until the page has published all ten.
+
+    When the page reports a failure, the click is tried again (CLICKS in all) only if
+    Chromium cut one of its POSTs because the host's addresses changed (the other
+    test lane's lesson created its Docker network): that is the machine, not the
+    page. Any other failure fails the test with the page's own words.
+    """
+    for click in range(1, CLICKS + 1):
+        before = page.evaluate(PUBLISH_RESULT_JS)["published"]
+        mark = len(network_changes.cut)
+        page.click("#publish-ten")
+        state = page_finished_publishing(page)
+        if state["published"] - before == 10:
+            return
+        cut = [url for url in network_changes.since(mark) if url.endswith("/feed/events")]
+        assert cut and click < CLICKS, (
+            f"click {click}: {state['text']} (POSTs the machine cut: {len(cut)})"
+        )
+        print(f"click {click}: {state['text']}; Chromium cut {len(cut)} POST(s) with "
+              "ERR_NETWORK_CHANGED: clicking again")  # fmt: skip
+
+
+def page_finished_publishing(page: Page, timeout_s: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    page.wait_for_timeout(100)  # the click's handler has disabled the button
+    while (state := page.evaluate(PUBLISH_RESULT_JS))["busy"]:
+        assert time.monotonic() < deadline, f"still publishing: {state['text']}"
+        page.wait_for_timeout(100)
+    return state
+
+
 class Replicas:
     """Which api replica served the page's long-lived connections (X-Served-By, seen by CDP)."""
 
@@ -153,6 +193,7 @@ def test_every_method_gets_every_event_once_even_when_a_replica_dies(
     page_errors: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     replicas = Replicas(page)
+    network_changes = NetworkChanges(page)
     client = httpx.Client(base_url=config.proxy_url(), verify=config.tls_context(), timeout=10)
     try:
         response = goto(page, f"{config.proxy_url()}/feed/")
@@ -161,14 +202,10 @@ def test_every_method_gets_every_event_once_even_when_a_replica_dies(
         wait_for_panels(page, lambda s: s["connected"] == "true", "connected", 20)
         start = int(page.evaluate("() => document.body.dataset.latestAtLoad"))
 
-        page.click("#publish-ten")
-        published_js = "() => document.getElementById('publish-result').dataset.published"
-        deadline = time.monotonic() + 20
-        while page.evaluate(published_js) != "10":
-            assert time.monotonic() < deadline, page.text_content("#publish-result")
-            page.wait_for_timeout(100)
+        publish_ten_from_the_page(page, network_changes)
         ids = publish(client, 5, "B-2002")
-        # 15 events, ids start+1..start+15 unless someone else publishes too.
+        # 15 events, ids start+1..start+15 unless someone else publishes too (or a
+        # click the machine cut short published some before the next click).
         state = wait_for_panels(
             page, all_once_up_to(start, ids[-1]), "has the 15 events, once each", 20
         )
@@ -188,8 +225,7 @@ def test_every_method_gets_every_event_once_even_when_a_replica_dies(
         finally:
             docker.start(victim)
             docker.wait_healthy(victim)
-        # The restart disturbs the browser too (a new network interface on the
-        # host: Chromium drops its connections); every panel comes back.
+        # The kill cut the connections the victim held: every panel comes back.
         wait_for_panels(page, lambda s: s["connected"] == "true", "connected again", 20)
 
         for method, s in state.items():
