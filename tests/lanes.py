@@ -4,29 +4,21 @@
 Most of the integration suite's time is spent waiting (a failover, a partition,
 a kill schedule, a queue draining), not computing, so two lanes share the
 machine's two cores well. What keeps them out of each other's way is a lock on
-the default stack (StackLock), in two parts, the api (its replicas and nginx in
-front of them) and the backends (pricing, the brokers, the databases), which each
-test takes by its lesson's role:
+the default stack (StackLock), which each test takes by its lesson's role:
 
-- ALONE: lessons (and modules) that kill, stop, pause or re-create backends (or
-  everything the api needs) hold both parts alone;
-- API_ALONE: those that disrupt only the api (kill or scale its replicas, reload
-  nginx) hold the api alone and share the backends;
-- SHARED: every other test that uses the default stack shares both, so it never
-  runs while the other lane disrupts the stack;
-- BACKENDS: lessons that use the backends but neither the api nor nginx
-  (network-faults: its own api-faults reaches them through Toxiproxy) share the
-  backends only, so they run beside an API_ALONE disruption;
+- ALONE: lessons (and modules) that kill, stop, pause or re-create what the
+  default stack runs (api replicas, pricing, the brokers) hold it alone;
+- SHARED: every other test that uses the default stack holds it shared, so it
+  never runs while the other lane disrupts the stack;
 - NONE: lessons on infrastructure of their own (OWN_INFRASTRUCTURE: their
   profile's services, and of the default stack at most nginx, which no lesson
   re-creates, stops or kills: a module after which nginx's container changed
   fails) and modules that touch no running service take no lock.
 
-Lane "stack" runs its SHARED tests, then its API_ALONE ones, then the ALONE ones;
-lane "own" runs the unit tests, its SHARED tests, then BACKENDS, then NONE. So
-both lanes' SHARED tests run side by side first, network-faults then overlaps the
-api's disruptions, the own lane's lessons of their own overlap every disruption,
-and a lock is seldom waited for; each wait is printed in the lesson's share.
+Lane "stack" runs its SHARED tests first, then every ALONE one; lane "own" runs
+the unit tests, its SHARED tests, then the NONE ones. So the stack lane's
+disruptions overlap the own lane's lessons of their own, and a lock is seldom
+waited for; each wait is printed in the lesson's share.
 
 This runner starts the stack once, as the session fixture does, together with
 the lessons' services that nginx looks up only once a minute
@@ -77,51 +69,34 @@ SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
 LOCK_VARIABLE = "SANDBOX_TEST_STACK_LOCK"
 OWN, STACK = "own", "stack"
 WAITED = "waited for the other lane"
-ALONE, API_ALONE, SHARED = "alone", "alone on the api", "shared"
-BACKENDS, NONE = "shared backends", "none"
-API, BACKEND = "api", "backends"  # the lock's two parts, always taken in this order
-# How each role holds each part: exclusively (LOCK_EX), shared (LOCK_SH) or not at all.
-HOLDS = {
-    ALONE: {API: fcntl.LOCK_EX, BACKEND: fcntl.LOCK_EX},
-    API_ALONE: {API: fcntl.LOCK_EX, BACKEND: fcntl.LOCK_SH},
-    SHARED: {API: fcntl.LOCK_SH, BACKEND: fcntl.LOCK_SH},
-    BACKENDS: {BACKEND: fcntl.LOCK_SH},
-    NONE: {},
-}
+ALONE, SHARED, NONE = "alone", "shared", "none"
 # Lessons whose services are their own profile's (plus nginx): checked by
 # tests/unit/test_lanes.py against compose.yaml.
 OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models")
-# Lessons and modules of no lesson that kill, stop, pause or re-create backends
-# (or what every api request needs): their runs would cut the other lane's
-# requests (http-versions got 502s and 504s while the stack lane re-created the api).
+# Lessons and modules of no lesson that kill, stop, pause or re-create default
+# services: their runs would cut the other lane's requests (http-versions got 502s
+# and 504s while the stack lane re-created the api).
 DISRUPTS_STACK = (
-    "observability",  # re-creates the api, pricing and api-faults to switch tracing
+    "load-balancing",  # stops, kills and freezes api replicas
+    "observability",  # re-creates the api and pricing to switch tracing
+    "polling-and-push",  # kills an api replica under the feed's clients
     "pubsub-rabbitmq",  # kills RabbitMQ
     "pubsub-kafka",  # kills Kafka
     "idempotency-and-outbox",  # re-creates the api and the relay, stops Kafka
-    "test_orders.py",  # stops PostgreSQL
-)
-# Those that disrupt only the api's replicas or nginx.
-DISRUPTS_API = (
-    "load-balancing",  # stops, kills, freezes and scales api replicas
-    "polling-and-push",  # kills an api replica under the feed's clients
     "grpc",  # reloads nginx (draining)
     "test_self_healing.py",  # kills an api replica
+    "test_orders.py",  # stops PostgreSQL
 )
-# Lessons that use the backends only (BACKENDS): they run in the own lane, beside
-# the stack lane's DISRUPTS_API (compose.yaml: api-faults needs no api and no nginx).
-USES_BACKENDS_ONLY = ("network-faults",)
 # Users of the default stack that run in the own lane, holding it shared: chosen to
-# even out the lanes' time (`make test` prints each lesson's share). The others
-# (http-versions, sidecar, webrtc among them) run in the stack lane, so that the
-# SHARED tests of both lanes end together (100 s of unit tests start the own lane).
+# even out the lanes' time (`make test` prints each lesson's share).
 OWN_LANE_USERS = (
-    "request-response", "tls-termination",
+    "http-versions", "sidecar", "webrtc", "request-response", "tls-termination",
     "test_reports.py", "test_proxy.py", "test_kafka.py", "test_rabbitmq.py",
     "test_api_fuzz.py", "test_scenarios_cli.py",
 )  # fmt: skip
-# (pubsub-compare runs in the stack lane: beside network-faults it once counted
-# network-faults' orders as its own, out of order; it now judges its own only.)
+# (The last two moved from the stack lane when it took 1300 s and the own lane 1100 s
+# in the project's CI. pubsub-compare stays there: beside network-faults it once
+# counted network-faults' orders as its own, out of order; it now judges its own only.)
 # test_reports.py reports on the runs of request-response and tls-termination: a
 # session's run is shared by the modules of one lane (run_once), so all three go
 # together.
@@ -136,14 +111,10 @@ OWN_MODULES = ("test_compose_config.py", "test_stack_state.py")
 
 
 def role_of(lesson: str, module: str = "") -> str:
-    """How a test uses the default stack (a key of HOLDS), by its lesson, or by its
-    module for tests of no lesson."""
+    """How a test uses the default stack (ALONE, SHARED or NONE), by its lesson, or by
+    its module for tests of no lesson."""
     if lesson in DISRUPTS_STACK or module in DISRUPTS_STACK:
         return ALONE
-    if lesson in DISRUPTS_API or module in DISRUPTS_API:
-        return API_ALONE
-    if lesson in USES_BACKENDS_ONLY:
-        return BACKENDS
     if lesson in OWN_INFRASTRUCTURE or module in OWN_MODULES:
         return NONE
     return SHARED
@@ -151,34 +122,26 @@ def role_of(lesson: str, module: str = "") -> str:
 
 def lane_of(lesson: str, module: str = "") -> str:
     """The lane a lesson's tests and page run in (NO_LESSON: by module)."""
-    own = {*OWN_INFRASTRUCTURE, *OWN_LANE_USERS, *OWN_MODULES, *USES_BACKENDS_ONLY}
+    own = {*OWN_INFRASTRUCTURE, *OWN_LANE_USERS, *OWN_MODULES}
     return OWN if lesson in own or (lesson == NO_LESSON and module in own) else STACK
 
 
-# A lane's tests sort by their role's place here (stable); LAST_IN_STACK_LANE after all.
-# In the stack lane a role is never followed by a weaker one: a lesson's services are
-# stopped in the next lesson's setup, once that test holds the lock its way, and
-# stopping the observability lesson's re-creates pricing (the tracing switch).
-ORDER_IN_LANE = {OWN: (SHARED, BACKENDS, NONE), STACK: (SHARED, API_ALONE, ALONE)}
-
-
 def order_in_lane(lesson: str, module: str = "") -> int:
-    """A lane's tests sort by this: their role's place in ORDER_IN_LANE, LAST_IN_STACK_LANE
-    last."""
-    if lesson in LAST_IN_STACK_LANE:
-        return len(ORDER_IN_LANE[STACK])
-    return ORDER_IN_LANE[lane_of(lesson, module)].index(role_of(lesson, module))
+    """A lane's tests sort by this (stable): in the stack lane SHARED, then ALONE, then
+    LAST_IN_STACK_LANE; in the own lane SHARED, then NONE."""
+    role = role_of(lesson, module)
+    if lane_of(lesson, module) == OWN:
+        return 0 if role == SHARED else 1
+    return 2 if lesson in LAST_IN_STACK_LANE else (1 if role == ALONE else 0)
 
 
 class StackLock:
-    """The lanes' lock on the default stack: one flock per part (API: `path`, BACKEND:
-    `path` + ".backends"), held as a test's role wants (HOLDS) from its setup until a
-    test of another role, or the end of the session. The parts are taken in one order,
-    so two lanes never wait for each other's part at once."""
+    """The lanes' lock on the default stack (flock on one file): held shared or alone
+    from a test's setup until a test of another role, or the end of the session."""
 
     def __init__(self, path: Path) -> None:
-        self.paths = {API: path, BACKEND: path.with_name(path.name + ".backends")}
-        self.files: list[IO[str]] = []
+        self.path = path
+        self.file: IO[str] | None = None
         self.role = NONE
 
     def hold(self, role: str) -> float:
@@ -186,18 +149,18 @@ class StackLock:
         if role == self.role:
             return 0.0
         self.release()
+        if role == NONE:
+            return 0.0
         started = time.monotonic()
-        for part, mode in HOLDS[role].items():
-            file = self.paths[part].open("a")
-            self.files.append(file)
-            fcntl.flock(file, mode)
+        self.file = self.path.open("a")
+        fcntl.flock(self.file, fcntl.LOCK_EX if role == ALONE else fcntl.LOCK_SH)
         self.role = role
         return time.monotonic() - started
 
     def release(self) -> None:
-        for file in self.files:
-            file.close()  # closing drops the flock
-        self.files, self.role = [], NONE
+        if self.file is not None:
+            self.file.close()  # closing drops the flock
+        self.file, self.role = None, NONE
 
 
 def prestarted_services() -> list[str]:

@@ -63,9 +63,8 @@ def test_every_lesson_has_one_lane_and_tests_of_no_lesson_go_with_the_stack() ->
 
 
 def named_in_lists() -> set[str]:
-    return {*lanes.DISRUPTS_STACK, *lanes.DISRUPTS_API, *lanes.USES_BACKENDS_ONLY,
-            *lanes.OWN_LANE_USERS, *lanes.OWN_MODULES, *lanes.OWN_INFRASTRUCTURE,
-            *lanes.LAST_IN_STACK_LANE}  # fmt: skip
+    return {*lanes.DISRUPTS_STACK, *lanes.OWN_LANE_USERS, *lanes.OWN_MODULES,
+            *lanes.OWN_INFRASTRUCTURE, *lanes.LAST_IN_STACK_LANE}  # fmt: skip
 
 
 def test_every_name_in_the_lanes_lists_is_a_lesson_or_a_module() -> None:
@@ -74,18 +73,12 @@ def test_every_name_in_the_lanes_lists_is_a_lesson_or_a_module() -> None:
         assert name in lessons.discover() or (name.endswith(".py") and module.exists()), name
 
 
-def as_lesson_and_module(name: str) -> tuple[str, str]:
-    return (lanes.NO_LESSON, name) if name.endswith(".py") else (name, "")
-
-
 def test_what_disrupts_the_stack_holds_it_alone_and_runs_in_the_stack_lane() -> None:
     """Two disruptions at once (one per lane) would each see the other's."""
-    for names, role in ((lanes.DISRUPTS_STACK, lanes.ALONE),
-                        (lanes.DISRUPTS_API, lanes.API_ALONE)):  # fmt: skip
-        for name in names:
-            lesson, module = as_lesson_and_module(name)
-            assert lanes.role_of(lesson, module) == role, name
-            assert lanes.lane_of(lesson, module) == lanes.STACK, name
+    for name in lanes.DISRUPTS_STACK:
+        lesson, module = (lanes.NO_LESSON, name) if name.endswith(".py") else (name, "")
+        assert lanes.role_of(lesson, module) == lanes.ALONE
+        assert lanes.lane_of(lesson, module) == lanes.STACK, name
 
 
 def test_lessons_of_their_own_take_no_lock_and_users_of_the_stack_share_it() -> None:
@@ -93,27 +86,16 @@ def test_lessons_of_their_own_take_no_lock_and_users_of_the_stack_share_it() -> 
     assert lanes.role_of(lanes.NO_LESSON, "test_compose_config.py") == lanes.NONE
     assert lanes.role_of("http-versions") == lanes.SHARED
     assert lanes.role_of(lanes.NO_LESSON, "test_exposure.py") == lanes.SHARED
-    assert lanes.role_of("network-faults") == lanes.BACKENDS
-    assert lanes.lane_of("network-faults") == lanes.OWN
-
-
-def test_a_backends_only_lesson_needs_neither_the_api_nor_nginx() -> None:
-    """BACKENDS runs beside the api's disruptions (DISRUPTS_API): its services must
-    not depend on an api replica or on nginx."""
-    for lesson in lanes.USES_BACKENDS_ONLY:
-        needed = with_dependencies(lessons.get(lesson).services)
-        assert not needed & {"api", "api-tls", "proxy"}, (lesson, sorted(needed))
 
 
 def test_each_lane_runs_its_shared_tests_first_and_the_outbox_last() -> None:
-    stack = sorted(["idempotency-and-outbox", "observability", "load-balancing", "sidecar"],
+    stack = sorted(["idempotency-and-outbox", "load-balancing", "network-faults"],
                    key=lanes.order_in_lane)  # fmt: skip
-    assert stack == ["sidecar", "load-balancing", "observability", "idempotency-and-outbox"]
-    own = sorted(["clusters", "request-response", "databases", "network-faults"],
-                 key=lanes.order_in_lane)  # fmt: skip
-    assert own == ["request-response", "network-faults", "clusters", "databases"]
-    for lesson in lanes.LAST_IN_STACK_LANE:  # after the ALONE ones: as strong
-        assert lanes.lane_of(lesson) == lanes.STACK and lanes.role_of(lesson) == lanes.ALONE
+    assert stack == ["network-faults", "load-balancing", "idempotency-and-outbox"]
+    own = sorted(["clusters", "http-versions", "databases", "webrtc"], key=lanes.order_in_lane)
+    assert own == ["http-versions", "webrtc", "clusters", "databases"]
+    for lesson in lanes.LAST_IN_STACK_LANE:
+        assert lanes.lane_of(lesson) == lanes.STACK
 
 
 def hold_in_thread(lock: lanes.StackLock, role: str) -> threading.Thread:
@@ -141,33 +123,6 @@ def test_the_lock_is_shared_by_users_and_held_alone_by_a_disruption(tmp_path: Pa
     stack.release()
     user.join(2)
     assert not user.is_alive() and own.role == lanes.SHARED
-
-
-def test_the_backends_are_shared_beside_a_disrupted_api_and_not_beside_more(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "stack.lock"
-    own, stack = lanes.StackLock(path), lanes.StackLock(path)
-    stack.hold(lanes.API_ALONE)
-    backends = hold_in_thread(own, lanes.BACKENDS)
-    backends.join(2)
-    assert not backends.is_alive(), "the backends are shared beside the api's disruption"
-    user_lock = lanes.StackLock(path)
-    user = hold_in_thread(user_lock, lanes.SHARED)
-    user.join(0.3)
-    assert user.is_alive(), "a user of the api waits for its disruption"
-    stack.release()
-    user.join(2)
-    assert not user.is_alive() and user_lock.role == lanes.SHARED
-    disruption = hold_in_thread(stack, lanes.ALONE)
-    disruption.join(0.3)
-    assert disruption.is_alive(), "a disruption of the backends waits for their users"
-    user_lock.release()
-    disruption.join(0.3)
-    assert disruption.is_alive(), "and for a user of the backends only"
-    own.release()
-    disruption.join(2)
-    assert not disruption.is_alive() and stack.role == lanes.ALONE
 
 
 def test_the_reports_module_runs_in_the_lane_of_the_lessons_it_reports_on() -> None:
