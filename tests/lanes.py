@@ -1,6 +1,5 @@
-"""`make test`: the integration tests in two lanes side by side, and the unit tests
-beside them from the start (`make test LANES=1` runs everything in order, one lane,
-about twice as long).
+"""`make test`: the unit tests and the integration tests, in two lanes side by side
+(`make test LANES=1` runs one lane, in order, about twice as long).
 
 Most of the integration suite's time is spent waiting (a failover, a partition,
 a kill schedule, a queue draining), not computing, so two lanes share the
@@ -17,12 +16,9 @@ the default stack (StackLock), which each test takes by its lesson's role:
   fails) and modules that touch no running service take no lock.
 
 Lane "stack" runs its SHARED tests first, then every ALONE one; lane "own" runs
-its SHARED tests, then the NONE ones. So the stack lane's disruptions overlap the
-own lane's lessons of their own, and a lock is seldom waited for; each wait is
-printed in the lesson's share. The unit tests (lane "unit", about 100 s) run
-while the stack starts and on beside both lanes: when they ran first in the own
-lane, its SHARED tests ended a minute after the stack lane's, and the stack
-lane's first ALONE lesson waited for them (grpc: 55 to 60 s).
+the unit tests, its SHARED tests, then the NONE ones. So the stack lane's
+disruptions overlap the own lane's lessons of their own, and a lock is seldom
+waited for; each wait is printed in the lesson's share.
 
 This runner starts the stack once, as the session fixture does, together with
 the lessons' services that nginx looks up only once a minute
@@ -71,7 +67,7 @@ from scenarios import lessons
 LANE_VARIABLE = TEST_LANE_VARIABLE
 SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
 LOCK_VARIABLE = "SANDBOX_TEST_STACK_LOCK"
-OWN, STACK, UNIT = "own", "stack", "unit"
+OWN, STACK = "own", "stack"
 WAITED = "waited for the other lane"
 ALONE, SHARED, NONE = "alone", "shared", "none"
 # Lessons whose services are their own profile's (plus nginx): checked by
@@ -274,41 +270,38 @@ def describe_parts(parts: dict[str, float]) -> str:
 
 
 def print_shares(lanes: list[Lane]) -> None:
-    """Each lesson's time (setup, tests, page) in its lane."""
+    """Each lesson's time (setup, tests, page) in its lane, and each lane's wall time."""
     print("\n=== time per lesson, in two lanes side by side ===")
     for lane in lanes:
         shares = json.loads(lane.shares.read_text()) if lane.shares.exists() else {}
         for lesson, seconds in sorted(shares.get("lessons", {}).items(), key=lambda i: -i[1]):
             own = shares.get("services", {}).get(lesson, {})
             print(f"{lane.name:5}  {lesson:28} {seconds:7.1f} s{describe_parts(own)}")
+    for lane in lanes:
+        print(f"lane {lane.name}: {lane.seconds:.0f} s wall")
 
 
 def main(argv: list[str]) -> int:
+    with_unit = "--no-unit" not in argv
     found = StackState.now()
     shares_dir = Path(tempfile.mkdtemp(prefix="sandbox-lanes-"))
     integration = ["tests/integration", "--durations=10"]
-    own = Lane(OWN, [pytest_command(*integration)], 0, shares_dir / "own.json")
+    unit = [pytest_command("tests/unit")] if with_unit else []
+    own = Lane(OWN, [*unit, pytest_command(*integration)], len(unit), shares_dir / "own.json")
     stack = Lane(STACK, [pytest_command(*integration)], 0, shares_dir / "stack.json")
-    # The unit tests need no stack: they run from the start, beside the stack's start
-    # and then beside the own lane's first lessons, which no longer wait for them.
-    unit = [Lane(UNIT, [pytest_command("tests/unit")], 1, shares_dir / "unit.json")]
-    lanes = [own, stack] + (unit if "--no-unit" not in argv else [])
     ready, failed = threading.Event(), threading.Event()
     started = time.monotonic()
-    threads = [threading.Thread(target=lane.run, args=(ready, failed)) for lane in lanes]
-    for thread, lane in zip(threads, lanes, strict=True):
-        if lane.name == UNIT:
-            thread.start()
+    threads = [threading.Thread(target=own.run, args=(ready, failed))]
+    threads[0].start()  # the unit tests need no stack
     try:
-        say(STACK, "starting the stack (and the own lane's lessons behind nginx)")
+        say("stack", "starting the stack (and the own lane's lessons behind nginx)")
         start_stack()
     except Exception as exc:  # reported, and both lanes' integration tests count as failed
-        say(STACK, f"the stack did not start: {exc}")
+        say("stack", f"the stack did not start: {exc}")
         failed.set()
     ready.set()
-    for thread, lane in zip(threads, lanes, strict=True):
-        if lane.name != UNIT:
-            thread.start()
+    threads.append(threading.Thread(target=stack.run, args=(ready, failed)))
+    threads[1].start()
     try:
         for thread in threads:
             thread.join()
@@ -316,14 +309,11 @@ def main(argv: list[str]) -> int:
         stop_profile_services(running_services())
         found.restore()
     print_shares([own, stack])
-    for lane in lanes:
-        print(f"lane {lane.name}: {lane.seconds:.0f} s wall")
     print(f"make test: {time.monotonic() - started:.0f} s wall")
-    problems = [p for lane in lanes for p in lane.failed]
-    problems += ["the stack did not start"] if failed.is_set() else []
+    problems = own.failed + stack.failed + (["the stack did not start"] if failed.is_set() else [])
     for problem in problems:
         print(f"FAILED: {problem}")
-    for line in failure_lines(lanes):
+    for line in failure_lines([own, stack]):
         print(line)
     return 1 if problems else 0
 
