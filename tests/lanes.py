@@ -16,13 +16,9 @@ the default stack (StackLock), which each test takes by its lesson's role:
   fails) and modules that touch no running service take no lock.
 
 Lane "stack" runs its SHARED tests first, then every ALONE one; lane "own" runs
-its SHARED tests, then the unit tests, then the NONE tests. So both lanes' SHARED
-tests run side by side from the start, the stack lane's disruptions overlap the
-own lane's unit tests and lessons of their own, and a lock is seldom waited for;
-each wait is printed in the lesson's share. (With the unit tests first in the own
-lane, beside the stack's start, its SHARED tests ended a minute after the stack
-lane's, and grpc, the stack lane's first ALONE lesson, waited 55 to 60 s for them.
-Run as a third lane they slowed everything: the two cores are busy already.)
+the unit tests, its SHARED tests, then the NONE ones. So the stack lane's
+disruptions overlap the own lane's lessons of their own, and a lock is seldom
+waited for; each wait is printed in the lesson's share.
 
 This runner starts the stack once, as the session fixture does, together with
 the lessons' services that nginx looks up only once a minute
@@ -71,8 +67,6 @@ from scenarios import lessons
 LANE_VARIABLE = TEST_LANE_VARIABLE
 SHARES_VARIABLE = "SANDBOX_TEST_SHARES"
 LOCK_VARIABLE = "SANDBOX_TEST_STACK_LOCK"
-# The roles (comma-separated) whose tests a lane's pytest session runs; unset: all.
-ROLES_VARIABLE = "SANDBOX_TEST_ROLES"
 OWN, STACK = "own", "stack"
 WAITED = "waited for the other lane"
 ALONE, SHARED, NONE = "alone", "shared", "none"
@@ -177,13 +171,10 @@ def prestarted_services() -> list[str]:
     return sorted(slow & wanted)
 
 
-Command = tuple[list[str], dict[str, str]]  # argv, and what it adds to the environment
-
-
 @dataclass
 class Lane:
     name: str
-    commands: list[Command]
+    commands: list[list[str]]
     needs_stack_from: int  # the index of its first command that needs the stack
     shares: Path
     failed: list[str] = field(default_factory=list)
@@ -192,22 +183,20 @@ class Lane:
 
     def run(self, stack_ready: threading.Event, stack_failed: threading.Event) -> None:
         started = time.monotonic()
-        for index, (command, env) in enumerate(self.commands):
-            said = " ".join([*(f"{k}={v}" for k, v in env.items()), *command])
+        for index, command in enumerate(self.commands):
             if index >= self.needs_stack_from:
                 stack_ready.wait()
                 if stack_failed.is_set():
-                    self.failed.append(said + " (the stack did not start)")
+                    self.failed.append(" ".join(command) + " (the stack did not start)")
                     break
-            if self.run_one(command, env) != 0:
-                self.failed.append(said)
+            if self.run_one(command) != 0:
+                self.failed.append(" ".join(command))
         self.seconds = time.monotonic() - started
 
-    def run_one(self, command: list[str], extra_env: dict[str, str]) -> int:
-        env = os.environ | extra_env | {
-            LANE_VARIABLE: self.name, SHARES_VARIABLE: str(self.shares),
-            LOCK_VARIABLE: str(self.shares.parent / "stack.lock")}  # fmt: skip
-        say(self.name, "$ " + " ".join([*(f"{k}={v}" for k, v in extra_env.items()), *command]))
+    def run_one(self, command: list[str]) -> int:
+        env = os.environ | {LANE_VARIABLE: self.name, SHARES_VARIABLE: str(self.shares),
+                            LOCK_VARIABLE: str(self.shares.parent / "stack.lock")}  # fmt: skip
+        say(self.name, "$ " + " ".join(command))
         with subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         ) as process:
@@ -280,20 +269,6 @@ def describe_parts(parts: dict[str, float]) -> str:
     return f"  ({'; '.join(said)})" if said else ""
 
 
-def add_shares(path: Path, lessons_s: dict[str, float],
-               services_s: dict[str, dict[str, float]]) -> None:  # fmt: skip
-    """Add a pytest session's shares to the lane's file: a lane may run several sessions
-    (the own lane: its SHARED tests, then its NONE ones)."""
-    saved = json.loads(path.read_text()) if path.exists() else {"lessons": {}, "services": {}}
-    for lesson, seconds in lessons_s.items():
-        saved["lessons"][lesson] = saved["lessons"].get(lesson, 0.0) + seconds
-    for lesson, parts in services_s.items():
-        mine = saved["services"].setdefault(lesson, {})
-        for part, seconds in parts.items():
-            mine[part] = mine.get(part, 0.0) + seconds
-    path.write_text(json.dumps(saved))
-
-
 def print_shares(lanes: list[Lane]) -> None:
     """Each lesson's time (setup, tests, page) in its lane, and each lane's wall time."""
     print("\n=== time per lesson, in two lanes side by side ===")
@@ -306,25 +281,18 @@ def print_shares(lanes: list[Lane]) -> None:
         print(f"lane {lane.name}: {lane.seconds:.0f} s wall")
 
 
-INTEGRATION = pytest_command("tests/integration", "--durations=10")
-
-
-def own_commands(with_unit: bool = True) -> list[Command]:
-    """The own lane: its SHARED tests, the unit tests, then its NONE tests."""
-    unit: list[Command] = [(pytest_command("tests/unit"), {})] if with_unit else []
-    return [(INTEGRATION, {ROLES_VARIABLE: SHARED}), *unit, (INTEGRATION, {ROLES_VARIABLE: NONE})]
-
-
 def main(argv: list[str]) -> int:
     with_unit = "--no-unit" not in argv
     found = StackState.now()
     shares_dir = Path(tempfile.mkdtemp(prefix="sandbox-lanes-"))
-    own = Lane(OWN, own_commands(with_unit), 0, shares_dir / "own.json")
-    stack = Lane(STACK, [(INTEGRATION, {})], 0, shares_dir / "stack.json")
+    integration = ["tests/integration", "--durations=10"]
+    unit = [pytest_command("tests/unit")] if with_unit else []
+    own = Lane(OWN, [*unit, pytest_command(*integration)], len(unit), shares_dir / "own.json")
+    stack = Lane(STACK, [pytest_command(*integration)], 0, shares_dir / "stack.json")
     ready, failed = threading.Event(), threading.Event()
     started = time.monotonic()
     threads = [threading.Thread(target=own.run, args=(ready, failed))]
-    threads[0].start()  # it waits for the stack
+    threads[0].start()  # the unit tests need no stack
     try:
         say("stack", "starting the stack (and the own lane's lessons behind nginx)")
         start_stack()

@@ -11,6 +11,7 @@ is never removed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -255,12 +256,7 @@ def timed(into: dict[str, dict[str, float]], lesson: str, what: str) -> Iterator
 
 
 def in_this_lane(item: pytest.Item) -> bool:
-    """In this lane, and of a role this session runs (tests/lanes.py: ROLES_VARIABLE)."""
-    lesson, module = lesson_of_item(item.nodeid), item.path.name
-    roles = os.environ.get(lanes.ROLES_VARIABLE)
-    return lanes.lane_of(lesson, module) == lane() and (
-        not roles or lanes.role_of(lesson, module) in roles.split(",")
-    )
+    return lanes.lane_of(lesson_of_item(item.nodeid), item.path.name) == lane()
 
 
 def lesson_of_item(nodeid: str) -> str:
@@ -288,4 +284,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                                     + parts)  # fmt: skip
     terminalreporter.write_line(f"{'total':28} {total:7.1f} s")
     if shares := os.environ.get(lanes.SHARES_VARIABLE):
-        lanes.add_shares(Path(shares), SHARE, SERVICES_SHARE)
+        Path(shares).write_text(json.dumps({"lessons": SHARE, "services": SERVICES_SHARE}))

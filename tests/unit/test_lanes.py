@@ -1,6 +1,5 @@
 """The two test lanes of `make test` (tests/lanes.py) cannot get in each other's way."""
 
-import json
 import threading
 from pathlib import Path
 
@@ -146,28 +145,3 @@ def test_the_failed_tests_end_the_output_short_and_bounded() -> None:
     assert lines[-1] == "... and 16 more failed tests above"
     assert lanes.is_failure_summary("FAILED tests/unit/test_x.py::test_y - assert 1 == 2\n")
     assert not lanes.is_failure_summary("tests/unit/test_x.py::test_y FAILED")
-
-
-def test_the_own_lanes_sessions_run_each_of_its_tests_once() -> None:
-    """Its sessions select by role (ROLES_VARIABLE): together every role of its tests."""
-    sessions = [env[lanes.ROLES_VARIABLE].split(",") for command, env in lanes.own_commands()
-                if "tests/integration" in command]  # fmt: skip
-    selected = [role for roles in sessions for role in roles]
-    own = [n for n in lessons.discover() if lanes.lane_of(n) == lanes.OWN]
-    own_modules = [*lanes.OWN_LANE_USERS, *lanes.OWN_MODULES]
-    roles = {lanes.role_of(n) for n in own} | {
-        lanes.role_of(lanes.NO_LESSON, m) for m in own_modules if m.endswith(".py")
-    }
-    assert sorted(selected) == sorted(set(selected)) and roles <= set(selected)
-    assert lanes.ALONE not in selected, "the own lane never disrupts the stack"
-    unit = [command for command, _ in lanes.own_commands() if "tests/unit" in command]
-    assert len(unit) == 1 and not any("tests/unit" in c for c, _ in lanes.own_commands(False))
-
-
-def test_a_lanes_sessions_add_up_their_shares(tmp_path: Path) -> None:
-    shares = tmp_path / "own.json"
-    lanes.add_shares(shares, {"clusters": 10.0}, {"clusters": {"start": 2.0}})
-    lanes.add_shares(shares, {"clusters": 5.0, "sidecar": 1.0}, {"clusters": {"start": 1.0}})
-    saved = json.loads(shares.read_text())
-    assert saved["lessons"] == {"clusters": 15.0, "sidecar": 1.0}
-    assert saved["services"] == {"clusters": {"start": 3.0}}
