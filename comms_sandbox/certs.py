@@ -9,6 +9,8 @@ private CA in `.sandbox/tls/` (git-ignored, never committed) and issues:
     server.pem, server.key  the proxy: localhost, 127.0.0.1, ::1, proxy
     backend.pem, backend.key  a backend that terminates TLS itself: api-tls,
                             passthrough.localhost
+    outside.pem, outside.key  the proxies lesson's site beyond the forward proxy:
+                            www.outside.test, other.outside.test
     wrong-ca.pem            an unrelated CA that signs nothing: verifying against
                             it must fail
 
@@ -45,6 +47,7 @@ CA_NAME = "comms-sandbox local CA"
 WRONG_CA_NAME = "comms-sandbox unrelated CA"
 SERVER_NAME = "localhost"
 BACKEND_NAME = "api-tls"
+OUTSIDE_NAME = "www.outside.test"
 
 SERVER_SANS: tuple[x509.GeneralName, ...] = (
     x509.DNSName("localhost"),
@@ -55,6 +58,10 @@ SERVER_SANS: tuple[x509.GeneralName, ...] = (
 BACKEND_SANS: tuple[x509.GeneralName, ...] = (
     x509.DNSName("api-tls"),
     x509.DNSName("passthrough.localhost"),
+)
+OUTSIDE_SANS: tuple[x509.GeneralName, ...] = (
+    x509.DNSName("www.outside.test"),
+    x509.DNSName("other.outside.test"),
 )
 
 CA_VALIDITY = timedelta(days=365)
@@ -86,6 +93,8 @@ class TlsFiles:
     backend_cert: Path
     backend_key: Path
     wrong_ca_cert: Path
+    outside_cert: Path
+    outside_key: Path
 
     @classmethod
     def in_directory(cls, directory: Path) -> TlsFiles:
@@ -97,6 +106,8 @@ class TlsFiles:
             backend_cert=directory / "backend.pem",
             backend_key=directory / "backend.key",
             wrong_ca_cert=directory / "wrong-ca.pem",
+            outside_cert=directory / "outside.pem",
+            outside_key=directory / "outside.key",
         )
 
     @property
@@ -281,7 +292,7 @@ def ensure_certificates(directory: Path = DEFAULT_DIR, *, now: datetime | None =
     `now` (timezone-aware; default: the current time) is when validity is judged
     and from when new certificates run. Each part is checked on its own and
     re-issued only if it is missing, malformed, mis-signed, has other SANs or
-    expires within RENEW_BEFORE; a new CA makes both leaves fail the check.
+    expires within RENEW_BEFORE; a new CA makes every leaf fail the check.
     """
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
@@ -300,6 +311,7 @@ def ensure_certificates(directory: Path = DEFAULT_DIR, *, now: datetime | None =
     for name, sans, cert_path, key_path in (
         (SERVER_NAME, SERVER_SANS, files.server_cert, files.server_key),
         (BACKEND_NAME, BACKEND_SANS, files.backend_cert, files.backend_key),
+        (OUTSIDE_NAME, OUTSIDE_SANS, files.outside_cert, files.outside_key),
     ):
         if not _leaf_ok(cert_path, key_path, sans, ca_cert, now):
             cert, key = _make_leaf(name, sans, ca_cert, ca_key, now)

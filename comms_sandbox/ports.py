@@ -90,6 +90,17 @@ DATABASES_POOLER = PublishedPort(
     "DATABASES_POOLER_PORT", 6433, "db-pooler", "PgBouncer before it (lesson databases)"
 )
 TURN = PublishedPort("TURN_PORT", 3478, "turn", "STUN/TURN (lesson webrtc)", protocol="udp")
+# Lesson proxies: Squid (the forward proxy) and the lesson's own nginx, the edge.
+SQUID = PublishedPort("SQUID_PORT", 3128, "squid", "Squid, the forward proxy (lesson proxies)")
+EDGE = PublishedPort("EDGE_PORT", 8090, "edge", "the lesson's nginx: HTTP (lesson proxies)")
+EDGE_TLS = PublishedPort("EDGE_TLS_PORT", 8490, "edge", "the lesson's nginx: HTTPS, HTTP/2, gRPC")
+EDGE_L4 = PublishedPort("EDGE_L4_PORT", 8491, "edge", "TCP to catalog's whoami (lesson proxies)")
+EDGE_PROXY_PROTOCOL = PublishedPort(
+    "EDGE_PROXY_PROTOCOL_PORT", 8492, "edge", "the same, with the PROXY protocol"
+)
+EDGE_TOXIPROXY = PublishedPort(
+    "EDGE_TOXIPROXY_PORT", 8476, "toxiproxy-edge", "Toxiproxy's API (lesson proxies)"
+)
 PUBLISHED_PORTS = (
     PROXY,
     PROXY_L4,
@@ -118,6 +129,12 @@ PUBLISHED_PORTS = (
     DATABASES_REPLICA,
     DATABASES_POOLER,
     TURN,
+    SQUID,
+    EDGE,
+    EDGE_TLS,
+    EDGE_L4,
+    EDGE_PROXY_PROTOCOL,
+    EDGE_TOXIPROXY,
 )
 
 HOST = "127.0.0.1"  # everything is published on loopback only

@@ -1,5 +1,6 @@
 """CLI: `python -m proxy generate` writes every nginx config this project runs from its
-Python description (proxy/site.py -> nginx.conf, proxy/sidecar.py -> sidecar.conf);
+Python description (proxy/site.py -> nginx.conf, proxy/sidecar.py -> sidecar.conf,
+proxy/proxies.py -> proxies.conf);
 `python -m proxy check` exits 1 with a unified diff when a file has drifted."""
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from pathlib import Path
 
 from proxy.model import NginxConfig
 from proxy.nginx_builder import render
+from proxy.proxies import EDGE
 from proxy.sidecar import SIDECAR
 from proxy.site import SITE
 
 DEFAULT_DIR = Path(__file__).resolve().parent
-CONFIGS: dict[str, NginxConfig] = {"nginx.conf": SITE, "sidecar.conf": SIDECAR}
+CONFIGS: dict[str, NginxConfig] = {"nginx.conf": SITE, "sidecar.conf": SIDECAR,
+                                   "proxies.conf": EDGE}
 
 
 def generate(directory: Path) -> int:

@@ -1,0 +1,90 @@
+"""The proxies lesson's host-side client: its containers, their counters and their logs.
+
+Everything the lesson judges is read from the parts themselves: Squid's access
+log, the edge's access and error logs (nginx), the kernel's TCP counters in
+the edge's network namespace, and what each catalog replica counted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from comms_sandbox import docker, kernel_counters
+from comms_sandbox.compose import compose, profile_flags
+
+PROFILE = "proxies"
+SQUID_LOG = "/var/log/squid/access.log"
+COUNTS = ("import json, urllib.request; print(urllib.request.urlopen("
+          "'http://127.0.0.1:8000/counts', timeout=3).read().decode())")  # fmt: skip
+
+
+def now() -> str:
+    """A timestamp `docker logs --since` takes: the logs from here on."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def container(service: str) -> str:
+    """The first running container of a service (edge, squid, outside)."""
+    running = [c.name for c in docker.containers(service) if c.state == "running"]
+    if not running:
+        raise docker.DockerError(f"{service} is not running: make up LESSON=proxies")
+    return running[0]
+
+
+def replicas() -> list[str]:
+    """The running catalog replicas, by container name."""
+    return [c.name for c in docker.containers("catalog") if c.state == "running"]
+
+
+def replica_counts() -> dict[str, dict[str, Any]]:
+    """What each running catalog replica has counted (its GET /counts), read inside it."""
+    names = replicas()
+    with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        answers = list(pool.map(lambda name: json.loads(docker.exec_python(name, COUNTS)), names))
+    return dict(zip(names, answers, strict=True))
+
+
+def served(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+           key: str) -> int:  # fmt: skip
+    """How many more `key` (e.g. "prices 200") the replicas counted, all together."""
+    return sum(after[name]["counts"].get(key, 0) - before.get(name, {}).get("counts", {}).get(key, 0)
+               for name in after)  # fmt: skip
+
+
+def tcp_opens(name: str) -> dict[str, int]:
+    """Connections accepted (PassiveOpens) and opened (ActiveOpens) in a container's namespace."""
+    counters = kernel_counters.in_container(name)
+    return {"accepted": counters["Tcp.PassiveOpens"], "opened": counters["Tcp.ActiveOpens"]}
+
+
+def logs(name: str, since: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """A container's JSON lines on stdout (its access logs) and its other lines on stderr."""
+    result = subprocess.run(["docker", "logs", "--since", since, name], capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return lines, result.stderr.splitlines()
+
+
+def squid_log() -> list[str]:
+    """Squid's access log so far, one request per line (scenarios/proxies/squid.conf)."""
+    return docker.read_file(container("squid"), SQUID_LOG).splitlines()
+
+
+def fetch_inside(urls: list[str], proxy: str | None, timeout_s: float = 5) -> list[dict[str, Any]]:
+    """Run the inside client once (services/outside/fetch.py): one answer per URL."""
+    args = [*(["--proxy", proxy] if proxy else []), "--timeout", str(timeout_s)]
+    result = compose(*profile_flags(["forward-client"]), "run", "--rm", "-T", "--no-deps",
+                     "forward-client", *args, *urls, capture=True, timeout=60)  # fmt: skip
+    if result.returncode != 0:
+        raise docker.DockerError(f"forward-client failed:\n{result.stderr[-2000:]}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def address_on(name: str, network_suffix: str) -> str:
+    """A container's IPv4 address on the network whose name ends with `network_suffix`."""
+    networks = json.loads(docker.inspect(name, "{{json .NetworkSettings.Networks}}"))
+    return next(net["IPAddress"] for key, net in networks.items() if key.endswith(network_suffix))

@@ -1,0 +1,1 @@
+"""The proxies lesson's origin: a price list behind the lesson's own nginx (the edge)."""
