@@ -11,6 +11,7 @@ stopping its origin replicas (catalog) leaves every other lesson alone.
                            /direct/      no cache (the benchmark's baseline)
                            /keepalive/right/  upstream idle timeout below uvicorn's
                            /keepalive/wrong/  upstream idle timeout above it
+                           /keepalive/wrong-get/  the same, for GETs
                            /sessions/    round robin; /sticky/ hash of the client cookie
     :8443  HTTPS, HTTP/2   the same locations, and gRPC to pricing (grpc_pass)
     :8491  TCP             to catalog's whoami on 9000
@@ -93,6 +94,9 @@ UPSTREAMS = (
     # The keep-alive part's two settings, both over the same slow link.
     catalog("catalog_link_right", RIGHT_IDLE, via=LINK),
     catalog("catalog_link_wrong", WRONG_IDLE, via=LINK),
+    # The same wrong setting for GETs: a pool of its own, so that each client
+    # of the part meets only the connections it left idle itself.
+    catalog("catalog_link_wrong_get", WRONG_IDLE, via=LINK),
     # Open-source nginx has no `sticky` directive (NGINX Plus has): the hash of a
     # cookie every request of one client carries pins it to one replica.
     catalog("catalog_sticky", RIGHT_IDLE, balancing="hash $cookie_client consistent"),
@@ -147,6 +151,7 @@ HTTP_LOCATIONS = (
     passed("/direct/", "catalog"),
     passed("/keepalive/right/", "catalog_link_right"),
     passed("/keepalive/wrong/", "catalog_link_wrong"),
+    passed("/keepalive/wrong-get/", "catalog_link_wrong_get"),
     passed("/sessions/", "catalog/sessions"),
     passed("/sticky/sessions/", "catalog_sticky/sessions"),
 )

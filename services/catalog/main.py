@@ -7,13 +7,14 @@
   private`, or with a Set-Cookie: a shared cache must not keep either.
 - GET /prices/localized: the list in the request's Accept-Language (en or de),
   sent with `Vary: Accept-Language`.
-- POST /touch: a write with nothing to it, for the keep-alive part.
+- POST /touch (and GET): nothing to it, for the keep-alive part.
 - /sessions/{store}/...: a login and a cart kept in this replica's memory or in
   Redis (services/catalog/sessions.py).
 - GET /counts: what this replica served, counted here (the lesson reads it
   with `docker exec`, from each replica, before and after each part).
 Every request's peer (the proxy's address and port: one port per connection)
-is counted too: how many connections the proxy opened to this replica.
+is kept too, per `run` query when the request has one: how many connections
+the proxy used to this replica for that run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import hashlib
 import json
 import os
 import socket
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -38,10 +39,12 @@ MAX_AGE_S = int(os.environ.get("CATALOG_MAX_AGE_S", "2"))
 PRICES = {"espresso": 2.4, "flat white": 3.6, "cortado": 3.2, "filter": 2.8}
 PRICES_DE = {"Espresso": 2.4, "Flat White": 3.6, "Cortado": 3.2, "Filterkaffee": 2.8}
 MAX_PEERS = 10_000  # distinct peers remembered, so the counter's memory is bounded
+MAX_RUNS = 32  # runs (the `run` query of a request) whose peers are kept, newest last
 
 REPLICA = socket.gethostname()
 counts: Counter[str] = Counter()
 peers: set[str] = set()
+peers_by_run: OrderedDict[str, set[str]] = OrderedDict()
 
 
 @asynccontextmanager
@@ -66,11 +69,25 @@ async def count_request(
 ) -> Response:
     if request.url.path not in ("/healthz", "/counts"):
         counts["requests"] += 1
-        if request.client and len(peers) < MAX_PEERS:
-            peers.add(f"{request.client.host}:{request.client.port}")
+        if request.client:
+            remember(f"{request.client.host}:{request.client.port}", request.query_params.get("run"))
     response = await call_next(request)
     response.headers["X-Replica"] = REPLICA
     return response
+
+
+def remember(peer: str, run: str | None) -> None:
+    """The connection a request came on (its peer's address and port), overall and per run."""
+    if len(peers) < MAX_PEERS:
+        peers.add(peer)
+    if not run or len(run) > 32:
+        return
+    seen = peers_by_run.setdefault(run, set())
+    peers_by_run.move_to_end(run)
+    if len(seen) < MAX_PEERS:
+        seen.add(peer)
+    while len(peers_by_run) > MAX_RUNS:
+        peers_by_run.popitem(last=False)
 
 
 def body_and_etag(prices: dict[str, float]) -> tuple[bytes, str]:
@@ -126,6 +143,7 @@ async def localized_prices(
 
 
 @app.post("/touch", summary="A write with nothing to it (the keep-alive part)")
+@app.get("/touch", summary="The same as a read")
 async def touch() -> dict[str, str]:
     counts["touch"] += 1
     return {"replica": REPLICA}
@@ -134,6 +152,7 @@ async def touch() -> dict[str, str]:
 @app.get("/counts", summary="What this replica served, and the connections it saw")
 async def replica_counts() -> dict[str, object]:
     return {"replica": REPLICA, "counts": dict(counts), "peers": len(peers),
+            "peers_by_run": {run: sorted(seen) for run, seen in peers_by_run.items()},
             "whoami": whoami.seen}  # fmt: skip
 
 
