@@ -51,8 +51,11 @@ def replica_counts() -> dict[str, dict[str, Any]]:
 def served(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
            key: str) -> int:  # fmt: skip
     """How many more `key` (e.g. "prices 200") the replicas counted, all together."""
-    return sum(after[name]["counts"].get(key, 0) - before.get(name, {}).get("counts", {}).get(key, 0)
-               for name in after)  # fmt: skip
+
+    def count(counts: dict[str, dict[str, Any]], name: str) -> int:
+        return counts.get(name, {}).get("counts", {}).get(key, 0)
+
+    return sum(count(after, name) - count(before, name) for name in after)
 
 
 def tcp_opens(name: str) -> dict[str, int]:

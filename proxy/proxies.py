@@ -23,7 +23,7 @@ stopping its origin replicas (catalog) leaves every other lesson alone.
 from __future__ import annotations
 
 from proxy.grpc import GRPC_PORT, PATHS
-from proxy.load_balancing import DOCKER_DNS
+from proxy.load_balancing import COMPOSE_PROJECT, DOCKER_DNS
 from proxy.model import (
     UNPRIVILEGED_HTTP,
     Directives,
@@ -36,6 +36,7 @@ from proxy.model import (
 
 HTTP_PORT, TLS_PORT, L4_PORT, L4_PROXY_PROTOCOL_PORT = 8080, 8443, 8491, 8492
 CATALOG = "catalog:8000"
+MAX_REPLICAS = 4  # compose runs 3; the sessions part adds a fourth for a while
 # Toxiproxy between the edge and catalog, for the keep-alive part: a request
 # sent on an idle connection that the replica is closing fails only if it is
 # still on its way when the replica closes. On this machine's bridge that
@@ -53,7 +54,9 @@ CACHE_ZONE = "edge_cache"
 # The cache: keys in shared memory (1 MB holds about 8,000 keys, nginx's
 # figure), bodies in /tmp (a tmpfs of 32 MB in compose), at most 16 MB of
 # them; an entry unused for 10 minutes is removed, fresh or not.
-CACHE_PATH = f"/tmp/cache levels=1:2 keys_zone={CACHE_ZONE}:1m max_size=16m inactive=10m use_temp_path=off"
+CACHE_PATH = (
+    f"/tmp/cache levels=1:2 keys_zone={CACHE_ZONE}:1m max_size=16m inactive=10m use_temp_path=off"
+)
 CACHE_KEY = "$scheme$proxy_host$request_uri"  # nginx's default, written out
 RESOLVER: Directives = (("resolver", f"{DOCKER_DNS} valid=1s ipv6=off"), ("resolver_timeout", "2s"))
 
@@ -98,10 +101,25 @@ UPSTREAMS = (
     # of the part meets only the connections it left idle itself.
     catalog("catalog_link_wrong_get", WRONG_IDLE, via=LINK),
     # Open-source nginx has no `sticky` directive (NGINX Plus has): the hash of a
-    # cookie every request of one client carries pins it to one replica.
-    catalog("catalog_sticky", RIGHT_IDLE, balancing="hash $cookie_client consistent"),
-    Upstream(name="pricing_grpc", servers=(f"pricing:{GRPC_PORT} resolve",), keepalive=KEEPALIVE,
-             directives=(("zone", "pricing_grpc 64k"),)),  # fmt: skip
+    # cookie every request of one client carries pins it to one replica. Each
+    # replica is a server of its own (a hash over one name that resolves to
+    # several addresses falls back to round robin), up to MAX_REPLICAS: a name
+    # that does not resolve yet has no place on the ring until it does.
+    Upstream(
+        name="catalog_sticky",
+        balancing="hash $cookie_client consistent",
+        servers=tuple(
+            f"{COMPOSE_PROJECT}-catalog-{n}:8000 resolve" for n in range(1, MAX_REPLICAS + 1)
+        ),
+        keepalive=KEEPALIVE,
+        directives=(("zone", "catalog_sticky 64k"), ("keepalive_timeout", RIGHT_IDLE)),
+    ),
+    Upstream(
+        name="pricing_grpc",
+        servers=(f"pricing:{GRPC_PORT} resolve",),
+        keepalive=KEEPALIVE,
+        directives=(("zone", "pricing_grpc 64k"),),
+    ),
 )
 
 TO_UPSTREAM: Directives = (
@@ -179,20 +197,30 @@ STREAM = Stream(
         ("access_log", "/dev/stdout edge_stream"),
     ),
     upstreams=(
-        Upstream(name="whoami", servers=("catalog:9000 resolve",),
-                 directives=(("zone", "whoami 64k"),)),
-        Upstream(name="whoami_proxy_protocol", servers=("catalog:9001 resolve",),
-                 directives=(("zone", "whoami_proxy_protocol 64k"),)),
-    ),  # fmt: skip
+        Upstream(
+            name="whoami", servers=("catalog:9000 resolve",), directives=(("zone", "whoami 64k"),)
+        ),
+        Upstream(
+            name="whoami_proxy_protocol",
+            servers=("catalog:9001 resolve",),
+            directives=(("zone", "whoami_proxy_protocol 64k"),),
+        ),
+    ),
     servers=(
-        Server(listen=str(L4_PORT), directives=(("proxy_pass", "whoami"),
-                                                ("proxy_connect_timeout", "1s"))),
-        Server(listen=str(L4_PROXY_PROTOCOL_PORT),
-               directives=(("proxy_pass", "whoami_proxy_protocol"),
-                           ("proxy_connect_timeout", "1s"),
-                           # Before the client's bytes, one line saying who the client is.
-                           ("proxy_protocol", "on"))),
-    ),  # fmt: skip
+        Server(
+            listen=str(L4_PORT),
+            directives=(("proxy_pass", "whoami"), ("proxy_connect_timeout", "1s")),
+        ),
+        Server(
+            listen=str(L4_PROXY_PROTOCOL_PORT),
+            directives=(
+                ("proxy_pass", "whoami_proxy_protocol"),
+                ("proxy_connect_timeout", "1s"),
+                # Before the client's bytes, one line saying who the client is.
+                ("proxy_protocol", "on"),
+            ),
+        ),
+    ),
 )
 
 EDGE = NginxConfig(

@@ -26,6 +26,7 @@ COLD_GETS = 200
 MAX_AGE_S = 2  # the catalog's (CATALOG_MAX_AGE_S)
 STALE_GETS = 10
 BASE = f"http://{HOST}:{EDGE.port}"
+BEARER = {"Authorization": "Bearer sandbox"}
 
 
 def run() -> dict[str, Any]:
@@ -101,8 +102,7 @@ def never_cached(run_id: str) -> dict[str, Any]:
         # Two with Authorization, then the same URL without: still a MISS, so
         # neither of the first two was stored.
         "Authorization": measure(
-            lambda: gets([authorized] * 2, {"Authorization": "Bearer sandbox"}) + gets([authorized]),
-            "prices 200"),
+            lambda: gets([authorized] * 2, BEARER) + gets([authorized]), "prices 200"),
     }  # fmt: skip
 
 
@@ -166,7 +166,7 @@ def holds(m: dict[str, Any]) -> dict[str, bool]:
             m["stale"]["answers"]["statuses"] == {"200": STALE_GETS}
             and m["stale"]["answers"]["cache"] == {"STALE": STALE_GETS},
         "private, Set-Cookie and Authorization answers are never cached":
-            all(v["origin"] and min(v["origin"].values()) >= 2 and "HIT" not in v["answers"]["cache"]
+            all(min(v["origin"].values()) >= 2 and "HIT" not in v["answers"]["cache"]
                 for v in never.values())
             and never["Authorization"]["answers"]["sequence"] == ["BYPASS", "BYPASS", "MISS"],
         "Vary: Accept-Language keeps one copy per language":

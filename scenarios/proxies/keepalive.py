@@ -42,12 +42,13 @@ LOST_REASONS = ("upstream prematurely closed connection", "reset by peer")
 
 def run() -> dict[str, Any]:
     since = proxies.now()
-    with toxiproxy.clean(at=EDGE_TOXIPROXY), toxiproxy.toxic(
-        "catalog", "distance", "latency", {"latency": LINK_LATENCY_MS}, stream="upstream",
-        at=EDGE_TOXIPROXY,
-    ):  # fmt: skip
-        with ThreadPoolExecutor(len(CLIENTS)) as pool:
-            sent = dict(zip(CLIENTS, pool.map(lambda c: paced(*CLIENTS[c]), CLIENTS), strict=True))
+    distance = {"latency": LINK_LATENCY_MS}
+    with (
+        toxiproxy.clean(at=EDGE_TOXIPROXY),
+        toxiproxy.toxic("catalog", "distance", "latency", distance, "upstream", at=EDGE_TOXIPROXY),
+        ThreadPoolExecutor(len(CLIENTS)) as pool,
+    ):
+        sent = dict(zip(CLIENTS, pool.map(lambda c: paced(*CLIENTS[c]), CLIENTS), strict=True))
     time.sleep(0.5)  # the last log lines
     access, errors = proxies.logs(proxies.container("edge"), since)
     clients = {name: from_log(path, access, errors, sent[name])

@@ -70,7 +70,9 @@ async def count_request(
     if request.url.path not in ("/healthz", "/counts"):
         counts["requests"] += 1
         if request.client:
-            remember(f"{request.client.host}:{request.client.port}", request.query_params.get("run"))
+            remember(
+                f"{request.client.host}:{request.client.port}", request.query_params.get("run")
+            )
     response = await call_next(request)
     response.headers["X-Replica"] = REPLICA
     return response
@@ -135,10 +137,12 @@ async def localized_prices(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     german = accept_language.strip().lower().startswith("de")
-    response = await price_list(PRICES_DE if german else PRICES, if_none_match,
-                                f"public, max-age={MAX_AGE_S}", "de" if german else "en")  # fmt: skip
+    language = "de" if german else "en"
+    cache_control = f"public, max-age={MAX_AGE_S}"
+    response = await price_list(PRICES_DE if german else PRICES, if_none_match, cache_control,
+                                language)  # fmt: skip
     response.headers["Vary"] = "Accept-Language"
-    response.headers["Content-Language"] = "de" if german else "en"
+    response.headers["Content-Language"] = language
     return response
 
 
@@ -164,6 +168,6 @@ async def healthz() -> dict[str, str]:
 app.include_router(sessions.router)
 
 
-@app.exception_handler(sessions.StoreUnavailable)
-async def store_unavailable(_: Request, error: sessions.StoreUnavailable) -> JSONResponse:
+@app.exception_handler(sessions.StoreUnavailableError)
+async def store_unavailable(_: Request, error: sessions.StoreUnavailableError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=503)

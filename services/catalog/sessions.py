@@ -29,10 +29,10 @@ MAX_CART_ITEMS = 50
 Store = Literal["memory", "redis"]
 router = APIRouter(prefix="/sessions/{store}", tags=["sessions"])
 memory: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_redis: Redis | None = None
+clients: dict[str, Redis] = {}  # the one Redis client, made on first use
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailableError(Exception):
     """Redis did not answer: the session store, not the caller, is at fault."""
 
 
@@ -48,17 +48,16 @@ SessionId = Annotated[str | None, Cookie(max_length=64)]
 
 
 def redis() -> Redis:
-    global _redis
-    if _redis is None:
+    if "redis" not in clients:
         if not REDIS_URL:
-            raise StoreUnavailable("no Redis configured (CATALOG_REDIS_URL)")
-        _redis = Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _redis
+            raise StoreUnavailableError("no Redis configured (CATALOG_REDIS_URL)")
+        clients["redis"] = Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return clients["redis"]
 
 
 async def close() -> None:
-    if _redis is not None:
-        await _redis.aclose()
+    for client in clients.values():
+        await client.aclose()
 
 
 async def load(store: Store, sid: str | None) -> dict[str, Any]:
@@ -70,7 +69,7 @@ async def load(store: Store, sid: str | None) -> dict[str, Any]:
         try:
             raw = await redis().get(f"catalog:session:{sid}")
         except RedisError as error:
-            raise StoreUnavailable(f"Redis: {error}") from error
+            raise StoreUnavailableError(f"Redis: {error}") from error
         session = json.loads(raw) if raw else None
     if session is None:
         raise HTTPException(401, f"no session {sid or '(no sid cookie)'} in {store}: log in")
@@ -87,7 +86,7 @@ async def save(store: Store, sid: str, session: dict[str, Any]) -> None:
     try:
         await redis().set(f"catalog:session:{sid}", json.dumps(session), ex=SESSION_TTL_S)
     except RedisError as error:
-        raise StoreUnavailable(f"Redis: {error}") from error
+        raise StoreUnavailableError(f"Redis: {error}") from error
 
 
 @router.post("/login", summary="Start a session (the sid cookie)")

@@ -30,7 +30,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 10  # an idle or slow client is dropped, not held forever
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/download":
             self.download(parse_qs(url.query).get("bytes", ["0"])[0])
@@ -60,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         print(f"{self.client_address[0]} {format % args}", flush=True)
 
 
