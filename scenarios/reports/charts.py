@@ -207,6 +207,7 @@ CHARTS: dict[str, ChartMaker] = {
     ),
     "clusters": lambda m, f: lessons_own("scenarios.clusters.render:chart", f, m),
     "databases": lambda m, f: lessons_own("scenarios.databases.render:charts", f, m),
+    "proxies": lambda m, f: lessons_own("scenarios.proxies.render:chart", f, m),
     "idempotency-and-outbox": lambda m, f: lessons_own(
         "scenarios.idempotency_and_outbox.render:faults_chart", f, m["relay and broker faults"]
     ),

@@ -52,6 +52,8 @@ def test_writes_the_expected_files(files: TlsFiles) -> None:
         "backend.pem",
         "ca.key",
         "ca.pem",
+        "outside.key",
+        "outside.pem",
         "server.key",
         "server.pem",
         "wrong-ca.pem",
@@ -84,6 +86,7 @@ def test_keys_match_their_certificates(files: TlsFiles) -> None:
     for cert_path, key_path in (
         (files.server_cert, files.server_key),
         (files.backend_cert, files.backend_key),
+        (files.outside_cert, files.outside_key),
     ):
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         assert key.public_key() == load_cert(cert_path).public_key()

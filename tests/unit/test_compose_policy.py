@@ -61,8 +61,9 @@ def test_every_long_running_service_restarts_after_a_crash(name: str) -> None:
 
 
 def test_tools_are_only_one_shot_jobs() -> None:
-    # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each.
-    assert {"loadgen", "rtc-peer-a", "rtc-peer-b"} == TOOLS
+    # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each;
+    # forward-client: the proxies lesson's client behind Squid, one run per use.
+    assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client"} == TOOLS
     for name in TOOLS:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]
