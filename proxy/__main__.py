@@ -17,8 +17,11 @@ from proxy.sidecar import SIDECAR
 from proxy.site import SITE
 
 DEFAULT_DIR = Path(__file__).resolve().parent
-CONFIGS: dict[str, NginxConfig] = {"nginx.conf": SITE, "sidecar.conf": SIDECAR,
-                                   "proxies.conf": EDGE}
+CONFIGS: dict[str, NginxConfig] = {
+    "nginx.conf": SITE,
+    "sidecar.conf": SIDECAR,
+    "proxies.conf": EDGE,
+}
 
 
 def generate(directory: Path) -> int:

@@ -44,7 +44,12 @@ NAME = "proxies"
 ORDER = 25  # place in the syllabus: after load balancing, before TLS termination
 # What `make up LESSON=proxies` starts (forward-client is run per use: `compose run`).
 SERVICES = ("squid", "outside", "catalog", "toxiproxy-edge", "edge")
-SHARED_FILES = ("images/squid/", "comms_sandbox/toxiproxy.py", "proxy/grpc.py")
+SHARED_FILES = (
+    "proxy/proxies.conf",
+    "images/squid/",
+    "comms_sandbox/toxiproxy.py",
+    "proxy/grpc.py",
+)
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {
     "forward": forward.run,
     "caching": caching.run,
