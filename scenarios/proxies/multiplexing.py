@@ -16,6 +16,7 @@ replicas (the client ports of the edge's connections that carried the run).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -57,7 +58,8 @@ def counted(edge: str, way: Callable[[str], int]) -> dict[str, Any]:
 def http2_client(run_id: str) -> int:
     async def streams() -> list[int]:
         limits = httpx.Limits(max_connections=1)
-        async with httpx.AsyncClient(http2=True, verify=str(config.ca_cert()), limits=limits,
+        trust = ssl.create_default_context(cafile=config.ca_cert())
+        async with httpx.AsyncClient(http2=True, verify=trust, limits=limits,
                                      base_url=f"https://localhost:{EDGE_TLS.port}",
                                      timeout=20) as client:  # fmt: skip
             answers = await asyncio.gather(*(client.get(f"/direct/prices?run={run_id}")

@@ -111,9 +111,15 @@ def chart(m: dict[str, Any]) -> str:
         }
     if "sessions" in m:
         panels["carts lost"] = {
-            name.replace(", ", "\n"): c["carts lost"] for name, c in m["sessions"]["cases"].items()
+            short(name): c["carts lost"] for name, c in m["sessions"]["cases"].items()
         }
     if not panels:
         return "none"
     return str(save_bar_charts(RESULTS_DIR / CHART, "proxies: what was counted", panels,
                                "count"))  # fmt: skip
+
+
+def short(case: str) -> str:
+    """A sessions case as a bar label, one line per part: "memory, round robin" -> "memory/RR"."""
+    words = {"round robin": "RR", "a replica killed": "+kill", "a replica added": "+add"}
+    return "\n".join(words.get(part, part) for part in case.split(", "))

@@ -5,7 +5,7 @@ Run in the `forward-client` container, whose only network is `proxies-inside`:
     python -m outside.fetch [--proxy http://squid:3128] [--timeout S] URL...
 
 One JSON line per URL: the status, the body's first bytes (the site's own
-report of what it saw) or the error. The sandbox CA (mounted) is the only one
+report of what it saw) and its size, or the error. The sandbox CA (mounted) is the only one
 trusted for HTTPS.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 
 CA = "/etc/outside-tls/ca.pem"
 TIMEOUT_S = 5.0
+MAX_BODY = 16 * 1024 * 1024
 
 
 def opener(proxy: str | None) -> urllib.request.OpenerDirector:
@@ -36,7 +37,9 @@ def fetch(url: str, proxy: str | None, timeout_s: float = TIMEOUT_S) -> dict[str
     answer: dict[str, Any] = {"url": url, "proxy": proxy}
     try:
         with opener(proxy).open(url, timeout=timeout_s) as response:
-            answer.update(status=response.status, body=response.read(4096).decode(errors="replace"))
+            body = response.read(4096)
+            size = len(body) + drain(response)
+            answer.update(status=response.status, body=body.decode(errors="replace"), bytes=size)
     except urllib.error.HTTPError as error:
         answer.update(status=error.code, body=error.read(512).decode(errors="replace"))
     except (urllib.error.URLError, OSError) as error:
@@ -44,6 +47,14 @@ def fetch(url: str, proxy: str | None, timeout_s: float = TIMEOUT_S) -> dict[str
         answer.update(status=None, error=f"{type(reason).__name__}: {reason}")
     answer["seconds"] = round(time.perf_counter() - started, 4)
     return answer
+
+
+def drain(response: Any) -> int:
+    """Read the rest of a body (at most MAX_BODY) and count it: a download's whole time."""
+    total = 0
+    while total < MAX_BODY and (chunk := response.read(65536)):
+        total += len(chunk)
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
