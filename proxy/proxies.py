@@ -13,7 +13,7 @@ stopping its origin replicas (catalog) leaves every other lesson alone.
                            /keepalive/wrong/  upstream idle timeout above it
                            /keepalive/wrong-get/  the same, for GETs
                            /sessions/    round robin; /sticky/ hash of the client cookie
-    :8443  HTTPS, HTTP/2   the same locations, and gRPC to pricing (grpc_pass)
+    :8443  HTTPS, HTTP/2   the same locations, and gRPC to the lesson's pricing (grpc_pass)
     :8491  TCP             to catalog's whoami on 9000
     :8492  TCP             the same, with the PROXY protocol (catalog's 9001)
 
@@ -116,7 +116,7 @@ UPSTREAMS = (
     ),
     Upstream(
         name="pricing_grpc",
-        servers=(f"pricing:{GRPC_PORT} resolve",),
+        servers=(f"proxies-pricing:{GRPC_PORT} resolve",),
         keepalive=KEEPALIVE,
         directives=(("zone", "pricing_grpc 64k"),),
     ),

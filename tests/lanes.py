@@ -72,7 +72,7 @@ WAITED = "waited for the other lane"
 ALONE, SHARED, NONE = "alone", "shared", "none"
 # Lessons whose services are their own profile's (plus nginx): checked by
 # tests/unit/test_lanes.py against compose.yaml.
-OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models")
+OWN_INFRASTRUCTURE = ("clusters", "databases", "execution-models", "proxies")
 # Lessons and modules of no lesson that kill, stop, pause or re-create default
 # services: their runs would cut the other lane's requests (http-versions got 502s
 # and 504s while the stack lane re-created the api).
@@ -90,7 +90,7 @@ DISRUPTS_STACK = (
 # Users of the default stack that run in the own lane, holding it shared: chosen to
 # even out the lanes' time (`make test` prints each lesson's share).
 OWN_LANE_USERS = (
-    "http-versions", "webrtc", "request-response", "tls-termination", "proxies",
+    "http-versions", "webrtc", "request-response", "tls-termination",
     "test_reports.py", "test_proxy.py", "test_kafka.py", "test_rabbitmq.py",
     "test_api_fuzz.py", "test_scenarios_cli.py",
 )  # fmt: skip
