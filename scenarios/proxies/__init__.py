@@ -43,8 +43,15 @@ from scenarios.result import ScenarioResult, from_parts, run_parts
 NAME = "proxies"
 ORDER = 25  # place in the syllabus: after load balancing, before TLS termination
 # What `make up LESSON=proxies` starts (forward-client is run per use: `compose run`).
-SERVICES = ("squid", "outside", "proxies-redis", "proxies-pricing", "catalog", "toxiproxy-edge",
-            "edge")
+SERVICES = (
+    "squid",
+    "outside",
+    "proxies-redis",
+    "proxies-pricing",
+    "catalog",
+    "toxiproxy-edge",
+    "edge",
+)
 SHARED_FILES = (
     "proxy/proxies.conf",
     "images/squid/",
