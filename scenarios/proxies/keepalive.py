@@ -61,18 +61,26 @@ def run() -> dict[str, Any]:
 
 def paced(method: str, path: str) -> list[dict[str, Any]]:
     """One request to open a connection, then PACED more, each sent LEAD_S before the
-    replica would close the connection the previous one left idle."""
-    sent = []
-    waited = 0.0
+    replica would close the connection the previous one left idle; each with the idle
+    time it really followed (a busy machine may send late)."""
+    sent: list[dict[str, Any]] = []
+    finished: float | None = None
     with httpx.Client(base_url=f"http://{HOST}:{EDGE.port}", timeout=10) as client:
-        for i in range(PACED + 1):
+        for _ in range(PACED + 1):
+            if finished is not None:
+                wait_until(finished + REPLICA_IDLE_S - LEAD_S)
+            started = time.monotonic()
             status = client.request(method, path).status_code
+            idle = None if finished is None else round(started - finished, 4)
+            sent.append({"status": status, "idle_before_s": idle})
             finished = time.monotonic()
-            sent.append({"status": status, "waited_s": round(waited, 4) if i else 0.0})
-            waited = REPLICA_IDLE_S - LEAD_S
-            while time.monotonic() < finished + waited:  # sleep() alone may oversleep by ms
-                time.sleep(min(0.005, max(0.0, finished + waited - time.monotonic())))
     return sent
+
+
+def wait_until(deadline: float) -> None:
+    """Sleep in short steps: one long sleep() may overshoot by milliseconds."""
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(0.005, left))
 
 
 def from_log(path: str, access: list[dict[str, Any]], errors: list[str],
@@ -82,6 +90,7 @@ def from_log(path: str, access: list[dict[str, Any]], errors: list[str],
                if reason in line and path in line]  # fmt: skip
     return {
         "client saw": [s["status"] for s in sent],
+        "idle before each (s)": [s["idle_before_s"] for s in sent],
         "logged": [line["status"] for line in lines],
         "502s": sum(line["status"] == 502 for line in lines),
         "retried": sum("," in line.get("upstream_status", "") for line in lines),

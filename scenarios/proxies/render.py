@@ -59,13 +59,15 @@ def _caching(p: dict[str, Any], console: Console) -> None:
 
 
 def _keepalive(p: dict[str, Any], console: Console) -> None:
-    rows = [{"client": name, "statuses": c["logged"], "upstream attempts": c["upstream attempts"],
+    rows = [{"client": name, "idle before (s)": c.get("idle before each (s)", "-"),
+             "statuses": c["logged"], "upstream attempts": c["upstream attempts"],
              "nginx's reasons": len(c["reasons"])} for name, c in p["clients"].items()]  # fmt: skip
     s = p["settings"]
     console.print(records_table(
         f"requests sent {s['lead ms']:.0f} ms before the replica's {s['replica idle']} idle "
         f"timeout, over a link of {s['link latency ms']} ms",
-        rows, ("client", "statuses", "upstream attempts", "nginx's reasons")))  # fmt: skip
+        rows, ("client", "idle before (s)", "statuses", "upstream attempts",
+               "nginx's reasons")))  # fmt: skip
 
 
 def _multiplexing(p: dict[str, Any], console: Console) -> None:
