@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from comms_sandbox import docker, kernel_counters
 from comms_sandbox.compose import compose, profile_flags
+from comms_sandbox.ports import EDGE, HOST
 
 PROFILE = "proxies"
 SQUID_LOG = "/var/log/squid/access.log"
-COUNTS = ("import json, urllib.request; print(urllib.request.urlopen("
-          "'http://127.0.0.1:8000/counts', timeout=3).read().decode())")  # fmt: skip
 
 
 def now() -> str:
@@ -41,11 +41,14 @@ def replicas() -> list[str]:
 
 
 def replica_counts() -> dict[str, dict[str, Any]]:
-    """What each running catalog replica has counted (its GET /counts), read inside it."""
+    """What each running catalog replica has counted: its own GET /counts, asked by
+    name through the edge (/replicas/N/counts: proxy/proxies.py)."""
     names = replicas()
-    with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
-        answers = list(pool.map(lambda name: json.loads(docker.exec_python(name, COUNTS)), names))
-    return dict(zip(names, answers, strict=True))
+    with httpx.Client(base_url=f"http://{HOST}:{EDGE.port}", timeout=5) as client:
+        answers = [client.get(f"/replicas/{name.rsplit('-', 1)[1]}/counts") for name in names]
+    for answer in answers:
+        answer.raise_for_status()
+    return {name: answer.json() for name, answer in zip(names, answers, strict=True)}
 
 
 def served(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
@@ -77,9 +80,12 @@ def squid_log() -> list[str]:
     return docker.read_file(container("squid"), SQUID_LOG).splitlines()
 
 
-def fetch_inside(urls: list[str], proxy: str | None, timeout_s: float = 5) -> list[dict[str, Any]]:
-    """Run the inside client once (services/outside/fetch.py): one answer per URL."""
-    args = [*(["--proxy", proxy] if proxy else []), "--timeout", str(timeout_s)]
+def fetch_inside(urls: list[str], proxy: str | None, timeout_s: float = 5,
+                 direct: tuple[str, ...] = ()) -> list[dict[str, Any]]:  # fmt: skip
+    """Run the inside client once (services/outside/fetch.py): one answer per URL, then
+    one per `direct` URL (fetched with no proxy)."""
+    args = [*(["--proxy", proxy] if proxy else []), "--timeout", str(timeout_s),
+            *(f"--direct={url}" for url in direct)]  # fmt: skip
     result = compose(*profile_flags(["forward-client"]), "run", "--rm", "-T", "--no-deps",
                      "forward-client", *args, *urls, capture=True, timeout=60)  # fmt: skip
     if result.returncode != 0:

@@ -13,6 +13,7 @@ stopping its origin replicas (catalog) leaves every other lesson alone.
                            /keepalive/wrong/  upstream idle timeout above it
                            /keepalive/wrong-get/  the same, for GETs
                            /sessions/    round robin; /sticky/ hash of the client cookie
+                           /replicas/N/counts  what catalog replica N counted
     :8443  HTTPS, HTTP/2   the same locations, and gRPC to the lesson's pricing (grpc_pass)
     :8491  TCP             to catalog's whoami on 9000
     :8492  TCP             the same, with the PROXY protocol (catalog's 9001)
@@ -162,8 +163,19 @@ def passed(prefix: str, upstream: str) -> Location:
 HEALTH = Location(path="= /nginx-health", directives=(
     ("access_log", "off"), ("default_type", "text/plain"), ("return", '200 "ok"')))  # fmt: skip
 
+# Each replica's own counts, by its Compose name (comms-sandbox-catalog-N): the
+# lesson reads what every replica counted through here, one HTTP request each,
+# where a `docker exec` per replica and per reading cost the machine far more.
+REPLICA_COUNTS = Location(
+    path="~ ^/replicas/(?<replica>[1-9])/counts$",
+    proxy_pass=f"http://{COMPOSE_PROJECT}-catalog-$replica:8000/counts",
+    directives=(("proxy_connect_timeout", "1s"), ("proxy_read_timeout", "3s"),
+                ("access_log", "off")),
+)  # fmt: skip
+
 HTTP_LOCATIONS = (
     HEALTH,
+    REPLICA_COUNTS,
     cached("/cache/", lock=True),
     cached("/cache-nolock/", lock=False),
     passed("/direct/", "catalog"),

@@ -4,7 +4,7 @@ The price list takes the origin PRICES_DELAY_S to make and says `Cache-Control:
 public, max-age=2` with an ETag. Every URL here carries a fresh `run=` query,
 so each run starts cold (the cache key is nginx's default,
 $scheme$proxy_host$request_uri). Every count of what reached the origin is
-the replicas' own (GET /counts inside each), read before and after.
+the replicas' own (each one's GET /counts), read before and after.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -132,16 +133,18 @@ def with_origin_stopped(action: Callable[[], list[dict[str, Any]]]) -> dict[str,
     names = proxies.replicas()
     stopped_at = time.monotonic()
     try:
-        for name in names:
-            docker.stop(name, grace_s=2)
+        each(lambda name: docker.stop(name, grace_s=2), names)
         wait_until(stopped_at + MAX_AGE_S + 0.2)
         answers = action()
     finally:
-        for name in names:
-            docker.start(name)
-        for name in names:
-            docker.wait_healthy(name)
+        each(lambda name: (docker.start(name), docker.wait_healthy(name)), names)
     return {"replicas stopped": len(names), "answers": summary(answers)}
+
+
+def each(action: Callable[[str], object], names: list[str]) -> None:
+    """`action` on every container at once (a docker call waits; these need not queue)."""
+    with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        list(pool.map(action, names))
 
 
 def wait_until(deadline: float) -> None:

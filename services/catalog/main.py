@@ -10,8 +10,8 @@
 - POST /touch (and GET): nothing to it, for the keep-alive part.
 - /sessions/{store}/...: a login and a cart kept in this replica's memory or in
   Redis (services/catalog/sessions.py).
-- GET /counts: what this replica served, counted here (the lesson reads it
-  with `docker exec`, from each replica, before and after each part).
+- GET /counts: what this replica served, counted here (the lesson reads every
+  replica's, by name through the edge's /replicas/N/counts, before and after).
 Every request's peer (the proxy's address and port: one port per connection)
 is kept too, per `run` query when the request has one: how many connections
 the proxy used to this replica for that run.

@@ -2,7 +2,7 @@
 
 Run in the `forward-client` container, whose only network is `proxies-inside`:
 
-    python -m outside.fetch [--proxy http://squid:3128] [--timeout S] URL...
+    python -m outside.fetch [--proxy http://squid:3128] [--timeout S] [--direct URL] URL...
 
 One JSON line per URL: the status, the body's first bytes (the site's own
 report of what it saw) and its size, or the error. The sandbox CA (mounted) is the only one
@@ -61,10 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m outside.fetch", description=__doc__)
     parser.add_argument("--proxy", help="the forward proxy, e.g. http://squid:3128")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per URL")
+    parser.add_argument(
+        "--direct",
+        action="append",
+        default=[],
+        help="a URL to fetch with no proxy, after the others (repeatable)",
+    )
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args(argv)
     for url in args.urls:
         print(json.dumps(fetch(url, args.proxy, args.timeout)), flush=True)
+    for url in args.direct:
+        print(json.dumps(fetch(url, None, args.timeout)), flush=True)
     return 0
 
 
