@@ -66,11 +66,12 @@ SERVICE_CONFIG = {
 CHANNEL_OPTIONS = (("grpc.service_config", json.dumps(SERVICE_CONFIG)),)
 
 
-def l7_channel() -> grpc.Channel:
-    """TLS to nginx on 8443 (HTTP/2 by ALPN); nginx picks a replica per call."""
+def l7_channel(port: int | None = None) -> grpc.Channel:
+    """TLS to nginx on 8443 (HTTP/2 by ALPN); nginx picks a replica per call. `port`: another
+    nginx with the same certificate (the proxies lesson's edge)."""
     credentials = grpc.ssl_channel_credentials(config.ca_cert().read_bytes())
     return grpc.secure_channel(
-        f"{ports.HOST}:{ports.PROXY_TLS.port}",
+        f"{ports.HOST}:{port or ports.PROXY_TLS.port}",
         credentials,
         # The certificate names localhost and 127.0.0.1; say which name to check.
         options=[("grpc.ssl_target_name_override", "localhost"), *CHANNEL_OPTIONS],

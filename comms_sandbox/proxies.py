@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,13 @@ SQUID_LOG = "/var/log/squid/access.log"
 def now() -> str:
     """A timestamp `docker logs --since` takes: the logs from here on."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def wait_until(deadline: float) -> None:
+    """Until time.monotonic() reaches `deadline`, in short sleeps: one long sleep() may
+    overshoot by milliseconds, and the keep-alive part aims within 20 of them."""
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(0.005, left))
 
 
 def container(service: str) -> str:

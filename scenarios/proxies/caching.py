@@ -40,7 +40,7 @@ def run() -> dict[str, Any]:
     filled = time.monotonic()
     results["never cached"] = never_cached(run_id)
     results["vary"] = vary(run_id)
-    wait_until(filled + MAX_AGE_S + 0.2)
+    proxies.wait_until(filled + MAX_AGE_S + 0.2)
     results["revalidated"] = measure(lambda: gets([f"/cache/prices?run={run_id}"]), "prices 304",
                                      "prices 200")  # fmt: skip
     results["stale"] = with_origin_stopped(lambda: stale(run_id))
@@ -134,7 +134,7 @@ def with_origin_stopped(action: Callable[[], list[dict[str, Any]]]) -> dict[str,
     stopped_at = time.monotonic()
     try:
         each(lambda name: docker.stop(name, grace_s=2), names)
-        wait_until(stopped_at + MAX_AGE_S + 0.2)
+        proxies.wait_until(stopped_at + MAX_AGE_S + 0.2)
         answers = action()
     finally:
         each(lambda name: (docker.start(name), docker.wait_healthy(name)), names)
@@ -145,10 +145,6 @@ def each(action: Callable[[str], object], names: list[str]) -> None:
     """`action` on every container at once (a docker call waits; these need not queue)."""
     with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
         list(pool.map(action, names))
-
-
-def wait_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.monotonic()))
 
 
 def holds(m: dict[str, Any]) -> dict[str, bool]:

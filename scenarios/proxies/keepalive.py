@@ -68,19 +68,13 @@ def paced(method: str, path: str) -> list[dict[str, Any]]:
     with httpx.Client(base_url=f"http://{HOST}:{EDGE.port}", timeout=10) as client:
         for _ in range(PACED + 1):
             if finished is not None:
-                wait_until(finished + REPLICA_IDLE_S - LEAD_S)
+                proxies.wait_until(finished + REPLICA_IDLE_S - LEAD_S)
             started = time.monotonic()
             status = client.request(method, path).status_code
             idle = None if finished is None else round(started - finished, 4)
             sent.append({"status": status, "idle_before_s": idle})
             finished = time.monotonic()
     return sent
-
-
-def wait_until(deadline: float) -> None:
-    """Sleep in short steps: one long sleep() may overshoot by milliseconds."""
-    while (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(0.005, left))
 
 
 def from_log(path: str, access: list[dict[str, Any]], errors: list[str],

@@ -21,11 +21,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import grpc
 import httpx
 
 from comms_sandbox import config, proxies
-from comms_sandbox.grpc import pricing_pb2, pricing_stub
+from comms_sandbox.grpc import l7_channel, pricing_pb2, pricing_stub
 from comms_sandbox.ports import EDGE, EDGE_TLS, HOST
 
 STREAMS = 100
@@ -81,10 +80,7 @@ def http1_clients(run_id: str) -> int:
 
 
 def grpc_calls(_: str) -> int:
-    credentials = grpc.ssl_channel_credentials(config.ca_cert().read_bytes())
-    with grpc.secure_channel(f"{HOST}:{EDGE_TLS.port}", credentials,
-                             options=[("grpc.ssl_target_name_override", "localhost")]
-                             ) as channel:  # fmt: skip
+    with l7_channel(EDGE_TLS.port) as channel:
         stub = pricing_stub(channel)
         calls = [stub.Quote.future(pricing_pb2.QuoteRequest(sku="ESPRESSO", quantity=1),
                                    timeout=20) for _ in range(STREAMS)]  # fmt: skip
