@@ -17,7 +17,15 @@ from proxy import (
     tls_termination,
     webrtc,
 )
-from proxy.model import UNPRIVILEGED_HTTP, UPSTREAM_VARIABLE, Location, NginxConfig, Server, Stream
+from proxy.model import (
+    UNPRIVILEGED_HTTP,
+    UPSTREAM_VARIABLE,
+    Condition,
+    Location,
+    NginxConfig,
+    Server,
+    Stream,
+)
 
 # Port nginx listens on inside the container. Above 1024 so nginx runs as the
 # unprivileged uid 101; compose maps a host port onto it.
@@ -164,9 +172,37 @@ def api_locations(settings: tuple[tuple[str, str], ...]) -> tuple[Location, ...]
                  directives=(*settings, ("proxy_read_timeout", timeout)))
         for path, timeout in SLOW_ROUTES.items()
     )  # fmt: skip
-    catch_all = Location(path="/", proxy_pass=upstream, directives=settings)
+    catch_all = Location(
+        path="/", proxy_pass=upstream, directives=(*settings, ("error_page", f"502 = {FRESH_PICK}"))
+    )
     return (*load_balancing.method_locations(settings), *polling_and_push.locations(settings),
-            *webrtc.locations(settings), *slow, catch_all)  # fmt: skip
+            *webrtc.locations(settings), *slow, catch_all,
+            fresh_pick(upstream, settings))  # fmt: skip
+
+
+# nginx 1.27.3 to 1.30 (nginx/nginx#1656, open): a request keeps the snapshot of
+# its upstream's peer set that it started with, and once `resolve` changes the
+# set (a killed replica leaving Docker's DNS) every retry on the old snapshot
+# finds "no live upstreams": the GET that was on the dead replica gets 502
+# (X-Upstream-Addr "10.0.0.4:8000, api") instead of going to the next replica.
+# An nginx-made 502 (the api's own 502s pass through: no proxy_intercept_errors)
+# sends idempotent requests through once more, as a new pick on the current set
+# (X-Upstream-Addr then has " : " between the two passes). A POST may have
+# reached a replica, so it keeps its 502.
+FRESH_PICK = "@api_fresh_pick"
+IDEMPOTENT_ONLY = Condition(
+    test="$request_method !~ ^(GET|HEAD|OPTIONS)$", directives=(("return", "502"),)
+)
+
+
+def fresh_pick(upstream: str, settings: tuple[tuple[str, str], ...]) -> Location:
+    """The named location that sends an idempotent request through once more (see FRESH_PICK)."""
+    return Location(
+        path=FRESH_PICK,
+        proxy_pass=upstream,
+        directives=settings,
+        conditions=(IDEMPOTENT_ONLY,),
+    )
 
 
 def plain_http_locations() -> tuple[Location, ...]:

@@ -29,7 +29,9 @@ RECORDS = 2000
 RATE = 200.0
 KILL_AT_S = 2.0
 DOWN_S = 6.0
-BACK_IN_SYNC_S = 45.0
+# About 20 s idle; the project's CI, on a busy machine, once needed more than 45 s: the
+# verdict is that it grows back, not how fast (the report has the moment).
+BACK_IN_SYNC_S = 150.0
 SAMPLE_S = 0.25
 
 

@@ -132,6 +132,12 @@ def report(
         "failed_posts": len(result.failures("POST")),
         "post_policy": POST_POLICY,
         "retried_by_proxy": sum(1 for e in result.exchanges if e.upstream and "," in e.upstream),
+        # Sent through nginx a second time after "no live upstreams" on a peer set that had
+        # changed under the request (nginx/nginx#1656; proxy/site.py FRESH_PICK): " : "
+        # separates the two passes in X-Upstream-Addr.
+        "second_pass_after_peer_set_change": sum(
+            1 for e in result.exchanges if e.upstream and " : " in e.upstream
+        ),
         # Killed after nginx had passed on the response headers: nginx cannot
         # retry a response it already started, so the (idempotent) GET is
         # sent again by the client. Rare: the kill must land mid-response.

@@ -102,7 +102,8 @@ def _failover(f: dict[str, Any], console: Console) -> None:
     console.print(counts_table("requests per replica during failover", "replica", f["per_replica"]))
     console.print(
         f"  failed GETs: [bold]{f['failed_gets']}[/]; failed POSTs: {f['failed_posts']}; "
-        f"retried on another replica by nginx: {f['retried_by_proxy']}; "
+        f"retried on another replica by nginx: {f['retried_by_proxy']} "
+        f"({f.get('second_pass_after_peer_set_change', 0)} in a second pass, nginx#1656); "
         f"cut mid-response by the kill and sent again by the client: "
         f"{len(f.get('cut_mid_response_retried_by_client', []))} (resent away from the kill: "
         f"{len(f.get('resent_not_at_the_kill', []))})\n"

@@ -6,6 +6,8 @@ L4 versus L7, a replica killed under load and a scale-out to 4 replicas.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -13,13 +15,16 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import config, docker
 from proxy import load_balancing as lb
-from scenarios.load import Call, burst
+from scenarios.load import Call, Progress, burst
 from scenarios.result import ScenarioResult
 from tests.helpers import assert_holds
 
 TOLERANCE = 0.10
 FROZEN_GETS = 200
 FROZEN_RATE = 20  # GETs per second: 10 s with one replica hung
+RACE_GETS = 12  # at once: about a third land on the frozen replica
+# Before the frozen replica's read timeout (proxy/site.py READ_TIMEOUT, 2.5 s) fires.
+PEER_SET_CHANGE_AFTER_S = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +157,32 @@ def test_a_frozen_replica_is_routed_around(stack: DockerCompose) -> None:
     assert frozen_first == {True}, f"GETs passed on did not start at {frozen} ({frozen_address})"
     budget_s = float(dict(lb.RETRIES)["proxy_next_upstream_timeout"].removesuffix("s"))
     assert max(e.latency_s for e in result.exchanges) < budget_s
+
+
+def test_a_get_retried_after_the_peer_set_changed_is_not_lost(stack: DockerCompose) -> None:
+    """nginx/nginx#1656: a retry on the peer set a request started with, after `resolve`
+    changed it, finds "no live upstreams". GETs held by a frozen replica time out and
+    are retried after another replica left Docker's DNS: without the second pass
+    (proxy/site.py FRESH_PICK) each answered 502 "<frozen>:8000, api"; with it they
+    are answered, and X-Upstream-Addr shows the two passes (" : ")."""
+    # Every replica in rotation again: a failure in the test before (the frozen replica's)
+    # takes a server out for fail_timeout, and with all three out "no live upstreams" is
+    # nginx's right answer, not the race.
+    time.sleep(float(lb.PASSIVE_HEALTH.rsplit("fail_timeout=", 1)[1].removesuffix("s")))
+    frozen, leaving = (c.name for c in docker.containers("api")[1:3])
+
+    async def leave_dns(progress: Progress) -> None:
+        await asyncio.sleep(PEER_SET_CHANGE_AFTER_S)  # the GETs are on the frozen replica
+        await asyncio.to_thread(docker.stop, leaving, 1)
+
+    docker.pause(frozen)
+    try:
+        result = burst(config.proxy_url(), [Call("/whoami")] * RACE_GETS, RACE_GETS,
+                       alongside=leave_dns)  # fmt: skip
+    finally:
+        docker.unpause(frozen)
+        docker.start(leaving)
+        docker.wait_healthy(leaving)
+    assert result.failures() == [], [(e.status, e.upstream) for e in result.failures()]
+    second_passes = [e.upstream for e in result.exchanges if " : " in (e.upstream or "")]
+    assert second_passes, f"no GET needed a second pass: {[e.upstream for e in result.exchanges]}"

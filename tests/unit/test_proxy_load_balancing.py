@@ -6,7 +6,7 @@ import pytest
 
 from proxy import load_balancing as lb
 from proxy.nginx_builder import render
-from proxy.site import SITE
+from proxy.site import FRESH_PICK, SITE
 from tests.helpers import block, lines, server_block
 
 
@@ -80,3 +80,20 @@ def test_the_catch_all_location_stays_round_robin(conf: str) -> None:
     for listen in ("8443 ssl", "8090"):
         server = server_block(conf, listen)
         assert lines(block(server, "location /"))[1] == "proxy_pass http://api;"
+
+
+@pytest.mark.parametrize("listen", ["8090", "8443 ssl"])
+def test_an_nginx_made_502_sends_only_idempotent_requests_through_again(
+    conf: str, listen: str
+) -> None:
+    """nginx/nginx#1656's workaround (proxy/site.py FRESH_PICK): the catch-all's own 502s
+    go once more through the api, as a new pick, for GET, HEAD and OPTIONS only."""
+    server = server_block(conf, listen)
+    assert f"error_page 502 = {FRESH_PICK};" in lines(block(server, "location /"))
+    fresh = block(server, f"location {FRESH_PICK}")
+    refusal = lines(block(fresh, "if ($request_method !~ ^(GET|HEAD|OPTIONS)$)"))
+    assert refusal[1:-1] == ["return 502;"]
+    assert "proxy_pass http://api;" in lines(fresh)
+    # Its own 502 is final: nginx follows no error_page from it (recursive_error_pages off).
+    assert not any(line.startswith("error_page") for line in lines(fresh))
+    assert "recursive_error_pages" not in conf
