@@ -58,6 +58,10 @@ bench: engine $(VENV)/.synced images protos ## Benchmarks: start-up time, idle m
 report: $(VENV)/.synced protos ## Rebuild results/index.html from the lessons' last runs (ALL=1: every report too), print where it is
 	@$(PY) -m scenarios.reports $(if $(ALL),--all)
 
+.PHONY: capture
+capture: engine $(VENV)/.synced protos ## Capture a service's packets (SERVICE=proxy, SECONDS=10) into results/captures/ to read with Wireshark or tshark
+	@$(PY) -m scenarios capture $(or $(SERVICE),proxy) --seconds $(or $(SECONDS),10)
+
 .PHONY: figures
 figures: $(VENV)/.synced protos ## Redraw the pages' charts from the lessons' last runs into scenarios/*/figures/ (FROM=dir, LESSON=name)
 	@$(PY) -m scenarios.reports figures $(LESSON) $(if $(FROM),--from $(FROM))

@@ -44,6 +44,18 @@ def kill(name: str) -> None:
     _docker("kill", name)
 
 
+def names(name_filter: str, *, stopped_too: bool = False) -> list[str]:
+    """Names of the containers whose name contains `name_filter` (running only, by default)."""
+    listed = _docker("ps", *(["-a"] if stopped_too else []), "--filter", f"name={name_filter}",
+                     "--format", "{{.Names}}")  # fmt: skip
+    return listed.split()
+
+
+def send_signal(name: str, signal_name: str) -> None:
+    """`docker kill --signal`: SIGINT asks dumpcap to finish its file, say."""
+    _docker("kill", "--signal", signal_name, name)
+
+
 def inspect(name: str, template: str) -> str:
     """One field of `docker inspect`, e.g. "{{.State.Pid}}" or "{{.RestartCount}}"."""
     return _docker("inspect", "--format", template, name).strip()

@@ -14,11 +14,14 @@ response's first byte came back.
 
 from __future__ import annotations
 
+import functools
+import os
 import select
 import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
@@ -77,7 +80,18 @@ def configuration(ticket: SessionTicket | None = None) -> QuicConfiguration:
         is_client=True, alpn_protocols=H3_ALPN, server_name=SERVER_NAME, session_ticket=ticket
     )
     quic.load_verify_locations(cafile=str(config.ca_cert()))
+    # A capture's key log (comms_sandbox/capture.py), as Python's ssl reads it for TCP.
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog:
+        quic.secrets_log_file = secrets_log(keylog)
     return quic
+
+
+@functools.cache
+def secrets_log(path: str) -> TextIO:
+    """One appending file per key log for the process: aioquic writes a line and flushes
+    at each new secret, so nothing is lost when the process ends."""
+    return open(path, "a", encoding="ascii")
 
 
 class H3Session:

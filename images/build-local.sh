@@ -11,7 +11,7 @@
 #
 # Usage: images/build-local.sh ENV_FILE [NAME...]
 # Builds the named images (python nginx rabbitmq redis kafka zipkin prometheus
-# toxiproxy coturn loadgen postgres pgbouncer squid; all of them when none is named), only those
+# toxiproxy coturn loadgen postgres pgbouncer squid capture; all of them when none is named), only those
 # missing or out of date, and writes the image names compose.yaml should use
 # into ENV_FILE: all of them, built or not, so `docker compose` always sees
 # one consistent choice. `make up` names only what the services it starts
@@ -63,6 +63,7 @@ declare -A PACKAGES=(
   [postgres]="postgresql-17"  # where the orders live (images/postgres)
   [pgbouncer]="pgbouncer postgresql-client-17"  # lesson databases' pooler (images/pgbouncer)
   [squid]="squid"  # lesson proxies' forward proxy (images/squid)
+  [capture]="tshark tcpdump"  # packet captures, any lesson (images/capture)
   # Toxiproxy is two static Go binaries (images/toxiproxy/build-binary.sh):
   # minbase is enough; ca-certificates for a CLI given an https TOXIPROXY_URL.
   [toxiproxy]="ca-certificates"
@@ -205,6 +206,7 @@ COTURN_IMAGE=$PREFIX/coturn:local
 POSTGRES_IMAGE=$PREFIX/postgres:local
 PGBOUNCER_IMAGE=$PREFIX/pgbouncer:local
 SQUID_IMAGE=$PREFIX/squid:local
+CAPTURE_IMAGE=$PREFIX/capture:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready (${names[*]}); compose variables in $ENV_FILE"

@@ -1,16 +1,23 @@
-"""`python -m scenarios list`, `run NAME [--json]` and `files NAME [--write]`."""
+"""`python -m scenarios list`, `run NAME [--json] [--capture]`, `capture SERVICE` and
+`files NAME [--write]`."""
 
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from comms_sandbox.capture import CaptureError, keylog_for, tshark
 from comms_sandbox.health import SandboxNotUpError
 from comms_sandbox.protos import StubsNotReadyError
 from scenarios import lessons, narration, reports
+from scenarios.capture import capture_for, draw_first_ladders, lesson_capture
 from scenarios.result import run_once, shared_run_times
 
 app = typer.Typer(add_completion=False, help="Run the sandbox's communication-pattern scenarios.")
@@ -38,6 +45,9 @@ def run(
     name: str = typer.Argument(..., help="A scenario name from `list`."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", help="No narration on stderr while it runs."),
+    capture: bool = typer.Option(
+        False, "--capture", help="Record its packets and TLS keys into results/NAME/capture/."
+    ),
 ) -> None:
     """Run one scenario against the running sandbox; exit 1 when a check failed.
 
@@ -53,7 +63,7 @@ def run(
     try:
         # What it does, live, on stderr (a terminal) or as lines (a log); stopped before
         # the tables or the JSON are printed.
-        with narration.use(narration.choose(quiet)):
+        with narration.use(narration.choose(quiet)), captured(name, module, capture):
             result = run_once(name, module.run, about=lesson.summary)
     except SandboxNotUpError as exc:
         console.print(f"[bold red]Cannot run {name}:[/] {exc}")
@@ -76,6 +86,57 @@ def run(
         console.print(f"[bold {'green' if result.ok else 'red'}]ok: {result.ok}[/]")
     print(f"report: {report.resolve().as_uri()}", file=sys.stderr)  # stdout: --json's alone
     raise typer.Exit(0 if result.ok else 1)
+
+
+@contextmanager
+def captured(name: str, module: ModuleType, wanted: bool) -> Iterator[None]:
+    """--capture: the lesson's packets while it runs, then ladders of the first connections."""
+    if not wanted:
+        yield
+        return
+    with lesson_capture(name, module) as written:
+        yield
+    with narration.waiting("tshark reading the capture, the ladders drawn", expected_s=5):
+        for pcap in written:
+            draw_first_ladders(pcap)
+    for pcap in written:
+        print(f"capture: {pcap} (keys: {pcap.with_name('keys.log')})", file=sys.stderr)
+
+
+@app.command("capture")
+def capture_by_hand(
+    service: str = typer.Argument(
+        "proxy", help="A compose service: its first container's traffic."
+    ),
+    seconds: float = typer.Option(10, help="How long to capture (at most 600)."),
+) -> None:
+    """Capture a service's packets for a while, to explore by hand (`make capture`).
+
+    Run clients meanwhile with SSLKEYLOGFILE=results/captures/keys.log (curl, Python)
+    so that Wireshark, or `python -m scenarios tshark`, can decrypt what they sent.
+    """
+    with narration.use(narration.choose(False)):
+        path = capture_for(service, min(seconds, 600))
+    console.print(f"capture: {path}")
+    console.print(f"read it: python -m scenarios tshark {path} (or open it in Wireshark)")
+
+
+@app.command("tshark", context_settings={"allow_extra_args": True,
+                                          "ignore_unknown_options": True})  # fmt: skip
+def tshark_on(
+    context: typer.Context,
+    capture_file: str = typer.Argument(..., help="A capture (its keys.log beside it)."),
+) -> None:
+    """tshark on a capture, decrypted with the key log beside it; the arguments after the
+    file go to tshark (`-Y 'tls.handshake.type == 1'`, `-T fields -e ...`)."""
+    pcap = Path(capture_file)
+    keylog = keylog_for(pcap.parent)
+    keys = ["-o", f"tls.keylog_file:/results/{keylog.name}"] if keylog.exists() else []
+    try:
+        print(tshark(pcap, ["-r", f"/results/{pcap.name}", "-n", *keys, *context.args]), end="")
+    except CaptureError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from exc
 
 
 def print_not_shown(reasons: dict[str, str]) -> None:

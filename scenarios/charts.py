@@ -108,6 +108,33 @@ def save_phases(path: Path, title: str, phases: list[tuple[str, float, float]],
     return _save(figure, path)
 
 
+Arrow = tuple[int, int, str, str, bool]  # from column, to column, label, time label, marked
+
+
+def save_ladder(path: Path, title: str, columns: list[str], arrows: list[Arrow]) -> Path:
+    """A sequence (ladder) picture: one vertical line per column, one arrow per packet,
+    time going down in packet order, each arrow's own time at the left; marked arrows
+    (the first application byte each way) in red."""
+    figure = _figure(3.2 * len(columns) + 1.5, 0.36 * len(arrows) + 1.4)
+    axis = figure.subplots()
+    bottom = len(arrows) + 0.5
+    for x, name in enumerate(columns):
+        axis.plot([x, x], [-0.3, bottom], color="#888888", linewidth=1)
+        axis.text(x, -0.6, name, ha="center", va="bottom", fontsize=9, fontweight="bold")
+    for row, (start, end, label, when, marked) in enumerate(arrows, start=1):
+        color = "#C44E52" if marked else "#4C72B0"
+        axis.annotate("", xy=(end, row), xytext=(start, row),
+                      arrowprops={"arrowstyle": "->", "color": color})  # fmt: skip
+        axis.text((start + end) / 2, row - 0.12, label, ha="center", va="bottom", fontsize=7,
+                  color=color, fontweight="bold" if marked else "normal")  # fmt: skip
+        axis.text(-0.45, row, when, ha="right", va="center", fontsize=7, color="#555555")
+    axis.set_xlim(-1.3, len(columns) - 0.6)
+    axis.set_ylim(bottom, -1.2)
+    axis.axis("off")
+    axis.set_title(title, fontsize=10)
+    return _save(figure, path)
+
+
 def _figure(width: float, height: float) -> Figure:
     """A figure that renders only to a file (inches).
 

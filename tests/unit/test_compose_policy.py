@@ -62,8 +62,10 @@ def test_every_long_running_service_restarts_after_a_crash(name: str) -> None:
 
 def test_tools_are_only_one_shot_jobs() -> None:
     # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each;
-    # forward-client: the proxies lesson's client behind Squid, one run per use.
-    assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client"} == TOOLS
+    # forward-client: the proxies lesson's client behind Squid, one run per use;
+    # capture and pcap-reader: dumpcap and tshark, for any lesson's capture.
+    assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client", "capture",
+            "pcap-reader"} == TOOLS  # fmt: skip
     for name in TOOLS:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]
@@ -201,6 +203,17 @@ def test_no_service_has_capabilities_or_can_gain_privileges(name: str) -> None:
     service = SERVICES[name]
     assert service["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in service["security_opt"]
+
+
+def test_only_the_capture_tool_has_a_capability_and_only_to_capture() -> None:
+    # dumpcap needs NET_RAW for its packet socket, nothing else, and only while it runs.
+    granted = {name: s["cap_add"] for name, s in SERVICES.items() if s.get("cap_add")}
+    assert granted == {"capture": ["NET_RAW"]}
+    capture, reader = SERVICES["capture"], SERVICES["pcap-reader"]
+    assert capture["network_mode"].startswith("container:")  # another's namespace, no network
+    assert reader["network_mode"] == "none"
+    assert all(v.get("read_only") for v in reader["volumes"])
+    assert "volumes" not in capture  # it writes nothing but its stdout
 
 
 @pytest.mark.parametrize("name", ["proxy", "api", "pricing", "redis", "postgres", "migrate"])

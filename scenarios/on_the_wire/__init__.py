@@ -1,0 +1,206 @@
+"""On the wire: the many ways to HTTPS, counted from the packets, with a ladder for each.
+
+The scenario captures the proxy's traffic (dumpcap in the proxy's network
+namespace: comms_sandbox/capture.py) while the host opens one connection per
+way to https://127.0.0.1:8443 and sends one GET: TCP + TLS 1.2, TLS 1.2
+resumed, TLS 1.3, TLS 1.3 resumed, QUIC, QUIC 0-RTT. Every client writes its
+TLS secrets to results/on-the-wire/keys.log (SSLKEYLOGFILE), so tshark
+decrypts the capture and names every handshake message, and the request and
+its answer are told apart from the handshake's own encrypted records.
+
+What to look at: per way, the round trips before the request's first byte left
+and before its answer's first byte arrived, counted packet by packet from the
+capture (not from the client), the packets' own timestamps, and the time to
+first byte that those round trips make on a path with 50 ms of round trip. The
+ladder diagrams (results/on-the-wire/ladder-*.png) show each connection:
+client, proxy and api columns, time going down, the request's first byte in
+red. Open ways.pcapng with Wireshark (or `tshark -o tls.keylog_file:keys.log`)
+to see the same packets decrypted.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from comms_sandbox import config, docker
+from comms_sandbox.capture import capturing, keylog_for, logging_keys, packets
+from comms_sandbox.health import require_proxy
+from scenarios import narration
+from scenarios.on_the_wire import connections, ladder, ways
+from scenarios.report import records_table
+from scenarios.result import ScenarioResult, all_hold
+
+NAME = "on-the-wire"
+ORDER = 37  # place in the syllabus: after HTTP versions, whose handshakes it counts on the wire
+# The default stack's proxy is what it captures at; the capture tools are one-shot.
+SERVICES = ("proxy",)
+# Its run captures by itself (`--capture` would record the same packets twice).
+CAPTURE_AT: tuple[str, ...] = ()
+SHARED_FILES = (
+    "comms_sandbox/capture.py",
+    "comms_sandbox/http3.py",
+    "scenarios/capture.py",
+    "scenarios/__main__.py",
+    "tests/integration/test_on_the_wire.py",
+    "images/capture/Dockerfile",
+    "scenarios/charts.py",
+    "tests/unit/test_capture.py",
+)
+PROJECTED_RTT_MS = 50.0
+# Between ways: their connections' packets must not interleave in the capture.
+GAP_S = 0.3
+CAPTURE_FILTER = "tcp port 8443 or udp port 8443 or tcp port 8000"
+
+
+def folder() -> Path:
+    return config.RESULTS_DIR / NAME
+
+
+def run() -> ScenarioResult:
+    require_proxy()
+    pcap, keylog = folder() / "ways.pcapng", keylog_for(folder())
+    keylog.parent.mkdir(parents=True, exist_ok=True)
+    keylog.write_text("")
+    proxy = docker.containers("proxy")[0].name
+    with (
+        narration.waiting(f"dumpcap in {proxy}'s network namespace", expected_s=3),
+        capturing(proxy, pcap, CAPTURE_FILTER),
+        logging_keys(keylog),
+    ):
+        clients = {way.name: _connect(way) for way in ways.WAYS}
+    with narration.waiting("tshark reading the capture with the key log", expected_s=5):
+        seen = packets(pcap, keylog)
+    metrics = measured(clients, seen)
+    metrics["ladders"] = ladders(metrics, seen)
+    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
+
+
+def _connect(way: ways.Way) -> dict[str, Any]:
+    narration.step(f"{way.name}: a new connection, GET {ways.PATH}")
+    facts = ways.CONNECT[way.name]()
+    time.sleep(GAP_S)
+    return facts
+
+
+def measured(clients: dict[str, dict[str, Any]],
+             seen: list[Any]) -> dict[str, Any]:  # fmt: skip
+    """Per way: its connection in the capture and the round trips counted there."""
+    found = connections.connections(seen)
+    rows = {}
+    for way in ways.WAYS:
+        client = clients[way.name]
+        connection = find(found, way.transport, client["started"], _next_start(clients, way))
+        counted = connections.round_trips(connection) if connection else {}
+        rows[way.name] = {**_client_facts(client), **_counts(way, counted),
+                          "packets": len(connection.packets) if connection else 0}  # fmt: skip
+    return {"ways": rows, "packets": len(seen), "checks": holds(rows)}
+
+
+def _client_facts(client: dict[str, Any]) -> dict[str, Any]:
+    return {k: client.get(k) for k in ("status", "version", "resumed", "early_data")}
+
+
+def _counts(way: ways.Way, counted: dict[str, Any]) -> dict[str, Any]:
+    before_answer = counted.get("before_answer")
+    return {
+        "expected_before_request": way.expected_before_request,
+        "before_request": counted.get("before_request"),
+        "expected_before_answer": way.expected_before_answer,
+        "before_answer": before_answer,
+        "request_ms": _ms(counted.get("request_s")),
+        "answer_ms": _ms(counted.get("answer_s")),
+        "ttfb_ms_at_50ms_rtt": (
+            None if before_answer is None
+            else connections.projected_ttfb_ms(before_answer, PROJECTED_RTT_MS)
+        ),
+    }  # fmt: skip
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+def _next_start(clients: dict[str, dict[str, Any]], way: ways.Way) -> float:
+    names = [w.name for w in ways.WAYS]
+    later = names[names.index(way.name) + 1 :]
+    return clients[later[0]]["started"] if later else float("inf")
+
+
+def find(found: list[connections.Connection], transport: str, after: float,
+         before: float) -> connections.Connection | None:  # fmt: skip
+    """The last connection to the proxy's 8443 opened in [after, before): a resumed way
+    opens the connection it resumes from first, inside its own window."""
+    candidates = [c for c in found if c.transport == transport
+                  and c.server[1] == 8443 and after <= c.started < before]  # fmt: skip
+    return candidates[-1] if candidates else None
+
+
+def holds(rows: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """The capture agrees with each way's textbook count, each way did what it claims."""
+    checks = {
+        f"{name}: {row['expected_before_request']} round trips before the request, "
+        f"{row['expected_before_answer']} before the answer (capture)": (
+            row["before_request"] == row["expected_before_request"]
+            and row["before_answer"] == row["expected_before_answer"]
+        )
+        for name, row in rows.items()
+    }
+    checks["the resumed ones resumed, the others did not"] = all(
+        bool(row["resumed"]) == ("resumed" in name or "0-RTT" in name) for name, row in rows.items()
+    )
+    checks["QUIC 0-RTT: the server took the early data"] = bool(
+        rows["QUIC 0-RTT"].get("early_data")
+    )
+    return checks
+
+
+def ladders(metrics: dict[str, Any], seen: list[Any]) -> dict[str, list[Any]]:
+    """Each way's ladder as arrows (the report draws them: ladder.draw_all), the api's
+    packets of the same moments on the right."""
+    found = connections.connections(seen)
+    drawn = {}
+    for way in ways.WAYS:
+        row = metrics["ways"][way.name]
+        connection = next((c for c in found if c.transport == way.transport
+                           and c.server[1] == 8443 and row_matches(c, row)), None)  # fmt: skip
+        if connection is not None:
+            drawn[way.name] = ladder.arrows(connection, upstream_packets(seen, connection))
+    return drawn
+
+
+def row_matches(connection: connections.Connection, row: dict[str, Any]) -> bool:
+    counted = connections.round_trips(connection)
+    return row["request_ms"] is not None and _ms(counted["request_s"]) == row["request_ms"]
+
+
+def upstream_packets(seen: list[Any], connection: connections.Connection) -> list[Any]:
+    """The proxy's packets to and from the api (port 8000) while the connection lasted."""
+    end = connection.packets[-1].time
+    return [p for p in seen if 8000 in (p.sport, p.dport)
+            and connection.started <= p.time <= end]  # fmt: skip
+
+
+ROWS = ("version", "resumed", "before_request", "before_answer", "request_ms", "answer_ms",
+        "ttfb_ms_at_50ms_rtt", "packets")  # fmt: skip
+
+
+def render(result: ScenarioResult, console: Console) -> None:
+    m = result.metrics
+    rows = [{"way": name, **{k: _cell(row.get(k)) for k in ROWS}}
+            for name, row in m["ways"].items()]  # fmt: skip
+    console.print(records_table(
+        f"round trips counted from the capture ({m['packets']} packets at the proxy); "
+        "ms: the packets' own time since the connection's first packet",
+        rows, ("way", *ROWS)))  # fmt: skip
+    for check, ok in m["checks"].items():
+        console.print(f"  {'[green]holds[/]' if ok else '[red]FAILS[/]'}  {check}")
+    console.print(f"ladders: {', '.join(ladder.file_name(w) for w in m['ladders'])} "
+                  f"in results/{NAME}/")  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,106 @@
+"""The ways to HTTPS this lesson counts, one connection each, from the host to the proxy.
+
+Each way opens a new connection to https://127.0.0.1:8443 and sends one GET /whoami
+(HTTP/1.1 over TCP, HTTP/3 over QUIC), noting when it started on the wall clock so
+that its connection can be found in the capture taken in the proxy's namespace
+(the packets' timestamps come from the same kernel clock). A resumed way first
+makes the session (or ticket) it resumes, on a connection of its own.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from comms_sandbox import config, ports
+from scenarios.http_versions.handshakes import quic
+
+PATH = "/whoami"
+READ = 65536
+
+
+@dataclass(frozen=True)
+class Way:
+    name: str
+    transport: str  # "tcp" or "udp"
+    # Round trips before the request leaves, and before its answer arrives, as the
+    # protocols define them (RFC 5246, RFC 8446, RFC 9000/9001); the capture must agree.
+    expected_before_request: int
+    expected_before_answer: int
+
+
+WAYS = (
+    Way("TCP + TLS 1.2", "tcp", 3, 4),
+    Way("TCP + TLS 1.2 resumed", "tcp", 2, 3),
+    Way("TCP + TLS 1.3", "tcp", 2, 3),
+    Way("TCP + TLS 1.3 resumed", "tcp", 2, 3),
+    Way("QUIC", "udp", 1, 2),
+    Way("QUIC 0-RTT", "udp", 0, 1),
+)
+
+
+def tls_context(version: ssl.TLSVersion) -> ssl.SSLContext:
+    """Only `version`, HTTP/1.1: made when called, so that it reads SSLKEYLOGFILE then."""
+    context = config.tls_context()
+    context.minimum_version = context.maximum_version = version
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def https_get(context: ssl.SSLContext, session: ssl.SSLSession | None) -> dict[str, Any]:
+    """One connection, one GET, the answer's head read: what the client saw of it."""
+    started = time.time()
+    with socket.create_connection((ports.HOST, ports.PROXY_TLS.port), timeout=5) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+            tls.sendall(f"GET {PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                        .encode())  # fmt: skip
+            head = _read_head(tls)
+            return {"started": started, "status": int(head.split()[1]), "version": tls.version(),
+                    "resumed": tls.session_reused, "session": tls.session}  # fmt: skip
+
+
+def _read_head(tls: ssl.SSLSocket) -> str:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls.recv(READ)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("latin-1")
+
+
+def tcp_way(version: ssl.TLSVersion, resume: bool) -> Callable[[], dict[str, Any]]:
+    def connect() -> dict[str, Any]:
+        context = tls_context(version)
+        session = https_get(context, None)["session"] if resume else None
+        facts = https_get(context, session)
+        del facts["session"]
+        return facts
+
+    return connect
+
+
+def quic_way(zero_rtt: bool) -> Callable[[], dict[str, Any]]:
+    def connect() -> dict[str, Any]:
+        ticket = quic(None)[1] if zero_rtt else None
+        started = time.time()
+        facts, _ = quic(ticket)
+        return {"started": started, "status": 200, "version": "QUIC v1 (TLS 1.3)",
+                "resumed": facts["resumed"], "early_data": facts["early_data"]}  # fmt: skip
+
+    return connect
+
+
+CONNECT = {
+    "TCP + TLS 1.2": tcp_way(ssl.TLSVersion.TLSv1_2, resume=False),
+    "TCP + TLS 1.2 resumed": tcp_way(ssl.TLSVersion.TLSv1_2, resume=True),
+    "TCP + TLS 1.3": tcp_way(ssl.TLSVersion.TLSv1_3, resume=False),
+    "TCP + TLS 1.3 resumed": tcp_way(ssl.TLSVersion.TLSv1_3, resume=True),
+    "QUIC": quic_way(zero_rtt=False),
+    "QUIC 0-RTT": quic_way(zero_rtt=True),
+}

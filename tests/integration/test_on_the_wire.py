@@ -1,0 +1,88 @@
+"""On the wire, on the real stack: dumpcap in the proxy's namespace, tshark with the key log.
+
+The scenario runs once for the module (a few seconds): six ways to HTTPS, each
+one connection, captured at the proxy and counted from the packets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from testcontainers.compose import DockerCompose
+
+from comms_sandbox import REPO, config, docker
+from comms_sandbox.capture import capturing, keylog_for, packets
+from scenarios import on_the_wire
+from scenarios.on_the_wire import connections, ladder
+from scenarios.result import SHARED_RESULTS, ScenarioResult
+from tests.helpers import assert_holds
+
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"  # a Section Header Block starts every pcapng file
+
+
+def test_every_way_counts_its_textbook_round_trips_from_the_capture(
+    result: ScenarioResult,
+) -> None:
+    assert_holds(result)
+    rows = result.metrics["ways"]
+    assert [rows[w]["before_request"] for w in rows] == [3, 2, 2, 2, 1, 0]
+    assert all(row["packets"] > 0 and row["status"] == 200 for row in rows.values())
+
+
+def test_the_capture_is_pcapng_and_the_key_log_decrypts_it(result: ScenarioResult) -> None:
+    folder = config.RESULTS_DIR / on_the_wire.NAME
+    pcap = folder / "ways.pcapng"
+    assert pcap.read_bytes()[:4] == PCAPNG_MAGIC
+    keys = keylog_for(folder).read_text()
+    assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in keys  # TLS 1.3 and QUIC
+    assert "CLIENT_RANDOM" in keys  # TLS 1.2
+    assert "CLIENT_EARLY_TRAFFIC_SECRET" in keys  # QUIC 0-RTT
+    # Without the key log, no request can be told from the handshake: nothing is counted.
+    blind = connections.connections(packets(pcap))
+    assert not any(
+        connections.round_trips(c)["before_request"] is not None
+        for c in blind if c.transport == "udp"
+    )  # fmt: skip
+
+
+def test_each_way_has_its_ladder_with_the_request_and_answer_marked(
+    result: ScenarioResult, tmp_path: Path
+) -> None:
+    kept = result.metrics["ladders"]
+    assert set(kept) == set(result.metrics["ways"])
+    for way, arrows in kept.items():
+        marked = [text for _, _, text, _, is_marked in arrows if is_marked]
+        assert [m.split(":")[0] for m in marked] == ["request begins", "answer begins"], way
+    for path in ladder.draw_all(kept, tmp_path):  # as the report draws them
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_capture_leaves_no_container_and_no_capability_behind(stack: DockerCompose) -> None:
+    proxy = docker.containers("proxy")[0].name
+    path = config.RESULTS_DIR / "captures" / "test-leftover.pcapng"
+    with capturing(proxy, path):
+        running = docker.names("sandbox-capture-")
+        assert len(running) == 1
+        granted = json.loads(docker.inspect(running[0], "{{json .HostConfig.CapAdd}}"))
+        dropped = json.loads(docker.inspect(running[0], "{{json .HostConfig.CapDrop}}"))
+        assert granted == ["NET_RAW"] and dropped == ["ALL"]
+    assert docker.names("sandbox-capture-", stopped_too=True) == []
+    assert path.read_bytes()[:4] == PCAPNG_MAGIC
+
+
+def test_any_lesson_runs_with_capture_and_gets_ladders(stack: DockerCompose) -> None:
+    # A run of its own, as a learner's: not this test session's shared result.
+    env = {k: v for k, v in os.environ.items() if k != SHARED_RESULTS}
+    run = subprocess.run(
+        [sys.executable, "-m", "scenarios", "run", "tls-termination", "--capture", "--quiet"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    folder = config.RESULTS_DIR / "tls-termination" / "capture"
+    assert (folder / "proxy.pcapng").read_bytes()[:4] == PCAPNG_MAGIC
+    assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in (folder / "keys.log").read_text()
+    assert sorted(folder.glob("proxy-ladder-*.png"))

@@ -1,0 +1,222 @@
+"""Round trips counted from packets, and the lesson's verdicts, fed made-up captures (no Docker).
+
+Each sequence is what the protocol sends (RFC 5246, RFC 8446, RFC 9000/9001),
+written as packets the way tshark dissects them; each verdict is also fed a
+capture that disagrees with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from comms_sandbox.capture import Packet
+from scenarios import on_the_wire
+from scenarios.on_the_wire import connections, ladder, ways
+
+CLIENT, PROXY = ("172.18.0.1", 40000), ("172.18.0.5", 8443)
+
+
+class Flow:
+    """Packets of one connection, 1 ms apart, written from the client's side."""
+
+    def __init__(self, transport: str = "tcp") -> None:
+        self.transport = transport
+        self.packets: list[Packet] = []
+
+    def send(self, up: bool, **fields: Any) -> Flow:
+        src, dst = (CLIENT, PROXY) if up else (PROXY, CLIENT)
+        n = len(self.packets) + 1
+        self.packets.append(Packet(number=n, time=1000.0 + n / 1000, src=src[0], dst=dst[0],
+                                   sport=src[1], dport=dst[1], transport=self.transport,
+                                   stream=0, **fields))  # fmt: skip
+        return self
+
+    def up(self, **fields: Any) -> Flow:
+        return self.send(True, **fields)
+
+    def down(self, **fields: Any) -> Flow:
+        return self.send(False, **fields)
+
+    def tcp_open(self, data_in_syn: int = 0) -> Flow:
+        return self.up(flags="S", payload=data_in_syn).down(flags="SA").up(flags="A")
+
+    def counted(self) -> dict[str, Any]:
+        return connections.round_trips(connections.connections(self.packets)[0])
+
+
+def record(types: list[int], handshake: list[int] | None = None, size: int = 100) -> dict[str, Any]:
+    return {"flags": "PA", "payload": size, "tls_content": types, "tls_handshake": handshake or []}
+
+
+APP = 23
+
+
+def tls12_full() -> Flow:
+    return (Flow().tcp_open().up(**record([22], [1])).down(**record([22], [2, 11, 12, 14]))
+            .up(flags="A").up(**record([22, 20, 22], [16, 20])).down(**record([20, 22], [20]))
+            .up(**record([APP])).down(flags="A").down(**record([APP])))  # fmt: skip
+
+
+def tls12_resumed() -> Flow:
+    return (Flow().tcp_open().up(**record([22], [1])).down(**record([22, 20, 22], [2, 20]))
+            .up(**record([20, 22], [20])).up(**record([APP])).down(**record([APP])))  # fmt: skip
+
+
+def tls13(ticket_first: bool = True) -> Flow:
+    flow = (Flow().tcp_open().up(**record([22], [1]))
+            .down(**record([22, 20, 22, 22, 22, 22], [2, 8, 11, 15, 20]))
+            .up(**record([20, 22], [20])).up(**record([APP])))  # fmt: skip
+    if ticket_first:  # the server's session ticket, sent before the answer
+        flow.down(**record([22], [4]))
+    return flow.down(**record([APP]))
+
+
+def quic(zero_rtt: bool = False, refused: bool = False) -> Flow:
+    flow = Flow("udp")
+    if zero_rtt:
+        flow.up(payload=1200, quic_long=[0, 1], quic_frames=[6, 8], quic_streams=[0])
+    else:
+        flow.up(payload=1200, quic_long=[0], quic_frames=[6, 0])
+    flow.down(payload=1200, quic_long=[0, 2], quic_frames=[2, 6, 6])
+    flow.down(payload=900, quic_long=[2], quic_frames=[6])  # the rest of the certificate
+    flow.up(payload=50, quic_long=[0], quic_frames=[2])  # an ACK: asks for nothing
+    if not zero_rtt or refused:
+        flow.up(payload=300, quic_long=[2], quic_frames=[2, 6, 8], quic_streams=[2, 0])
+    flow.down(payload=80, quic_frames=[0x1E, 0x18, 8], quic_streams=[3])  # settings, control
+    return flow.down(payload=200, quic_frames=[2, 9], quic_streams=[0])
+
+
+@pytest.mark.parametrize(
+    ("flow", "before_request", "before_answer"),
+    [(tls12_full, 3, 4), (tls12_resumed, 2, 3), (tls13, 2, 3),
+     (lambda: tls13(ticket_first=False), 2, 3), (quic, 1, 2),
+     (lambda: quic(zero_rtt=True), 0, 1), (lambda: quic(zero_rtt=True, refused=True), 0, 2)],
+)  # fmt: skip
+def test_round_trips_are_counted_from_the_packets(
+    flow: Any, before_request: int, before_answer: int
+) -> None:
+    counted = flow().counted()
+    assert (counted["before_request"], counted["before_answer"]) == (before_request, before_answer)
+    assert 0 <= counted["request_s"] < counted["answer_s"]
+
+
+def test_what_a_server_sends_unasked_before_the_request_ends_no_wait() -> None:
+    # Seen at the proxy (ci, TLS 1.3 resumed): the session ticket overtook the request
+    # that the client wrote right after its Finished; and over QUIC, HANDSHAKE_DONE,
+    # new connection ids and HTTP/3's settings on the server's own streams did.
+    tcp = (Flow().tcp_open().up(**record([22], [1])).down(**record([22, 20, 22, 22], [2, 8, 20]))
+           .up(**record([20, 22], [20])).down(**record([22], [4]))
+           .up(**record([APP])).down(**record([APP])))  # fmt: skip
+    assert tcp.counted()["before_request"] == 2
+    flow = Flow("udp").up(payload=1200, quic_long=[0], quic_frames=[6], tls_handshake=[1])
+    flow.down(payload=1200, quic_long=[0, 2], quic_frames=[2, 6, 6], tls_handshake=[2, 8, 20])
+    flow.up(payload=300, quic_long=[0, 2], quic_frames=[2, 6], tls_handshake=[20])
+    flow.down(payload=400, quic_frames=[2, 6, 0x1E, 0x18, 0x0E], quic_streams=[3, 7],
+              tls_handshake=[4, 4])  # fmt: skip
+    flow.up(payload=68, quic_frames=[0x0B], quic_streams=[0])
+    flow.down(payload=499, quic_frames=[2, 0x0E, 0x0F], quic_streams=[0, 0])
+    assert (flow.counted()["before_request"], flow.counted()["before_answer"]) == (1, 2)
+
+
+def test_a_server_flight_that_only_looks_like_housekeeping_still_ends_a_wait() -> None:
+    # A ServerHello in the same packet as a ticket is an answer: the rule is "only".
+    packet = tls13().packets[4]
+    packet.tls_handshake = [2, 4]
+    assert not connections.unasked(packet)
+    handshake = quic().packets[1]  # Initial + Handshake: never housekeeping
+    handshake.tls_handshake = [4]
+    assert not connections.unasked(handshake)
+
+
+def test_a_tls13_finished_is_not_taken_for_the_request_when_decrypted() -> None:
+    # Undecrypted, every TLS 1.3 record after the ServerHello says 23 on the outside.
+    flow = (Flow().tcp_open().up(**record([22], [1])).down(**record([22, 23]))
+            .up(**record([23])).up(**record([APP])).down(**record([APP])))  # fmt: skip
+    assert flow.counted()["before_request"] == 2
+    decrypted = tls13()
+    assert decrypted.counted()["before_request"] == 2
+    assert decrypted.packets[5].tls_content == [20, 22]  # the Finished: not the request
+
+
+def test_data_in_the_syn_saves_the_first_round_trip() -> None:
+    # TCP Fast Open: the ClientHello rides in the SYN.
+    flow = (Flow().tcp_open(data_in_syn=300).down(**record([22], [2, 8, 11, 15, 20]))
+            .up(**record([20, 22], [20])).up(**record([APP])).down(**record([APP])))  # fmt: skip
+    flow.packets[0].tls_handshake = [1]
+    assert flow.counted()["before_request"] == 1
+
+
+def test_a_capture_without_the_request_counts_nothing() -> None:
+    counted = Flow().tcp_open().up(**record([22], [1])).counted()
+    assert counted == {"before_request": None, "before_answer": None, "request_s": None,
+                       "answer_s": None}  # fmt: skip
+
+
+def test_the_opener_is_whoever_sent_the_first_syn() -> None:
+    flow = tls13()
+    flow.packets.reverse()  # arrival order does not matter: sorted by time
+    found = connections.connections(flow.packets)[0]
+    assert (found.client, found.server) == (CLIENT, PROXY)
+
+
+def rows(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    made = {}
+    for way in ways.WAYS:
+        made[way.name] = {
+            "expected_before_request": way.expected_before_request,
+            "before_request": way.expected_before_request,
+            "expected_before_answer": way.expected_before_answer,
+            "before_answer": way.expected_before_answer,
+            "resumed": "resumed" in way.name or "0-RTT" in way.name,
+            "early_data": way.name == "QUIC 0-RTT",
+        }
+    for name, change in changes.items():
+        made[name.replace("_", " ")] |= change
+    return made
+
+
+def test_every_verdict_holds_on_a_capture_that_agrees() -> None:
+    assert all(on_the_wire.holds(rows()).values())
+
+
+@pytest.mark.parametrize(
+    ("way", "change", "failing"),
+    [("TCP + TLS 1.2", {"before_request": 2}, "TCP + TLS 1.2: 3 round trips"),
+     ("TCP + TLS 1.3", {"before_answer": None}, "TCP + TLS 1.3: 2 round trips"),
+     ("QUIC 0-RTT", {"before_request": 1}, "QUIC 0-RTT: 0 round trips"),
+     ("QUIC 0-RTT", {"early_data": False}, "QUIC 0-RTT: the server took the early data"),
+     ("TCP + TLS 1.2 resumed", {"resumed": False}, "the resumed ones resumed"),
+     ("QUIC", {"resumed": True}, "the resumed ones resumed")],
+)  # fmt: skip
+def test_each_verdict_fails_on_a_capture_that_disagrees(
+    way: str, change: dict[str, Any], failing: str
+) -> None:
+    made = rows()
+    made[way] |= change
+    failed = [check for check, ok in on_the_wire.holds(made).items() if not ok]
+    assert len(failed) == 1 and failed[0].startswith(failing), failed
+
+
+def test_ladder_labels_name_flags_handshake_messages_and_quic_packets() -> None:
+    flow = tls12_full()
+    assert [ladder.label(p) for p in flow.packets[:5]] == [
+        "SYN", "SYN-ACK", "ACK", "ClientHello",
+        "ServerHello, Certificate, ServerKeyExchange, ServerHelloDone",
+    ]  # fmt: skip
+    zero = quic(zero_rtt=True).packets[0]
+    assert ladder.label(zero) == "Initial+0-RTT (1200 B)"
+
+
+def test_a_ladder_marks_the_first_request_and_answer_bytes_only() -> None:
+    flow = tls13()
+    found = connections.connections(flow.packets)[0]
+    drawn = ladder.arrows(found)
+    marked = [(start, end, text) for start, end, text, _, is_marked in drawn if is_marked]
+    assert [(s, e) for s, e, _ in marked] == [(0, 1), (1, 0)]
+    assert marked[0][2].startswith("request begins") and marked[1][2].startswith("answer begins")
+
+
+def test_projected_ttfb_is_round_trips_times_the_rtt() -> None:
+    assert connections.projected_ttfb_ms(3, 50.0) == 150.0
