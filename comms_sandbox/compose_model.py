@@ -20,17 +20,26 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 REPLACED_WHOLE = frozenset({"command", "entrypoint", "test"})
+# ${NAME:-default} in a value: the model keeps it as written; with_defaults() reads
+# it as Compose does when NAME is unset (the capture tool's network_mode, say).
+VARIABLE_WITH_DEFAULT = re.compile(r"\$\{[A-Za-z0-9_]+:-([^}]*)\}")
 TOP_LEVEL_RESOURCES = ("networks", "volumes", "secrets")
 
 
 class ComposeModelError(ValueError):
     """The files do not make one model (a service declared twice, a missing template)."""
+
+
+def with_defaults(value: Any) -> Any:
+    """A string with every ${NAME:-default} replaced by its default; anything else as is."""
+    return VARIABLE_WITH_DEFAULT.sub(lambda m: m[1], value) if isinstance(value, str) else value
 
 
 def merge(base: Any, own: Any, key: str = "") -> Any:

@@ -1,9 +1,10 @@
-"""On the wire: the many ways to HTTPS, counted from the packets, with a ladder for each.
+"""On the wire: the ways to HTTPS counted from the packets, and Nagle against delayed ACKs.
 
 The scenario captures the proxy's traffic (dumpcap in the proxy's network
 namespace: comms_sandbox/capture.py) while the host opens one connection per
 way to https://127.0.0.1:8443 and sends one GET: TCP + TLS 1.2, TLS 1.2
-resumed, TLS 1.3, TLS 1.3 resumed, QUIC, QUIC 0-RTT. Every client writes its
+resumed, TLS 1.3, TLS 1.3 resumed, TLS 1.3 0-RTT (openssl s_client), QUIC,
+QUIC 0-RTT. Every client writes its
 TLS secrets to results/on-the-wire/keys.log (SSLKEYLOGFILE), so tshark
 decrypts the capture and names every handshake message, and the request and
 its answer are told apart from the handshake's own encrypted records.
@@ -16,6 +17,11 @@ ladder diagrams (results/on-the-wire/ladder-*.png) show each connection:
 client, proxy and api columns, time going down, the request's first byte in
 red. Open ways.pcapng with Wireshark (or `tshark -o tls.keylog_file:keys.log`)
 to see the same packets decrypted.
+
+Then Nagle's algorithm against delayed ACKs (nagle.py): a request and its answer
+each written in two small writes, with Nagle on or TCP_NODELAY at either end;
+look at each kernel's count of the ACKs it delayed and at the capture's wait
+between a request's two segments.
 """
 
 from __future__ import annotations
@@ -30,14 +36,15 @@ from comms_sandbox import config, docker
 from comms_sandbox.capture import capturing, keylog_for, logging_keys, packets
 from comms_sandbox.health import require_proxy
 from scenarios import narration
-from scenarios.on_the_wire import connections, ladder, ways
+from scenarios.on_the_wire import connections, ladder, nagle, ways
 from scenarios.report import records_table
-from scenarios.result import ScenarioResult, all_hold
+from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "on-the-wire"
 ORDER = 37  # place in the syllabus: after HTTP versions, whose handshakes it counts on the wire
-# The default stack's proxy is what it captures at; the capture tools are one-shot.
-SERVICES = ("proxy",)
+# The default stack's proxy is what the HTTPS part captures at; nagle-server is the
+# lesson's own; the capture tools and nagle-client are one-shot.
+SERVICES = ("proxy", "nagle-server")
 # Its run captures by itself (`--capture` would record the same packets twice).
 CAPTURE_AT: tuple[str, ...] = ()
 SHARED_FILES = (
@@ -47,6 +54,7 @@ SHARED_FILES = (
     "scenarios/__main__.py",
     "tests/integration/test_on_the_wire.py",
     "images/capture/Dockerfile",
+    "scenarios/proxies/listening.sh",
     "scenarios/charts.py",
     "tests/unit/test_capture.py",
 )
@@ -62,8 +70,17 @@ def folder() -> Path:
 
 def run() -> ScenarioResult:
     require_proxy()
+    folder().mkdir(parents=True, exist_ok=True)
+    results = run_parts({"https": https, "nagle": lambda: nagle.run(folder())})
+    return from_parts(NAME, results, PARTS)
+
+
+PARTS = ("https", "nagle")
+
+
+def https() -> dict[str, Any]:
+    """The ways to HTTPS, captured at the proxy, counted from the packets."""
     pcap, keylog = folder() / "ways.pcapng", keylog_for(folder())
-    keylog.parent.mkdir(parents=True, exist_ok=True)
     keylog.write_text("")
     proxy = docker.containers("proxy")[0].name
     with (
@@ -74,9 +91,9 @@ def run() -> ScenarioResult:
         clients = {way.name: _connect(way) for way in ways.WAYS}
     with narration.waiting("tshark reading the capture with the key log", expected_s=5):
         seen = packets(pcap, keylog)
-    metrics = measured(clients, seen)
-    metrics["ladders"] = ladders(metrics, seen)
-    return ScenarioResult(NAME, all_hold(metrics["checks"]), metrics)
+    measured_ = measured(clients, seen)
+    measured_["ladders"] = ladders(measured_, seen)
+    return measured_
 
 
 def _connect(way: ways.Way) -> dict[str, Any]:
@@ -97,7 +114,7 @@ def measured(clients: dict[str, dict[str, Any]],
         counted = connections.round_trips(connection) if connection else {}
         rows[way.name] = {**_client_facts(client), **_counts(way, counted),
                           "packets": len(connection.packets) if connection else 0}  # fmt: skip
-    return {"ways": rows, "packets": len(seen), "checks": holds(rows)}
+    return {"ways": rows, "packets": len(seen), "holds": holds(rows)}
 
 
 def _client_facts(client: dict[str, Any]) -> dict[str, Any]:
@@ -152,9 +169,8 @@ def holds(rows: dict[str, dict[str, Any]]) -> dict[str, bool]:
     checks["the resumed ones resumed, the others did not"] = all(
         bool(row["resumed"]) == ("resumed" in name or "0-RTT" in name) for name, row in rows.items()
     )
-    checks["QUIC 0-RTT: the server took the early data"] = bool(
-        rows["QUIC 0-RTT"].get("early_data")
-    )
+    for name in (name for name in rows if "0-RTT" in name):
+        checks[f"{name}: the server took the early data"] = bool(rows[name].get("early_data"))
     return checks
 
 
@@ -189,17 +205,24 @@ ROWS = ("version", "resumed", "before_request", "before_answer", "request_ms", "
 
 
 def render(result: ScenarioResult, console: Console) -> None:
-    m = result.metrics
+    m = result.metrics["https"]
     rows = [{"way": name, **{k: _cell(row.get(k)) for k in ROWS}}
             for name, row in m["ways"].items()]  # fmt: skip
     console.print(records_table(
         f"round trips counted from the capture ({m['packets']} packets at the proxy); "
         "ms: the packets' own time since the connection's first packet",
         rows, ("way", *ROWS)))  # fmt: skip
-    for check, ok in m["checks"].items():
-        console.print(f"  {'[green]holds[/]' if ok else '[red]FAILS[/]'}  {check}")
     console.print(f"ladders: {', '.join(ladder.file_name(w) for w in m['ladders'])} "
                   f"in results/{NAME}/")  # fmt: skip
+    n = result.metrics["nagle"]
+    cases = [{"case": case, **{k: _cell(v) for k, v in row.items() if k != "capture"},
+              **{k: _cell(v) for k, v in row["capture"].items()}}
+             for case, row in n["cases"].items()]  # fmt: skip
+    console.print(records_table(
+        f"Nagle and delayed ACKs: {n['requests']} requests per case, each in two small "
+        "writes, each answer in two", cases, tuple(cases[0])))  # fmt: skip
+    for check, ok in result.metrics["checks"].items():
+        console.print(f"  {'[green]holds[/]' if ok else '[red]FAILS[/]'}  {check}")
 
 
 def _cell(value: Any) -> str:

@@ -18,7 +18,8 @@ from scenarios import charts
 from scenarios.on_the_wire.connections import TLS_APPLICATION_DATA, Connection, is_exchange_data
 
 TLS_HANDSHAKE = {
-    1: "ClientHello", 2: "ServerHello", 4: "NewSessionTicket", 8: "EncryptedExtensions",
+    1: "ClientHello", 2: "ServerHello", 4: "NewSessionTicket", 5: "EndOfEarlyData",
+    8: "EncryptedExtensions",
     11: "Certificate", 12: "ServerKeyExchange", 13: "CertificateRequest",
     14: "ServerHelloDone", 15: "CertificateVerify", 16: "ClientKeyExchange", 20: "Finished",
 }  # fmt: skip

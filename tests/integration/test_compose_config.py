@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from comms_sandbox.compose import compose, compose_file, profile_flags
+from comms_sandbox.compose_model import with_defaults
 
 # What the policy tests and the host's tools read: they must agree with Compose.
 COMPARED = ("cap_drop", "read_only", "restart", "security_opt", "profiles", "tmpfs", "user",
@@ -36,7 +37,7 @@ def test_each_service_as_compose_resolves_it(resolved: dict[str, Any]) -> None:
     for name, theirs in resolved["services"].items():
         mine = ours[name]
         for key in COMPARED:
-            if key in theirs and mine.get(key) != theirs[key]:
+            if key in theirs and with_defaults(mine.get(key)) != theirs[key]:
                 different.append((name, key, mine.get(key), theirs[key]))
         networks = mine.get("networks", [])
         if "network_mode" not in theirs and sorted(networks) != sorted(theirs["networks"]):

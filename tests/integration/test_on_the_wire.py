@@ -17,7 +17,7 @@ from testcontainers.compose import DockerCompose
 from comms_sandbox import REPO, config, docker
 from comms_sandbox.capture import capturing, keylog_for, packets
 from scenarios import on_the_wire
-from scenarios.on_the_wire import connections, ladder
+from scenarios.on_the_wire import connections, ladder, nagle
 from scenarios.result import SHARED_RESULTS, ScenarioResult
 from tests.helpers import assert_holds
 
@@ -28,8 +28,8 @@ def test_every_way_counts_its_textbook_round_trips_from_the_capture(
     result: ScenarioResult,
 ) -> None:
     assert_holds(result)
-    rows = result.metrics["ways"]
-    assert [rows[w]["before_request"] for w in rows] == [3, 2, 2, 2, 1, 0]
+    rows = result.metrics["https"]["ways"]
+    assert [rows[w]["before_request"] for w in rows] == [3, 2, 2, 2, 1, 1, 0]
     assert all(row["packets"] > 0 and row["status"] == 200 for row in rows.values())
 
 
@@ -40,7 +40,7 @@ def test_the_capture_is_pcapng_and_the_key_log_decrypts_it(result: ScenarioResul
     keys = keylog_for(folder).read_text()
     assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in keys  # TLS 1.3 and QUIC
     assert "CLIENT_RANDOM" in keys  # TLS 1.2
-    assert "CLIENT_EARLY_TRAFFIC_SECRET" in keys  # QUIC 0-RTT
+    assert "CLIENT_EARLY_TRAFFIC_SECRET" in keys  # TLS 1.3 0-RTT (openssl) and QUIC 0-RTT
     # Without the key log, no request can be told from the handshake: nothing is counted.
     blind = connections.connections(packets(pcap))
     assert not any(
@@ -52,8 +52,8 @@ def test_the_capture_is_pcapng_and_the_key_log_decrypts_it(result: ScenarioResul
 def test_each_way_has_its_ladder_with_the_request_and_answer_marked(
     result: ScenarioResult, tmp_path: Path
 ) -> None:
-    kept = result.metrics["ladders"]
-    assert set(kept) == set(result.metrics["ways"])
+    kept = result.metrics["https"]["ladders"]
+    assert set(kept) == set(result.metrics["https"]["ways"])
     for way, arrows in kept.items():
         marked = [text for _, _, text, _, is_marked in arrows if is_marked]
         assert [m.split(":")[0] for m in marked] == ["request begins", "answer begins"], way
@@ -86,3 +86,15 @@ def test_any_lesson_runs_with_capture_and_gets_ladders(stack: DockerCompose) -> 
     assert (folder / "proxy.pcapng").read_bytes()[:4] == PCAPNG_MAGIC
     assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in (folder / "keys.log").read_text()
     assert sorted(folder.glob("proxy-ladder-*.png"))
+
+
+def test_nagle_costs_a_delayed_ack_per_message_where_a_sender_waits(
+    result: ScenarioResult,
+) -> None:
+    cases = result.metrics["nagle"]["cases"]
+    both = cases["client Nagle, server Nagle"]
+    neither = cases["client TCP_NODELAY, server TCP_NODELAY"]
+    # The timer is a floor: a busy machine can only add to it.
+    assert both["median_ms"] >= 2 * nagle.DELAYED_ACK_MIN_MS * 0.9
+    assert neither["client_delayed_acks"] + neither["server_delayed_acks"] <= 2
+    assert both["capture"]["client_data_segments"] == 2 * nagle.REQUESTS

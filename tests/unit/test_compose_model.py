@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from comms_sandbox.compose_model import ComposeModelError, load_model, merge
+from comms_sandbox.compose_model import ComposeModelError, load_model, merge, with_defaults
 
 
 def write(path: Path, text: str) -> Path:
@@ -70,3 +70,11 @@ def test_conflicting_networks_are_an_error(tmp_path: Path) -> None:
     main = write(tmp_path / "compose.yaml", text)
     with pytest.raises(ComposeModelError, match="conflicts"):
         load_model(main)
+
+
+def test_a_variable_with_a_default_reads_as_compose_reads_it_unset() -> None:
+    assert with_defaults("container:${CAPTURE_TARGET:-comms-sandbox-proxy-1}") == (
+        "container:comms-sandbox-proxy-1"
+    )
+    assert with_defaults("${A:-x}-${B:-}") == "x-"
+    assert with_defaults(["not", "a string"]) == ["not", "a string"]

@@ -13,7 +13,7 @@ import pytest
 
 from comms_sandbox.capture import Packet
 from scenarios import on_the_wire
-from scenarios.on_the_wire import connections, ladder, ways
+from scenarios.on_the_wire import connections, ladder, nagle, ways
 
 CLIENT, PROXY = ("172.18.0.1", 40000), ("172.18.0.5", 8443)
 
@@ -73,6 +73,13 @@ def tls13(ticket_first: bool = True) -> Flow:
     return flow.down(**record([APP]))
 
 
+def tls13_early() -> Flow:
+    # The GET in early data beside the ClientHello; the answer once nginx has it whole.
+    return (Flow().tcp_open().up(**record([22, APP], [1]))
+            .down(**record([22, 20, 22, 22], [2, 8, 20])).up(**record([22, 22], [5, 20]))
+            .down(**record([22], [4])).down(**record([APP])))  # fmt: skip
+
+
 def quic(zero_rtt: bool = False, refused: bool = False) -> Flow:
     flow = Flow("udp")
     if zero_rtt:
@@ -91,7 +98,7 @@ def quic(zero_rtt: bool = False, refused: bool = False) -> Flow:
 @pytest.mark.parametrize(
     ("flow", "before_request", "before_answer"),
     [(tls12_full, 3, 4), (tls12_resumed, 2, 3), (tls13, 2, 3),
-     (lambda: tls13(ticket_first=False), 2, 3), (quic, 1, 2),
+     (lambda: tls13(ticket_first=False), 2, 3), (tls13_early, 1, 2), (quic, 1, 2),
      (lambda: quic(zero_rtt=True), 0, 1), (lambda: quic(zero_rtt=True, refused=True), 0, 2)],
 )  # fmt: skip
 def test_round_trips_are_counted_from_the_packets(
@@ -170,7 +177,7 @@ def rows(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "expected_before_answer": way.expected_before_answer,
             "before_answer": way.expected_before_answer,
             "resumed": "resumed" in way.name or "0-RTT" in way.name,
-            "early_data": way.name == "QUIC 0-RTT",
+            "early_data": "0-RTT" in way.name,
         }
     for name, change in changes.items():
         made[name.replace("_", " ")] |= change
@@ -187,6 +194,8 @@ def test_every_verdict_holds_on_a_capture_that_agrees() -> None:
      ("TCP + TLS 1.3", {"before_answer": None}, "TCP + TLS 1.3: 2 round trips"),
      ("QUIC 0-RTT", {"before_request": 1}, "QUIC 0-RTT: 0 round trips"),
      ("QUIC 0-RTT", {"early_data": False}, "QUIC 0-RTT: the server took the early data"),
+     ("TCP + TLS 1.3 0-RTT", {"early_data": False}, "TCP + TLS 1.3 0-RTT: the server took"),
+     ("TCP + TLS 1.3 0-RTT", {"before_request": 2}, "TCP + TLS 1.3 0-RTT: 1 round trips"),
      ("TCP + TLS 1.2 resumed", {"resumed": False}, "the resumed ones resumed"),
      ("QUIC", {"resumed": True}, "the resumed ones resumed")],
 )  # fmt: skip
@@ -220,3 +229,59 @@ def test_a_ladder_marks_the_first_request_and_answer_bytes_only() -> None:
 
 def test_projected_ttfb_is_round_trips_times_the_rtt() -> None:
     assert connections.projected_ttfb_ms(3, 50.0) == 150.0
+
+
+def nagle_cases(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the four Nagle cases give when the kernels behave as documented."""
+    made = {}
+    for case in nagle.CASES:
+        client_nagle, server_nagle = case.startswith("client Nagle"), case.endswith("server Nagle")
+        made[case] = {
+            "server_delayed_acks": nagle.REQUESTS - 1 if client_nagle else 0,
+            "client_delayed_acks": nagle.REQUESTS - 1 if server_nagle else 0,
+            "capture": {"median_gap_between_writes_ms": 44.0 if client_nagle else 0.05},
+        }
+    return made
+
+
+def test_every_nagle_verdict_holds_when_each_kernel_delays_where_it_should() -> None:
+    assert all(nagle.holds(nagle_cases()).values())
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "failing"),
+    [("client Nagle, server TCP_NODELAY", {"server_delayed_acks": 0},
+      "client Nagle, server TCP_NODELAY: the server's kernel"),
+     ("client TCP_NODELAY, server TCP_NODELAY", {"client_delayed_acks": 30},
+      "client TCP_NODELAY, server TCP_NODELAY: the client's kernel"),
+     ("client Nagle, server Nagle", {"capture": {"median_gap_between_writes_ms": 0.1}},
+      "client Nagle, server Nagle: the capture"),
+     ("client TCP_NODELAY, server Nagle", {"capture": {"median_gap_between_writes_ms": 41.0}},
+      "client TCP_NODELAY, server Nagle: the capture"),
+     ("client TCP_NODELAY, server Nagle", {"capture": {}},
+      "client TCP_NODELAY, server Nagle: the capture")],
+)  # fmt: skip
+def test_each_nagle_verdict_fails_when_a_kernel_or_the_capture_disagrees(
+    case: str, change: dict[str, Any], failing: str
+) -> None:
+    made = nagle_cases()
+    made[case] |= change
+    failed = [check for check, ok in nagle.holds(made).items() if not ok]
+    assert len(failed) == 1 and failed[0].startswith(failing), failed
+
+
+def test_the_capture_measures_the_wait_between_a_requests_two_segments() -> None:
+    flow = Flow().tcp_open()
+    steps = [0.0001, 0.0001, 0.0001]  # the handshake
+    for _ in range(3):  # the second write leaves once the first is ACKed, 40 ms later
+        flow.up(flags="PA", payload=7).down(flags="A").up(flags="PA", payload=1)
+        flow.down(flags="PA", payload=5).down(flags="PA", payload=6)
+        steps += [0.0001, 0.040, 0.0001, 0.0001, 0.0001]
+    clock = 1000.0
+    for packet, step in zip(flow.packets, steps, strict=True):
+        clock += step
+        packet.time = clock
+    seen = nagle.from_capture(connections.connections(flow.packets)[0])
+    assert seen["client_data_segments"] == 6
+    assert seen["server_bare_acks"] == 3
+    assert 40 <= seen["median_gap_between_writes_ms"] < 41
