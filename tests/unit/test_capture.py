@@ -9,6 +9,13 @@ def line(**values: str) -> str:
     return "\t".join(values.get(name.replace(".", "_"), "") for name in capture.FIELDS)
 
 
+def parsed(**values: str) -> capture.Packet:
+    """The one packet a tshark line of `values` (FIELDS, dots as underscores) makes."""
+    (packet,) = capture.parse_fields(line(frame_number="1", ip_src="172.18.0.1",
+                                          ip_dst="172.18.0.5", **values))  # fmt: skip
+    return packet
+
+
 def test_dumpcap_writes_pcapng_to_stdout_within_limits() -> None:
     args = capture.dumpcap_args(capture_filter="tcp port 8443")
     assert args[-2:] == ["-w", "-"]
@@ -27,23 +34,19 @@ def test_tshark_reads_with_the_key_log_only_when_there_is_one() -> None:
 
 
 def test_a_tcp_line_with_two_tls_records_is_read_whole() -> None:
-    text = line(frame_number="7", frame_time_epoch="1765091234.123456", ip_src="172.18.0.1",
-                ip_dst="172.18.0.5", tcp_srcport="40000", tcp_dstport="8443", tcp_stream="3",
-                tcp_flags="0x0018", tcp_len="517", tls_handshake_type="16,20",
-                tls_record_content_type="22,20,22")  # fmt: skip
-    (packet,) = capture.parse_fields(text)
-    assert (packet.number, packet.stream, packet.transport) == (7, 3, "tcp")
+    packet = parsed(frame_time_epoch="1765091234.123456", tcp_srcport="40000",
+                    tcp_dstport="8443", tcp_stream="3", tcp_flags="0x0018", tcp_len="517",
+                    tls_handshake_type="16,20", tls_record_content_type="22,20,22")  # fmt: skip
+    assert (packet.number, packet.stream, packet.transport) == (1, 3, "tcp")
     assert packet.endpoints == (("172.18.0.1", 40000), ("172.18.0.5", 8443))
     assert (packet.flags, packet.payload) == ("PA", 517)
     assert packet.tls_handshake == [16, 20] and packet.tls_content == [22, 20, 22]
 
 
 def test_a_quic_line_keeps_its_packet_types_frames_and_streams() -> None:
-    text = line(frame_number="1", frame_time_epoch="1.5", ip_src="172.18.0.1",
-                ip_dst="172.18.0.5", udp_srcport="50000", udp_dstport="8443", udp_stream="0",
-                udp_length="1208", quic_long_packet_type="0,1", quic_frame_type="6,8",
-                quic_stream_stream_id="0")  # fmt: skip
-    (packet,) = capture.parse_fields(text)
+    packet = parsed(frame_time_epoch="1.5", udp_srcport="50000", udp_dstport="8443",
+                    udp_stream="0", udp_length="1208", quic_long_packet_type="0,1",
+                    quic_frame_type="6,8", quic_stream_stream_id="0")  # fmt: skip
     assert (packet.transport, packet.payload, packet.flags) == ("udp", 1200, "")
     assert packet.quic_long == [0, 1] and packet.quic_frames == [6, 8]
     assert packet.quic_streams == [0]

@@ -188,23 +188,9 @@ def test_every_verdict_holds_on_a_capture_that_agrees() -> None:
     assert all(on_the_wire.holds(rows()).values())
 
 
-@pytest.mark.parametrize(
-    ("way", "change", "failing"),
-    [("TCP + TLS 1.2", {"before_request": 2}, "TCP + TLS 1.2: 3 round trips"),
-     ("TCP + TLS 1.3", {"before_answer": None}, "TCP + TLS 1.3: 2 round trips"),
-     ("QUIC 0-RTT", {"before_request": 1}, "QUIC 0-RTT: 0 round trips"),
-     ("QUIC 0-RTT", {"early_data": False}, "QUIC 0-RTT: the server took the early data"),
-     ("TCP + TLS 1.3 0-RTT", {"early_data": False}, "TCP + TLS 1.3 0-RTT: the server took"),
-     ("TCP + TLS 1.3 0-RTT", {"before_request": 2}, "TCP + TLS 1.3 0-RTT: 1 round trips"),
-     ("TCP + TLS 1.2 resumed", {"resumed": False}, "the resumed ones resumed"),
-     ("QUIC", {"resumed": True}, "the resumed ones resumed")],
-)  # fmt: skip
-def test_each_verdict_fails_on_a_capture_that_disagrees(
-    way: str, change: dict[str, Any], failing: str
-) -> None:
-    made = rows()
-    made[way] |= change
-    failed = [check for check, ok in on_the_wire.holds(made).items() if not ok]
+def assert_only_failure(checks: dict[str, bool], failing: str) -> None:
+    """Exactly one check failed, the one starting with `failing`."""
+    failed = [check for check, ok in checks.items() if not ok]
     assert len(failed) == 1 and failed[0].startswith(failing), failed
 
 
@@ -248,9 +234,15 @@ def test_every_nagle_verdict_holds_when_each_kernel_delays_where_it_should() -> 
     assert all(nagle.holds(nagle_cases()).values())
 
 
-@pytest.mark.parametrize(
-    ("case", "change", "failing"),
-    [("client Nagle, server TCP_NODELAY", {"server_delayed_acks": 0},
+HTTPS_FAILURES = [("TCP + TLS 1.2", {"before_request": 2}, "TCP + TLS 1.2: 3 round trips"),
+     ("TCP + TLS 1.3", {"before_answer": None}, "TCP + TLS 1.3: 2 round trips"),
+     ("QUIC 0-RTT", {"before_request": 1}, "QUIC 0-RTT: 0 round trips"),
+     ("QUIC 0-RTT", {"early_data": False}, "QUIC 0-RTT: the server took the early data"),
+     ("TCP + TLS 1.3 0-RTT", {"early_data": False}, "TCP + TLS 1.3 0-RTT: the server took"),
+     ("TCP + TLS 1.3 0-RTT", {"before_request": 2}, "TCP + TLS 1.3 0-RTT: 1 round trips"),
+     ("TCP + TLS 1.2 resumed", {"resumed": False}, "the resumed ones resumed"),
+     ("QUIC", {"resumed": True}, "the resumed ones resumed")]  # fmt: skip
+NAGLE_FAILURES = [("client Nagle, server TCP_NODELAY", {"server_delayed_acks": 0},
       "client Nagle, server TCP_NODELAY: the server's kernel"),
      ("client TCP_NODELAY, server TCP_NODELAY", {"client_delayed_acks": 30},
       "client TCP_NODELAY, server TCP_NODELAY: the client's kernel"),
@@ -259,15 +251,20 @@ def test_every_nagle_verdict_holds_when_each_kernel_delays_where_it_should() -> 
      ("client TCP_NODELAY, server Nagle", {"capture": {"median_gap_between_writes_ms": 41.0}},
       "client TCP_NODELAY, server Nagle: the capture"),
      ("client TCP_NODELAY, server Nagle", {"capture": {}},
-      "client TCP_NODELAY, server Nagle: the capture")],
-)  # fmt: skip
-def test_each_nagle_verdict_fails_when_a_kernel_or_the_capture_disagrees(
-    case: str, change: dict[str, Any], failing: str
+      "client TCP_NODELAY, server Nagle: the capture")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("part", "key", "change", "failing"),
+    [("https", *case) for case in HTTPS_FAILURES] + [("nagle", *case) for case in NAGLE_FAILURES],
+)
+def test_each_verdict_fails_when_its_evidence_disagrees(
+    part: str, key: str, change: dict[str, Any], failing: str
 ) -> None:
-    made = nagle_cases()
-    made[case] |= change
-    failed = [check for check, ok in nagle.holds(made).items() if not ok]
-    assert len(failed) == 1 and failed[0].startswith(failing), failed
+    """One way's or case's evidence changed: exactly its own verdict fails."""
+    made, judge = (rows(), on_the_wire.holds) if part == "https" else (nagle_cases(), nagle.holds)
+    made[key] |= change
+    assert_only_failure(judge(made), failing)
 
 
 def test_the_capture_measures_the_wait_between_a_requests_two_segments() -> None:
