@@ -45,6 +45,8 @@ from scenarios.clusters.render import render
 from scenarios.result import ScenarioResult, from_parts, run_part
 
 NAME = "clusters"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("kafka-1", "rabbitmq-1")
 ORDER = 62  # place in the syllabus: after publish-subscribe compared
 SERVICES = clusters.SERVICES
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {

@@ -52,6 +52,8 @@ from scenarios.databases.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "databases"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("db-pooler",)
 ORDER = 78  # place in the syllabus: after idempotency-and-outbox (orders in PostgreSQL)
 # What `make up LESSON=databases` starts: the lesson's own PostgreSQL, its replica, its
 # shards, and PgBouncer in front of it.

@@ -44,6 +44,8 @@ from scenarios.network_faults.render import render
 from scenarios.result import ScenarioResult, from_parts, run_part
 
 NAME = "network-faults"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("toxiproxy",)
 ORDER = 95  # place in the syllabus
 # What `make up LESSON=network-faults` starts (Compose adds pricing, the brokers).
 SERVICES = ("toxiproxy", "api-faults")

@@ -41,6 +41,8 @@ from scenarios.proxies.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "proxies"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("edge", "squid")
 ORDER = 25  # place in the syllabus: after load balancing, before TLS termination
 # What `make up LESSON=proxies` starts (forward-client is run per use: `compose run`).
 SERVICES = (

@@ -45,6 +45,8 @@ from scenarios.report import records_table
 from scenarios.result import ScenarioResult, all_hold, percentiles_ms
 
 NAME = "pubsub-compare"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("rabbitmq", "kafka")
 ORDER = 60  # place in the syllabus
 # What `make up LESSON=pubsub-compare` starts: POST /orders through the api stores the
 # order, the outbox relay publishes it to both brokers (no service depends on the relay

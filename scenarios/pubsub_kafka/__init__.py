@@ -43,6 +43,8 @@ from scenarios.pubsub_kafka.verdicts import verdicts
 from scenarios.result import ScenarioResult, all_hold
 
 NAME = "pubsub-kafka"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("kafka",)
 ORDER = 50  # place in the syllabus
 # What `make up LESSON=pubsub-kafka` starts: Kafka and the job that creates its topics.
 SERVICES = ("kafka-init",)

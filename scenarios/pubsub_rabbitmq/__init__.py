@@ -42,6 +42,8 @@ from scenarios.pubsub_rabbitmq.render import render
 from scenarios.result import ScenarioResult, from_parts
 
 NAME = "pubsub-rabbitmq"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("rabbitmq",)
 ORDER = 40  # place in the syllabus
 # What `make up LESSON=pubsub-rabbitmq` starts: the broker alone: the scenario publishes and
 # consumes from the host.

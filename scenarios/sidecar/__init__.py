@@ -43,6 +43,8 @@ from scenarios.sidecar.probes import (
 )
 
 NAME = "sidecar"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("inventory-ambassador",)
 ORDER = 70  # place in the syllabus
 # What `make up LESSON=sidecar` starts: the app, its two sidecars, and an api replica as a
 # neighbour.

@@ -29,6 +29,8 @@ from scenarios.result import ScenarioResult, from_parts, percentiles_ms, run_par
 from scenarios.webrtc.render import render
 
 NAME = "webrtc"
+# Where `--capture` records its packets (scenarios/capture.py).
+CAPTURE_AT = ("turn",)
 ORDER = 68  # place in the syllabus: after polling and push (its WebSocket signals)
 SERVICES = ("proxy", "turn")
 # Files elsewhere that the lesson relies on (its page's `## Files` lists them).
