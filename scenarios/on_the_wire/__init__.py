@@ -21,7 +21,9 @@ to see the same packets decrypted.
 Then Nagle's algorithm against delayed ACKs (nagle.py): a request and its answer
 each written in two small writes, with Nagle on or TCP_NODELAY at either end;
 look at each kernel's count of the ACKs it delayed and at the capture's wait
-between a request's two segments.
+between a request's two segments. And two transport corners (corners.py):
+TIME_WAIT running a client with ten ephemeral ports out of them, and UDP
+datagrams that IP fragments, counted by the client's own kernel.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from comms_sandbox import config, docker
 from comms_sandbox.capture import capturing, keylog_for, logging_keys, packets
 from comms_sandbox.health import require_proxy
 from scenarios import narration
-from scenarios.on_the_wire import connections, ladder, nagle, ways
+from scenarios.on_the_wire import connections, corners, ladder, nagle, ways
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -44,7 +46,7 @@ NAME = "on-the-wire"
 ORDER = 37  # place in the syllabus: after HTTP versions, whose handshakes it counts on the wire
 # The default stack's proxy is what the HTTPS part captures at; nagle-server is the
 # lesson's own; the capture tools and nagle-client are one-shot.
-SERVICES = ("proxy", "nagle-server")
+SERVICES = ("proxy", "nagle-server")  # corners-client is one-shot too
 # Its run captures by itself (`--capture` would record the same packets twice).
 CAPTURE_AT: tuple[str, ...] = ()
 SHARED_FILES = (
@@ -71,11 +73,12 @@ def folder() -> Path:
 def run() -> ScenarioResult:
     require_proxy()
     folder().mkdir(parents=True, exist_ok=True)
-    results = run_parts({"https": https, "nagle": lambda: nagle.run(folder())})
+    results = run_parts({"https": https, "nagle": lambda: nagle.run(folder()),
+                         "corners": corners.run})  # fmt: skip
     return from_parts(NAME, results, PARTS)
 
 
-PARTS = ("https", "nagle")
+PARTS = ("https", "nagle", "corners")
 
 
 def https() -> dict[str, Any]:
@@ -221,6 +224,17 @@ def render(result: ScenarioResult, console: Console) -> None:
     console.print(records_table(
         f"Nagle and delayed ACKs: {n['requests']} requests per case, each in two small "
         "writes, each answer in two", cases, tuple(cases[0])))  # fmt: skip
+    c = result.metrics["corners"]
+    ports = c["ports"]
+    console.print(
+        f"ephemeral ports {ports['port_range']}: {ports['connections_made']} "
+        f"connections, then {ports['error']}; {ports['time_wait']} in TIME_WAIT"
+    )
+    for size, sent in c["fragments"].items():
+        console.print(
+            f"{sent['datagrams']} UDP datagrams of {size} bytes (MTU {sent['mtu']}): "
+            f"{sent['fragments_created']} IP fragments made"
+        )
     for check, ok in result.metrics["checks"].items():
         console.print(f"  {'[green]holds[/]' if ok else '[red]FAILS[/]'}  {check}")
 

@@ -64,9 +64,9 @@ def test_tools_are_only_one_shot_jobs() -> None:
     # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each;
     # forward-client: the proxies lesson's client behind Squid, one run per use;
     # capture and pcap-reader: dumpcap and tshark, for any lesson's capture;
-    # nagle-client: the on-the-wire lesson's client, one run per case.
+    # nagle-client, corners-client: the on-the-wire lesson's clients, one run per case.
     assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client", "capture",
-            "pcap-reader", "nagle-client"} == TOOLS  # fmt: skip
+            "pcap-reader", "nagle-client", "corners-client"} == TOOLS  # fmt: skip
     for name in TOOLS:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]

@@ -13,7 +13,7 @@ import pytest
 
 from comms_sandbox.capture import Packet
 from scenarios import on_the_wire
-from scenarios.on_the_wire import connections, ladder, nagle, ways
+from scenarios.on_the_wire import connections, corners, ladder, nagle, ways
 
 CLIENT, PROXY = ("172.18.0.1", 40000), ("172.18.0.5", 8443)
 
@@ -282,3 +282,33 @@ def test_the_capture_measures_the_wait_between_a_requests_two_segments() -> None
     assert seen["client_data_segments"] == 6
     assert seen["server_bare_acks"] == 3
     assert 40 <= seen["median_gap_between_writes_ms"] < 41
+
+
+def corners_measured() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """What the kernel reports when TIME_WAIT and fragmentation behave as documented."""
+    ports = {"connections_made": 10, "error": "EADDRNOTAVAIL", "time_wait": 10,
+             "port_range": [40000, 40009]}  # fmt: skip
+    sent = {str(size): {"size": size, "datagrams": 10, "mtu": 1500,
+                        "fragments_created": 30 if size == 3000 else 0}
+            for size in (1200, 3000)}  # fmt: skip
+    return ports, sent
+
+
+def test_every_corner_verdict_holds_on_what_the_kernel_documents() -> None:
+    assert all(corners.holds(*corners_measured()).values())
+
+
+@pytest.mark.parametrize(
+    ("where", "change", "failing"),
+    [("ports", {"error": "ECONNREFUSED"}, "TIME_WAIT held every port"),
+     ("ports", {"connections_made": 30, "error": None}, "TIME_WAIT held every port"),
+     ("ports", {"time_wait": 0}, "the kernel lists"),
+     ("1200", {"fragments_created": 10}, "a 1200-byte datagram"),
+     ("3000", {"fragments_created": 0}, "a 3000-byte datagram leaves as 3 fragments")],
+)  # fmt: skip
+def test_each_corner_verdict_fails_when_the_kernel_disagrees(
+    where: str, change: dict[str, Any], failing: str
+) -> None:
+    ports, sent = corners_measured()
+    (ports if where == "ports" else sent[where]).update(change)
+    assert_only_failure(corners.holds(ports, sent), failing)
