@@ -136,6 +136,14 @@ def logs(name: str, since: str | None = None) -> str:
     return _docker("logs", *(("--since", since) if since else ()), name)
 
 
+def logs_both(name: str, since: str) -> str:
+    """A container's standard output and standard error since `since` (nginx logs its
+    errors to stderr), as one text."""
+    done = subprocess.run(["docker", "logs", "--since", since, name], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    return done.stdout + done.stderr
+
+
 def run_in(container: str, *command: str) -> str:
     """A command run inside a running container (its namespaces); its standard output."""
     return _docker("exec", container, *command)

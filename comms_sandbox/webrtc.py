@@ -14,9 +14,10 @@ import time
 from functools import cache
 from typing import Any
 
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
-from comms_sandbox import config
+from comms_sandbox import config, docker
 from comms_sandbox.compose import compose
 
 ANSWERER_HEAD_START_S = 3.0  # usually joined by then; the caller offers again until it has
@@ -65,6 +66,27 @@ def peer_pair(caller: str, answerer: str, room: str, messages: int,
 # The api answers "joined" and "peer-joined" at once; a wait this long means it never will,
 # and the run fails with a TimeoutError instead of hanging.
 JOIN_TIMEOUT_S = 10
+
+
+def connect(url: str, **options: Any) -> ClientConnection:
+    """A signaling WebSocket through nginx. A handshake that times out was seen twice in
+    clean-clone runs (the answer never came, for minutes): the error then carries what
+    nginx logged about /signal/ws and the api replicas' health, to find out why."""
+    try:
+        return ws_connect(url, **options)
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}; {signaling_diagnosis()}") from error
+
+
+def signaling_diagnosis() -> str:
+    proxy = docker.containers("proxy")[0].name
+    # Not the once-a-second "could not be resolved" of lessons that are not running.
+    logged = [line for line in docker.logs_both(proxy, since="90s").splitlines()
+              if ("/signal/ws" in line or "[error]" in line)
+              and "could not be resolved" not in line][-8:]  # fmt: skip
+    health = {c.name: docker.inspect(c.name, "{{.State.Status}} {{.State.Health.Status}}")
+              .strip() for c in docker.containers("api")}  # fmt: skip
+    return f"api replicas: {health}; nginx, last 90 s: {logged}"
 
 
 def signal_url(room: str, peer: str) -> str:

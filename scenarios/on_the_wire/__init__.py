@@ -36,7 +36,7 @@ from rich.console import Console
 
 from comms_sandbox import config, docker
 from comms_sandbox.capture import capturing, keylog_for, logging_keys, packets
-from comms_sandbox.health import require_proxy
+from comms_sandbox.health import require_lesson_service, require_proxy
 from scenarios import narration
 from scenarios.on_the_wire import connections, corners, ladder, nagle, ways
 from scenarios.report import records_table
@@ -66,12 +66,18 @@ GAP_S = 0.3
 CAPTURE_FILTER = "tcp port 8443 or udp port 8443 or tcp port 8000"
 
 
+def nagle_server_runs() -> bool:
+    """The lesson's own server is up (the capture joins its namespace, so it must run)."""
+    return any(c.state == "running" for c in docker.containers("nagle-server"))
+
+
 def folder() -> Path:
     return config.RESULTS_DIR / NAME
 
 
 def run() -> ScenarioResult:
     require_proxy()
+    require_lesson_service("nagle-server", nagle_server_runs, NAME)
     folder().mkdir(parents=True, exist_ok=True)
     results = run_parts({"https": https, "nagle": lambda: nagle.run(folder()),
                          "corners": corners.run})  # fmt: skip
