@@ -89,17 +89,31 @@ def _by_start(found: list[connections.Connection]) -> list[connections.Connectio
 
 
 def from_capture(connection: connections.Connection) -> dict[str, Any]:
-    """Per request, how long its second segment left after its first (the client's
-    Nagle wait), and how many ACKs the server sent with nothing else in them."""
-    sent = [p for p in connection.packets if connection.from_client(p) and p.payload > 0]
-    gaps = [round((second.time - first.time) * 1000, 3)
-            for first, second in zip(sent[::2], sent[1::2], strict=False)]  # fmt: skip
+    """Per request, how long its last segment left after its first (the client's Nagle
+    wait), and how many ACKs the server sent with nothing else in them."""
+    requests = client_writes(connection)
+    gaps = [round((sent[-1].time - sent[0].time) * 1000, 3) for sent in requests]
     bare_acks = [p for p in connection.packets if not connection.from_client(p) and bare(p)]
     return {
-        "client_data_segments": len(sent),
+        "client_data_segments": sum(len(sent) for sent in requests),
         "median_gap_between_writes_ms": round(statistics.median(gaps), 3) if gaps else None,
         "server_bare_acks": len(bare_acks),
     }
+
+
+def client_writes(connection: connections.Connection) -> list[list[Packet]]:
+    """The client's data segments, one list per request: a request ends where the server
+    starts answering. Its two writes may leave as one segment (on a busy machine the
+    second joins the first before it is sent), so segments are not paired by count."""
+    requests: list[list[Packet]] = []
+    current: list[Packet] = []
+    for packet in connection.packets:
+        if connection.from_client(packet) and packet.payload > 0:
+            current.append(packet)
+        elif not connection.from_client(packet) and packet.payload > 0 and current:
+            requests.append(current)
+            current = []
+    return [*requests, current] if current else requests
 
 
 def holds(cases: dict[str, dict[str, Any]]) -> dict[str, bool]:

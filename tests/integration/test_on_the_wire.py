@@ -97,4 +97,5 @@ def test_nagle_costs_a_delayed_ack_per_message_where_a_sender_waits(
     # The timer is a floor: a busy machine can only add to it.
     assert both["median_ms"] >= 2 * nagle.DELAYED_ACK_MIN_MS * 0.9
     assert neither["client_delayed_acks"] + neither["server_delayed_acks"] <= 2
-    assert both["capture"]["client_data_segments"] == 2 * nagle.REQUESTS
+    # Never merged (the second write waits); a resend on a busy machine adds one.
+    assert both["capture"]["client_data_segments"] >= 2 * nagle.REQUESTS

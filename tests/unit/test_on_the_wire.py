@@ -312,3 +312,27 @@ def test_each_corner_verdict_fails_when_the_kernel_disagrees(
     ports, sent = corners_measured()
     (ports if where == "ports" else sent[where]).update(change)
     assert_only_failure(corners.holds(ports, sent), failing)
+
+
+def test_two_writes_that_left_as_one_segment_count_as_no_wait() -> None:
+    # On a busy machine the second write can join the first before it leaves.
+    flow = Flow().tcp_open()
+    for _ in range(3):
+        flow.up(flags="PA", payload=8).down(flags="PA", payload=5).down(flags="PA", payload=6)
+    seen = nagle.from_capture(connections.connections(flow.packets)[0])
+    assert seen["client_data_segments"] == 3
+    assert seen["median_gap_between_writes_ms"] == 0.0
+
+
+def test_a_retransmitted_segment_moves_one_requests_gap_not_the_median() -> None:
+    # Seen in a clean-clone run (client TCP_NODELAY, server Nagle): 85 data segments for
+    # 40 requests; paired two by two, every gap after the first resend was an answer's wait.
+    flow = Flow().tcp_open()
+    for n in range(3):
+        flow.up(flags="PA", payload=7).up(flags="PA", payload=1)
+        if n == 0:
+            flow.up(flags="PA", payload=1)  # the second write again (its ACK was late)
+        flow.down(flags="PA", payload=5).down(flags="PA", payload=6)
+    seen = nagle.from_capture(connections.connections(flow.packets)[0])
+    assert seen["client_data_segments"] == 7
+    assert seen["median_gap_between_writes_ms"] == 1.0  # 1 ms apart in these made-up packets
