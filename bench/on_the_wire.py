@@ -19,6 +19,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.support.narrate import measuring
+from bench.support.report import rates_with_ratio
 from comms_sandbox import docker
 from comms_sandbox.capture import capturing
 from comms_sandbox.wrk import build_image, wrk
@@ -82,13 +83,11 @@ def run() -> dict[str, Any]:
 
 
 def tables(result: dict[str, Any]) -> list[Table]:
-    load = Table(title=f"GET /whoami through nginx: {result['tool']}")
-    for column in ("", "requests/s", "p99 (ms)"):
-        load.add_column(column, justify="right")
-    for name in ("without", "with"):
-        row = result["capture"][name]
-        load.add_row(f"{name} a capture", str(row["per_s"]), str(row["p99_ms"]))
-    load.add_row("ratio (target at least 0.7)", str(result["captured_per_s_ratio"]), "")
+    load = rates_with_ratio(
+        f"GET /whoami through nginx: {result['tool']}", "",
+        {f"{name} a capture": result["capture"][name] for name in ("without", "with")},
+        ("ratio (target at least 0.7)", result["captured_per_s_ratio"]),
+    )  # fmt: skip
     ttfb = Table(title=f"time to first byte from round trips alone, at {RTT_MS:.0f} ms each")
     for column in ("way", "ms"):
         ttfb.add_column(column, justify="right")

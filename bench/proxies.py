@@ -21,6 +21,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.support.narrate import measuring
+from bench.support.report import rates_with_ratio
 from comms_sandbox import REPO
 from comms_sandbox.compose import compose_env
 from comms_sandbox.wrk import build_image, wrk
@@ -84,12 +85,11 @@ def run() -> dict[str, Any]:
 
 
 def tables(result: dict[str, Any]) -> list[Table]:
-    gets = Table(title=f"the edge's cache: {result['tool']}")
-    for column in ("path", "requests/s", "p99 (ms)"):
-        gets.add_column(column, justify="right")
-    for name in ("cached", "uncached"):
-        gets.add_row(name, str(result[name]["per_s"]), str(result[name]["p99_ms"]))
-    gets.add_row("ratio (target at least 5)", str(result["cached_per_s_ratio"]), "")
+    gets = rates_with_ratio(
+        f"the edge's cache: {result['tool']}", "path",
+        {name: result[name] for name in ("cached", "uncached")},
+        ("ratio (target at least 5)", result["cached_per_s_ratio"]),
+    )  # fmt: skip
     hop = Table(title="1 MiB over HTTPS from the outside site (median seconds)")
     for column in ("path", "seconds"):
         hop.add_column(column, justify="right")
