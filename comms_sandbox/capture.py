@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comms_sandbox import REPO, docker
-from comms_sandbox.compose import compose, compose_env
+from comms_sandbox.compose import compose, compose_env, profile_flags
 from comms_sandbox.images import ensure_images
 
 # What a capture may be sent: dumpcap's own limits, so a forgotten capture cannot
@@ -56,8 +56,9 @@ def capturing(target: str, path: Path, capture_filter: str | None = None) -> Ite
     ensure_images(["capture"])
     path.parent.mkdir(parents=True, exist_ok=True)
     name = f"sandbox-capture-{uuid.uuid4().hex[:8]}"
-    command = ["docker", "compose", "--profile", "tools", "run", "--rm", "-T", "--no-deps",
-               "--name", name, "capture", *dumpcap_args(capture_filter=capture_filter)]  # fmt: skip
+    command = ["docker", "compose", *profile_flags(["capture"]), "run", "--rm", "-T",
+               "--no-deps", "--name", name, "capture",
+               *dumpcap_args(capture_filter=capture_filter)]  # fmt: skip
     env = compose_env() | {"CAPTURE_TARGET": target}
     with path.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
@@ -129,29 +130,38 @@ FIELDS = (
 )  # fmt: skip
 
 
+def read_args(pcap: str, keylog: str | None) -> list[str]:
+    """tshark reading `pcap` (a path inside pcap-reader), decrypting with `keylog` if any."""
+    keys = ["-o", f"tls.keylog_file:{keylog}"] if keylog else []
+    return ["-r", pcap, "-n", *keys]
+
+
 def tshark_args(pcap: str, keylog: str | None) -> list[str]:
     """tshark's arguments for FIELDS, tab-separated, every occurrence comma-joined."""
-    keys = ["-o", f"tls.keylog_file:{keylog}"] if keylog else []
     fields = [arg for name in FIELDS for arg in ("-e", name)]
-    return ["-r", pcap, "-n", *keys, "-T", "fields", "-E", "separator=/t",
+    return [*read_args(pcap, keylog), "-T", "fields", "-E", "separator=/t",
             "-E", "occurrence=a", "-E", "aggregator=,", *fields]  # fmt: skip
 
 
 def packets(pcap: Path, keylog: Path | None = None) -> list[Packet]:
     """Every IPv4 TCP or UDP frame of `pcap`, decrypted with `keylog` where it can be."""
+    return parse_fields(tshark(pcap, tshark_args(*inside(pcap, keylog))))
+
+
+def inside(pcap: Path, keylog: Path | None) -> tuple[str, str | None]:
+    """Where pcap-reader sees a capture and its key log (which must sit beside it)."""
     if keylog is not None and keylog.resolve().parent != pcap.resolve().parent:
         raise CaptureError("the key log must sit beside the capture")
-    keys = f"/results/{keylog.name}" if keylog is not None else None
-    return parse_fields(tshark(pcap, tshark_args(f"/results/{pcap.name}", keys)))
+    return f"/results/{pcap.name}", f"/results/{keylog.name}" if keylog is not None else None
 
 
 def tshark(pcap: Path, args: list[str]) -> str:
     """tshark ARGS in the pcap-reader tool, which sees the capture's folder as /results
     (read-only, no network); its output. The host needs no Wireshark of its own."""
     ensure_images(["capture"])
-    result = compose("--profile", "tools", "run", "--rm", "-T", "--no-deps", "pcap-reader",
-                     *args, capture=True, env={"CAPTURE_DIR": str(pcap.resolve().parent)},
-                     timeout=120)  # fmt: skip
+    result = compose(*profile_flags(["pcap-reader"]), "run", "--rm", "-T", "--no-deps",
+                     "pcap-reader", *args, capture=True,
+                     env={"CAPTURE_DIR": str(pcap.resolve().parent)}, timeout=120)  # fmt: skip
     if result.returncode != 0:
         raise CaptureError(f"tshark could not read {pcap}: {result.stderr[-2000:]}")
     return result.stdout
@@ -208,7 +218,10 @@ def keylog_for(folder: Path) -> Path:
 @contextmanager
 def logging_keys(path: Path) -> Iterator[Path]:
     """SSLKEYLOGFILE=path while inside: Python's ssl default contexts (httpx, the
-    scenarios' clients), aioquic (comms_sandbox.http3) and curl append their secrets."""
+    scenarios' clients), aioquic (comms_sandbox.http3) and curl append their secrets.
+    The file starts empty: only this run's secrets sit beside its capture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
     before = os.environ.get(KEYLOG_VARIABLE)
     os.environ[KEYLOG_VARIABLE] = str(path)
     try:

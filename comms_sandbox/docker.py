@@ -136,12 +136,12 @@ def logs(name: str, since: str | None = None) -> str:
     return _docker("logs", *(("--since", since) if since else ()), name)
 
 
-def logs_both(name: str, since: str) -> str:
-    """A container's standard output and standard error since `since` (nginx logs its
-    errors to stderr), as one text."""
+def log_streams(name: str, since: str) -> tuple[str, str]:
+    """A container's standard output and standard error since `since`, apart (nginx
+    writes its access log to one and its error log to the other)."""
     done = subprocess.run(["docker", "logs", "--since", since, name], capture_output=True,
-                          text=True, check=False)  # fmt: skip
-    return done.stdout + done.stderr
+                          text=True, check=True)  # fmt: skip
+    return done.stdout, done.stderr
 
 
 def run_in(container: str, *command: str) -> str:

@@ -8,7 +8,6 @@ the edge's network namespace, and what each catalog replica counted.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -77,10 +76,9 @@ def tcp_opens(name: str) -> dict[str, int]:
 
 def logs(name: str, since: str) -> tuple[list[dict[str, Any]], list[str]]:
     """A container's JSON lines on stdout (its access logs) and its other lines on stderr."""
-    result = subprocess.run(["docker", "logs", "--since", since, name], capture_output=True,
-                            text=True, check=True)  # fmt: skip
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    return lines, result.stderr.splitlines()
+    stdout, stderr = docker.log_streams(name, since)
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return lines, stderr.splitlines()
 
 
 def squid_log() -> list[str]:

@@ -81,7 +81,7 @@ def connect(url: str, **options: Any) -> ClientConnection:
 def signaling_diagnosis() -> str:
     proxy = docker.containers("proxy")[0].name
     # Not the once-a-second "could not be resolved" of lessons that are not running.
-    logged = [line for line in docker.logs_both(proxy, since="90s").splitlines()
+    logged = [line for line in "\n".join(docker.log_streams(proxy, "90s")).splitlines()
               if ("/signal/ws" in line or "[error]" in line)
               and "could not be resolved" not in line][-8:]  # fmt: skip
     health = {c.name: docker.inspect(c.name, "{{.State.Status}} {{.State.Health.Status}}")

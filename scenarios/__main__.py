@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from comms_sandbox.capture import CaptureError, keylog_for, tshark
+from comms_sandbox.capture import CaptureError, inside, keylog_for, read_args, tshark
 from comms_sandbox.health import SandboxNotUpError
 from comms_sandbox.protos import StubsNotReadyError
 from scenarios import lessons, narration, reports
@@ -131,9 +131,9 @@ def tshark_on(
     file go to tshark (`-Y 'tls.handshake.type == 1'`, `-T fields -e ...`)."""
     pcap = Path(capture_file)
     keylog = keylog_for(pcap.parent)
-    keys = ["-o", f"tls.keylog_file:/results/{keylog.name}"] if keylog.exists() else []
     try:
-        print(tshark(pcap, ["-r", f"/results/{pcap.name}", "-n", *keys, *context.args]), end="")
+        reading = read_args(*inside(pcap, keylog if keylog.exists() else None))
+        print(tshark(pcap, [*reading, *context.args]), end="")
     except CaptureError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from exc

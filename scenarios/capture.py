@@ -34,15 +34,13 @@ def lesson_capture(name: str, module: ModuleType) -> Iterator[list[Path]]:
     """Capture the lesson's traffic while inside; the pcapng files it wrote."""
     folder = config.RESULTS_DIR / name / "capture"
     folder.mkdir(parents=True, exist_ok=True)
-    keylog = keylog_for(folder)
-    keylog.write_text("")
     written: list[Path] = []
     with ExitStack() as stack:
         for service in capture_points(module):
             container = docker.containers(service)[0].name
             narration.step(f"capturing in {container}'s network namespace")
             written.append(stack.enter_context(capturing(container, folder / f"{service}.pcapng")))
-        stack.enter_context(logging_keys(keylog))
+        stack.enter_context(logging_keys(keylog_for(folder)))
         yield written
 
 

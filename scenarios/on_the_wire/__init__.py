@@ -90,7 +90,6 @@ PARTS = ("https", "nagle", "corners")
 def https() -> dict[str, Any]:
     """The ways to HTTPS, captured at the proxy, counted from the packets."""
     pcap, keylog = folder() / "ways.pcapng", keylog_for(folder())
-    keylog.write_text("")
     proxy = docker.containers("proxy")[0].name
     with (
         narration.waiting(f"dumpcap in {proxy}'s network namespace", expected_s=3),
@@ -100,9 +99,9 @@ def https() -> dict[str, Any]:
         clients = {way.name: _connect(way) for way in ways.WAYS}
     with narration.waiting("tshark reading the capture with the key log", expected_s=5):
         seen = packets(pcap, keylog)
-    measured_ = measured(clients, seen)
-    measured_["ladders"] = ladders(measured_, seen)
-    return measured_
+    chosen = each_ways_connection(clients, connections.connections(seen))
+    return {**measured(clients, chosen), "packets": len(seen),
+            "ladders": ladders(chosen, seen)}  # fmt: skip
 
 
 def _connect(way: ways.Way) -> dict[str, Any]:
@@ -112,18 +111,24 @@ def _connect(way: ways.Way) -> dict[str, Any]:
     return facts
 
 
+def each_ways_connection(
+    clients: dict[str, dict[str, Any]], found: list[connections.Connection]
+) -> dict[str, connections.Connection | None]:
+    """Each way's connection in the capture: the one it opened in its own time window."""
+    return {way.name: find(found, way.transport, clients[way.name]["started"],
+                           _next_start(clients, way)) for way in ways.WAYS}  # fmt: skip
+
+
 def measured(clients: dict[str, dict[str, Any]],
-             seen: list[Any]) -> dict[str, Any]:  # fmt: skip
-    """Per way: its connection in the capture and the round trips counted there."""
-    found = connections.connections(seen)
+             chosen: dict[str, connections.Connection | None]) -> dict[str, Any]:  # fmt: skip
+    """Per way: the round trips counted on its connection, beside what its client saw."""
     rows = {}
     for way in ways.WAYS:
-        client = clients[way.name]
-        connection = find(found, way.transport, client["started"], _next_start(clients, way))
+        connection = chosen[way.name]
         counted = connections.round_trips(connection) if connection else {}
-        rows[way.name] = {**_client_facts(client), **_counts(way, counted),
+        rows[way.name] = {**_client_facts(clients[way.name]), **_counts(way, counted),
                           "packets": len(connection.packets) if connection else 0}  # fmt: skip
-    return {"ways": rows, "packets": len(seen), "holds": holds(rows)}
+    return {"ways": rows, "holds": holds(rows)}
 
 
 def _client_facts(client: dict[str, Any]) -> dict[str, Any]:
@@ -183,23 +188,12 @@ def holds(rows: dict[str, dict[str, Any]]) -> dict[str, bool]:
     return checks
 
 
-def ladders(metrics: dict[str, Any], seen: list[Any]) -> dict[str, list[Any]]:
+def ladders(chosen: dict[str, connections.Connection | None],
+            seen: list[Any]) -> dict[str, list[Any]]:  # fmt: skip
     """Each way's ladder as arrows (the report draws them: ladder.draw_all), the api's
     packets of the same moments on the right."""
-    found = connections.connections(seen)
-    drawn = {}
-    for way in ways.WAYS:
-        row = metrics["ways"][way.name]
-        connection = next((c for c in found if c.transport == way.transport
-                           and c.server[1] == 8443 and row_matches(c, row)), None)  # fmt: skip
-        if connection is not None:
-            drawn[way.name] = ladder.arrows(connection, upstream_packets(seen, connection))
-    return drawn
-
-
-def row_matches(connection: connections.Connection, row: dict[str, Any]) -> bool:
-    counted = connections.round_trips(connection)
-    return row["request_ms"] is not None and _ms(counted["request_s"]) == row["request_ms"]
+    return {name: ladder.arrows(connection, upstream_packets(seen, connection))
+            for name, connection in chosen.items() if connection is not None}  # fmt: skip
 
 
 def upstream_packets(seen: list[Any], connection: connections.Connection) -> list[Any]:

@@ -20,7 +20,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from comms_sandbox import docker
+from comms_sandbox import docker, kernel_counters
 from comms_sandbox.capture import Packet, capturing, packets
 from comms_sandbox.compose import compose, profile_flags
 from scenarios import narration
@@ -75,12 +75,7 @@ def one_case(server: str, nodelay: bool, port: int) -> dict[str, Any]:
 
 def server_delayed_acks(container: str) -> int:
     """TcpExt DelayedACKs in the server's network namespace (its /proc/net/netstat)."""
-    lines = docker.read_file(container, "/proc/net/netstat").splitlines()
-    for names, values in zip(lines[::2], lines[1::2], strict=True):
-        if names.startswith("TcpExt:"):
-            row = dict(zip(names.split()[1:], values.split()[1:], strict=True))
-            return int(row["DelayedACKs"])
-    raise ValueError("no TcpExt line in /proc/net/netstat")
+    return kernel_counters.in_container(container)["TcpExt.DelayedACKs"]
 
 
 def _by_start(found: list[connections.Connection]) -> list[connections.Connection]:

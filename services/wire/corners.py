@@ -21,6 +21,8 @@ import errno
 import json
 import socket
 
+from wire.kernel import counter
+
 MAX_CONNECTIONS = 200
 MAX_DATAGRAM = 8000
 MAX_DATAGRAMS = 50
@@ -58,13 +60,9 @@ def ports(host: str, port: int, most: int) -> dict[str, object]:
             "port_range": port_range()}  # fmt: skip
 
 
-def snmp(group: str, name: str) -> int:
-    with open("/proc/net/snmp") as table:
-        lines = table.read().splitlines()
-    for names, values in zip(lines[::2], lines[1::2], strict=True):
-        if names.startswith(group + ":"):
-            return int(dict(zip(names.split()[1:], values.split()[1:], strict=True))[name])
-    raise KeyError(f"{group} {name}")
+def fragments_made() -> int:
+    """IP fragments this kernel has made so far (Ip FragCreates)."""
+    return counter("/proc/net/snmp", "Ip", "FragCreates")
 
 
 def mtu() -> int:
@@ -75,12 +73,12 @@ def mtu() -> int:
 
 def fragments(host: str, port: int, size: int, count: int) -> dict[str, object]:
     payload = b"\0" * min(size, MAX_DATAGRAM)
-    before = snmp("Ip", "FragCreates")
+    before = fragments_made()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _ in range(min(count, MAX_DATAGRAMS)):
             sock.sendto(payload, (host, port))
     return {"size": len(payload), "datagrams": min(count, MAX_DATAGRAMS), "mtu": mtu(),
-            "fragments_created": snmp("Ip", "FragCreates") - before}  # fmt: skip
+            "fragments_created": fragments_made() - before}  # fmt: skip
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ import socket
 import threading
 import time
 
+from wire.kernel import counter
+
 NAGLE_PORT, NODELAY_PORT = 9100, 9101
 MAX_MESSAGE = 1024  # a request longer than this is refused: the connection is closed
 MAX_CONNECTIONS = 16
@@ -72,16 +74,8 @@ def answer(conn: socket.socket, nodelay: bool, slots: threading.BoundedSemaphore
 
 def counters() -> dict[str, int]:
     """This namespace's TcpExt DelayedACKs and Tcp OutSegs (/proc/net/netstat, snmp)."""
-    found: dict[str, int] = {}
-    for path, wanted in (("/proc/net/netstat", ("TcpExt", "DelayedACKs")),
-                         ("/proc/net/snmp", ("Tcp", "OutSegs"))):  # fmt: skip
-        with open(path) as table:
-            lines = table.read().splitlines()
-        for names, values in zip(lines[::2], lines[1::2], strict=True):
-            if names.startswith(wanted[0] + ":"):
-                row = dict(zip(names.split()[1:], values.split()[1:], strict=True))
-                found[wanted[1]] = int(row[wanted[1]])
-    return found
+    return {"DelayedACKs": counter("/proc/net/netstat", "TcpExt", "DelayedACKs"),
+            "OutSegs": counter("/proc/net/snmp", "Tcp", "OutSegs")}  # fmt: skip
 
 
 def client(host: str, port: int, nodelay: bool, requests: int) -> dict[str, object]:
