@@ -226,6 +226,9 @@ def fake_compose(no_forced_value: None, monkeypatch: pytest.MonkeyPatch) -> Fake
     monkeypatch.setattr(compose, "compose_ps", fake.ps)
     monkeypatch.setattr(compose, "ensure_images", lambda services: None)  # no image builds
     monkeypatch.setattr(compose, "tracing_now", fake.tracing_now)
+    # It lists and removes real containers: in a clean-clone run it once raced the other
+    # lane's re-creation of api-faults (`docker rm` of a container already gone).
+    monkeypatch.setattr(compose, "remove_cut_recreations", lambda: [])
     return fake
 
 
