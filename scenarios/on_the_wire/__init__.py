@@ -228,7 +228,8 @@ def render(result: ScenarioResult, console: Console) -> None:
     ports = c["ports"]
     console.print(
         f"ephemeral ports {ports['port_range']}: {ports['connections_made']} "
-        f"connections, then {ports['error']}; {ports['time_wait']} in TIME_WAIT"
+        f"connections, then {ports['error']}; {ports['time_wait']} in TIME_WAIT "
+        f"(all TCP sockets by /proc/net/tcp state: {ports.get('states', {})})"
     )
     for size, sent in c["fragments"].items():
         console.print(
