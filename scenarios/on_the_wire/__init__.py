@@ -38,7 +38,7 @@ from comms_sandbox import config, docker
 from comms_sandbox.capture import capturing, keylog_for, logging_keys, packets
 from comms_sandbox.health import require_lesson_service, require_proxy
 from scenarios import narration
-from scenarios.on_the_wire import connections, corners, ladder, nagle, ways
+from scenarios.on_the_wire import connections, corners, ladder, nagle, reading, ways
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -59,6 +59,9 @@ SHARED_FILES = (
     "scenarios/proxies/listening.sh",
     "scenarios/charts.py",
     "tests/unit/test_capture.py",
+    "services/api/routes/wire.py",
+    "services/protos/sandbox/wire/v1/basket.proto",
+    "tests/unit/test_api_wire.py",
 )
 PROJECTED_RTT_MS = 50.0
 # Between ways: their connections' packets must not interleave in the capture.
@@ -80,11 +83,11 @@ def run() -> ScenarioResult:
     require_lesson_service("nagle-server", nagle_server_runs, NAME)
     folder().mkdir(parents=True, exist_ok=True)
     results = run_parts({"https": https, "nagle": lambda: nagle.run(folder()),
-                         "corners": corners.run})  # fmt: skip
+                         "corners": corners.run, "reading": reading.run})  # fmt: skip
     return from_parts(NAME, results, PARTS)
 
 
-PARTS = ("https", "nagle", "corners")
+PARTS = ("https", "nagle", "corners", "reading")
 
 
 def https() -> dict[str, Any]:
@@ -236,8 +239,30 @@ def render(result: ScenarioResult, console: Console) -> None:
             f"{sent['datagrams']} UDP datagrams of {size} bytes (MTU {sent['mtu']}): "
             f"{sent['fragments_created']} IP fragments made"
         )
+    render_reading(result.metrics["reading"], console)
     for check, ok in result.metrics["checks"].items():
         console.print(f"  {'[green]holds[/]' if ok else '[red]FAILS[/]'}  {check}")
+
+
+def charts(metrics: dict[str, Any], into: Path) -> list[Path]:
+    """The report's charts, drawn into `into`: a ladder per way, the reading costs."""
+    drawn = ladder.draw_all(metrics["https"]["ladders"], into)
+    return [*drawn, reading.chart(metrics["reading"], into)] if "reading" in metrics else drawn
+
+
+READING_COLUMNS = ("body_bytes", "request_bytes_on_wire", "read_us", "decode_us", "validate_us",
+                   "handle_us", "encode_us", "client_p50_ms", "nginx_own_p50_ms",
+                   "api_cgroup_cpu_ms_per_request")  # fmt: skip
+
+
+def render_reading(m: dict[str, Any], console: Console) -> None:
+    rows = [{"case": name, **{k: _cell(row.get(k)) for k in READING_COLUMNS}}
+            for name, row in m["cases"].items()]  # fmt: skip
+    console.print(records_table(
+        "the cost of reading a request: POST /wire/read, medians; the api's stages in µs of "
+        "its thread's CPU (read: wall time)", rows, ("case", *READING_COLUMNS)))  # fmt: skip
+    for name, seen in m["refusals"].items():
+        console.print(f"{name}: {seen['status']} ({seen['detail']})")
 
 
 def _cell(value: Any) -> str:

@@ -209,9 +209,7 @@ CHARTS: dict[str, ChartMaker] = {
     "databases": lambda m, f: lessons_own("scenarios.databases.render:charts", f, m),
     "proxies": lambda m, f: lessons_own("scenarios.proxies.render:chart", f, m),
     # Drawn straight into the report's folder from the arrows the run kept.
-    "on-the-wire": lambda m, f: importlib.import_module("scenarios.on_the_wire.ladder").draw_all(
-        m["https"]["ladders"], f
-    ),
+    "on-the-wire": lambda m, f: importlib.import_module("scenarios.on_the_wire").charts(m, f),
     "idempotency-and-outbox": lambda m, f: lessons_own(
         "scenarios.idempotency_and_outbox.render:faults_chart", f, m["relay and broker faults"]
     ),

@@ -19,7 +19,7 @@ from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation
 from api.identity import HOSTNAME
 from api.observability import RequestTelemetry
 from api.pricing_client import PricingClient
-from api.routes import delay, feed, health, orders, quotes, signaling, whoami
+from api.routes import delay, feed, health, orders, quotes, signaling, whoami, wire
 from api.settings import settings
 
 
@@ -108,7 +108,7 @@ app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
 # PostgreSQL down, restarting or slow: 503 or 504 with a reason (api/database.py).
 app.add_exception_handler(psycopg.Error, database_error_handler(settings))
-for module in (health, whoami, quotes, delay, orders, feed, signaling):
+for module in (health, whoami, quotes, delay, orders, feed, signaling, wire):
     app.include_router(module.router, responses=COMMON_RESPONSES)
 if TRACING:
     TRACING.instrument_app(app)  # last: its middleware wraps the whole app

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sandbox.wire.v1 import basket_pb2
 
 from comms_sandbox.capture import Packet
 from scenarios import on_the_wire
-from scenarios.on_the_wire import connections, corners, ladder, nagle, ways
+from scenarios.on_the_wire import connections, corners, ladder, nagle, reading, ways
 
 CLIENT, PROXY = ("172.18.0.1", 40000), ("172.18.0.5", 8443)
 
@@ -336,3 +337,59 @@ def test_a_retransmitted_segment_moves_one_requests_gap_not_the_median() -> None
     seen = nagle.from_capture(connections.connections(flow.packets)[0])
     assert seen["client_data_segments"] == 7
     assert seen["median_gap_between_writes_ms"] == 1.0  # 1 ms apart in these made-up packets
+
+
+def reading_measured() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """What the api and nginx report when reading costs what the page says."""
+    rows = {}
+    for size, (json_bytes, _) in reading.SIZES.items():
+        for kind, share in (("json", 1.0), ("protobuf", 0.4)):
+            body = int(json_bytes * share)
+            rows[f"{kind} {size}"] = {
+                "statuses": [200], "read_whole": True, "body_bytes": body,
+                "request_bytes_on_wire": body + 250,
+                "decode_us": json_bytes / (100 if kind == "json" else 1000),
+            }  # fmt: skip
+    refused = {name: {"status": status, "expected": status, "detail": "why"}
+               for name, status in reading.REFUSALS.items()}  # fmt: skip
+    return rows, refused
+
+
+def test_every_reading_verdict_holds_on_what_the_api_and_nginx_report() -> None:
+    assert all(reading.holds(*reading_measured()).values())
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "failing"),
+    [("json 64 KiB", {"statuses": [200, 502]}, "every body answered 200"),
+     ("protobuf 1 KiB", {"read_whole": False}, "every body answered 200"),
+     ("protobuf 64 KiB", {"request_bytes_on_wire": 70_000}, "protobuf is fewer bytes"),
+     ("protobuf 1 MiB", {"decode_us": 20_000}, "decoding the 1 MiB basket"),
+     ("json 1 KiB", {"decode_us": 20_000}, "decoding costs more CPU as the body grows")],
+)  # fmt: skip
+def test_each_reading_verdict_fails_when_the_measure_disagrees(
+    case: str, change: dict[str, Any], failing: str
+) -> None:
+    rows, refused = reading_measured()
+    rows[case].update(change)
+    assert_only_failure(reading.holds(rows, refused), failing)
+
+
+@pytest.mark.parametrize("change", [{"status": 500}, {"detail": None}])
+def test_a_bad_body_without_its_4xx_and_reason_fails(change: dict[str, Any]) -> None:
+    rows, refused = reading_measured()
+    refused["a truncated protobuf"].update(change)
+    assert_only_failure(reading.holds(rows, refused), "every bad body got its 4xx")
+
+
+def test_a_basket_fills_its_json_size_and_protobuf_carries_the_same_items() -> None:
+    items = reading.basket(64 * 1024)
+    bodies = reading.encoded(items)
+    assert 64 * 1024 - 200 < len(bodies["json"]) <= 64 * 1024
+    assert len(basket_pb2.Basket.FromString(bodies["protobuf"]).items) == len(items)
+
+
+def test_server_timing_is_read_as_milliseconds_per_stage() -> None:
+    header = "read;dur=0.049, decode;dur=0.112, validate;dur=0.080, handle;dur=0.007"
+    assert reading.server_timing(header) == {"read": 0.049, "decode": 0.112,
+                                             "validate": 0.08, "handle": 0.007}  # fmt: skip
