@@ -54,7 +54,6 @@ SHARED_FILES = (
     "comms_sandbox/http3.py",
     "scenarios/capture.py",
     "scenarios/__main__.py",
-    "tests/integration/test_on_the_wire.py",
     "images/capture/Dockerfile",
     "scenarios/proxies/listening.sh",
     "scenarios/charts.py",

@@ -119,7 +119,7 @@ def summary(case: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]
             "statuses": sorted({c["status"] for c in calls}),
             "read_whole": all(c["body_bytes"] == case["body_bytes"] for c in calls),
             "client_p50_ms": median([c["client_ms"] for c in calls]),
-            "request_bytes_on_wire": median([int(line["request_length"]) for line in lines]),
+            "request_bytes_on_wire": int(median([int(n["request_length"]) for n in lines]) or 0),
             "nginx_lines": len(lines),
             "nginx_own_p50_ms": median([s * 1000 for s in own]),
             "upstream_p50_ms": median([u * 1000 for u in upstream])}  # fmt: skip
@@ -210,7 +210,7 @@ def chart(reading: dict[str, Any], folder: Path) -> Path:
     """The api's CPU per stage, JSON beside protobuf, one panel per size."""
     panels = {
         size: {
-            f"{kind} {stage}": int(reading["cases"][f"{kind} {size}"][f"{stage}_us"] or 0)
+            f"{kind}\n{stage}": int(reading["cases"][f"{kind} {size}"][f"{stage}_us"] or 0)
             for stage in ("decode", "validate")
             for kind in FORMATS
         }

@@ -99,3 +99,15 @@ def test_nagle_costs_a_delayed_ack_per_message_where_a_sender_waits(
     assert neither["client_delayed_acks"] + neither["server_delayed_acks"] <= 2
     # Never merged (the second write waits); a resend on a busy machine adds one.
     assert both["capture"]["client_data_segments"] >= 2 * nagle.REQUESTS
+
+
+def test_reading_json_and_protobuf_is_measured_by_nginx_and_the_api(
+    result: ScenarioResult,
+) -> None:
+    reading = result.metrics["reading"]
+    assert not [check for check, ok in reading["holds"].items() if not ok]
+    for name, case in reading["cases"].items():
+        assert case["nginx_lines"] == case["requests"], name  # nginx logged every request
+        assert case["request_bytes_on_wire"] > case["body_bytes"], name  # headers too
+        assert all(case[f"{stage}_us"] is not None for stage in ("decode", "validate")), name
+    assert {seen["status"] for seen in reading["refusals"].values()} == {400, 413, 415, 422}
