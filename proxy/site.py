@@ -13,6 +13,7 @@ from proxy import (
     http_versions,
     load_balancing,
     observability,
+    on_the_wire,
     polling_and_push,
     tls_termination,
     webrtc,
@@ -264,6 +265,7 @@ SITE = NginxConfig(
                 *api_locations(TLS_SETTINGS),
             ),
             (*http_versions.QUIC, *grpc.CONNECTION_LIMITS),
+            listen_params=on_the_wire.LISTEN_PARAMS,
         ),
     ),
     stream=Stream(

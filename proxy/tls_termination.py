@@ -109,9 +109,13 @@ def reencrypt_locations(proxy_settings: Directives) -> tuple[Location, ...]:
     )
 
 
-def termination_server(locations: tuple[Location, ...], more: Directives = ()) -> Server:
-    """The HTTPS server; `more` adds listeners and settings (HTTP/3: proxy/http_versions.py)."""
-    return Server(listen=f"{TLS_PORT} ssl", locations=locations, directives=(*TERMINATION, *more))
+def termination_server(
+    locations: tuple[Location, ...], more: Directives = (), listen_params: str = ""
+) -> Server:
+    """The HTTPS server; `more` adds listeners and settings (HTTP/3: proxy/http_versions.py),
+    `listen_params` the listening socket's own (TCP Fast Open: proxy/on_the_wire.py)."""
+    listen = f"{TLS_PORT} ssl {listen_params}".strip()
+    return Server(listen=listen, locations=locations, directives=(*TERMINATION, *more))
 
 
 # --- passthrough (stream) ----------------------------------------------------------

@@ -25,8 +25,11 @@ def block(text: str, opening: str, start: int = 0) -> str:
 
 
 def server_block(text: str, listen: str) -> str:
-    """The server block with `listen LISTEN;`."""
-    at = text.index(f"listen {listen};")
+    """The server block with `listen LISTEN;` (or LISTEN and socket parameters after it)."""
+    found = re.search(rf"listen {re.escape(listen)}( [^;]*)?;", text)
+    if found is None:
+        raise ValueError(f"no server listens on {listen}")
+    at = found.start()
     return block(text, "server", start=text.rindex("server {", 0, at))
 
 

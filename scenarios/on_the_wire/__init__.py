@@ -1,10 +1,11 @@
-"""On the wire: the ways to HTTPS counted from the packets, and Nagle against delayed ACKs.
+"""On the wire: the ways to HTTPS counted from packets, Nagle, transport corners, reading.
 
 The scenario captures the proxy's traffic (dumpcap in the proxy's network
 namespace: comms_sandbox/capture.py) while the host opens one connection per
 way to https://127.0.0.1:8443 and sends one GET: TCP + TLS 1.2, TLS 1.2
-resumed, TLS 1.3, TLS 1.3 resumed, TLS 1.3 0-RTT (openssl s_client), QUIC,
-QUIC 0-RTT. Every client writes its
+resumed, TLS 1.3, TLS 1.3 resumed, TLS 1.3 0-RTT (openssl s_client), TCP Fast
+Open + TLS 1.3 (from a container on the proxy's network: ways.fastopen_way),
+QUIC, QUIC 0-RTT. Every client writes its
 TLS secrets to results/on-the-wire/keys.log (SSLKEYLOGFILE), so tshark
 decrypts the capture and names every handshake message, and the request and
 its answer are told apart from the handshake's own encrypted records.
@@ -23,7 +24,9 @@ each written in two small writes, with Nagle on or TCP_NODELAY at either end;
 look at each kernel's count of the ACKs it delayed and at the capture's wait
 between a request's two segments. And two transport corners (corners.py):
 TIME_WAIT running a client with ten ephemeral ports out of them, and UDP
-datagrams that IP fragments, counted by the client's own kernel.
+datagrams that IP fragments, counted by the client's own kernel. Last, the cost
+of reading a request (reading.py): the same basket as JSON and as protobuf, 1 KiB
+to 1 MiB; look at the api's CPU per stage and nginx's bytes on the wire.
 """
 
 from __future__ import annotations
@@ -129,12 +132,22 @@ def measured(clients: dict[str, dict[str, Any]],
         connection = chosen[way.name]
         counted = connections.round_trips(connection) if connection else {}
         rows[way.name] = {**_client_facts(clients[way.name]), **_counts(way, counted),
-                          "packets": len(connection.packets) if connection else 0}  # fmt: skip
+                          "packets": len(connection.packets) if connection else 0,
+                          "client_hello_in_syn": client_hello_in_syn(connection)}  # fmt: skip
     return {"ways": rows, "holds": holds(rows)}
 
 
 def _client_facts(client: dict[str, Any]) -> dict[str, Any]:
-    return {k: client.get(k) for k in ("status", "version", "resumed", "early_data")}
+    facts = ("status", "version", "resumed", "early_data", "fastopen_passive")
+    return {k: client.get(k) for k in facts}
+
+
+def client_hello_in_syn(connection: connections.Connection | None) -> bool:
+    """The connection's SYN carried data, and that data was a TLS ClientHello (Fast Open)."""
+    if connection is None or connection.transport != "tcp" or not connection.packets:
+        return False
+    syn = connection.packets[0]
+    return "S" in syn.flags and "A" not in syn.flags and syn.payload > 0 and 1 in syn.tls_handshake
 
 
 def _counts(way: ways.Way, counted: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +200,12 @@ def holds(rows: dict[str, dict[str, Any]]) -> dict[str, bool]:
     )
     for name in (name for name in rows if "0-RTT" in name):
         checks[f"{name}: the server took the early data"] = bool(rows[name].get("early_data"))
+    if ways.FASTOPEN in rows:
+        checks[f"{ways.FASTOPEN}: its SYN alone carried the ClientHello (capture), and the "
+               "proxy's kernel served a Fast Open (TCPFastOpenPassive)"] = (
+            [n for n, row in rows.items() if row.get("client_hello_in_syn")] == [ways.FASTOPEN]
+            and (rows[ways.FASTOPEN].get("fastopen_passive") or 0) >= 1
+        )  # fmt: skip
     return checks
 
 
@@ -206,7 +225,7 @@ def upstream_packets(seen: list[Any], connection: connections.Connection) -> lis
 
 
 ROWS = ("version", "resumed", "before_request", "before_answer", "request_ms", "answer_ms",
-        "ttfb_ms_at_50ms_rtt", "packets")  # fmt: skip
+        "ttfb_ms_at_50ms_rtt", "packets", "client_hello_in_syn")  # fmt: skip
 
 
 def render(result: ScenarioResult, console: Console) -> None:

@@ -41,6 +41,8 @@ def label(packet: Packet) -> str:
         return f"{kinds}: {', '.join(messages)}" if messages else f"{kinds} ({packet.payload} B)"
     if TLS_APPLICATION_DATA in packet.tls_content:
         messages.append(f"application data ({packet.payload} B in all)")
+    if messages and "S" in packet.flags:  # TCP Fast Open: data in the SYN
+        return f"{_flag_words(packet.flags)} + {', '.join(messages)}"
     if messages:
         return ", ".join(messages)
     if packet.payload:

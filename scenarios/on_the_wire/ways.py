@@ -9,6 +9,7 @@ makes the session (or ticket) it resumes, on a connection of its own.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -21,12 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from comms_sandbox import config, ports
+from comms_sandbox import config, docker, kernel_counters, ports
+from comms_sandbox.compose import compose, profile_flags
 from scenarios.http_versions.handshakes import quic
 
 PATH = "/whoami"
 READ = 65536
 KEYLOG = "SSLKEYLOGFILE"  # openssl s_client takes it as -keylogfile
+
+
+FASTOPEN = "TCP Fast Open + TLS 1.3"
+FASTOPEN_PASSIVE = "TcpExt.TCPFastOpenPassive"  # the proxy's kernel: Fast Opens it served
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ WAYS = (
     Way("TCP + TLS 1.3", "tcp", 2, 3),
     Way("TCP + TLS 1.3 resumed", "tcp", 2, 3),
     Way("TCP + TLS 1.3 0-RTT", "tcp", 1, 2),
+    Way(FASTOPEN, "tcp", 1, 2),
     Way("QUIC", "udp", 1, 2),
     Way("QUIC 0-RTT", "udp", 0, 1),
 )
@@ -142,12 +149,37 @@ def quic_way(zero_rtt: bool) -> Callable[[], dict[str, Any]]:
     return connect
 
 
+def fastopen_way() -> dict[str, Any]:
+    """TCP Fast Open + TLS 1.3 from fastopen-client (services/wire/fastopen.py), a container
+    on the proxy's network: its first connection fetches a cookie, its second sends the
+    ClientHello in the SYN. Its TLS secrets join this run's key log; the proxy's kernel
+    says how many Fast Opens it served meanwhile."""
+    proxy = docker.containers("proxy")[0].name
+    before = kernel_counters.in_container(proxy)
+    started = time.time()  # the way's window opens here: its cookie connection is in it too
+    done = compose(*profile_flags(["fastopen-client"]), "run", "--rm", "-T", "--no-deps",
+                   "fastopen-client", "--host", "proxy", "--port", "8443",
+                   "--ca", "/etc/sandbox-tls/ca.pem", capture=True, timeout=120)  # fmt: skip
+    if done.returncode != 0:
+        raise docker.DockerError(f"fastopen-client failed:\n{done.stderr[-2000:]}")
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    served = kernel_counters.delta(before, kernel_counters.in_container(proxy),
+                                   (FASTOPEN_PASSIVE,))[FASTOPEN_PASSIVE]  # fmt: skip
+    if keylog := os.environ.get(KEYLOG):
+        with open(keylog, "a") as keys:
+            keys.write(seen["keylog"])
+    fast = seen["connections"][-1]
+    return {**fast, "started": started, "resumed": False,
+            "fastopen_active": seen["fastopen_active"], "fastopen_passive": served}  # fmt: skip
+
+
 CONNECT = {
     "TCP + TLS 1.2": tcp_way(ssl.TLSVersion.TLSv1_2, resume=False),
     "TCP + TLS 1.2 resumed": tcp_way(ssl.TLSVersion.TLSv1_2, resume=True),
     "TCP + TLS 1.3": tcp_way(ssl.TLSVersion.TLSv1_3, resume=False),
     "TCP + TLS 1.3 resumed": tcp_way(ssl.TLSVersion.TLSv1_3, resume=True),
     "TCP + TLS 1.3 0-RTT": tcp_early_way,
+    FASTOPEN: fastopen_way,
     "QUIC": quic_way(zero_rtt=False),
     "QUIC 0-RTT": quic_way(zero_rtt=True),
 }

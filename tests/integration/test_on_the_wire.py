@@ -1,6 +1,6 @@
 """On the wire, on the real stack: dumpcap in the proxy's namespace, tshark with the key log.
 
-The scenario runs once for the module (a few seconds): six ways to HTTPS, each
+The scenario runs once for the module (a few seconds): eight ways to HTTPS, each
 one connection, captured at the proxy and counted from the packets.
 """
 
@@ -29,7 +29,7 @@ def test_every_way_counts_its_textbook_round_trips_from_the_capture(
 ) -> None:
     assert_holds(result)
     rows = result.metrics["https"]["ways"]
-    assert [rows[w]["before_request"] for w in rows] == [3, 2, 2, 2, 1, 1, 0]
+    assert [rows[w]["before_request"] for w in rows] == [3, 2, 2, 2, 1, 1, 1, 0]
     assert all(row["packets"] > 0 and row["status"] == 200 for row in rows.values())
 
 

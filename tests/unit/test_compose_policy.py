@@ -64,9 +64,10 @@ def test_tools_are_only_one_shot_jobs() -> None:
     # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each;
     # forward-client: the proxies lesson's client behind Squid, one run per use;
     # capture and pcap-reader: dumpcap and tshark, for any lesson's capture;
-    # nagle-client, corners-client: the on-the-wire lesson's clients, one run per case.
-    assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client", "capture",
-            "pcap-reader", "nagle-client", "corners-client"} == TOOLS  # fmt: skip
+    # nagle-client, corners-client, fastopen-client: the on-the-wire lesson's clients,
+    # one run per case.
+    assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client", "capture", "pcap-reader",
+            "nagle-client", "corners-client", "fastopen-client"} == TOOLS  # fmt: skip
     for name in TOOLS:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]
@@ -247,3 +248,13 @@ def test_the_whole_stack_fits_in_2_3_gib() -> None:
     # The observability lesson's own services: a budget of 600 MiB on top.
     observability = [n for n in LONG_RUNNING if "observability" in SERVICES[n].get("profiles", ())]
     assert observability and sum(mib(name) for name in observability) <= 600
+
+
+def test_fast_open_is_served_in_the_proxys_namespace_only() -> None:
+    # nginx's `listen 8443 ssl fastopen=N` needs the server bit (2) of net.ipv4.tcp_fastopen
+    # in the proxy's namespace (proxy/on_the_wire.py); no other service changes it but the
+    # lesson's client, which says the default (1, client) out loud.
+    changed = {name: s["sysctls"]["net.ipv4.tcp_fastopen"] for name, s in SERVICES.items()
+               if "net.ipv4.tcp_fastopen" in s.get("sysctls", {})}  # fmt: skip
+    assert changed == {"proxy": "3", "fastopen-client": "1"}
+    assert "listen 8443 ssl fastopen=" in (REPO / "proxy" / "nginx.conf").read_text()

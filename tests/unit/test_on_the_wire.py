@@ -154,6 +154,9 @@ def test_data_in_the_syn_saves_the_first_round_trip() -> None:
             .up(**record([20, 22], [20])).up(**record([APP])).down(**record([APP])))  # fmt: skip
     flow.packets[0].tls_handshake = [1]
     assert flow.counted()["before_request"] == 1
+    assert on_the_wire.client_hello_in_syn(connections.connections(flow.packets)[0])
+    assert ladder.label(flow.packets[0]) == "SYN + ClientHello"
+    assert not on_the_wire.client_hello_in_syn(connections.connections(tls13().packets)[0])
 
 
 def test_a_capture_without_the_request_counts_nothing() -> None:
@@ -179,6 +182,8 @@ def rows(**changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "before_answer": way.expected_before_answer,
             "resumed": "resumed" in way.name or "0-RTT" in way.name,
             "early_data": "0-RTT" in way.name,
+            "client_hello_in_syn": way.name == ways.FASTOPEN,
+            "fastopen_passive": int(way.name == ways.FASTOPEN),
         }
     for name, change in changes.items():
         made[name.replace("_", " ")] |= change
@@ -235,6 +240,7 @@ def test_every_nagle_verdict_holds_when_each_kernel_delays_where_it_should() -> 
     assert all(nagle.holds(nagle_cases()).values())
 
 
+FASTOPEN_CHECK = f"{ways.FASTOPEN}: its SYN alone"
 HTTPS_FAILURES = [("TCP + TLS 1.2", {"before_request": 2}, "TCP + TLS 1.2: 3 round trips"),
      ("TCP + TLS 1.3", {"before_answer": None}, "TCP + TLS 1.3: 2 round trips"),
      ("QUIC 0-RTT", {"before_request": 1}, "QUIC 0-RTT: 0 round trips"),
@@ -242,7 +248,10 @@ HTTPS_FAILURES = [("TCP + TLS 1.2", {"before_request": 2}, "TCP + TLS 1.2: 3 rou
      ("TCP + TLS 1.3 0-RTT", {"early_data": False}, "TCP + TLS 1.3 0-RTT: the server took"),
      ("TCP + TLS 1.3 0-RTT", {"before_request": 2}, "TCP + TLS 1.3 0-RTT: 1 round trips"),
      ("TCP + TLS 1.2 resumed", {"resumed": False}, "the resumed ones resumed"),
-     ("QUIC", {"resumed": True}, "the resumed ones resumed")]  # fmt: skip
+     ("QUIC", {"resumed": True}, "the resumed ones resumed"),
+     (ways.FASTOPEN, {"client_hello_in_syn": False}, FASTOPEN_CHECK),
+     (ways.FASTOPEN, {"fastopen_passive": 0}, FASTOPEN_CHECK),
+     ("TCP + TLS 1.3", {"client_hello_in_syn": True}, FASTOPEN_CHECK)]  # fmt: skip
 NAGLE_FAILURES = [("client Nagle, server TCP_NODELAY", {"server_delayed_acks": 0},
       "client Nagle, server TCP_NODELAY: the server's kernel"),
      ("client TCP_NODELAY, server TCP_NODELAY", {"client_delayed_acks": 30},
