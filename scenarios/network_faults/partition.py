@@ -18,6 +18,8 @@ DURING = 2  # orders sent while the fault lasts
 ANSWERED_WITHIN_S = 5.0 + 1.0
 CONVERGE_WITHIN_S = 30.0
 AFTER = 3  # orders sent once one went through again
+DELIVERY_WAIT_S = 5.0  # for the accepted orders' events to reach the subscriber
+GRACE_S = 0.5
 
 
 def order(sequence: int, customer: str = "C-5150") -> dict[str, Any]:
@@ -53,9 +55,8 @@ def orders_under(
             timed_post("/orders", order(10 + n, customer), f"{label}-after") for n in range(AFTER)
         ]
         accepted = accepted_event_ids([warm, *during, first_ok, *after])
-        with narration.waiting("deliveries in flight", expected_s=2):
-            time.sleep(2)
-        ours = {str(e.event_id) for e in rabbit_side.received.events if e.customer_id == customer}
+        with narration.waiting("deliveries in flight", expected_s=1):
+            ours = delivered_to(rabbit_side, customer, accepted)
     in_rabbitmq = ours & accepted
     with narration.waiting("the accepted orders' events read back from Kafka", expected_s=2):
         in_kafka = {str(e.event_id) for e in read_kafka(start, accepted)[0].events}
@@ -71,6 +72,22 @@ def orders_under(
         "delivered": in_rabbitmq & in_kafka,
         "lost": {"rabbitmq": sorted(accepted - in_rabbitmq), "kafka": sorted(accepted - in_kafka)},
     }
+
+
+def delivered_to(rabbit_side: RabbitSubscriber, customer: str, accepted: set[str]) -> set[str]:
+    """The customer's events the subscriber got, once every accepted one is in (or
+    DELIVERY_WAIT_S passed), and GRACE_S more: an event of a refused order, which must
+    not exist, would have been published before the last accepted ones."""
+    deadline = time.monotonic() + DELIVERY_WAIT_S
+
+    def ours() -> set[str]:
+        return {str(e.event_id) for e in list(rabbit_side.received.events)
+                if e.customer_id == customer}  # fmt: skip
+
+    while not accepted <= ours() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(GRACE_S)
+    return ours()
 
 
 def converge(healed: float, customer: str = "C-5150") -> tuple[float | None, dict[str, Any] | None]:
