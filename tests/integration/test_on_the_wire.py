@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from testcontainers.compose import DockerCompose
@@ -61,12 +62,22 @@ def test_each_way_has_its_ladder_with_the_request_and_answer_marked(
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def listed_within(name_filter: str, seconds: float) -> list[str]:
+    """The running containers named so, once there is one or `seconds` have passed: dumpcap
+    says it is capturing a moment before `docker ps` may list its container (once, in a
+    lesson run right after `make bench`, it listed none)."""
+    deadline = time.monotonic() + seconds
+    while not (found := docker.names(name_filter)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
 def test_a_capture_leaves_no_container_and_no_capability_behind(stack: DockerCompose) -> None:
     proxy = docker.containers("proxy")[0].name
     path = config.RESULTS_DIR / "captures" / "test-leftover.pcapng"
     with capturing(proxy, path):
-        running = docker.names("sandbox-capture-")
-        assert len(running) == 1
+        running = listed_within("sandbox-capture-", seconds=5)
+        assert len(running) == 1, docker.names("sandbox-capture-", stopped_too=True)
         granted = json.loads(docker.inspect(running[0], "{{json .HostConfig.CapAdd}}"))
         dropped = json.loads(docker.inspect(running[0], "{{json .HostConfig.CapDrop}}"))
         assert granted == ["NET_RAW"] and dropped == ["ALL"]
