@@ -116,6 +116,8 @@ class Packet:
     quic_long: list[int] = field(default_factory=list)  # long-header packet types
     quic_frames: list[int] = field(default_factory=list)  # frame types (decrypted)
     quic_streams: list[int] = field(default_factory=list)  # STREAM frames' stream ids
+    # Hello randoms, hex: a ClientHello's names its connection in an NSS key log.
+    tls_random: list[str] = field(default_factory=list)
 
     @property
     def endpoints(self) -> tuple[tuple[str, int], tuple[str, int]]:
@@ -126,7 +128,7 @@ FIELDS = (
     "frame.number", "frame.time_epoch", "ip.src", "ip.dst", "tcp.srcport", "tcp.dstport",
     "udp.srcport", "udp.dstport", "tcp.stream", "udp.stream", "tcp.flags", "tcp.len",
     "udp.length", "tls.handshake.type", "tls.record.content_type", "quic.long.packet_type",
-    "quic.frame_type", "quic.stream.stream_id",
+    "quic.frame_type", "quic.stream.stream_id", "tls.handshake.random",
 )  # fmt: skip
 
 
@@ -197,6 +199,11 @@ def _packet(v: dict[str, str]) -> Packet:
         quic_long=_numbers(v.get("quic.long.packet_type", "")),
         quic_frames=_numbers(v.get("quic.frame_type", "")),
         quic_streams=_numbers(v.get("quic.stream.stream_id", "")),
+        tls_random=[
+            r.replace(":", "").lower()
+            for r in v.get("tls.handshake.random", "").split(",")
+            if r.strip()
+        ],
     )
 
 

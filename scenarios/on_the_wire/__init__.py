@@ -32,6 +32,7 @@ to 1 MiB; look at the api's CPU per stage and nginx's bytes on the wire.
 from __future__ import annotations
 
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ def https() -> dict[str, Any]:
         clients = {way.name: _connect(way) for way in ways.WAYS}
     with narration.waiting("tshark reading the capture with the key log", expected_s=5):
         seen = packets(pcap, keylog)
-    chosen = each_ways_connection(clients, connections.connections(seen))
+    chosen = each_ways_connection(clients, connections.connections(seen), logged_randoms(keylog))
     return {**measured(clients, chosen), "packets": len(seen),
             "ladders": ladders(chosen, seen)}  # fmt: skip
 
@@ -116,11 +117,24 @@ def _connect(way: ways.Way) -> dict[str, Any]:
     return facts
 
 
+def logged_randoms(keylog: Path) -> set[str]:
+    """The client randoms in an NSS key log ("LABEL <client random> <secret>"): the TLS and
+    QUIC connections this run's clients made."""
+    lines = keylog.read_text().splitlines() if keylog.exists() else []
+    return {line.split()[1].lower() for line in lines
+            if not line.startswith("#") and len(line.split()) == 3}  # fmt: skip
+
+
 def each_ways_connection(
-    clients: dict[str, dict[str, Any]], found: list[connections.Connection]
+    clients: dict[str, dict[str, Any]],
+    found: list[connections.Connection],
+    ours: AbstractSet[str] = frozenset(),
 ) -> dict[str, connections.Connection | None]:
-    """Each way's connection in the capture: the one it opened in its own time window."""
-    return {way.name: find(found, way.transport, clients[way.name]["started"],
+    """Each way's connection in the capture: the one it opened in its own time window,
+    among those whose ClientHello random is in this run's key log (`ours`): the other test
+    lane's connections to 8443 are in the capture too (ci-31)."""
+    mine = [c for c in found if c.client_randoms & ours] if ours else found
+    return {way.name: find(mine, way.transport, clients[way.name]["started"],
                            _next_start(clients, way)) for way in ways.WAYS}  # fmt: skip
 
 

@@ -34,6 +34,11 @@ class Connection:
     def started(self) -> float:
         return self.packets[0].time
 
+    @property
+    def client_randoms(self) -> set[str]:
+        """The random of every ClientHello the client sent on it (hex)."""
+        return {r for p in self.packets if self.from_client(p) for r in p.tls_random}
+
 
 def connections(packets: Iterable[Packet]) -> list[Connection]:
     """Packets grouped by tshark's stream number, oldest first; each with its opener."""

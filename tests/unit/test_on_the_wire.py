@@ -402,3 +402,23 @@ def test_server_timing_is_read_as_milliseconds_per_stage() -> None:
     header = "read;dur=0.049, decode;dur=0.112, validate;dur=0.080, handle;dur=0.007"
     assert reading.server_timing(header) == {"read": 0.049, "decode": 0.112,
                                              "validate": 0.08, "handle": 0.007}  # fmt: skip
+
+
+def test_each_way_takes_its_own_connection_not_another_clients(tmp_path: Any) -> None:
+    # The other test lane's connections to 8443 land in the capture too (ci-31): a way
+    # takes the last connection of its window whose ClientHello random is in the key log.
+    ours, theirs = tls13(), tls13()
+    for flow, random, start in ((ours, "aa" * 32, 10.0), (theirs, "bb" * 32, 20.0)):
+        flow.packets[3].tls_random = [random]  # the ClientHello
+        for packet in flow.packets:
+            packet.time += start
+            packet.stream = int(start)
+    keylog = tmp_path / "keys.log"
+    keylog.write_text(f"# comment\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {'aa' * 32} {'cc' * 32}\n")
+    found = connections.connections([*ours.packets, *theirs.packets])
+    names = [way.name for way in ways.WAYS]
+    clients = {name: {"started": 1005.0 if n <= names.index("TCP + TLS 1.3") else 1100.0}
+               for n, name in enumerate(names)}  # its window: 1005 s to 1100 s  # fmt: skip
+    chosen = on_the_wire.each_ways_connection(clients, found, on_the_wire.logged_randoms(keylog))
+    assert chosen["TCP + TLS 1.3"].client_randoms == {"aa" * 32}
+    assert on_the_wire.each_ways_connection(clients, found)["TCP + TLS 1.3"].started >= 1020
