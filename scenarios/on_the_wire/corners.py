@@ -13,12 +13,10 @@ Both measured by the client's own kernel, in the one-shot corners-client contain
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from comms_sandbox import docker
-from comms_sandbox.compose import compose, profile_flags
 from scenarios import narration
+from scenarios.on_the_wire.tools import run_client
 
 SERVER, PORT, UDP_PORT = "nagle-server", 9101, 9200  # nothing listens on UDP 9200: no matter
 PORTS_AVAILABLE = 10  # 40000-40009 (scenarios/on_the_wire/compose.yaml)
@@ -27,12 +25,7 @@ DATAGRAMS = 10
 
 
 def client(*args: str) -> dict[str, Any]:
-    done = compose(*profile_flags(["corners-client"]), "run", "--rm", "-T", "--no-deps",
-                   "corners-client", *args, capture=True, timeout=120)  # fmt: skip
-    if done.returncode != 0:
-        raise docker.DockerError(f"corners-client failed:\n{done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_client("corners-client", *args)
 
 
 def run() -> dict[str, Any]:

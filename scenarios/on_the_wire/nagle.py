@@ -15,16 +15,15 @@ left after its first. The times are reported; their floor is a timer.
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
 from comms_sandbox import docker, kernel_counters
 from comms_sandbox.capture import Packet, capturing, packets
-from comms_sandbox.compose import compose, profile_flags
 from scenarios import narration
 from scenarios.on_the_wire import connections
+from scenarios.on_the_wire.tools import run_client
 
 NAGLE_PORT, NODELAY_PORT = 9100, 9101  # services/wire/nagle.py
 REQUESTS = 40
@@ -58,12 +57,7 @@ def run(folder: Path) -> dict[str, Any]:
 def one_case(server: str, nodelay: bool, port: int) -> dict[str, Any]:
     before = server_delayed_acks(server)
     args = ["--host", "nagle-server", "--port", str(port), "--requests", str(REQUESTS)]
-    done = compose(*profile_flags(["nagle-client"]), "run", "--rm", "-T", "--no-deps",
-                   "nagle-client", *args, *(["--nodelay"] if nodelay else []),
-                   capture=True, timeout=120)  # fmt: skip
-    if done.returncode != 0:
-        raise docker.DockerError(f"nagle-client failed:\n{done.stderr[-2000:]}")
-    client = json.loads(done.stdout.strip().splitlines()[-1])
+    client = run_client("nagle-client", *args, *(["--nodelay"] if nodelay else []))
     times = client["times_ms"]
     return {
         "median_ms": round(statistics.median(times), 3),

@@ -9,7 +9,6 @@ makes the session (or ticket) it resumes, on a connection of its own.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from comms_sandbox import config, docker, kernel_counters, ports
-from comms_sandbox.compose import compose, profile_flags
 from scenarios.http_versions.handshakes import quic
+from scenarios.on_the_wire.tools import run_client
 
 PATH = "/whoami"
 READ = 65536
@@ -157,12 +156,8 @@ def fastopen_way() -> dict[str, Any]:
     proxy = docker.containers("proxy")[0].name
     before = kernel_counters.in_container(proxy)
     started = time.time()  # the way's window opens here: its cookie connection is in it too
-    done = compose(*profile_flags(["fastopen-client"]), "run", "--rm", "-T", "--no-deps",
-                   "fastopen-client", "--host", "proxy", "--port", "8443",
-                   "--ca", "/etc/sandbox-tls/ca.pem", capture=True, timeout=120)  # fmt: skip
-    if done.returncode != 0:
-        raise docker.DockerError(f"fastopen-client failed:\n{done.stderr[-2000:]}")
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = run_client("fastopen-client", "--host", "proxy", "--port", "8443",
+                      "--ca", "/etc/sandbox-tls/ca.pem")  # fmt: skip
     served = kernel_counters.delta(before, kernel_counters.in_container(proxy),
                                    (FASTOPEN_PASSIVE,))[FASTOPEN_PASSIVE]  # fmt: skip
     if keylog := os.environ.get(KEYLOG):
