@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from comms_sandbox.compose import compose, compose_ps, profile_flags, wait_until_healthy
 
@@ -176,6 +177,17 @@ def to_mib(text: str) -> float:
         if text.endswith(unit):
             return round(float(text.removesuffix(unit)) * factor, 1)
     raise ValueError(f"unknown memory unit in {text!r}")
+
+
+def image_created(image: str) -> float | None:
+    """When a local image was built (Unix seconds); None when there is no such image."""
+    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Created}}", image],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        return None
+    # RFC 3339 with nanoseconds ("2026-12-07T13:47:01.123456789Z"): seconds are enough.
+    stamp = result.stdout.strip().split(".")[0].rstrip("Z")
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
 
 
 def _docker(*args: str) -> str:

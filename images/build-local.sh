@@ -51,7 +51,8 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 # busybox gives the local images the `wget` that the upstream images' busybox
 # has, so one healthcheck command works with either.
 declare -A PACKAGES=(
-  [python]="python3 python3-venv ca-certificates"
+  # iptables: for the on-the-wire lesson's loss client (services/Dockerfile, target wire)
+  [python]="python3 python3-venv ca-certificates iptables"
   [nginx]="nginx libnginx-mod-stream libnginx-mod-http-js"
   [rabbitmq]="rabbitmq-server"
   [redis]="redis-server redis-tools"

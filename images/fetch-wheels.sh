@@ -14,7 +14,7 @@ platforms=(--platform "manylinux2014_$arch")
 for minor in $(seq 17 36); do platforms+=(--platform "manylinux_2_${minor}_$arch"); done
 
 locks=(services/requirements/service.lock services/requirements/codegen.lock
-       services/requirements/rtcpeer.lock)
+       services/requirements/rtcpeer.lock services/requirements/wire.lock)
 stamp=services/wheels/.stamp
 wanted="$arch $(cat "${locks[@]}" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then exit 0; fi

@@ -85,6 +85,24 @@ def save_lines(path: Path, title: str, lines: dict[str, list[tuple[float, float]
     return _save(figure, path)
 
 
+def save_line_panels(path: Path, title: str,
+                     panels: dict[str, dict[str, list[tuple[float, float]]]],
+                     xlabel: str = "seconds") -> Path:  # fmt: skip
+    """One chart per panel, stacked in one PNG, each with several labelled (x, y) lines."""
+    figure = _figure(9, 2.4 * len(panels))
+    axes = figure.subplots(len(panels), 1, squeeze=False)
+    for axis, (panel_title, lines) in zip(axes.flat, panels.items(), strict=True):
+        for label, points in lines.items():
+            axis.plot([x for x, _ in points], [y for _, y in points], label=label,
+                      linewidth=1, marker=".", markersize=2)  # fmt: skip
+        axis.set_title(panel_title, fontsize=9)
+        axis.tick_params(labelsize=8)
+        axis.set_xlabel(xlabel, fontsize=8)
+        axis.legend(loc="upper left", fontsize=7, ncol=max(1, len(lines)))
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
 def save_phases(path: Path, title: str, phases: list[tuple[str, float, float]],
                 marks: dict[str, float] | None = None, xlabel: str = "seconds",
                 ) -> Path:  # fmt: skip

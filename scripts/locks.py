@@ -28,6 +28,7 @@ LOCKS = (
     Lock("service", Path("services/requirements/service.lock")),  # what the images run
     Lock("codegen", Path("services/requirements/codegen.lock")),  # protoc, at image build
     Lock("rtcpeer", Path("services/requirements/rtcpeer.lock")),  # the WebRTC lesson's peers
+    Lock("wire", Path("services/requirements/wire.lock")),  # on-the-wire's loss client
 )
 
 

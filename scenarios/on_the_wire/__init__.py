@@ -1,4 +1,4 @@
-"""On the wire: the ways to HTTPS counted from packets, Nagle, transport corners, reading.
+"""On the wire: the ways to HTTPS counted from packets, Nagle, transport corners, reading, loss.
 
 The scenario captures the proxy's traffic (dumpcap in the proxy's network
 namespace: comms_sandbox/capture.py) while the host opens one connection per
@@ -24,9 +24,13 @@ each written in two small writes, with Nagle on or TCP_NODELAY at either end;
 look at each kernel's count of the ACKs it delayed and at the capture's wait
 between a request's two segments. And two transport corners (corners.py):
 TIME_WAIT running a client with ten ephemeral ports out of them, and UDP
-datagrams that IP fragments, counted by the client's own kernel. Last, the cost
+datagrams that IP fragments, counted by the client's own kernel. Then the cost
 of reading a request (reading.py): the same basket as JSON and as protobuf, 1 KiB
-to 1 MiB; look at the api's CPU per stage and nginx's bytes on the wire.
+to 1 MiB; look at the api's CPU per stage and nginx's bytes on the wire. Last,
+packet loss and head-of-line blocking (loss.py): six streams on one HTTP/2
+connection and on one HTTP/3 connection, from a container that drops 3% of the
+proxy's packets and gives its path a 30 ms round trip; look at which streams a
+lost packet holds back (results/on-the-wire/loss-streams.png).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from comms_sandbox import config, docker
 from comms_sandbox.capture import capturing, keylog_for, logging_keys, packets
 from comms_sandbox.health import require_lesson_service, require_proxy
 from scenarios import narration
-from scenarios.on_the_wire import connections, corners, ladder, nagle, reading, ways
+from scenarios.on_the_wire import connections, corners, ladder, loss, nagle, reading, ways
 from scenarios.report import records_table
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -86,11 +90,12 @@ def run() -> ScenarioResult:
     require_lesson_service("nagle-server", nagle_server_runs, NAME)
     folder().mkdir(parents=True, exist_ok=True)
     results = run_parts({"https": https, "nagle": lambda: nagle.run(folder()),
-                         "corners": corners.run, "reading": reading.run})  # fmt: skip
+                         "corners": corners.run, "reading": reading.run,
+                         "loss": loss.run})  # fmt: skip
     return from_parts(NAME, results, PARTS)
 
 
-PARTS = ("https", "nagle", "corners", "reading")
+PARTS = ("https", "nagle", "corners", "reading", "loss")
 
 
 def https() -> dict[str, Any]:
@@ -272,14 +277,41 @@ def render(result: ScenarioResult, console: Console) -> None:
             f"{sent['fragments_created']} IP fragments made"
         )
     render_reading(result.metrics["reading"], console)
+    render_loss(result.metrics["loss"], console)
     for check, ok in result.metrics["checks"].items():
         console.print(f"  {'[green]holds[/]' if ok else '[red]FAILS[/]'}  {check}")
 
 
 def charts(metrics: dict[str, Any], into: Path) -> list[Path]:
-    """The report's charts, drawn into `into`: a ladder per way, the reading costs."""
+    """The report's charts, drawn into `into`: a ladder per way, the reading costs, the
+    streams under loss."""
     drawn = ladder.draw_all(metrics["https"]["ladders"], into)
-    return [*drawn, reading.chart(metrics["reading"], into)] if "reading" in metrics else drawn
+    if "reading" in metrics:
+        drawn.append(reading.chart(metrics["reading"], into))
+    if "loss" in metrics:
+        drawn.append(loss.chart(metrics["loss"], into))
+    return drawn
+
+
+LOSS_COLUMNS = ("protocol", "late", "p50", "p90", "p99", "events", "together_share")
+# (late, p50, p90 and p99 of the writes' delays; events: stalls)
+
+
+def render_loss(m: dict[str, Any], console: Console) -> None:
+    rows = [{"run": f"{condition}, {name}", **{k: _cell(run.get(k)) for k in LOSS_COLUMNS[:2]},
+             **{k: _cell(run["delay_ms"][k]) for k in ("p50", "p90", "p99")},
+             **{k: _cell(run.get(k)) for k in LOSS_COLUMNS[-2:]}}
+            for condition, runs in m["runs"].items() for name, run in runs.items()]  # fmt: skip
+    console.print(records_table(
+        f"loss: {loss.STREAMS} streams on one connection, each write's one-way delay in ms "
+        f"(late: over {loss.LATE_MS:.0f} ms); events: stalls; together_share: of the stalls "
+        "during which other streams sent, the share that held back every one of them",
+        rows, ("run", *LOSS_COLUMNS)))  # fmt: skip
+    console.print(
+        f"dropped by iptables: {m['dropped']}; the proxy's TCP retransmissions: "
+        f"{m['proxy_tcp_retransmissions']}; rules left in the client's namespace: "
+        f"{m['rules_left']}"
+    )
 
 
 READING_COLUMNS = ("body_bytes", "request_bytes_on_wire", "read_us", "decode_us", "validate_us",

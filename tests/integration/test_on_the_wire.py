@@ -17,9 +17,10 @@ from testcontainers.compose import DockerCompose
 
 from comms_sandbox import REPO, config, docker
 from comms_sandbox.capture import capturing, keylog_for, packets
+from comms_sandbox.compose import compose, profile_flags
 from scenarios import on_the_wire
-from scenarios.on_the_wire import connections, ladder, nagle
-from scenarios.result import SHARED_RESULTS, ScenarioResult
+from scenarios.on_the_wire import connections, ladder, loss, nagle
+from scenarios.result import SHARED_RESULTS, ScenarioResult, outcome
 from tests.helpers import assert_holds
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"  # a Section Header Block starts every pcapng file
@@ -122,3 +123,46 @@ def test_reading_json_and_protobuf_is_measured_by_nginx_and_the_api(
         assert case["request_bytes_on_wire"] > case["body_bytes"], name  # headers too
         assert all(case[f"{stage}_us"] is not None for stage in ("decode", "validate")), name
     assert {seen["status"] for seen in reading["refusals"].values()} == {400, 413, 415, 422}
+
+
+def test_a_lost_packet_holds_back_every_http2_stream_and_one_http3_stream(
+    result: ScenarioResult,
+) -> None:
+    measured = result.metrics["loss"]
+    failing = [check for check, said in measured["holds"].items() if outcome(said) == "fails"]
+    assert not failing, failing
+    lossy = measured["runs"][loss.WITH]
+    assert all(run["protocol"] == name for name, run in lossy.items())  # h2 and h3 spoken
+    # Counted by the kernels: packets dropped at the client, segments sent again by nginx.
+    assert measured["dropped"]["tcp"] >= 1 and measured["proxy_tcp_retransmissions"] >= 1
+    assert measured["dropped_without_loss"] == {"tcp": 0, "udp": 0}
+
+
+def test_a_killed_loss_run_leaves_no_rule_and_no_container(stack: DockerCompose) -> None:
+    # The rules live in the client's own network namespace: killed mid-run, the container is
+    # removed (--rm) and the namespace, rules included, goes with it.
+    name = f"sandbox-loss-test-{os.getpid()}"
+    loss.build_once("loss-client", *loss.CLIENT_SOURCES)
+    started = compose(*profile_flags(["loss-client"]), "run", "-d", "--rm", "--no-deps",
+                      "--name", name, "loss-client", "--size", "1048576", "--every-ms", "20",
+                      capture=True)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        rules = wait_for_rules(name, seconds=15)
+        assert "NFQUEUE" in rules, rules
+    finally:
+        docker.kill(name)
+    deadline = time.monotonic() + 15
+    while docker.names(name, stopped_too=True) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert docker.names(name, stopped_too=True) == []
+
+
+def wait_for_rules(container: str, seconds: float) -> str:
+    """The client's iptables rules once it has set them (empty when it never did)."""
+    deadline = time.monotonic() + seconds
+    found = ""
+    while "NFQUEUE" not in found and time.monotonic() < deadline:
+        time.sleep(0.5)
+        found = docker.run_in(container, "iptables-legacy", "-w", "-S")
+    return found

@@ -76,3 +76,22 @@ def test_more_items_than_allowed_are_refused_in_either_format(client: TestClient
     for response in (as_json, as_protobuf):
         assert response.status_code == 422
         assert "more than 20000 items" in response.json()["detail"]
+
+
+def test_paced_bytes_come_whole_with_their_length(client: TestClient) -> None:
+    response = client.get("/wire/bytes", params={"size": 10_000, "chunk": 1000, "every_ms": 1})
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(response.content) == 10_000
+    stamps = [int.from_bytes(response.content[at : at + 8], "big") for at in range(0, 10_000, 1000)]
+    assert stamps == sorted(stamps) and stamps[-1] - stamps[0] >= 9 * 1_000_000  # 9 pauses of 1 ms
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"size": 0}, {"size": 5 * 1024 * 1024}, {"size": 10, "chunk": 0},
+     {"size": 10, "every_ms": 1001}, {"size": 4_000_000, "chunk": 1, "every_ms": 1}],
+)  # fmt: skip
+def test_paced_bytes_out_of_range_are_a_422(client: TestClient, params: dict[str, int]) -> None:
+    response = client.get("/wire/bytes", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"]

@@ -64,10 +64,11 @@ def test_tools_are_only_one_shot_jobs() -> None:
     # loadgen: `make bench`'s wrk; rtc-peer-*: the WebRTC lesson's peers, one run each;
     # forward-client: the proxies lesson's client behind Squid, one run per use;
     # capture and pcap-reader: dumpcap and tshark, for any lesson's capture;
-    # nagle-client, corners-client, fastopen-client: the on-the-wire lesson's clients,
-    # one run per case.
+    # nagle-client, corners-client, fastopen-client, loss-client: the on-the-wire lesson's
+    # clients, one run per case.
     assert {"loadgen", "rtc-peer-a", "rtc-peer-b", "forward-client", "capture", "pcap-reader",
-            "nagle-client", "corners-client", "fastopen-client"} == TOOLS  # fmt: skip
+            "nagle-client", "corners-client", "fastopen-client",
+            "loss-client"} == TOOLS  # fmt: skip
     for name in TOOLS:
         assert SERVICES[name]["healthcheck"] == {"disable": True}
         assert "ports" not in SERVICES[name]
@@ -207,10 +208,16 @@ def test_no_service_has_capabilities_or_can_gain_privileges(name: str) -> None:
     assert "no-new-privileges:true" in service["security_opt"]
 
 
-def test_only_the_capture_tool_has_a_capability_and_only_to_capture() -> None:
-    # dumpcap needs NET_RAW for its packet socket, nothing else, and only while it runs.
+def test_only_the_capture_and_loss_tools_have_capabilities_and_only_for_that() -> None:
+    # dumpcap needs NET_RAW for its packet socket; the loss client NET_ADMIN for its iptables
+    # rules and its NFQUEUE delay line, and NET_RAW for legacy iptables' socket, in its own
+    # network namespace: nothing else, and only while they run.
     granted = {name: s["cap_add"] for name, s in SERVICES.items() if s.get("cap_add")}
-    assert granted == {"capture": ["NET_RAW"]}
+    assert granted == {"capture": ["NET_RAW"], "loss-client": ["NET_ADMIN", "NET_RAW"]}
+    lossy = SERVICES["loss-client"]
+    assert "network_mode" not in lossy and lossy["networks"] == ["front"]  # its own namespace
+    assert lossy["read_only"] is True
+    assert all(v.get("read_only") for v in lossy["volumes"])  # the CA certificate only
     capture, reader = SERVICES["capture"], SERVICES["pcap-reader"]
     assert capture["network_mode"].startswith("container:")  # another's namespace, no network
     assert reader["network_mode"] == "none"

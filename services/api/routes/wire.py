@@ -1,6 +1,7 @@
-"""POST /wire/read: what reading one request costs, stage by stage (lesson on-the-wire).
+"""/wire: what reading one request costs, and paced bytes to watch loss with (lesson on-the-wire).
 
-The body is a basket of items, as JSON or as protobuf (sandbox.wire.v1.Basket,
+POST /wire/read:
+the body is a basket of items, as JSON or as protobuf (sandbox.wire.v1.Basket,
 services/protos), chosen by Content-Type. The replica times each stage it runs
 and says so in the answer and in a Server-Timing header:
 - read: the body arriving through the ASGI server (wall time: it awaits nginx);
@@ -10,18 +11,27 @@ and says so in the answer and in a Server-Timing header:
 - encode: the answer's JSON.
 decode, validate, handle and encode run without awaiting, so the thread's own CPU
 clock (time.thread_time_ns) measures them, whatever else the machine is doing.
+
+GET /wire/bytes: `size` bytes written `chunk` at a time every `every_ms`, so that
+several such streams on one connection stay interleaved on the wire for a while:
+the loss part of the lesson watches which of them are held back when a packet is
+lost. Each write starts with the time it was written, the kernel's CLOCK_MONOTONIC
+in nanoseconds (8 bytes, big-endian): containers share that clock with their host
+kernel, so a client in another container reads each write's one-way delay.
+`X-Accel-Buffering: no` has nginx pass each write on as it comes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from google.protobuf.message import DecodeError
 from sandbox.wire.v1 import basket_pb2
 
@@ -182,3 +192,44 @@ async def read(request: Request) -> Response:
         [f"read;dur={read_us / 1000:.3f}", *(f"{k};dur={v / 1000:.3f}" for k, v in stages.items())]
     )
     return Response(encoded, media_type=JSON, headers={"server-timing": timing})
+
+
+MAX_BYTES = 4 * 1024 * 1024
+MAX_CHUNK = 64 * 1024
+MAX_EVERY_MS = 1000
+MAX_PACED_S = 30.0  # how long one paced answer may take at most
+FILLER = b"on the wire " * (MAX_CHUNK // 12 + 1)
+
+
+STAMP_BYTES = 8
+
+
+async def paced(size: int, chunk: int, every_s: float) -> AsyncIterator[bytes]:
+    sent = 0
+    while sent < size:
+        piece = min(chunk, size - sent)
+        yield (time.monotonic_ns().to_bytes(STAMP_BYTES, "big") + FILLER)[:piece]
+        sent += piece
+        if sent < size:
+            await asyncio.sleep(every_s)
+
+
+@router.get(
+    "/bytes",
+    summary="`size` bytes, `chunk` at a time every `every_ms` ms (at most 30 s in all)",
+    responses={422: {"description": "Out of range, or the answer would take over 30 s"}},
+)
+async def paced_bytes(
+    size: Annotated[int, Query(ge=1, le=MAX_BYTES, description="Bytes in the body.")],
+    chunk: Annotated[int, Query(ge=1, le=MAX_CHUNK, description="Bytes per write.")] = MAX_CHUNK,
+    every_ms: Annotated[int, Query(ge=0, le=MAX_EVERY_MS, description="Pause between writes.")] = 0,
+) -> Response:
+    writes = -(-size // chunk)
+    if (writes - 1) * every_ms / 1000 > MAX_PACED_S:
+        detail = f"{writes} writes every {every_ms} ms take over {MAX_PACED_S:.0f} s"
+        return JSONResponse({"detail": detail}, status_code=422)
+    return StreamingResponse(
+        paced(size, chunk, every_ms / 1000),
+        media_type="application/octet-stream",
+        headers={"content-length": str(size), "x-accel-buffering": "no"},
+    )
