@@ -219,6 +219,20 @@ def test_a_ladder_marks_the_first_request_and_answer_bytes_only() -> None:
     assert marked[0][2].startswith("request begins") and marked[1][2].startswith("answer begins")
 
 
+def test_a_ladder_keeps_its_marks_when_other_packets_fill_it() -> None:
+    # ci-34: the other lane's packets to the api filled the 40 arrows before QUIC's answer.
+    flow = tls13()
+    found = connections.connections(flow.packets)[0]
+    answer = max(p.time for p in found.packets)
+    crowd = [Packet(number=1000 + n, time=found.started + answer * n / 100, src="172.18.0.5",
+                    sport=50000, dst="172.18.0.9", dport=8000, transport="tcp", stream=99,
+                    flags="A") for n in range(80)]  # fmt: skip
+    drawn = ladder.arrows(found, crowd)
+    assert len(drawn) == ladder.MAX_ARROWS
+    assert [text.split(":")[0] for _, _, text, _, is_marked in drawn if is_marked] == [
+        "request begins", "answer begins"]  # fmt: skip
+
+
 def test_projected_ttfb_is_round_trips_times_the_rtt() -> None:
     assert connections.projected_ttfb_ms(3, 50.0) == 150.0
 
