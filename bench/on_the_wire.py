@@ -40,8 +40,7 @@ LOSS = 0.02
 
 def loss_delays() -> dict[str, dict[str, Any]]:
     """Per protocol, with LOSS: each write's delay, p50 and p99, and the share late."""
-    loss.build_once("loss-client", *loss.CLIENT_SOURCES)
-    client = loss.run_client("loss-client", *loss.client_args(LOSS))
+    client = loss.run_loss_client(LOSS)
     lossy = client["conditions"][loss.WITH]["runs"]
     rows = {}
     for protocol in loss.PROTOCOLS:

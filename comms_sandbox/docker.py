@@ -181,12 +181,12 @@ def to_mib(text: str) -> float:
 
 def image_created(image: str) -> float | None:
     """When a local image was built (Unix seconds); None when there is no such image."""
-    result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Created}}", image],
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    if result.returncode != 0:
+    try:
+        created = _docker("image", "inspect", "--format", "{{.Created}}", image)
+    except DockerError:
         return None
     # RFC 3339 with nanoseconds ("2026-12-07T13:47:01.123456789Z"): seconds are enough.
-    stamp = result.stdout.strip().split(".")[0].rstrip("Z")
+    stamp = created.strip().split(".")[0].rstrip("Z")
     return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
 
 

@@ -32,8 +32,6 @@ from typing import Any
 from comms_sandbox import docker, kernel_counters
 from scenarios import charts, narration
 from scenarios.on_the_wire.tools import build_once, run_client
-
-__all__ = ["build_once", "run_client"]  # the benchmark runs the client as the lesson does
 from scenarios.result import Check, NotShown, unless
 
 LOSS = 0.03  # the issue's 1-5 %
@@ -54,6 +52,17 @@ Write = tuple[float, int, float]  # sent ms, stream, delay ms
 def client_args(loss: float = LOSS) -> list[str]:
     return ["--loss", str(loss), "--rtt-ms", str(RTT_MS), "--streams", str(STREAMS),
             "--size", str(SIZE), "--chunk", str(CHUNK), "--every-ms", str(EVERY_MS)]  # fmt: skip
+
+
+def build_client() -> None:
+    """The loss client's image, built when its code changed (tools.build_once)."""
+    build_once("loss-client", *CLIENT_SOURCES)
+
+
+def run_loss_client(loss: float = LOSS) -> dict[str, Any]:
+    """The client's four transfers (HTTP/2, HTTP/3; without and with `loss`): its JSON."""
+    build_client()
+    return run_client("loss-client", *client_args(loss))
 
 
 def proxy_retransmissions() -> int:
@@ -131,10 +140,10 @@ def run() -> dict[str, Any]:
         f"loss-client: {STREAMS} streams of {SIZE // 1024} KiB on one connection, HTTP/2 "
         f"then HTTP/3; {RTT_MS} ms round trip, then {LOSS:.0%} loss too"
     )
-    build_once("loss-client", *CLIENT_SOURCES)
+    build_client()
     before = proxy_retransmissions()
     with narration.waiting("the loss client's four transfers", expected_s=25):
-        client = run_client("loss-client", *client_args())
+        client = run_loss_client()
     retransmitted = proxy_retransmissions() - before
     conditions = client["conditions"]
     result = {

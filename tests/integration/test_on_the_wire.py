@@ -142,7 +142,7 @@ def test_a_killed_loss_run_leaves_no_rule_and_no_container(stack: DockerCompose)
     # The rules live in the client's own network namespace: killed mid-run, the container is
     # removed (--rm) and the namespace, rules included, goes with it.
     name = f"sandbox-loss-test-{os.getpid()}"
-    loss.build_once("loss-client", *loss.CLIENT_SOURCES)
+    loss.build_client()
     started = compose(*profile_flags(["loss-client"]), "run", "-d", "--rm", "--no-deps",
                       "--name", name, "loss-client", "--size", "1048576", "--every-ms", "20",
                       capture=True)  # fmt: skip
