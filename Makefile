@@ -89,7 +89,7 @@ engine: ## Make sure a Docker engine and Compose v2 answer (installs them on a D
 browser: ## Make sure Debian's chromium is there for the browser test (installs it on a Debian root host)
 	@scripts/ensure-browser.sh
 
-images: engine $(VENV)/.synced ## Pull or build the default stack's images, or LESSON's (SANDBOX_IMAGES=auto|upstream|local)
+images: engine $(VENV)/.synced ## Pull or build the default stack's images, and LESSON's (SANDBOX_IMAGES=auto|upstream|local)
 	@$(STACK) images $(if $(LESSON),--lesson $(LESSON))
 
 # The script too: a .venv made by an older one lacks what it writes now (its .pth file).

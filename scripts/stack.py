@@ -229,11 +229,12 @@ def up(
 
 @app.command()
 def images(
-    lesson: str = typer.Option("", help="Only this lesson's images; empty: the default stack's."),
+    lesson: str = typer.Option("", help="This lesson's images too; empty: the default stack's."),
 ) -> None:
-    """Pull or build the images the default stack (or one lesson) runs, nothing more."""
+    """Pull or build the images the default stack runs, and one lesson's, nothing more.
+    The stack's always: a test session starts the whole default stack before any lesson."""
     chosen = lessons.get(lesson).services if lesson else ()
-    ensure_images(with_dependencies(chosen))
+    ensure_images(with_dependencies(()) | with_dependencies(chosen))
 
 
 @app.command()

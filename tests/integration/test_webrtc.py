@@ -75,8 +75,9 @@ def test_a_browser_peer_and_a_python_peer_talk_over_a_relayed_data_channel(
     # 127.0.0.1, not localhost: the TURN port is published on IPv4 loopback only.
     goto(page, f"https://{ports.HOST}:{ports.PROXY_TLS.port}/signal/?room={room}&call=bob"
               "&messages=30")  # fmt: skip
-    result = wait_for_result(page, timeout_s=30)
-    answering.join(timeout=30)
+    # The page offers again for a minute while bob's container has not joined yet.
+    result = wait_for_result(page, timeout_s=90)
+    answering.join(timeout=60)
     assert result.get("answered") == 30, result
     assert (result["pair"]["local"], result["pair"]["remote"]) == ("relay", "relay"), result
     assert reports["bob"]["pair"]["local"]["type"] == "relay", reports

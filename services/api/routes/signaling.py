@@ -90,9 +90,15 @@ async def turn(peer: PEER, ttl: TTL = 600) -> dict[str, Any]:
 async def signal(ws: WebSocket, room: PEER, peer: PEER) -> None:
     redis = redis_of(ws)
     await ws.accept(headers=[(b"x-served-by", HOSTNAME.encode())])
+    # Listen before joining: once the room lists this peer, another may send it an offer
+    # at once, and Redis pub/sub drops a message nobody is subscribed to yet (an offer
+    # was lost so on a busy machine, and both peers waited for minutes).
+    pubsub = redis.pubsub()
     try:
+        await pubsub.subscribe(channel(room, peer))
         peers = await join(redis, room, peer)
     except (PermissionError, RedisError) as exc:
+        await pubsub.aclose()
         code = {PermissionError: PEER_ID_TAKEN}.get(type(exc), TRY_AGAIN_LATER)
         await ws.close(ROOM_FULL if "full" in str(exc) else code, str(exc)[:120])
         return
@@ -100,7 +106,7 @@ async def signal(ws: WebSocket, room: PEER, peer: PEER) -> None:
         await ws.send_json({"type": "joined", "room": room, "peer": peer, "peers": peers,
                             "served_by": HOSTNAME})  # fmt: skip
         await announce(redis, room, peer, peers, "peer-joined")
-        await relay(ws, redis, room, peer)
+        await relay(ws, redis, pubsub, room, peer)
     except WebSocketDisconnect:
         pass
     finally:
@@ -129,10 +135,9 @@ async def announce(redis: Redis, room: str, peer: str, others: list[str], kind: 
         await redis.publish(channel(room, other), json.dumps({"type": kind, "peer": peer}))
 
 
-async def relay(ws: WebSocket, redis: Redis, room: str, peer: str) -> None:
-    """Two directions at once: this peer's channel to its socket, its socket to other peers."""
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(channel(room, peer))
+async def relay(ws: WebSocket, redis: Redis, pubsub: Any, room: str, peer: str) -> None:
+    """Two directions at once: this peer's channel (`pubsub`, subscribed) to its socket, its
+    socket to other peers."""
     inbound = asyncio.create_task(deliver(ws, pubsub))
     try:
         await receive(ws, redis, room, peer)
@@ -170,4 +175,8 @@ async def receive(ws: WebSocket, redis: Redis, room: str, peer: str) -> None:
                 return
             await ws.send_json({"type": "error", "reason": str(exc)})
             continue
-        await redis.publish(channel(room, message.to), json.dumps(forwarded(message, peer)))
+        listeners = await redis.publish(
+            channel(room, message.to), json.dumps(forwarded(message, peer))
+        )
+        if listeners == 0:  # in the room, but its connection is closing: say so, not silence
+            await ws.send_json({"type": "error", "reason": f"to: peer {message.to} is leaving"})
