@@ -15,7 +15,9 @@ import hashlib
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from comms_sandbox import REPO
 
@@ -150,6 +152,87 @@ def ensure_secret_file(path: Path) -> Path:
     return path
 
 
+# Lesson auth (scenarios/auth/): the OAuth 2.0 clients hydra-setup registers in Hydra,
+# from clients.json with a random secret per client (made once per machine), and
+# Hydra's system secret, in a config file Hydra reads. A client's id is the customer
+# it acts for: the api lets a token's subject reach that customer's orders only.
+AUTH_DIR = LOCAL / "auth"
+AUTH_CLIENTS = AUTH_DIR / "clients.json"
+AUTH_CLIENT_SECRETS = AUTH_DIR / "client-secrets.json"
+HYDRA_SECRETS = AUTH_DIR / "hydra-secrets.yaml"
+HYDRA_SYSTEM_SECRET = AUTH_DIR / "hydra-system.secret"
+# What the api-auth replica accepts (scenarios/auth/compose.yaml), and an audience
+# Hydra may also issue tokens for, which the api must refuse. Hydra compares
+# audiences as URLs, by scheme, host and path prefix: hence https names under
+# .test (RFC 2606), which resolve nowhere.
+AUDIENCE = "https://api.comms-sandbox.test/orders"
+ELSEWHERE = "https://billing.comms-sandbox.test/"
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    scope: str
+    audiences: tuple[str, ...] = (AUDIENCE,)
+    lifespan: str = ""  # its tokens' lifetime, when not Hydra's TTL_ACCESS_TOKEN
+
+
+ALL_SCOPES = "orders.read orders.write quotes"
+CLIENTS = (
+    Client("C-001", ALL_SCOPES, (AUDIENCE, ELSEWHERE)),  # may ask for the other audience too
+    Client("C-002", ALL_SCOPES),
+    Client("reader", "orders.read"),  # reads, never writes
+    Client("brief", "quotes", lifespan="2s"),  # tokens that expire while the lesson watches
+)
+
+
+def ensure_auth_files() -> None:
+    """The clients (with their secrets) and Hydra's system secret, as compose mounts them."""
+    chosen = auth_client_secrets()
+    documents = [hydra_client(c, chosen[c.client_id]) for c in CLIENTS]
+    write_private(AUTH_CLIENTS, json.dumps(documents, indent=2) + "\n")
+    system = ensure_secret_file(HYDRA_SYSTEM_SECRET).read_text().strip()
+    write_private(HYDRA_SECRETS, f"secrets:\n  system:\n    - {system}\n")
+
+
+def auth_client_secrets() -> dict[str, str]:
+    """Each client's secret: made once per machine, kept across runs."""
+    known = json.loads(AUTH_CLIENT_SECRETS.read_text()) if AUTH_CLIENT_SECRETS.exists() else {}
+    chosen = {c.client_id: known.get(c.client_id) or secrets.token_urlsafe(24) for c in CLIENTS}
+    if chosen != known:
+        write_private(AUTH_CLIENT_SECRETS, json.dumps(chosen, indent=2) + "\n")
+    return chosen
+
+
+def write_private(path: Path, text: str) -> None:
+    """As ensure_secret_file: a private folder, a file its container user may read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    if not path.exists() or path.read_text() != text:
+        if path.exists():
+            path.chmod(0o600)
+        path.write_text(text)
+    path.chmod(0o444)
+
+
+def hydra_client(client: Client, secret: str) -> dict[str, Any]:
+    """What `hydra import oauth2-client` reads: one client-credentials client."""
+    return {
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "client_name": f"lesson auth: {client.client_id}",
+        "grant_types": ["client_credentials"],
+        "response_types": ["token"],
+        "scope": client.scope,
+        "audience": list(client.audiences),
+        "token_endpoint_auth_method": "client_secret_basic",
+    } | (
+        {"client_credentials_grant_access_token_lifespan": client.lifespan}
+        if client.lifespan
+        else {}
+    )
+
+
 def ensure_credentials() -> None:
     """What `make up` and the tests render before Compose mounts it."""
     render_definitions()
@@ -157,3 +240,4 @@ def ensure_credentials() -> None:
     render_api_keys()
     ensure_cluster_cookie()
     ensure_secret_file(TURN_SECRET)
+    ensure_auth_files()

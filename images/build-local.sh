@@ -11,7 +11,7 @@
 #
 # Usage: images/build-local.sh ENV_FILE [NAME...]
 # Builds the named images (python nginx rabbitmq redis kafka zipkin prometheus
-# toxiproxy coturn loadgen postgres pgbouncer squid capture; all of them when none is named), only those
+# toxiproxy coturn loadgen postgres pgbouncer squid capture hydra; all of them when none is named), only those
 # missing or out of date, and writes the image names compose.yaml should use
 # into ENV_FILE: all of them, built or not, so `docker compose` always sees
 # one consistent choice. `make up` names only what the services it starts
@@ -68,6 +68,8 @@ declare -A PACKAGES=(
   # Toxiproxy is two static Go binaries (images/toxiproxy/build-binary.sh):
   # minbase is enough; ca-certificates for a CLI given an https TOXIPROXY_URL.
   [toxiproxy]="ca-certificates"
+  # Hydra is one static Go binary (images/hydra/build-binary.sh); busybox for `wget`.
+  [hydra]="ca-certificates busybox"
 )
 # Files a base leaves out (dpkg path-exclude globs) besides docs, man pages
 # and translations. Prometheus' classic UI loads one moment-timezone file;
@@ -159,6 +161,7 @@ declare -A PREPARE=(
   [kafka]=images/kafka/fetch-jars.sh
   [zipkin]=images/zipkin/fetch-jars.sh
   [toxiproxy]=images/toxiproxy/build-binary.sh
+  [hydra]=images/hydra/build-binary.sh
 )
 
 # build_named NAME: the image NAME, on its base. python and loadgen are bases
@@ -208,6 +211,7 @@ POSTGRES_IMAGE=$PREFIX/postgres:local
 PGBOUNCER_IMAGE=$PREFIX/pgbouncer:local
 SQUID_IMAGE=$PREFIX/squid:local
 CAPTURE_IMAGE=$PREFIX/capture:local
+HYDRA_IMAGE=$PREFIX/hydra:local
 LOADGEN_BASE=$(base_tag loadgen)
 ENV
   say "local images ready (${names[*]}); compose variables in $ENV_FILE"

@@ -3,7 +3,7 @@
 #
 #   images/select.sh [NAME...]   NAME: python nginx rabbitmq redis kafka zipkin
 #                                prometheus toxiproxy coturn loadgen postgres
-#                                pgbouncer squid capture (none: all)
+#                                pgbouncer squid capture hydra (none: all)
 #
 #   SANDBOX_IMAGES=upstream  the pinned upstream images named in the compose files
 #   SANDBOX_IMAGES=local     equivalents built here from Debian packages

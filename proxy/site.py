@@ -8,6 +8,7 @@ fails when the two differ. Comments say why a directive is there.
 from __future__ import annotations
 
 from proxy import (
+    auth,
     execution_models,
     grpc,
     http_versions,
@@ -244,6 +245,7 @@ SITE = NginxConfig(
         *tls_termination.REENCRYPT_UPSTREAMS.values(),
         grpc.UPSTREAM,
         *execution_models.UPSTREAMS,
+        *auth.UPSTREAMS,
     ),
     servers=(
         Server(listen=str(LISTEN_PORT), locations=plain_http_locations()),
@@ -262,6 +264,7 @@ SITE = NginxConfig(
                 *tls_termination.reencrypt_locations(TLS_SETTINGS),
                 *grpc.locations(tls_termination.HSTS),
                 *execution_models.locations(TLS_SETTINGS),
+                *auth.locations(TLS_SETTINGS),
                 *api_locations(TLS_SETTINGS),
             ),
             (*http_versions.QUIC, *grpc.CONNECTION_LIMITS),

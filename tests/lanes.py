@@ -92,7 +92,7 @@ DISRUPTS_STACK = (
 # Users of the default stack that run in the own lane, holding it shared: chosen to
 # even out the lanes' time (`make test` prints each lesson's share).
 OWN_LANE_USERS = (
-    "http-versions", "webrtc", "request-response", "tls-termination",
+    "http-versions", "webrtc", "request-response", "tls-termination", "auth",
     "test_reports.py", "test_proxy.py", "test_kafka.py", "test_rabbitmq.py",
     "test_api_fuzz.py", "test_scenarios_cli.py",
 )  # fmt: skip

@@ -189,7 +189,33 @@ def webrtc(m: Metrics, folder: Path) -> list[Path]:
     return [save_bar_charts(folder / "webrtc.png", title, panels, "")]
 
 
+# The auth lesson's cases, as short bar labels.
+AUTH_LABELS = {
+    "no token": "none", "alg none": "alg none", "HS256 signed with the public key": "HS256",
+    "another audience": "audience", "claims edited after signing": "edited",
+    "expired": "expired", "valid": "valid",
+    "the owner places an order": "place own", "a token without orders.write places one":
+    "no scope", "the owner reads it": "read own", "another customer reads it": "read other's",
+    "another customer lists the owner's orders": "list other's",
+    "another customer places an order as the owner": "place as other",
+}  # fmt: skip
+
+
+def auth(m: Metrics, folder: Path) -> list[Path]:
+    panels = {
+        f"{part}: HTTP status": {
+            AUTH_LABELS.get(case, case): answer["status"]
+            for case, answer in m[part]["answers"].items()
+        }
+        for part in ("authentication", "authorization")
+    }
+    panels["tokens and secrets found in logs"] = m["secrets"]["found_per_service"]
+    title = "auth: what each token got, and what the logs kept"
+    return [save_bar_charts(folder / "auth.png", title, panels, "")]
+
+
 CHARTS: dict[str, ChartMaker] = {
+    "auth": auth,
     "request-response": request_response,
     "grpc": grpc,
     "tls-termination": tls_termination,

@@ -3,15 +3,17 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
+from typing import Any
 
 import psycopg
 import telemetry
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from feed.hub import Hub
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import bearer
 from api.database import database, database_error_handler
 from api.early_data import TooEarly
 from api.events import build_fanout
@@ -108,7 +110,38 @@ app.add_middleware(HeaderLimit)  # added last, so it runs first
 app.add_exception_handler(RequestValidationError, validation_error)
 # PostgreSQL down, restarting or slow: 503 or 504 with a reason (api/database.py).
 app.add_exception_handler(psycopg.Error, database_error_handler(settings))
+# Lesson auth: the scopes (read, write) each guarded router's routes need, when the
+# api is given an issuer (the lesson's api-auth replica; the default stack's ask nothing).
+GUARDED = {orders: ("orders.read", "orders.write"), quotes: ("quotes", "quotes")}
+AUTH_RESPONSES = {
+    401: {"description": "No bearer token, or one that is refused (WWW-Authenticate says why)"},
+    403: {"description": "The token lacks the scope this operation needs, or the order is "
+                         "another customer's"},
+}  # fmt: skip
+
+
+# One for every guarded router: one copy of the provider's keys.
+VERIFIER = (
+    bearer.verifier_from(settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url)
+    if settings.auth_issuer
+    else None
+)
+
+
+def guards_of(module: ModuleType) -> tuple[list[Any], dict[int | str, dict[str, Any]]]:
+    """The dependencies and extra documented answers of a router: none unless guarded."""
+    if VERIFIER is None or module not in GUARDED:
+        return [], {}
+    return [Depends(bearer.guard(VERIFIER, *GUARDED[module]))], AUTH_RESPONSES
+
+
+app.add_exception_handler(bearer.TokenRefusedError, bearer.refused)
+app.add_exception_handler(bearer.ScopeMissingError, bearer.refused)
+app.add_exception_handler(bearer.KeysUnavailableError, bearer.keys_unavailable)
 for module in (health, whoami, quotes, delay, orders, feed, signaling, wire):
-    app.include_router(module.router, responses=COMMON_RESPONSES)
+    dependencies, answers = guards_of(module)
+    app.include_router(
+        module.router, dependencies=dependencies, responses={**COMMON_RESPONSES, **answers}
+    )
 if TRACING:
     TRACING.instrument_app(app)  # last: its middleware wraps the whole app

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # secret coturn shares (a compose secret), and the TURN URLs handed to peers.
     turn_secret_file: str = ""
     turn_urls: str = ""
+    # Lesson auth (services/api/bearer.py): with an issuer set, the order and quote
+    # routes require its JWT access tokens for this audience, checked against the keys
+    # at the JWKS URL. Empty (the default stack's replicas): no token is asked for.
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_jwks_url: str = ""
 
 
 settings = Settings()

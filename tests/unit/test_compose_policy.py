@@ -123,8 +123,17 @@ def test_dependencies_wait_for_health(name: str) -> None:
         assert how["condition"] == wanted, (name, dependency)
 
 
-def test_one_shot_jobs_are_the_migrations_and_run_before_the_api() -> None:
-    assert {"migrate"} == ONE_SHOT_JOBS
+def test_one_shot_jobs_are_the_migrations_and_hydras_setup() -> None:
+    assert {"migrate", "hydra-setup"} == ONE_SHOT_JOBS
+    setup = SERVICES["hydra-setup"]
+    assert setup["depends_on"] == {"hydra": {"condition": "service_healthy"}}
+    assert setup["read_only"] is True and setup["networks"] == ["back"]
+    assert SERVICES["api-auth"]["depends_on"]["hydra-setup"] == {
+        "condition": "service_completed_successfully"
+    }
+
+
+def test_the_migrations_run_before_the_api() -> None:
     migrate = SERVICES["migrate"]
     assert migrate["healthcheck"] == {"disable": True} or migrate["healthcheck"]["disable"] is True
     assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}

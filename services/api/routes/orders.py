@@ -36,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.exceptions import RedisError
 
-from api import cursor, idempotency
+from api import bearer, cursor, idempotency
 from api.conditional import etag_of, if_none_match_holds
 from api.database import pool_of
 from api.idempotency import REPLAYED, Fresh, InFlight, Mismatch, Replay, Resume
@@ -161,6 +161,22 @@ async def tell_feed(request: Request, order: Order) -> None:
         log.warning("order %s is %s, but the feed did not take it: %s", order.id, order.status, exc)
 
 
+# Lesson auth: which customer a token acts for ---------------------------------
+
+
+def may_act_for(request: Request, customer_id: str) -> bool:
+    """True when the api asks for no token, or the token's subject is this customer."""
+    caller = bearer.caller(request)
+    return caller is None or caller.subject == customer_id
+
+
+def owned(request: Request, order: Order | None) -> Order | None:
+    """The order, or None when it is another customer's: 404 as for an order that does
+    not exist, so a token cannot learn which order ids exist (RFC 9110, 15.5.4: a server
+    that wishes to hide a forbidden resource's existence MAY answer 404 instead of 403)."""
+    return order if order is not None and may_act_for(request, order.customer_id) else None
+
+
 # POST /orders ----------------------------------------------------------------
 
 
@@ -190,6 +206,8 @@ async def place_order(
                            "a UUID key becomes the event_id. Remembered 24 h."),
     ] = None,
 ) -> JSONResponse:  # fmt: skip
+    if not may_act_for(request, order.customer_id):
+        raise HTTPException(403, f"this token acts for another customer than {order.customer_id}")
     key = None
     if idempotency_key is not None:
         try:
@@ -407,6 +425,8 @@ async def list_orders(
               description="next_cursor of the previous page, as given"),
     ] = None,
 ) -> JSONResponse:  # fmt: skip
+    if not may_act_for(request, customer_id):
+        raise HTTPException(403, f"this token acts for another customer than {customer_id}")
     try:
         position = cursor.decode(after, customer_id) if after is not None else None
     except cursor.BadCursorError as exc:
@@ -447,7 +467,7 @@ async def get_order(
 ) -> Response:
     pool = pool_of(request)
     async with pool.connection() as conn:
-        order = await orders.get_order(conn, known_id(order_id))
+        order = owned(request, await orders.get_order(conn, known_id(order_id)))
     if order is None:
         raise HTTPException(404, "no such order")
     if order.status == CANCELLED:
@@ -487,7 +507,7 @@ async def replace_order(
     pool = pool_of(request)
     wanted = Replacement(replacement.amount_cents, replacement.status)
     async with pool.connection() as conn, conn.transaction():
-        order = await orders.get_order(conn, known_id(order_id), for_update=True)
+        order = owned(request, await orders.get_order(conn, known_id(order_id), for_update=True))
         outcome = decide_put(order, if_match, wanted)
         if isinstance(outcome, Refuse):
             raise refuse(outcome, order)
@@ -515,7 +535,7 @@ async def cancel_order(
 ) -> Response:
     pool = pool_of(request)
     async with pool.connection() as conn, conn.transaction():
-        order = await orders.get_order(conn, known_id(order_id), for_update=True)
+        order = owned(request, await orders.get_order(conn, known_id(order_id), for_update=True))
         outcome = decide_delete(order, if_match)
         if isinstance(outcome, Refuse):
             raise refuse(outcome, order)

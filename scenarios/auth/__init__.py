@@ -1,0 +1,276 @@
+"""Auth: who calls (authentication) against what it may do (authorization), with a real
+identity provider.
+
+Ory Hydra issues OAuth 2.0 access tokens (client-credentials grant, RFC 6749
+section 4.4) as JWTs signed with an ES256 key it publishes in a JWKS. The
+api-auth replica checks every token itself (services/api/bearer.py) before
+an order or quote route runs.
+
+- tokens: a client asks Hydra (through nginx) for a token; the run checks,
+  with the published key and not with Hydra's word, that it is an ES256 JWT
+  for the api's audience that expires in 5 minutes.
+- authentication: the same request with no token, `alg: none`, an HS256
+  token "signed" with the public key, a token for another audience, one
+  whose claims were edited after signing, an expired one, and a valid one:
+  each refusal is a 401 whose WWW-Authenticate header says why.
+- authorization: a valid token without the scope (403, insufficient_scope),
+  and one customer's token on another customer's order (404, as for an
+  order that does not exist) and list (403).
+- secrets: no token and no client secret the run used appears in the logs
+  of nginx, Hydra or the api.
+
+Look at the WWW-Authenticate header of each refusal, the token's claims, and
+which status each authorization case gets and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from comms_sandbox import auth, config, docker
+from comms_sandbox.credentials import AUDIENCE, ELSEWHERE, auth_client_secrets
+from comms_sandbox.health import require_lesson_service, require_proxy
+from scenarios.auth.render import render
+from scenarios.auth.verdicts import (
+    authentication_holds,
+    authorization_holds,
+    secrets_holds,
+    token_holds,
+)
+from scenarios.result import ScenarioResult, from_parts, run_parts
+
+NAME = "auth"
+ORDER = 97  # place in the syllabus: after the patterns, who may use them
+SERVICES = ("proxy", "hydra", "api-auth")
+SHARED_FILES = ("services/api/bearer.py", "comms_sandbox/credentials.py", "images/hydra/")
+QUOTE = {"sku": "BOOK-42", "quantity": 2}
+LOGGED_SERVICES = ("proxy", "hydra", "api-auth")
+CLAIMS_SHOWN = ("iss", "aud", "sub", "client_id", "scp", "iat", "exp")
+
+__all__ = ["NAME", "ORDER", "SERVICES", "render", "run"]
+
+
+def secure(path: str) -> str:
+    return f"{config.proxy_url()}{auth.SECURE_PREFIX}{path}"
+
+
+def client() -> httpx.Client:
+    return httpx.Client(verify=config.tls_context(), timeout=10)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def answer_of(response: httpx.Response) -> dict[str, Any]:
+    """What a client sees of a refusal: the status, the challenge, the reason."""
+    detail = (
+        response.json().get("detail")
+        if response.headers.get("content-type", "").startswith("application/json")
+        else None
+    )
+    return {
+        "status": response.status_code,
+        "www_authenticate": response.headers.get("www-authenticate", ""),
+        "detail": detail if isinstance(detail, str) else None,
+    }
+
+
+# ---- tokens
+
+
+def published_keys() -> dict[str, Any]:
+    with client() as http:
+        return http.get(f"{config.proxy_url()}/.well-known/jwks.json").raise_for_status().json()
+
+
+class Issued(list[str]):
+    """The tokens a run was given: the secrets part looks for each in the services' logs."""
+
+    def token(self, client_id: str, scope: str, audience: str = AUDIENCE) -> str:
+        self.append(auth.token(client_id, scope, audience))
+        return self[-1]
+
+
+def tokens(issued_tokens: Issued) -> dict[str, Any]:
+    issued = issued_tokens.token("C-001", "quotes orders.read orders.write")
+    header = jwt.get_unverified_header(issued)
+    keys = published_keys()
+    verified = verify_with(keys, issued)
+    claims = jwt.decode(issued, options={"verify_signature": False})
+    return {
+        "header": header,
+        "claims": {k: claims.get(k) for k in CLAIMS_SHOWN},
+        "lifetime_s": claims["exp"] - claims["iat"],
+        "published_kids": [k.get("kid") for k in keys.get("keys", [])],
+        "verified_with_published_key": verified,
+        "holds": token_holds(header, claims, verified, auth.issuer(), AUDIENCE),
+    }
+
+
+def verify_with(keys: dict[str, Any], token: str) -> bool:
+    """Does the token's signature verify with the key the provider publishes for its kid?"""
+    kid = jwt.get_unverified_header(token).get("kid")
+    for entry in keys.get("keys", []):
+        if entry.get("kid") == kid:
+            key = jwt.PyJWK(entry)
+            try:
+                jwt.decode(
+                    token, key.key, algorithms=[key.algorithm_name], options={"verify_aud": False}
+                )
+            except jwt.InvalidSignatureError:
+                return False
+            return True
+    return False
+
+
+# ---- authentication
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def with_header(token: str, header: dict[str, Any], signature: str = "") -> str:
+    """The token's claims under another header (what an attacker can write freely)."""
+    return f"{b64(json.dumps(header).encode())}.{token.split('.')[1]}.{signature}"
+
+
+def key_confusion(token: str, keys: dict[str, Any]) -> str:
+    """An HS256 token whose HMAC key is the provider's public key, which anybody has: a
+    verifier that let the token's header choose the algorithm would accept it. (Made by
+    hand: PyJWT itself refuses a PEM key as an HMAC secret.)"""
+    entry = keys["keys"][0]
+    public = jwt.PyJWK(entry).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signed = with_header(token, {"alg": "HS256", "typ": "JWT", "kid": entry["kid"]})[:-1]
+    digest = hmac.new(public, signed.encode(), hashlib.sha256).digest()
+    return f"{signed}.{b64(digest)}"
+
+
+def edited(token: str) -> str:
+    """The token with its subject changed after signing: the signature no longer matches."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "C-002"
+    return f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
+
+
+def expired_token(issued: Issued) -> tuple[str, float]:
+    """A token of the client whose tokens live 2 s, once past the api's leeway."""
+    token = issued.token("brief", "quotes")
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    waited = max(0.0, exp + LEEWAY_S + 1 - time.time())
+    time.sleep(waited)
+    return token, waited
+
+
+LEEWAY_S = 5  # services/api/bearer.py's LEEWAY_S
+
+
+def authentication(issued: Issued) -> dict[str, Any]:
+    valid = issued.token("C-001", "quotes")
+    keys = published_keys()
+    expired, waited = expired_token(issued)
+    tried = {
+        "no token": {},
+        "alg none": bearer(with_header(valid, {"alg": "none", "typ": "JWT"})),
+        "HS256 signed with the public key": bearer(key_confusion(valid, keys)),
+        "another audience": bearer(issued.token("C-001", "quotes", ELSEWHERE)),
+        "claims edited after signing": bearer(edited(valid)),
+        "expired": bearer(expired),
+        "valid": bearer(valid),
+    }
+    with client() as http:
+        answers = {
+            name: answer_of(http.post(secure("/quotes"), json=QUOTE, headers=headers))
+            for name, headers in tried.items()
+        }
+    return {
+        "answers": answers,
+        "waited_for_expiry_s": round(waited, 1),
+        "holds": authentication_holds(answers),
+    }
+
+
+# ---- authorization
+
+
+def authorization(issued: Issued) -> dict[str, Any]:
+    alice = issued.token("C-001", "orders.read orders.write")
+    bob = issued.token("C-002", "orders.read orders.write")
+    reader = issued.token("reader", "orders.read")
+    order = {"customer_id": "C-001", "sequence": 1, "amount_cents": 1250}
+    with client() as http:
+        once = {"Idempotency-Key": uuid.uuid4().hex}
+        placed = http.post(secure("/orders"), json=order, headers=bearer(alice) | once)
+        order_id = placed.json().get("order_id", "O-unknown") if placed.status_code == 201 else ""
+        answers = {
+            "the owner places an order": answer_of(placed),
+            "a token without orders.write places one": answer_of(
+                http.post(
+                    secure("/orders"),
+                    json=order,
+                    headers=bearer(reader),
+                )
+            ),
+            "the owner reads it": answer_of(
+                http.get(secure(f"/orders/{order_id}"), headers=bearer(alice))
+            ),
+            "another customer reads it": answer_of(
+                http.get(secure(f"/orders/{order_id}"), headers=bearer(bob))
+            ),
+            "another customer lists the owner's orders": answer_of(
+                http.get(secure("/orders"), params={"customer_id": "C-001"}, headers=bearer(bob))
+            ),
+            "another customer places an order as the owner": answer_of(
+                http.post(secure("/orders"), json=order, headers=bearer(bob))
+            ),
+        }
+    return {"order_id": order_id, "answers": answers, "holds": authorization_holds(answers)}
+
+
+# ---- secrets in logs
+
+
+def secrets_in_logs(since: str, used: list[str]) -> dict[str, Any]:
+    """How many of `used` (tokens, client secrets) each of the lesson's services logged."""
+    found: dict[str, int] = {}
+    for service in LOGGED_SERVICES:
+        text = "".join(
+            "".join(docker.log_streams(c.name, since)) for c in docker.containers(service)
+        )
+        found[service] = sum(1 for secret in used if secret in text)
+    return {
+        "services": list(LOGGED_SERVICES),
+        "secrets_looked_for": len(used),
+        "found_per_service": found,
+        "holds": secrets_holds(found, len(used)),
+    }
+
+
+def run() -> ScenarioResult:
+    require_proxy()
+    require_lesson_service("hydra", lambda: bool(docker.containers("hydra")), NAME)
+    since = str(int(time.time()) - 1)
+    issued = Issued()
+    parts = run_parts(
+        {
+            "tokens": lambda: tokens(issued),
+            "authentication": lambda: authentication(issued),
+            "authorization": lambda: authorization(issued),
+            "secrets": lambda: secrets_in_logs(since, [*issued, *auth_client_secrets().values()]),
+        }
+    )
+    return from_parts(NAME, parts, parts)

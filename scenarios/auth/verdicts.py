@@ -1,0 +1,83 @@
+"""The auth lesson's verdicts, from what the run measured: the token as the published key
+verifies it, the status and challenge each request got, what the services logged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOKEN_LIFETIME_S = 300  # scenarios/auth/compose.yaml: TTL_ACCESS_TOKEN 5m
+REFUSED_TOKENS = (
+    "alg none",
+    "HS256 signed with the public key",
+    "another audience",
+    "claims edited after signing",
+    "expired",
+)
+# The authorization cases, and the status each must get (why: scenarios/auth/README.md).
+EXPECTED_STATUS = {
+    "the owner places an order": 201,
+    "a token without orders.write places one": 403,
+    "the owner reads it": 200,
+    "another customer reads it": 404,
+    "another customer lists the owner's orders": 403,
+    "another customer places an order as the owner": 403,
+}
+
+
+def token_holds(
+    header: dict[str, Any], claims: dict[str, Any], verified: bool, issuer: str, audience: str
+) -> dict[str, bool]:
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    lifetime = claims.get("exp", 0) - claims.get("iat", 0)
+    return {
+        "an ES256 JWT whose signature verifies with a key the provider publishes": header.get("alg")
+        == "ES256"
+        and verified,
+        "issued by the provider for the api's audience": claims.get("iss") == issuer
+        and audience in audiences,
+        f"it lives {TOKEN_LIFETIME_S} s at most": 0 < lifetime <= TOKEN_LIFETIME_S,
+    }
+
+
+def is_invalid_token(answer: dict[str, Any]) -> bool:
+    """401 with `Bearer ... error="invalid_token"` and a reason (RFC 6750, 3.1)."""
+    challenge = answer.get("www_authenticate", "")
+    return (
+        answer.get("status") == 401
+        and challenge.startswith("Bearer ")
+        and 'error="invalid_token"' in challenge
+        and "error_description=" in challenge
+    )
+
+
+def authentication_holds(answers: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    missing = answers["no token"]
+    holds = {
+        "no token: 401, a Bearer challenge without an error code": missing["status"] == 401
+        and missing["www_authenticate"].startswith("Bearer ")
+        and "error=" not in missing["www_authenticate"],
+    }
+    holds |= {f"{case}: 401 invalid_token, with why": is_invalid_token(answers[case])
+              for case in REFUSED_TOKENS}  # fmt: skip
+    holds["a valid token: 200"] = answers["valid"]["status"] == 200
+    return holds
+
+
+def authorization_holds(answers: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    holds = {f"{case}: {status}": answers[case]["status"] == status
+             for case, status in EXPECTED_STATUS.items()}  # fmt: skip
+    scope_case = answers["a token without orders.write places one"]
+    holds["the 403 names the missing scope (insufficient_scope)"] = (
+        'error="insufficient_scope"' in scope_case["www_authenticate"]
+        and 'scope="orders.write"' in scope_case["www_authenticate"]
+    )
+    return holds
+
+
+def secrets_holds(found: dict[str, int], looked_for: int) -> dict[str, bool]:
+    return {
+        "no token or client secret in the logs of nginx, Hydra or the api": looked_for > 0
+        and bool(found)
+        and all(count == 0 for count in found.values()),
+    }

@@ -1,0 +1,85 @@
+"""The auth lesson's verdicts, fed runs where the property failed (scenarios/auth/verdicts.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.auth.verdicts import (
+    EXPECTED_STATUS,
+    REFUSED_TOKENS,
+    authentication_holds,
+    authorization_holds,
+    secrets_holds,
+    token_holds,
+)
+
+ISSUER, AUDIENCE = "https://127.0.0.1:8443/", "https://api.comms-sandbox.test/orders"
+INVALID = 'Bearer realm="comms-sandbox", error="invalid_token", error_description="why"'
+CLAIMS = {"iss": ISSUER, "aud": [AUDIENCE], "iat": 1000, "exp": 1300}
+
+
+def answer(status: int, challenge: str = "") -> dict[str, Any]:
+    return {"status": status, "www_authenticate": challenge, "detail": "why"}
+
+
+def good_authentication() -> dict[str, dict[str, Any]]:
+    return {
+        "no token": answer(401, 'Bearer realm="comms-sandbox"'),
+        **{case: answer(401, INVALID) for case in REFUSED_TOKENS},
+        "valid": answer(200),
+    }
+
+
+def good_authorization() -> dict[str, dict[str, Any]]:
+    answers = {case: answer(status) for case, status in EXPECTED_STATUS.items()}
+    answers["a token without orders.write places one"] = answer(
+        403, 'Bearer error="insufficient_scope", scope="orders.write"'
+    )
+    return answers
+
+
+def test_a_good_run_holds() -> None:
+    assert all(token_holds({"alg": "ES256"}, CLAIMS, True, ISSUER, AUDIENCE).values())
+    assert all(authentication_holds(good_authentication()).values())
+    assert all(authorization_holds(good_authorization()).values())
+    assert all(secrets_holds({"proxy": 0, "hydra": 0}, looked_for=12).values())
+
+
+def test_a_token_that_does_not_verify_or_is_rs256_fails() -> None:
+    assert not all(token_holds({"alg": "ES256"}, CLAIMS, False, ISSUER, AUDIENCE).values())
+    assert not all(token_holds({"alg": "RS256"}, CLAIMS, True, ISSUER, AUDIENCE).values())
+
+
+def test_a_token_for_another_audience_or_living_an_hour_fails() -> None:
+    other = {**CLAIMS, "aud": ["https://billing.comms-sandbox.test/"]}
+    assert not all(token_holds({"alg": "ES256"}, other, True, ISSUER, AUDIENCE).values())
+    hour = {**CLAIMS, "exp": 1000 + 3600}
+    assert not all(token_holds({"alg": "ES256"}, hour, True, ISSUER, AUDIENCE).values())
+
+
+def test_a_bad_token_accepted_fails() -> None:
+    for case in REFUSED_TOKENS:
+        answers = good_authentication() | {case: answer(200)}
+        assert not authentication_holds(answers)[f"{case}: 401 invalid_token, with why"]
+
+
+def test_a_refusal_without_its_reason_or_error_code_fails() -> None:
+    bare = good_authentication() | {"expired": answer(401, 'Bearer realm="comms-sandbox"')}
+    assert not all(authentication_holds(bare).values())
+    told = good_authentication() | {"no token": answer(401, INVALID)}  # no token: no error code
+    assert not all(authentication_holds(told).values())
+
+
+def test_another_customers_order_seen_fails() -> None:
+    answers = good_authorization() | {"another customer reads it": answer(200)}
+    assert not authorization_holds(answers)["another customer reads it: 404"]
+
+
+def test_a_403_that_does_not_name_the_scope_fails() -> None:
+    answers = good_authorization() | {"a token without orders.write places one": answer(403)}
+    assert not all(authorization_holds(answers).values())
+
+
+def test_a_secret_in_a_log_or_nothing_looked_for_fails() -> None:
+    assert not all(secrets_holds({"proxy": 0, "hydra": 1}, looked_for=12).values())
+    assert not all(secrets_holds({"proxy": 0}, looked_for=0).values())
