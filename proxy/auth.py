@@ -5,6 +5,13 @@
     /.well-known/openid-configuration                    discovery document
     /secure/...                         ->  api-auth     the api, every order and quote
                                                          route requiring a token
+    /edge/...                           ->  the default api replicas, which check no
+                                            token: nginx does, once, with auth_request
+                                            to api-auth's /auth/verify (the same checks)
+
+Checked at the edge, a request that does not pass nginx is not checked at all:
+the api replicas behind /edge/ answer anybody on the layer-4 port (8081) or
+inside the network; api-auth refuses wherever a request comes from.
 
 On the TLS port only: a token, or a client secret, never crosses plain HTTP.
 Hydra's admin API (4445), which hands out private keys, is never proxied.
@@ -14,12 +21,17 @@ these paths answer 502.
 
 from __future__ import annotations
 
+from proxy import load_balancing
 from proxy.load_balancing import LESSON_RESOLVER
 from proxy.model import Directives, Location, Upstream
 
 HYDRA = "auth_hydra"
 API = "auth_api"
 SECURE_PREFIX = "/secure/"
+EDGE_PREFIX = "/edge/"
+VERIFY = "/_auth_verify"  # the auth_request subrequest's location (internal only)
+CHALLENGE = "$sandbox_auth_challenge"
+SUBJECT = "$sandbox_auth_subject"
 
 
 def _upstream(name: str, server: str) -> Upstream:
@@ -41,4 +53,37 @@ def locations(settings: Directives) -> tuple[Location, ...]:
         *(Location(path=p, proxy_pass=f"http://{HYDRA}", directives=settings) for p in hydra_paths),
         # The trailing slash replaces the matched prefix with "/".
         Location(path=SECURE_PREFIX, proxy_pass=f"http://{API}/", directives=settings),
+        *edge_locations(settings),
+    )
+
+
+def edge_locations(settings: Directives) -> tuple[Location, ...]:
+    """/edge/: the token checked by nginx (auth_request), then the default replicas."""
+    checked = (
+        *settings,
+        ("auth_request", VERIFY),
+        # A refusal's reason, from the verifier's answer to the client's.
+        ("auth_request_set", f"{CHALLENGE} $upstream_http_www_authenticate"),
+        ("add_header", f"WWW-Authenticate {CHALLENGE} always"),
+        # Who the token named, for the replica: trustworthy only as long as nothing but
+        # nginx can reach it, which the lesson shows is not so (the default replicas
+        # ignore it).
+        ("auth_request_set", f"{SUBJECT} $upstream_http_x_auth_subject"),
+        ("proxy_set_header", f"X-Auth-Subject {SUBJECT}"),
+    )
+    verify = (
+        ("internal", ""),
+        ("proxy_http_version", "1.1"),
+        ("proxy_set_header", 'Connection ""'),
+        # auth_request sends no body: the verifier needs the headers only.
+        ("proxy_pass_request_body", "off"),
+        ("proxy_set_header", 'Content-Length ""'),
+        ("proxy_set_header", "X-Original-Method $request_method"),
+        ("proxy_set_header", "X-Original-URI $request_uri"),
+        ("proxy_set_header", f"X-Forwarded-Prefix {EDGE_PREFIX.rstrip('/')}"),
+    )
+    upstream = f"http://{load_balancing.ROUND_ROBIN.name}/"
+    return (
+        Location(path=EDGE_PREFIX, proxy_pass=upstream, directives=checked),
+        Location(path=f"= {VERIFY}", proxy_pass=f"http://{API}/auth/verify", directives=verify),
     )

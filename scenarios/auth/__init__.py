@@ -16,6 +16,11 @@ an order or quote route runs.
 - authorization: a valid token without the scope (403, insufficient_scope),
   and one customer's token on another customer's order (404, as for an
   order that does not exist) and list (403).
+- edge: the same check made once by nginx (auth_request to the verifier)
+  in front of replicas that check nothing: it refuses what passes through
+  nginx's HTTP port, and misses what reaches those replicas any other way
+  (nginx's layer-4 port, or any container on the network), where api-auth,
+  checking in the service, still refuses.
 - secrets: no token and no client secret the run used appears in the logs
   of nginx, Hydra or the api.
 
@@ -44,6 +49,7 @@ from scenarios.auth.render import render
 from scenarios.auth.verdicts import (
     authentication_holds,
     authorization_holds,
+    edge_holds,
     secrets_holds,
     token_holds,
 )
@@ -54,7 +60,7 @@ ORDER = 97  # place in the syllabus: after the patterns, who may use them
 SERVICES = ("proxy", "hydra", "api-auth")
 SHARED_FILES = ("services/api/bearer.py", "comms_sandbox/credentials.py", "images/hydra/")
 QUOTE = {"sku": "BOOK-42", "quantity": 2}
-LOGGED_SERVICES = ("proxy", "hydra", "api-auth")
+LOGGED_SERVICES = ("proxy", "hydra", "api-auth", "api")
 CLAIMS_SHOWN = ("iss", "aud", "sub", "client_id", "scp", "iat", "exp")
 
 __all__ = ["NAME", "ORDER", "SERVICES", "render", "run"]
@@ -241,6 +247,53 @@ def authorization(issued: Issued) -> dict[str, Any]:
     return {"order_id": order_id, "answers": answers, "holds": authorization_holds(answers)}
 
 
+# ---- at the edge or in the service
+
+# Run inside an api container (the network `back`, where nginx is not on the path):
+# POST /quotes to URL with no token; prints the status.
+INSIDE = """
+import json, sys, urllib.error, urllib.request
+body = json.dumps({"sku": "BOOK-42", "quantity": 2}).encode()
+request = urllib.request.Request(sys.argv[1], body, {"Content-Type": "application/json"})
+try:
+    print(urllib.request.urlopen(request, timeout=5).status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+"""
+
+
+def status_inside(url: str) -> int:
+    """A request from inside the network, as any container there could send one."""
+    (api, *_) = docker.containers("api")
+    return int(docker.run_in(api.name, "python", "-c", INSIDE, url).strip())
+
+
+def edge(issued: Issued) -> dict[str, Any]:
+    alice = issued.token("C-001", "quotes orders.read orders.write")
+    with client() as http:
+        answers = {
+            "no token, through nginx's /edge/": answer_of(
+                http.post(edge_url("/quotes"), json=QUOTE)
+            ),
+            "a valid token, through nginx's /edge/": answer_of(
+                http.post(edge_url("/quotes"), json=QUOTE, headers=bearer(alice))
+            ),
+        }
+    with httpx.Client(timeout=10) as plain:
+        l4 = plain.post(f"{config.proxy_l4_url()}/quotes", json=QUOTE)
+    answers["no token, on nginx's layer-4 port"] = answer_of(l4)
+    reached = {
+        "a default replica (checked at the edge)": status_inside("http://api:8000/quotes"),
+        "api-auth (checked in the service)": status_inside("http://api-auth:8000/quotes"),
+    }
+    return {"answers": answers, "inside_the_network": reached,
+            "holds": edge_holds(answers, reached)}  # fmt: skip
+
+
+def edge_url(path: str) -> str:
+    return f"{config.proxy_url()}/edge{path}"
+
+
 # ---- secrets in logs
 
 
@@ -270,6 +323,7 @@ def run() -> ScenarioResult:
             "tokens": lambda: tokens(issued),
             "authentication": lambda: authentication(issued),
             "authorization": lambda: authorization(issued),
+            "edge": lambda: edge(issued),
             "secrets": lambda: secrets_in_logs(since, [*issued, *auth_client_secrets().values()]),
         }
     )

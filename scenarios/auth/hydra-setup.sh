@@ -2,8 +2,8 @@
 # Hydra keeps nothing (DSN=memory), so this runs after each of its starts; it may also
 # run again against a Hydra that has the clients already: each is deleted, then imported.
 set -eu
-ADMIN=http://hydra:4445
-CLIENTS=/run/secrets/auth-clients
+ADMIN=${HYDRA_ADMIN_URL:-http://hydra:4445}
+CLIENTS=${HYDRA_CLIENTS_FILE:-/run/secrets/auth-clients}
 
 # ES256 keys, before any token: without a key set Hydra makes RSA-4096 keys on the first
 # request (1.7 s), and signs each token about twice as slowly.

@@ -75,9 +75,33 @@ def authorization_holds(answers: dict[str, dict[str, Any]]) -> dict[str, bool]:
     return holds
 
 
+def edge_holds(answers: dict[str, dict[str, Any]], inside: dict[str, int]) -> dict[str, bool]:
+    refused = answers["no token, through nginx's /edge/"]
+    return {
+        "nginx refuses no token with 401 and the verifier's challenge": refused["status"] == 401
+        and refused["www_authenticate"].startswith("Bearer "),
+        "nginx passes a valid token (200)": answers["a valid token, through nginx's /edge/"][
+            "status"
+        ]
+        == 200,
+        "the layer-4 port reaches the edge-checked replicas with no token (200)": answers[
+            "no token, on nginx's layer-4 port"
+        ]["status"]
+        == 200,
+        "inside the network, an edge-checked replica answers no token (200)": inside[
+            "a default replica (checked at the edge)"
+        ]
+        == 200,
+        "inside the network, api-auth refuses no token (401)": inside[
+            "api-auth (checked in the service)"
+        ]
+        == 401,
+    }
+
+
 def secrets_holds(found: dict[str, int], looked_for: int) -> dict[str, bool]:
     return {
-        "no token or client secret in the logs of nginx, Hydra or the api": looked_for > 0
+        "no token or client secret in the logs of nginx, Hydra or the apis": looked_for > 0
         and bool(found)
         and all(count == 0 for count in found.values()),
     }

@@ -198,6 +198,8 @@ AUTH_LABELS = {
     "no scope", "the owner reads it": "read own", "another customer reads it": "read other's",
     "another customer lists the owner's orders": "list other's",
     "another customer places an order as the owner": "place as other",
+    "no token, through nginx's /edge/": "edge, none", "a valid token, through nginx's /edge/":
+    "edge, valid", "no token, on nginx's layer-4 port": "L4, none",
 }  # fmt: skip
 
 
@@ -207,7 +209,7 @@ def auth(m: Metrics, folder: Path) -> list[Path]:
             AUTH_LABELS.get(case, case): answer["status"]
             for case, answer in m[part]["answers"].items()
         }
-        for part in ("authentication", "authorization")
+        for part in ("authentication", "authorization", "edge")
     }
     panels["tokens and secrets found in logs"] = m["secrets"]["found_per_service"]
     title = "auth: what each token got, and what the logs kept"

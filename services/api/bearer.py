@@ -222,6 +222,19 @@ def caller_of(claims: dict[str, Any]) -> Caller:
 # ---- in FastAPI: a dependency per router, and what a refusal answers
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The scopes (for safe methods, for the others) each guarded path needs: the api's own
+# routers (api/main.py) and nginx's auth_request (api/routes/verify.py) use the same.
+ROUTE_SCOPES = {"/orders": ("orders.read", "orders.write"), "/quotes": ("quotes", "quotes")}
+
+
+def scope_for(method: str, path: str) -> str | None:
+    """The scope a request needs; None for a path no scope guards (a token is enough)."""
+    for prefix, (read, write) in ROUTE_SCOPES.items():
+        if path == prefix or path.startswith(f"{prefix}/"):
+            return read if method in SAFE_METHODS else write
+    return None
+
+
 # Shown in the OpenAPI document (an "Authorize" button in /docs); the header itself
 # is read and checked by Verifier, so every refusal has the same shape.
 SCHEME = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token from "

@@ -21,7 +21,7 @@ from api.guards import COMMON_RESPONSES, MAX_BODY_BYTES, HeaderLimit, validation
 from api.identity import HOSTNAME
 from api.observability import RequestTelemetry
 from api.pricing_client import PricingClient
-from api.routes import delay, feed, health, orders, quotes, signaling, whoami, wire
+from api.routes import delay, feed, health, orders, quotes, signaling, verify, whoami, wire
 from api.settings import settings
 
 
@@ -112,7 +112,7 @@ app.add_exception_handler(RequestValidationError, validation_error)
 app.add_exception_handler(psycopg.Error, database_error_handler(settings))
 # Lesson auth: the scopes (read, write) each guarded router's routes need, when the
 # api is given an issuer (the lesson's api-auth replica; the default stack's ask nothing).
-GUARDED = {orders: ("orders.read", "orders.write"), quotes: ("quotes", "quotes")}
+GUARDED = {orders: bearer.ROUTE_SCOPES["/orders"], quotes: bearer.ROUTE_SCOPES["/quotes"]}
 AUTH_RESPONSES = {
     401: {"description": "No bearer token, or one that is refused (WWW-Authenticate says why)"},
     403: {"description": "The token lacks the scope this operation needs, or the order is "
@@ -138,7 +138,8 @@ def guards_of(module: ModuleType) -> tuple[list[Any], dict[int | str, dict[str, 
 app.add_exception_handler(bearer.TokenRefusedError, bearer.refused)
 app.add_exception_handler(bearer.ScopeMissingError, bearer.refused)
 app.add_exception_handler(bearer.KeysUnavailableError, bearer.keys_unavailable)
-for module in (health, whoami, quotes, delay, orders, feed, signaling, wire):
+app.state.verifier = VERIFIER  # nginx's auth_request asks it too (api/routes/verify.py)
+for module in (health, whoami, quotes, delay, orders, feed, signaling, verify, wire):
     dependencies, answers = guards_of(module)
     app.include_router(
         module.router, dependencies=dependencies, responses={**COMMON_RESPONSES, **answers}

@@ -9,6 +9,7 @@ from scenarios.auth.verdicts import (
     REFUSED_TOKENS,
     authentication_holds,
     authorization_holds,
+    edge_holds,
     secrets_holds,
     token_holds,
 )
@@ -83,3 +84,30 @@ def test_a_403_that_does_not_name_the_scope_fails() -> None:
 def test_a_secret_in_a_log_or_nothing_looked_for_fails() -> None:
     assert not all(secrets_holds({"proxy": 0, "hydra": 1}, looked_for=12).values())
     assert not all(secrets_holds({"proxy": 0}, looked_for=0).values())
+
+
+def good_edge() -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    answers = {
+        "no token, through nginx's /edge/": answer(401, 'Bearer realm="comms-sandbox"'),
+        "a valid token, through nginx's /edge/": answer(200),
+        "no token, on nginx's layer-4 port": answer(200),
+    }
+    inside = {"a default replica (checked at the edge)": 200,
+              "api-auth (checked in the service)": 401}  # fmt: skip
+    return answers, inside
+
+
+def test_the_edge_and_the_service_as_they_are_hold() -> None:
+    assert all(edge_holds(*good_edge()).values())
+
+
+def test_an_edge_that_lets_no_token_through_fails() -> None:
+    answers, inside = good_edge()
+    answers["no token, through nginx's /edge/"] = answer(200)
+    assert not all(edge_holds(answers, inside).values())
+
+
+def test_a_service_check_missed_inside_the_network_fails() -> None:
+    answers, inside = good_edge()
+    missed = inside | {"api-auth (checked in the service)": 200}
+    assert not all(edge_holds(answers, missed).values())
