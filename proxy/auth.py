@@ -75,9 +75,12 @@ def edge_locations(settings: Directives) -> tuple[Location, ...]:
         ("internal", ""),
         ("proxy_http_version", "1.1"),
         ("proxy_set_header", 'Connection ""'),
-        # auth_request sends no body: the verifier needs the headers only.
+        # The verifier gets what it needs and nothing else: no body, no other header of
+        # the client's (a header too large for the api would come back as nginx's 500).
         ("proxy_pass_request_body", "off"),
-        ("proxy_set_header", 'Content-Length ""'),
+        ("proxy_pass_request_headers", "off"),
+        ("proxy_set_header", "Authorization $http_authorization"),
+        ("proxy_set_header", "Host $host"),
         ("proxy_set_header", "X-Original-Method $request_method"),
         ("proxy_set_header", "X-Original-URI $request_uri"),
         ("proxy_set_header", f"X-Forwarded-Prefix {EDGE_PREFIX.rstrip('/')}"),
