@@ -21,6 +21,8 @@ an order or quote route runs.
   nginx's HTTP port, and misses what reaches those replicas any other way
   (nginx's layer-4 port, or any container on the network), where api-auth,
   checking in the service, still refuses.
+- limits: one identity sends more than 200 requests in 10 s: the rest get
+  429 with Retry-After; another identity meanwhile is not held back.
 - secrets: no token and no client secret the run used appears in the logs
   of nginx, Hydra or the api.
 
@@ -36,6 +38,7 @@ import hmac
 import json
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -50,6 +53,7 @@ from scenarios.auth.verdicts import (
     authentication_holds,
     authorization_holds,
     edge_holds,
+    limits_holds,
     secrets_holds,
     token_holds,
 )
@@ -294,6 +298,36 @@ def edge_url(path: str) -> str:
     return f"{config.proxy_url()}/edge{path}"
 
 
+# ---- requests per identity
+
+LIMIT, WINDOW_S = 200, 10.0  # services/api/quota.py
+
+
+def limits(issued: Issued) -> dict[str, Any]:
+    """LIMIT + 20 quotes as fast as one connection goes, as C-002; then one as C-001."""
+    noisy = issued.token("C-002", "quotes")
+    quiet = issued.token("C-001", "quotes")
+    sent: list[tuple[float, int, str | None]] = []
+    started = time.monotonic()
+    with client() as http:
+        for _ in range(LIMIT + 20):
+            at = time.monotonic() - started
+            answer = http.post(secure("/quotes"), json=QUOTE, headers=bearer(noisy))
+            sent.append((at, answer.status_code, answer.headers.get("retry-after")))
+        other = http.post(secure("/quotes"), json=QUOTE, headers=bearer(quiet)).status_code
+    took = sent[-1][0] if sent else 0.0
+    statuses = Counter(status for _, status, _ in sent)
+    return {
+        "sent": len(sent),
+        "took_s": round(took, 2),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "first_429": next((i for i, (_, status, _) in enumerate(sent) if status == 429), None),
+        "retry_after_s": sorted({int(r) for _, status, r in sent if status == 429 and r}),
+        "other_identity_status": other,
+        "holds": limits_holds(sent, other, LIMIT, WINDOW_S),
+    }
+
+
 # ---- secrets in logs
 
 
@@ -324,6 +358,7 @@ def run() -> ScenarioResult:
             "authentication": lambda: authentication(issued),
             "authorization": lambda: authorization(issued),
             "edge": lambda: edge(issued),
+            "limits": lambda: limits(issued),
             "secrets": lambda: secrets_in_logs(since, [*issued, *auth_client_secrets().values()]),
         }
     )

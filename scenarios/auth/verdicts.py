@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scenarios.result import Check, NotShown
+
 TOKEN_LIFETIME_S = 300  # scenarios/auth/compose.yaml: TTL_ACCESS_TOKEN 5m
 REFUSED_TOKENS = (
     "alg none",
@@ -97,6 +99,30 @@ def edge_holds(answers: dict[str, dict[str, Any]], inside: dict[str, int]) -> di
         ]
         == 401,
     }
+
+
+def limits_holds(
+    sent: list[tuple[float, int, str | None]], other: int, limit: int, window_s: float
+) -> dict[str, Check]:
+    """`sent`: (seconds since the first, status, Retry-After) of one identity's requests.
+    A run too slow to send limit + 1 of them within the window shows no refusal: not
+    shown, machine busy, rather than failed."""
+    passed = [at for at, status, _ in sent if status == 200]
+    refused = [after for _, status, after in sent if status == 429]
+    within = all(sum(1 for b in passed if a - window_s < b <= a) <= limit for a in passed)
+    refusal: Check = bool(refused) and all(retry_after_fits(a, window_s) for a in refused)
+    if len(sent) <= limit or sent[limit][0] >= window_s:
+        refusal = NotShown(f"machine busy: {limit + 1} requests took {window_s:.0f} s or more")
+    return {
+        f"no {window_s:.0f} s held more than {limit} answered requests of one identity": within,
+        f"past the limit: 429 with Retry-After, in 1 to {window_s:.0f} s": refusal,
+        "every answer 200 or 429": len(passed) + len(refused) == len(sent),
+        "another identity meanwhile: 200": other == 200,
+    }
+
+
+def retry_after_fits(after: str | None, window_s: float) -> bool:
+    return after is not None and after.isdigit() and 1 <= int(after) <= window_s
 
 
 def secrets_holds(found: dict[str, int], looked_for: int) -> dict[str, bool]:

@@ -7,13 +7,14 @@ from typing import Any
 
 import psycopg
 import telemetry
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from feed.hub import Hub
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import bearer
+from api import bearer, quota
 from api.database import database, database_error_handler
 from api.early_data import TooEarly
 from api.events import build_fanout
@@ -117,6 +118,7 @@ AUTH_RESPONSES = {
     401: {"description": "No bearer token, or one that is refused (WWW-Authenticate says why)"},
     403: {"description": "The token lacks the scope this operation needs, or the order is "
                          "another customer's"},
+    429: {"description": "This identity sent too many requests (Retry-After says when)"},
 }  # fmt: skip
 
 
@@ -132,12 +134,26 @@ def guards_of(module: ModuleType) -> tuple[list[Any], dict[int | str, dict[str, 
     """The dependencies and extra documented answers of a router: none unless guarded."""
     if VERIFIER is None or module not in GUARDED:
         return [], {}
-    return [Depends(bearer.guard(VERIFIER, *GUARDED[module]))], AUTH_RESPONSES
+    return [Depends(bearer.guard(VERIFIER, *GUARDED[module])), Depends(limited)], AUTH_RESPONSES
+
+
+async def limited(request: Request) -> None:
+    """Each identity's requests counted, after its token was checked (api/quota.py)."""
+    caller = bearer.caller(request)
+    hub = request.app.state.feed  # the replicas' shared Redis
+    if caller is not None and hub is not None:
+        await quota.charge(hub.redis, caller.subject)
+
+
+async def rate_limited(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, quota.RateLimitedError)
+    return JSONResponse({"detail": str(error)}, 429, {"Retry-After": str(error.retry_after_s)})
 
 
 app.add_exception_handler(bearer.TokenRefusedError, bearer.refused)
 app.add_exception_handler(bearer.ScopeMissingError, bearer.refused)
 app.add_exception_handler(bearer.KeysUnavailableError, bearer.keys_unavailable)
+app.add_exception_handler(quota.RateLimitedError, rate_limited)
 app.state.verifier = VERIFIER  # nginx's auth_request asks it too (api/routes/verify.py)
 for module in (health, whoami, quotes, delay, orders, feed, signaling, verify, wire):
     dependencies, answers = guards_of(module)

@@ -10,9 +10,11 @@ from scenarios.auth.verdicts import (
     authentication_holds,
     authorization_holds,
     edge_holds,
+    limits_holds,
     secrets_holds,
     token_holds,
 )
+from scenarios.result import outcome
 
 ISSUER, AUDIENCE = "https://127.0.0.1:8443/", "https://api.comms-sandbox.test/orders"
 INVALID = 'Bearer realm="comms-sandbox", error="invalid_token", error_description="why"'
@@ -111,3 +113,33 @@ def test_a_service_check_missed_inside_the_network_fails() -> None:
     answers, inside = good_edge()
     missed = inside | {"api-auth (checked in the service)": 200}
     assert not all(edge_holds(answers, missed).values())
+
+
+Sent = list[tuple[float, int, str | None]]
+
+
+def hammered(passed: int, refused: int, every_s: float = 0.01) -> Sent:
+    answers = [200] * passed + [429] * refused
+    return [(n * every_s, s, "7" if s == 429 else None) for n, s in enumerate(answers)]
+
+
+def test_a_limit_that_holds_holds() -> None:
+    checks = limits_holds(hammered(10, 5), other=200, limit=10, window_s=10)
+    assert {outcome(c) for c in checks.values()} == {"holds"}
+
+
+def test_more_answered_than_the_limit_fails() -> None:
+    checks = limits_holds(hammered(15, 0), other=200, limit=10, window_s=10)
+    assert outcome(checks["no 10 s held more than 10 answered requests of one identity"]) == "fails"
+
+
+def test_a_429_without_retry_after_or_another_identity_held_back_fails() -> None:
+    bare = [(at, status, None) for at, status, _ in hammered(10, 5)]
+    checks = limits_holds(bare, other=429, limit=10, window_s=10)
+    assert outcome(checks["past the limit: 429 with Retry-After, in 1 to 10 s"]) == "fails"
+    assert outcome(checks["another identity meanwhile: 200"]) == "fails"
+
+
+def test_requests_too_slow_to_reach_the_limit_are_not_shown() -> None:
+    checks = limits_holds(hammered(15, 0, every_s=1.0), other=200, limit=10, window_s=10)
+    assert outcome(checks["past the limit: 429 with Retry-After, in 1 to 10 s"]) == "not shown"

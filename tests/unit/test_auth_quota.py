@@ -1,0 +1,24 @@
+"""Requests per identity (services/api/quota.py): when the sliding window refuses, and for
+how long."""
+
+from __future__ import annotations
+
+from api import quota
+
+
+def test_up_to_the_limit_passes() -> None:
+    assert quota.retry_after(quota.LIMIT, oldest=100.0, now=105.0) is None
+
+
+def test_over_the_limit_waits_until_the_oldest_leaves_the_window() -> None:
+    wait = quota.retry_after(quota.LIMIT + 1, oldest=100.0, now=103.5)
+    assert wait == 7  # 100 + 10 - 103.5 = 6.5, rounded up: never early
+
+
+def test_a_retry_after_is_never_zero() -> None:
+    assert quota.retry_after(quota.LIMIT + 1, oldest=100.0, now=110.0) == 1
+
+
+def test_the_refusal_says_who_and_when() -> None:
+    error = quota.RateLimitedError("C-002", 7)
+    assert "C-002" in str(error) and "retry after 7 s" in str(error)
