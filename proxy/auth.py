@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from proxy import load_balancing
 from proxy.load_balancing import LESSON_RESOLVER
-from proxy.model import Directives, Location, Upstream
+from proxy.model import Directives, Location, Map, Upstream
 
 HYDRA = "auth_hydra"
 API = "auth_api"
@@ -31,7 +31,11 @@ SECURE_PREFIX = "/secure/"
 EDGE_PREFIX = "/edge/"
 VERIFY = "/_auth_verify"  # the auth_request subrequest's location (internal only)
 CHALLENGE = "$sandbox_auth_challenge"
+STATUS = "$sandbox_auth_status"
+FORBIDDEN_CHALLENGE = "$sandbox_auth_forbidden_challenge"
 SUBJECT = "$sandbox_auth_subject"
+# The verifier's challenge when it answered 403, else empty (and add_header adds nothing).
+FORBIDDEN_MAP = Map(STATUS, FORBIDDEN_CHALLENGE, entries=(("403", CHALLENGE), ("default", '""')))
 
 
 def _upstream(name: str, server: str) -> Upstream:
@@ -62,9 +66,11 @@ def edge_locations(settings: Directives) -> tuple[Location, ...]:
     checked = (
         *settings,
         ("auth_request", VERIFY),
-        # A refusal's reason, from the verifier's answer to the client's.
+        # A refusal's reason, from the verifier's answer to the client's: nginx copies
+        # WWW-Authenticate of a 401 itself, not of a 403 (FORBIDDEN_CHALLENGE).
         ("auth_request_set", f"{CHALLENGE} $upstream_http_www_authenticate"),
-        ("add_header", f"WWW-Authenticate {CHALLENGE} always"),
+        ("auth_request_set", f"{STATUS} $upstream_status"),
+        ("add_header", f"WWW-Authenticate {FORBIDDEN_CHALLENGE} always"),
         # Who the token named, for the replica: trustworthy only as long as nothing but
         # nginx can reach it, which the lesson shows is not so (the default replicas
         # ignore it).

@@ -239,6 +239,7 @@ SITE = NginxConfig(
         polling_and_push.CONNECTION_UPGRADE,
         http_versions.EARLY_DATA_MAP,
         *observability.MAPS,
+        auth.FORBIDDEN_MAP,
     ),
     upstreams=(
         *load_balancing.UPSTREAMS,

@@ -274,10 +274,14 @@ def status_inside(url: str) -> int:
 
 def edge(issued: Issued) -> dict[str, Any]:
     alice = issued.token("C-001", "quotes orders.read orders.write")
+    reader = issued.token("reader", "orders.read")
     with client() as http:
         answers = {
             "no token, through nginx's /edge/": answer_of(
                 http.post(edge_url("/quotes"), json=QUOTE)
+            ),
+            "a token without the scope, through nginx's /edge/": answer_of(
+                http.post(edge_url("/quotes"), json=QUOTE, headers=bearer(reader))
             ),
             "a valid token, through nginx's /edge/": answer_of(
                 http.post(edge_url("/quotes"), json=QUOTE, headers=bearer(alice))

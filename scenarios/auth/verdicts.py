@@ -80,8 +80,15 @@ def authorization_holds(answers: dict[str, dict[str, Any]]) -> dict[str, bool]:
 def edge_holds(answers: dict[str, dict[str, Any]], inside: dict[str, int]) -> dict[str, bool]:
     refused = answers["no token, through nginx's /edge/"]
     return {
-        "nginx refuses no token with 401 and the verifier's challenge": refused["status"] == 401
-        and refused["www_authenticate"].startswith("Bearer "),
+        "nginx refuses no token with 401 and the verifier's challenge, once": refused["status"]
+        == 401
+        and refused["www_authenticate"].count("Bearer ") == 1,
+        "nginx refuses a token without the scope with 403 and insufficient_scope": answers[
+            "a token without the scope, through nginx's /edge/"
+        ]["status"]
+        == 403
+        and 'error="insufficient_scope"'
+        in answers["a token without the scope, through nginx's /edge/"]["www_authenticate"],
         "nginx passes a valid token (200)": answers["a valid token, through nginx's /edge/"][
             "status"
         ]

@@ -200,6 +200,7 @@ AUTH_LABELS = {
     "another customer places an order as the owner": "place as other",
     "no token, through nginx's /edge/": "edge, none", "a valid token, through nginx's /edge/":
     "edge, valid", "no token, on nginx's layer-4 port": "L4, none",
+    "a token without the scope, through nginx's /edge/": "edge, no scope",
 }  # fmt: skip
 
 

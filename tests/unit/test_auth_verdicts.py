@@ -91,6 +91,9 @@ def test_a_secret_in_a_log_or_nothing_looked_for_fails() -> None:
 def good_edge() -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     answers = {
         "no token, through nginx's /edge/": answer(401, 'Bearer realm="comms-sandbox"'),
+        "a token without the scope, through nginx's /edge/": answer(
+            403, 'Bearer error="insufficient_scope", scope="quotes"'
+        ),
         "a valid token, through nginx's /edge/": answer(200),
         "no token, on nginx's layer-4 port": answer(200),
     }
@@ -143,3 +146,10 @@ def test_a_429_without_retry_after_or_another_identity_held_back_fails() -> None
 def test_requests_too_slow_to_reach_the_limit_are_not_shown() -> None:
     checks = limits_holds(hammered(15, 0, every_s=1.0), other=200, limit=10, window_s=10)
     assert outcome(checks["past the limit: 429 with Retry-After, in 1 to 10 s"]) == "not shown"
+
+
+def test_a_challenge_given_twice_fails() -> None:
+    answers, inside = good_edge()
+    twice = 'Bearer realm="comms-sandbox", Bearer realm="comms-sandbox"'
+    answers["no token, through nginx's /edge/"] = answer(401, twice)
+    assert not all(edge_holds(answers, inside).values())
