@@ -84,6 +84,10 @@ def edge_locations(settings: Directives) -> tuple[Location, ...]:
         # The verifier gets what it needs and nothing else: no body, no other header of
         # the client's (a header too large for the api would come back as nginx's 500).
         ("proxy_pass_request_body", "off"),
+        # Without this nginx still sends the client's Content-Length, with no body after
+        # it: the verifier then read the next request on the kept-alive connection as that
+        # body, and answered it 400 ("Invalid HTTP request received").
+        ("proxy_set_header", 'Content-Length ""'),
         ("proxy_pass_request_headers", "off"),
         ("proxy_set_header", "Authorization $http_authorization"),
         ("proxy_set_header", "Host $host"),

@@ -279,16 +279,8 @@ async def keys_unavailable(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, 503, {"Retry-After": str(int(KEYS_REFRESH_S))})
 
 
-# A refusal comes before the request's body was read. Left on a kept-alive connection,
-# that body was once parsed as the next request (uvicorn: "Invalid HTTP request
-# received", nginx's next POST got its 400): so the answer closes the connection, and
-# nginx opens another for the next request.
-CLOSE = {"Connection": "close"}
-
-
 async def refused(_: Request, error: Exception) -> JSONResponse:
     """401 or 403 with the reason, in the body and in WWW-Authenticate."""
     assert isinstance(error, TokenRefusedError | ScopeMissingError)
     status = 401 if isinstance(error, TokenRefusedError) else 403
-    headers = {"WWW-Authenticate": error.challenge(), **CLOSE}
-    return JSONResponse({"detail": str(error)}, status, headers)
+    return JSONResponse({"detail": str(error)}, status, {"WWW-Authenticate": error.challenge()})

@@ -147,8 +147,7 @@ async def limited(request: Request) -> None:
 
 async def rate_limited(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, quota.RateLimitedError)
-    headers = {"Retry-After": str(error.retry_after_s), **bearer.CLOSE}  # body unread, as a 401
-    return JSONResponse({"detail": str(error)}, 429, headers)
+    return JSONResponse({"detail": str(error)}, 429, {"Retry-After": str(error.retry_after_s)})
 
 
 app.add_exception_handler(bearer.TokenRefusedError, bearer.refused)
