@@ -48,15 +48,8 @@ from cryptography.hazmat.primitives import serialization
 from comms_sandbox import auth, config, docker
 from comms_sandbox.credentials import AUDIENCE, ELSEWHERE, auth_client_secrets
 from comms_sandbox.health import require_lesson_service, require_proxy
+from scenarios.auth import verdicts
 from scenarios.auth.render import render
-from scenarios.auth.verdicts import (
-    authentication_holds,
-    authorization_holds,
-    edge_holds,
-    limits_holds,
-    secrets_holds,
-    token_holds,
-)
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "auth"
@@ -124,7 +117,7 @@ def tokens(issued_tokens: Issued) -> dict[str, Any]:
         "lifetime_s": claims["exp"] - claims["iat"],
         "published_kids": [k.get("kid") for k in keys.get("keys", [])],
         "verified_with_published_key": verified,
-        "holds": token_holds(header, claims, verified, auth.issuer(), AUDIENCE),
+        "holds": verdicts.token_holds(header, claims, verified, auth.issuer(), AUDIENCE),
     }
 
 
@@ -210,7 +203,7 @@ def authentication(issued: Issued) -> dict[str, Any]:
     return {
         "answers": answers,
         "waited_for_expiry_s": round(waited, 1),
-        "holds": authentication_holds(answers),
+        "holds": verdicts.authentication_holds(answers),
     }
 
 
@@ -248,7 +241,8 @@ def authorization(issued: Issued) -> dict[str, Any]:
                 http.post(secure("/orders"), json=order, headers=bearer(bob))
             ),
         }
-    return {"order_id": order_id, "answers": answers, "holds": authorization_holds(answers)}
+    holds = verdicts.authorization_holds(answers)
+    return {"order_id": order_id, "answers": answers, "holds": holds}
 
 
 # ---- at the edge or in the service
@@ -295,7 +289,7 @@ def edge(issued: Issued) -> dict[str, Any]:
         "api-auth (checked in the service)": status_inside("http://api-auth:8000/quotes"),
     }
     return {"answers": answers, "inside_the_network": reached,
-            "holds": edge_holds(answers, reached)}  # fmt: skip
+            "holds": verdicts.edge_holds(answers, reached)}  # fmt: skip
 
 
 def edge_url(path: str) -> str:
@@ -328,7 +322,7 @@ def limits(issued: Issued) -> dict[str, Any]:
         "first_429": next((i for i, (_, status, _) in enumerate(sent) if status == 429), None),
         "retry_after_s": sorted({int(r) for _, status, r in sent if status == 429 and r}),
         "other_identity_status": other,
-        "holds": limits_holds(sent, other, LIMIT, WINDOW_S),
+        "holds": verdicts.limits_holds(sent, other, LIMIT, WINDOW_S),
     }
 
 
@@ -347,7 +341,7 @@ def secrets_in_logs(since: str, used: list[str]) -> dict[str, Any]:
         "services": list(LOGGED_SERVICES),
         "secrets_looked_for": len(used),
         "found_per_service": found,
-        "holds": secrets_holds(found, len(used)),
+        "holds": verdicts.secrets_holds(found, len(used)),
     }
 
 
