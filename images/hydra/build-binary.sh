@@ -27,7 +27,13 @@ BIN=bin
 
 say() { printf '[hydra] %s\n' "$*" >&2; }
 
-have() { [ -x "$BIN/hydra" ] && "$BIN/hydra" version 2>/dev/null | grep -q "Version:[[:space:]]*$VERSION\$"; }
+# The output is read whole before grep looks: `hydra version | grep -q` under pipefail
+# failed whenever grep left early and hydra's last write got SIGPIPE (exit 141).
+have() {
+  local said
+  [ -x "$BIN/hydra" ] && said=$("$BIN/hydra" version 2>/dev/null) &&
+    grep -q "Version:[[:space:]]*$VERSION\$" <<<"$said"
+}
 
 if have; then
   say "binary already at $VERSION in $(pwd)/$BIN"

@@ -231,14 +231,20 @@ def test_keys_expire_and_are_purged_by_the_api() -> None:
                  "WHERE indexname = 'idempotency_keys_expiry'") == "t"  # fmt: skip
 
 
+# Long enough for the test's three requests, each cut at the api's 1.5 s statement_timeout,
+# on a busy machine: with 4 s, a CI run's read came after the lock was gone (200, not 504).
+LOCK_HELD_S = 8
+
+
 @pytest.fixture
 def orders_locked() -> Iterator[None]:
-    """An ACCESS EXCLUSIVE lock on sandbox.orders for 4 s (a migration or a vacuum full
+    """An ACCESS EXCLUSIVE lock on sandbox.orders for LOCK_HELD_S (a migration or a vacuum full
     would take one): every statement on the table waits behind it."""
     session = subprocess.Popen(
         ["docker", "compose", "exec", "-T", "postgres", "psql", "-U", "postgres", "-d",
          "sandbox", "-c", "SET statement_timeout = 0; BEGIN; "
-         "LOCK TABLE sandbox.orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;"],
+         f"LOCK TABLE sandbox.orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({LOCK_HELD_S});"
+         " COMMIT;"],
         cwd=REPO, env=compose_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     held = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
