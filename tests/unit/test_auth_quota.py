@@ -3,6 +3,9 @@ how long."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from api import quota
 
 
@@ -22,3 +25,31 @@ def test_a_retry_after_is_never_zero() -> None:
 def test_the_refusal_says_who_and_when() -> None:
     error = quota.RateLimitedError("C-002", 7)
     assert "C-002" in str(error) and "retry after 7 s" in str(error)
+
+
+class SlowPipeline:
+    """A Redis pipeline that never answers (Redis not running: redis-py retries connecting)."""
+
+    async def __aenter__(self) -> SlowPipeline:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+    def __getattr__(self, _name: str) -> object:
+        return lambda *args, **kwargs: None
+
+    async def execute(self) -> list[object]:
+        await asyncio.sleep(30)
+        return []
+
+
+class SlowRedis:
+    def pipeline(self, transaction: bool) -> SlowPipeline:
+        return SlowPipeline()
+
+
+def test_a_redis_that_does_not_answer_lets_the_request_pass_at_once() -> None:
+    started = time.monotonic()
+    asyncio.run(quota.charge(SlowRedis(), "C-002"))  # type: ignore[arg-type]
+    assert time.monotonic() - started < quota.REDIS_WAIT_S + 1
