@@ -30,7 +30,6 @@ REQUESTS = 150
 RATE_PER_S = 20.0
 ROUNDS = 3
 ROUND_S = REQUESTS / RATE_PER_S
-QUOTE = {"sku": "BOOK-42", "quantity": 2}
 PATHS = {"no token": "/quotes", "checked in api-auth": "/secure/quotes",
          "checked at nginx": "/edge/quotes"}  # fmt: skip
 
@@ -57,7 +56,7 @@ def measure(path: str, token: str | None, names: list[str]) -> dict[str, float]:
     each (background work, healthchecks included: the same on every path)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     before = cpu_seconds(names)
-    result = burst(config.proxy_url(), [Call(path, "POST", headers, QUOTE)] * REQUESTS, 1,
+    result = burst(config.proxy_url(), [Call(path, "POST", headers, lesson.QUOTE)] * REQUESTS, 1,
                    rate_per_s=RATE_PER_S)  # fmt: skip
     if result.failures():
         raise RuntimeError(f"{len(result.failures())} failed requests to {path}")

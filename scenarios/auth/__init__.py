@@ -179,7 +179,7 @@ def expired_token(issued: Issued) -> tuple[str, float]:
     return token, waited
 
 
-LEEWAY_S = 5  # services/api/bearer.py's LEEWAY_S
+LEEWAY_S = 5  # services/api/bearer.py's (tests/unit/test_auth_quota.py keeps them equal)
 
 
 def authentication(issued: Issued) -> dict[str, Any]:
@@ -298,7 +298,7 @@ def edge_url(path: str) -> str:
 
 # ---- requests per identity
 
-LIMIT, WINDOW_S = 200, 10.0  # services/api/quota.py
+LIMIT, WINDOW_S = 200, 10.0  # services/api/quota.py's (a unit test keeps them equal)
 
 
 def limits(issued: Issued) -> dict[str, Any]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import httpx
 
 from comms_sandbox import auth, docker
+from scenarios.auth import QUOTE
 from scenarios.auth.verdicts import REFUSED_TOKENS
 from scenarios.result import ScenarioResult
 from tests.helpers import assert_holds, failed
-
-QUOTE = {"sku": "BOOK-42", "quantity": 2}
 
 
 def test_hydra_issues_es256_jwts_that_verify_with_its_published_key(

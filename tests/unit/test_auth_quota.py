@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from api import quota
+import scenarios.auth as auth_lesson
+from api import bearer, quota
 
 
 def test_up_to_the_limit_passes() -> None:
@@ -53,3 +54,9 @@ def test_a_redis_that_does_not_answer_lets_the_request_pass_at_once() -> None:
     started = time.monotonic()
     asyncio.run(quota.charge(SlowRedis(), "C-002"))  # type: ignore[arg-type]
     assert time.monotonic() - started < quota.REDIS_WAIT_S + 1
+
+
+def test_the_scenario_knows_the_api_s_limits() -> None:
+    """The host side cannot import services/: its copies are kept in step here."""
+    assert (auth_lesson.LIMIT, auth_lesson.WINDOW_S) == (quota.LIMIT, quota.WINDOW_S)
+    assert auth_lesson.LEEWAY_S == bearer.LEEWAY_S
