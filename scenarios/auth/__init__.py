@@ -23,8 +23,12 @@ an order or quote route runs.
   checking in the service, still refuses.
 - limits: one identity sends more than 200 requests in 10 s: the rest get
   429 with Retry-After; another identity meanwhile is not held back.
+- rotation: Hydra's signing key changes while a client sends requests: a
+  new key is added (the JWKS publishes both), tokens of either key pass, the
+  old key is retired and its tokens are refused within api-auth's key max
+  age; not one of the client's requests fails (scenarios/auth/rotation.py).
 - secrets: no token and no client secret the run used appears in the logs
-  of nginx, Hydra or the api.
+  of nginx, Hydra or the api, nor in any of their containers' environment.
 
 Look at the WWW-Authenticate header of each refusal, the token's claims, and
 which status each authorization case gets and why.
@@ -46,9 +50,14 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from comms_sandbox import auth, config, docker
-from comms_sandbox.credentials import AUDIENCE, ELSEWHERE, auth_client_secrets
+from comms_sandbox.credentials import (
+    AUDIENCE,
+    ELSEWHERE,
+    HYDRA_SYSTEM_SECRET,
+    auth_client_secrets,
+)
 from comms_sandbox.health import require_lesson_service, require_proxy
-from scenarios.auth import verdicts
+from scenarios.auth import rotation, verdicts
 from scenarios.auth.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -326,23 +335,42 @@ def limits(issued: Issued) -> dict[str, Any]:
     }
 
 
-# ---- secrets in logs
+# ---- the signing key rotated under load
+
+
+def key_rotation(issued: Issued) -> dict[str, Any]:
+    def send(http: httpx.Client, token: str) -> int:
+        return http.post(secure("/quotes"), json=QUOTE, headers=bearer(token)).status_code
+
+    return rotation.rotation(lambda: issued.token("C-001", "quotes"), send)
+
+
+# ---- secrets in logs and in the environment
 
 
 def secrets_in_logs(since: str, used: list[str]) -> dict[str, Any]:
-    """How many of `used` (tokens, client secrets) each of the lesson's services logged."""
-    found: dict[str, int] = {}
+    """How many of `used` (tokens, client secrets, Hydra's system secret) each of the
+    lesson's services logged, or holds in its containers' environment."""
+    logged: dict[str, int] = {}
+    in_environment: dict[str, int] = {}
     for service in LOGGED_SERVICES:
-        text = "".join(
-            "".join(docker.log_streams(c.name, since)) for c in docker.containers(service)
-        )
-        found[service] = sum(1 for secret in used if secret in text)
+        names = [c.name for c in docker.containers(service)]
+        text = "".join("".join(docker.log_streams(name, since)) for name in names)
+        logged[service] = sum(1 for secret in used if secret in text)
+        values = "\n".join(v for name in names for v in docker.environment(name).values())
+        in_environment[service] = sum(1 for secret in used if secret in values)
     return {
         "services": list(LOGGED_SERVICES),
         "secrets_looked_for": len(used),
-        "found_per_service": found,
-        "holds": verdicts.secrets_holds(found, len(used)),
+        "found_per_service": logged,
+        "found_in_environment": in_environment,
+        "holds": verdicts.secrets_holds(logged, len(used), in_environment),
     }
+
+
+def lesson_secrets() -> list[str]:
+    """The clients' secrets and Hydra's system secret (made by `make up`)."""
+    return [*auth_client_secrets().values(), HYDRA_SYSTEM_SECRET.read_text().strip()]
 
 
 def run() -> ScenarioResult:
@@ -357,7 +385,8 @@ def run() -> ScenarioResult:
             "authorization": lambda: authorization(issued),
             "edge": lambda: edge(issued),
             "limits": lambda: limits(issued),
-            "secrets": lambda: secrets_in_logs(since, [*issued, *auth_client_secrets().values()]),
+            "rotation": lambda: key_rotation(issued),
+            "secrets": lambda: secrets_in_logs(since, [*issued, *lesson_secrets()]),
         }
     )
     return from_parts(NAME, parts, parts)

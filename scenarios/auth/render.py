@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 
 from scenarios.report import print_checks, records_table
@@ -27,9 +29,27 @@ def render(result: ScenarioResult, console: Console) -> None:
         for case, a in m["authorization"]["answers"].items()
     ]
     console.print(records_table("authorization: /secure/orders", cases, ("case", "status", "why")))
-    logged = [{"service": s, "secrets found": n}
-              for s, n in m["secrets"]["found_per_service"].items()]  # fmt: skip
-    console.print(records_table(f"the {m['secrets']['secrets_looked_for']} tokens and secrets "
-                                "used, looked for in the logs", logged,
-                                ("service", "secrets found")))  # fmt: skip
+    render_rotation(m["rotation"], console)
+    secrets = m["secrets"]
+    environment = secrets["found_in_environment"]
+    logged = [{"service": s, "in its logs": n, "in its environment": environment.get(s)}
+              for s, n in secrets["found_per_service"].items()]  # fmt: skip
+    console.print(records_table(f"the {secrets['secrets_looked_for']} tokens and secrets "
+                                "used, looked for", logged,
+                                ("service", "in its logs", "in its environment")))  # fmt: skip
     print_checks(m["checks"], console)
+
+
+def render_rotation(rotation: dict[str, Any], console: Console) -> None:
+    """Per phase: the kids of the tokens the client got, and its requests' statuses."""
+    old = rotation["old_kid"]
+    rows = [
+        {"phase": phase, "token kids": ", ".join("old" if k == old else "new" for k in
+                                                 rotation["token_kids"].get(phase, [])),
+         "requests by status": ", ".join(f"{s}: {n}" for s, n in statuses.items())}
+        for phase, statuses in rotation["requests"].items()
+    ]  # fmt: skip
+    console.print(records_table(
+        f"the signing key rotated under load (old kid {old[:8]}…; a token of it was refused "
+        f"{rotation['refused_after_s']} s after it was retired)", rows,
+        ("phase", "token kids", "requests by status")))  # fmt: skip

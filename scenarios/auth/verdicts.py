@@ -132,9 +132,51 @@ def retry_after_fits(after: str | None, window_s: float) -> bool:
     return after is not None and after.isdigit() and 1 <= int(after) <= window_s
 
 
-def secrets_holds(found: dict[str, int], looked_for: int) -> dict[str, bool]:
+def secrets_holds(
+    logged: dict[str, int], looked_for: int, in_environment: dict[str, int]
+) -> dict[str, bool]:
     return {
-        "no token or client secret in the logs of nginx, Hydra or the apis": looked_for > 0
-        and bool(found)
-        and all(count == 0 for count in found.values()),
+        "no token or secret in the logs of nginx, Hydra or the apis": looked_for > 0
+        and bool(logged)
+        and all(count == 0 for count in logged.values()),
+        "no secret in their containers' environment (docker inspect)": looked_for > 0
+        and bool(in_environment)
+        and all(count == 0 for count in in_environment.values()),
+    }
+
+
+def rotation_holds(
+    old_kid: str,
+    *,
+    during_overlap: list[str],
+    after: list[str],
+    tokens: list[tuple[str, str]],
+    answers: list[tuple[str, str, int]],
+    held: tuple[int, int, float],
+    refused_within_s: float,
+) -> dict[str, bool]:
+    """`tokens`: (phase, kid) of each token the client got; `answers`: (phase, kid of the
+    token sent, status) of its requests; `held`: the old token's status in the overlap,
+    after retiring its key, and how long after retiring it was refused."""
+    later_kids = [kid for phase, kid in tokens if phase != "before"]
+    accepted_kids = {kid for _, kid, status in answers if status == 200}
+    phases = {phase for phase, _, _ in answers}
+    in_overlap, after_retiring, refused_after_s = held
+    return {
+        "during the overlap the JWKS published the old key and a new one": old_kid in during_overlap
+        and len(set(during_overlap) - {old_kid}) >= 1,
+        "after retiring, the JWKS no longer published the old key": bool(after)
+        and old_kid not in after,
+        "every token issued after the new key was added is signed with a new key": bool(later_kids)
+        and old_kid not in later_kids,
+        "requests with tokens of the old key and of the new one were answered": old_kid
+        in accepted_kids
+        and len(accepted_kids - {old_kid}) >= 1,
+        "0 requests failed under load, in each phase (before, overlap, retired)": phases
+        == {"before", "overlap", "retired"}
+        and all(status == 200 for _, _, status in answers),
+        "a token of the old key: accepted in the overlap": in_overlap == 200,
+        f"then refused (401) within {refused_within_s:.0f} s of retiring its key": after_retiring
+        == 401
+        and refused_after_s <= refused_within_s,
     }

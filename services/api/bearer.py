@@ -8,8 +8,13 @@ keys as a JWKS (RFC 7517). A token is accepted only when all of this holds:
   HS256 token "signed" with the provider's public key as the HMAC secret (the classic
   key-confusion attack), are refused before any key is looked at;
 - its `kid` names a key of the provider's JWKS, of that same algorithm; an unknown
-  kid fetches the JWKS again (the provider rotated its key), at most once every
-  KEYS_REFRESH_S, so made-up kids cannot turn into a flood of fetches;
+  kid fetches the JWKS again (the provider rotated its key). Fetches are at least
+  KEYS_REFRESH_S apart, so made-up kids cannot turn into a flood of them: a request
+  with an unknown kid waits for the next one (shared by all who wait) rather than
+  being refused, because Hydra signs with a new key the moment it has it; a key set
+  older than its max age is fetched again too, so a key the provider retired stops
+  verifying within that age (a failed fetch then keeps the old set: the provider
+  being down for a moment must not refuse every caller);
 - the signature verifies, `iss` is the provider, `aud` holds this api, and `exp`
   and `nbf` hold with LEEWAY_S for clocks that differ a little.
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import urllib.request
@@ -36,9 +42,11 @@ from fastapi import Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
+LOG = logging.getLogger(__name__)
 ALGORITHMS = ("RS256", "ES256")
 LEEWAY_S = 5  # the containers share one clock; between machines NTP keeps them closer
-KEYS_REFRESH_S = 10.0
+KEYS_REFRESH_S = 1.0
+KEYS_MAX_AGE_S = 60.0  # how long a retired key may go on verifying (API_AUTH_KEYS_MAX_AGE_S)
 MAX_JWKS_BYTES = 64 * 1024
 MAX_TOKEN_CHARS = 8192  # Hydra's tokens are about 1 KiB; the api's header limit is 16 KiB
 REALM = "comms-sandbox"
@@ -100,23 +108,66 @@ Fetch = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class KeySet:
-    """The provider's public keys, fetched on first use and again on an unknown kid."""
+    """The provider's public keys, fetched on first use, on an unknown kid, and once
+    they are older than max_age_s."""
 
-    def __init__(self, fetch: Fetch, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        clock: Callable[[], float] = time.monotonic,
+        max_age_s: float = KEYS_MAX_AGE_S,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.fetch = fetch
         self.clock = clock
+        self.sleep = sleep
+        self.max_age_s = max_age_s
         self.keys: dict[str, jwt.PyJWK] = {}
         self.fetched_at: float | None = None
+        self.verified_at: float | None = None  # the last fetch that answered
+        self.next_fetch: asyncio.Future[None] | None = None
 
     async def key(self, kid: str) -> jwt.PyJWK:
-        if kid not in self.keys and self.may_refresh():
-            await self.refresh()
+        if kid not in self.keys:
+            await self.refresh_soon()
+        elif self.stale() and self.may_refresh():
+            await self.refresh_keeping_on_failure()
         if kid not in self.keys:
             raise TokenRefusedError("the token's key id (kid) is not among the provider's keys")
         return self.keys[kid]
 
     def may_refresh(self) -> bool:
-        return self.fetched_at is None or self.clock() - self.fetched_at >= KEYS_REFRESH_S
+        return self.wait_s() == 0
+
+    def wait_s(self) -> float:
+        """How long until the next fetch may go out."""
+        if self.fetched_at is None:
+            return 0.0
+        return max(0.0, KEYS_REFRESH_S - (self.clock() - self.fetched_at))
+
+    async def refresh_soon(self) -> None:
+        """The next fetch, as soon as it may go: one for every request that waits on it
+        (shielded: a waiter that gives up does not cancel it for the others)."""
+        if self.next_fetch is None:
+            self.next_fetch = asyncio.ensure_future(self.refresh_after(self.wait_s()))
+        await asyncio.shield(self.next_fetch)
+
+    async def refresh_after(self, wait_s: float) -> None:
+        try:
+            if wait_s > 0:
+                await self.sleep(wait_s)
+            await self.refresh()
+        finally:
+            self.next_fetch = None
+
+    def stale(self) -> bool:
+        return self.verified_at is None or self.clock() - self.verified_at >= self.max_age_s
+
+    async def refresh_keeping_on_failure(self) -> None:
+        try:
+            await self.refresh()
+        except KeysUnavailableError as error:
+            LOG.warning("keeping the provider's keys fetched earlier: %s", error)
 
     async def refresh(self) -> None:
         self.fetched_at = self.clock()
@@ -132,6 +183,7 @@ class KeySet:
                 except (KeyError, jwt.PyJWKError, jwt.InvalidKeyError):
                     continue  # a malformed entry verifies nothing; the others still do
         self.keys = keys
+        self.verified_at = self.fetched_at
 
 
 # What PyJWT raises, and the reason the client is told.
@@ -241,7 +293,9 @@ SCHEME = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access
                     "the sandbox's identity provider (lesson auth)")  # fmt: skip
 
 
-def verifier_from(issuer: str, audience: str, jwks_url: str) -> Verifier:
+def verifier_from(
+    issuer: str, audience: str, jwks_url: str, max_age_s: float = KEYS_MAX_AGE_S
+) -> Verifier:
     """The api's Verifier: the JWKS fetched over HTTP from the provider, inside `back`,
     with urllib in a thread (a fetch is rare: first use and a new kid)."""
 
@@ -252,7 +306,7 @@ def verifier_from(issuer: str, audience: str, jwks_url: str) -> Verifier:
     async def fetch() -> dict[str, Any]:
         return await asyncio.to_thread(fetch_now)
 
-    return Verifier(issuer, audience, KeySet(fetch))
+    return Verifier(issuer, audience, KeySet(fetch, max_age_s=max_age_s))
 
 
 def guard(verifier: Verifier, read_scope: str, write_scope: str) -> Callable[..., Awaitable[None]]:

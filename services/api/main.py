@@ -124,7 +124,12 @@ AUTH_RESPONSES = {
 
 # One for every guarded router: one copy of the provider's keys.
 VERIFIER = (
-    bearer.verifier_from(settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url)
+    bearer.verifier_from(
+        settings.auth_issuer,
+        settings.auth_audience,
+        settings.auth_jwks_url,
+        settings.auth_keys_max_age_s,
+    )
     if settings.auth_issuer
     else None
 )

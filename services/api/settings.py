@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     auth_issuer: str = ""
     auth_audience: str = ""
     auth_jwks_url: str = ""
+    # A key the provider retired goes on verifying this long at most (bearer.KeySet).
+    auth_keys_max_age_s: float = Field(default=60.0, ge=1.0, le=3600.0)
 
 
 settings = Settings()

@@ -151,19 +151,84 @@ def test_a_forged_signature_is_refused() -> None:
     assert reason is not None and "signature does not verify" in reason
 
 
-def test_an_unknown_kid_fetches_the_keys_again_at_most_once_per_interval() -> None:
-    """A rotated key is found; made-up kids do not turn into a fetch each."""
+class Clock:
+    """Time that moves only when somebody sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def paced(provider: Provider, clock: Clock) -> bearer.Verifier:
+    return bearer.Verifier(
+        ISSUER, AUDIENCE, bearer.KeySet(provider.fetch, clock, sleep=clock.sleep)
+    )
+
+
+def test_a_new_kid_waits_for_the_next_fetch_rather_than_being_refused() -> None:
+    """Hydra signs with a key the moment it is added: the first such token, arriving
+    just after a fetch, waits for the next one (a refusal would fail a good client)."""
+    clock, provider = Clock(), Provider(jwks((KID, SIGNER)))
+    checker = paced(provider, clock)
+    check(f"Bearer {token()}", checker)
+    rotated = new_key()
+    provider.document = jwks((KID, SIGNER), ("key-2", rotated))
+    assert check(f"Bearer {token(key=rotated, kid='key-2')}", checker).subject == "C-001"
+    assert clock.slept == [bearer.KEYS_REFRESH_S]
+    assert provider.fetches == 2
+
+
+def test_made_up_kids_share_one_fetch_and_are_paced() -> None:
+    clock, provider = Clock(), Provider(jwks((KID, SIGNER)))
+    checker = paced(provider, clock)
+    check(f"Bearer {token()}", checker)
+
+    async def at_once(count: int) -> list[BaseException | bearer.Caller]:
+        made_up = [checker.caller(f"Bearer {token(kid=f'made-up-{n}')}") for n in range(count)]
+        return await asyncio.gather(*made_up, return_exceptions=True)
+
+    answers = asyncio.run(at_once(20))
+    assert all(isinstance(a, bearer.TokenRefusedError) for a in answers)
+    assert provider.fetches == 2  # the first use, then one for all 20
+    for n in range(5):  # one after the other: one fetch each, KEYS_REFRESH_S apart
+        refusal(f"Bearer {token(kid=f'later-{n}')}", checker)
+    assert provider.fetches == 7
+    assert clock.now - 1000.0 == pytest.approx(6 * bearer.KEYS_REFRESH_S)
+
+
+def test_a_retired_key_stops_verifying_once_the_key_set_is_older_than_its_max_age() -> None:
     now = [1000.0]
     provider = Provider(jwks((KID, SIGNER)))
     checker = verifier(provider, clock=lambda: now[0])
     check(f"Bearer {token()}", checker)
-    rotated = new_key()
-    provider.document = jwks((KID, SIGNER), ("key-2", rotated))
-    now[0] += bearer.KEYS_REFRESH_S
-    assert check(f"Bearer {token(key=rotated, kid='key-2')}", checker).subject == "C-001"
-    for n in range(5):
-        assert "key id" in (refusal(f"Bearer {token(kid=f'made-up-{n}')}", checker) or "")
+    provider.document = jwks(("key-2", new_key()))  # the provider retired KID
+    now[0] += bearer.KEYS_MAX_AGE_S - 1
+    assert check(f"Bearer {token()}", checker).subject == "C-001"  # still trusted
+    now[0] += 1
+    assert "key id" in (refusal(f"Bearer {token()}", checker) or "")
     assert provider.fetches == 2
+
+
+def test_a_stale_key_set_is_kept_while_the_provider_cannot_be_reached() -> None:
+    now = [1000.0]
+    provider = Provider(jwks((KID, SIGNER)))
+    checker = verifier(provider, clock=lambda: now[0])
+    check(f"Bearer {token()}", checker)
+
+    async def down() -> dict[str, Any]:
+        raise ConnectionRefusedError("connection refused")
+
+    checker.keys.fetch = down
+    now[0] += bearer.KEYS_MAX_AGE_S
+    assert check(f"Bearer {token()}", checker).subject == "C-001"
+    assert checker.keys.stale()  # and tried again once KEYS_REFRESH_S has passed
 
 
 def test_a_malformed_key_entry_verifies_nothing_and_breaks_nothing() -> None:

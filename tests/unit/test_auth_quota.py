@@ -8,6 +8,8 @@ import time
 
 import scenarios.auth as auth_lesson
 from api import bearer, quota
+from comms_sandbox.compose import compose_file
+from scenarios.auth import rotation
 
 
 def test_up_to_the_limit_passes() -> None:
@@ -60,3 +62,6 @@ def test_the_scenario_knows_the_api_s_limits() -> None:
     """The host side cannot import services/: its copies are kept in step here."""
     assert (auth_lesson.LIMIT, auth_lesson.WINDOW_S) == (quota.LIMIT, quota.WINDOW_S)
     assert auth_lesson.LEEWAY_S == bearer.LEEWAY_S
+    assert rotation.KEYS_REFRESH_S == bearer.KEYS_REFRESH_S
+    api_auth = compose_file()["services"]["api-auth"]["environment"]
+    assert float(api_auth["API_AUTH_KEYS_MAX_AGE_S"]) == rotation.KEYS_MAX_AGE_S

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from scenarios.auth.verdicts import (
     EXPECTED_STATUS,
     REFUSED_TOKENS,
@@ -11,6 +13,7 @@ from scenarios.auth.verdicts import (
     authorization_holds,
     edge_holds,
     limits_holds,
+    rotation_holds,
     secrets_holds,
     token_holds,
 )
@@ -45,7 +48,7 @@ def test_a_good_run_holds() -> None:
     assert all(token_holds({"alg": "ES256"}, CLAIMS, True, ISSUER, AUDIENCE).values())
     assert all(authentication_holds(good_authentication()).values())
     assert all(authorization_holds(good_authorization()).values())
-    assert all(secrets_holds({"proxy": 0, "hydra": 0}, looked_for=12).values())
+    assert all(secrets_holds({"proxy": 0, "hydra": 0}, 12, {"proxy": 0, "hydra": 0}).values())
 
 
 def test_a_token_that_does_not_verify_or_is_rs256_fails() -> None:
@@ -84,8 +87,11 @@ def test_a_403_that_does_not_name_the_scope_fails() -> None:
 
 
 def test_a_secret_in_a_log_or_nothing_looked_for_fails() -> None:
-    assert not all(secrets_holds({"proxy": 0, "hydra": 1}, looked_for=12).values())
-    assert not all(secrets_holds({"proxy": 0}, looked_for=0).values())
+    clean = {"proxy": 0, "hydra": 0}
+    assert not all(secrets_holds({"proxy": 0, "hydra": 1}, 12, clean).values())
+    assert not all(secrets_holds({"proxy": 0}, 0, clean).values())
+    assert not all(secrets_holds(clean, 12, {"proxy": 0, "hydra": 1}).values())
+    assert not all(secrets_holds(clean, 12, {}).values())
 
 
 def good_edge() -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
@@ -153,3 +159,47 @@ def test_a_challenge_given_twice_fails() -> None:
     twice = 'Bearer realm="comms-sandbox", Bearer realm="comms-sandbox"'
     answers["no token, through nginx's /edge/"] = answer(401, twice)
     assert not all(edge_holds(answers, inside).values())
+
+
+def rotated(**changes: Any) -> dict[str, bool]:
+    """A rotation from key A to key B, as the run records it, with `changes`."""
+    run: dict[str, Any] = {
+        "old_kid": "A",
+        "during_overlap": ["A", "B"],
+        "after": ["B"],
+        "tokens": [("before", "A"), ("overlap", "B"), ("retired", "B")],
+        "answers": [("before", "A", 200), ("overlap", "A", 200), ("overlap", "B", 200),
+                    ("retired", "B", 200)],
+        "held": (200, 401, 12.0),
+        "refused_within_s": 25.0,
+    } | changes  # fmt: skip
+    return rotation_holds(run.pop("old_kid"), **run)
+
+
+def test_a_rotation_without_a_failed_request_holds() -> None:
+    assert all(rotated().values())
+
+
+@pytest.mark.parametrize(
+    ("changes", "failing"),
+    [
+        ({"during_overlap": ["B"]}, "published the old key and a new one"),
+        ({"after": ["A", "B"]}, "no longer published"),
+        ({"tokens": [("before", "A"), ("overlap", "A")]}, "signed with a new key"),
+        (
+            {"answers": [("before", "A", 200), ("overlap", "B", 503), ("retired", "B", 200)]},
+            "0 requests failed",
+        ),
+        ({"answers": [("before", "A", 200), ("overlap", "B", 200)]}, "0 requests failed"),
+        ({"held": (401, 401, 1.0)}, "accepted in the overlap"),
+        ({"held": (200, 200, 30.0)}, "then refused"),
+        ({"held": (200, 401, 40.0)}, "then refused"),
+    ],
+)
+def test_a_rotation_that_lost_a_request_or_kept_the_old_key_fails(
+    changes: dict[str, Any], failing: str
+) -> None:
+    holds = rotated(**changes)
+    assert [name for name, ok in holds.items() if not ok] == [
+        name for name in holds if failing in name
+    ]
