@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from comms_sandbox import REPO
+from comms_sandbox import REPO, ports
 
 ENV_FILE = REPO / ".env"
 LOCAL = REPO / ".sandbox"
@@ -56,6 +56,9 @@ DEFAULTS = {
     # Lesson databases, pooling: the 200 clients' role and PgBouncer's own login.
     "DATABASES_CROWD_PASSWORD": "sandbox-db-crowd-dev",
     "DATABASES_POOLER_PASSWORD": "sandbox-db-pooler-dev",
+    # Lesson auth: the people who sign in on its browser page (AUTH_USERS below).
+    "AUTH_ALICE_PASSWORD": "sandbox-alice-dev",
+    "AUTH_BOB_PASSWORD": "sandbox-bob-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",
@@ -161,6 +164,7 @@ AUTH_CLIENTS = AUTH_DIR / "clients.json"
 AUTH_CLIENT_SECRETS = AUTH_DIR / "client-secrets.json"
 HYDRA_SECRETS = AUTH_DIR / "hydra-secrets.yaml"
 HYDRA_SYSTEM_SECRET = AUTH_DIR / "hydra-system.secret"
+AUTH_USERS_FILE = AUTH_DIR / "users.json"
 # What the api-auth replica accepts (scenarios/auth/compose.yaml), and an audience
 # Hydra may also issue tokens for, which the api must refuse. Hydra compares
 # audiences as URLs, by scheme, host and path prefix: hence https names under
@@ -186,11 +190,26 @@ CLIENTS = (
 )
 
 
+# The people who sign in on the lesson's browser page: user name, the customer (token
+# subject) they are, the setting holding their password (a local default, .env may
+# override it). Only scrypt hashes reach the container (services/api/signin.py).
+AUTH_USERS = (("alice", "C-001", "AUTH_ALICE_PASSWORD"), ("bob", "C-002", "AUTH_BOB_PASSWORD"))
+# services/api/signin.py's SCRYPT (a unit test keeps them equal).
+SCRYPT = {"n": 2**14, "r": 8, "p": 5, "dklen": 32, "maxmem": 64 * 1024 * 1024}
+# The sign-in page's OAuth 2.0 client: public (a browser keeps no secret), so Hydra
+# requires PKCE of it (OAUTH2_PKCE_ENFORCED_FOR_PUBLIC_CLIENTS, scenarios/auth/compose.yaml).
+BROWSER_CLIENT_ID = "signin-page"
+BROWSER_SCOPES = "openid orders.read orders.write quotes"
+SIGNIN_PATH = "/secure/signin"
+
+
 def ensure_auth_files() -> None:
-    """The clients (with their secrets) and Hydra's system secret, as compose mounts them."""
+    """The clients (with their secrets), the users' password hashes and Hydra's system
+    secret, as compose mounts them."""
     chosen = auth_client_secrets()
-    documents = [hydra_client(c, chosen[c.client_id]) for c in CLIENTS]
+    documents = [*(hydra_client(c, chosen[c.client_id]) for c in CLIENTS), browser_client()]
     write_private(AUTH_CLIENTS, json.dumps(documents, indent=2) + "\n")
+    write_private(AUTH_USERS_FILE, json.dumps(auth_users(), indent=2) + "\n")
     system = ensure_secret_file(HYDRA_SYSTEM_SECRET).read_text().strip()
     write_private(HYDRA_SECRETS, f"secrets:\n  system:\n    - {system}\n")
 
@@ -231,6 +250,46 @@ def hydra_client(client: Client, secret: str) -> dict[str, Any]:
         if client.lifespan
         else {}
     )
+
+
+def browser_client() -> dict[str, Any]:
+    """The sign-in page: authorization code with PKCE, back to the page itself."""
+    return {
+        "client_id": BROWSER_CLIENT_ID,
+        "client_name": "lesson auth: the sign-in page",
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+        "scope": BROWSER_SCOPES,
+        "audience": [AUDIENCE],
+        "redirect_uris": [signin_page_url()],
+        "token_endpoint_auth_method": "none",
+    }
+
+
+def signin_page_url() -> str:
+    return f"https://{ports.HOST}:{ports.PROXY_TLS.port}{SIGNIN_PATH}"
+
+
+def user_password(name: str) -> str:
+    return setting(next(variable for user, _, variable in AUTH_USERS if user == name))
+
+
+def scrypt_hex(password: str, salt: bytes) -> str:
+    return hashlib.scrypt(password.encode(), salt=salt, **SCRYPT).hex()  # type: ignore[arg-type]
+
+
+def auth_users() -> dict[str, dict[str, str]]:
+    """Each user's subject and scrypt hash; a salt is kept while its password is the same
+    (the file, and the container reading it, change only when a password does)."""
+    known = json.loads(AUTH_USERS_FILE.read_text()) if AUTH_USERS_FILE.exists() else {}
+    users = {}
+    for name, subject, _ in AUTH_USERS:
+        password, before = user_password(name), known.get(name, {})
+        salt = bytes.fromhex(before.get("salt", "")) or secrets.token_bytes(16)
+        if before.get("scrypt") != scrypt_hex(password, salt):
+            salt = secrets.token_bytes(16)
+        users[name] = {"subject": subject, "salt": salt.hex(), "scrypt": scrypt_hex(password, salt)}
+    return users
 
 
 def ensure_credentials() -> None:

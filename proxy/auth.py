@@ -34,6 +34,7 @@ CHALLENGE = "$sandbox_auth_challenge"
 STATUS = "$sandbox_auth_status"
 FORBIDDEN_CHALLENGE = "$sandbox_auth_forbidden_challenge"
 SUBJECT = "$sandbox_auth_subject"
+SIGNIN_READ_TIMEOUT = "15s"
 # The verifier's challenge when it answered 403, else empty (and add_header adds nothing).
 FORBIDDEN_MAP = Map(STATUS, FORBIDDEN_CHALLENGE, entries=(("403", CHALLENGE), ("default", '""')))
 
@@ -57,6 +58,13 @@ def locations(settings: Directives) -> tuple[Location, ...]:
         *(Location(path=p, proxy_pass=f"http://{HYDRA}", directives=settings) for p in hydra_paths),
         # The trailing slash replaces the matched prefix with "/".
         Location(path=SECURE_PREFIX, proxy_pass=f"http://{API}/", directives=settings),
+        # A failed sign-in is answered late on purpose (up to 4 s, services/api/signin.py),
+        # past the server's read timeout: the client would get a 504 instead of the page.
+        Location(
+            path=f"= {SECURE_PREFIX}login",
+            proxy_pass=f"http://{API}/login",
+            directives=(*settings, ("proxy_read_timeout", SIGNIN_READ_TIMEOUT)),
+        ),
         *edge_locations(settings),
     )
 

@@ -131,6 +131,7 @@ def start_own(own: list[str], build: bool) -> float:
     default services under the other lane."""
     started = time.monotonic()
     if own:
+        ensure_credentials()  # a lesson's own secrets may be new since the stack started
         ensure_images(own)
         # The observability lesson's own services trace, and turn tracing on for the
         # running api and pricing (re-created first, without nginx).

@@ -27,8 +27,18 @@ an order or quote route runs.
   new key is added (the JWKS publishes both), tokens of either key pass, the
   old key is retired and its tokens are refused within api-auth's key max
   age; not one of the client's requests fails (scenarios/auth/rotation.py).
-- secrets: no token and no client secret the run used appears in the logs
-  of nginx, Hydra or the api, nor in any of their containers' environment.
+- signin: a person (alice) signs in on the login page and allows the
+  sign-in page's client on the consent page (authorization code, RFC 6749
+  section 4.1, with PKCE, RFC 7636): without a PKCE challenge Hydra refuses;
+  the code without its verifier, or with another, buys no token; with its
+  own it does, once (scenarios/auth/signin.py).
+- csrf: the login form posted with another site's Origin, with a token that
+  is not its cookie's, with no cookie: each 403.
+- guessing: bob's password guessed: each wrong one answered later than the
+  last, then bob locked (429, Retry-After) even for his right password,
+  counted in Redis; alice meanwhile signs in.
+- secrets: no token, client secret or password the run used appears in the
+  logs of nginx, Hydra or the api, nor in any of their containers' environment.
 
 Look at the WWW-Authenticate header of each refusal, the token's claims, and
 which status each authorization case gets and why.
@@ -52,12 +62,14 @@ from cryptography.hazmat.primitives import serialization
 from comms_sandbox import auth, config, docker
 from comms_sandbox.credentials import (
     AUDIENCE,
+    AUTH_USERS,
     ELSEWHERE,
     HYDRA_SYSTEM_SECRET,
     auth_client_secrets,
+    user_password,
 )
 from comms_sandbox.health import require_lesson_service, require_proxy
-from scenarios.auth import rotation, verdicts
+from scenarios.auth import rotation, signin, verdicts
 from scenarios.auth.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -369,8 +381,10 @@ def secrets_in_logs(since: str, used: list[str]) -> dict[str, Any]:
 
 
 def lesson_secrets() -> list[str]:
-    """The clients' secrets and Hydra's system secret (made by `make up`)."""
-    return [*auth_client_secrets().values(), HYDRA_SYSTEM_SECRET.read_text().strip()]
+    """The clients' secrets, Hydra's system secret (made by `make up`) and the users'
+    passwords."""
+    passwords = [user_password(name) for name, _, _ in AUTH_USERS]
+    return [*auth_client_secrets().values(), HYDRA_SYSTEM_SECRET.read_text().strip(), *passwords]
 
 
 def run() -> ScenarioResult:
@@ -386,6 +400,9 @@ def run() -> ScenarioResult:
             "edge": lambda: edge(issued),
             "limits": lambda: limits(issued),
             "rotation": lambda: key_rotation(issued),
+            "signin": lambda: signin.code_flow(issued),
+            "csrf": lambda: signin.csrf(issued),
+            "guessing": lambda: signin.guessing(issued),
             "secrets": lambda: secrets_in_logs(since, [*issued, *lesson_secrets()]),
         }
     )

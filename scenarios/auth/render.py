@@ -30,6 +30,7 @@ def render(result: ScenarioResult, console: Console) -> None:
     ]
     console.print(records_table("authorization: /secure/orders", cases, ("case", "status", "why")))
     render_rotation(m["rotation"], console)
+    render_people(m["signin"], m["guessing"], console)
     secrets = m["secrets"]
     environment = secrets["found_in_environment"]
     logged = [{"service": s, "in its logs": n, "in its environment": environment.get(s)}
@@ -53,3 +54,20 @@ def render_rotation(rotation: dict[str, Any], console: Console) -> None:
         f"the signing key rotated under load (old kid {old[:8]}…; a token of it was refused "
         f"{rotation['refused_after_s']} s after it was retired)", rows,
         ("phase", "token kids", "requests by status")))  # fmt: skip
+
+
+def render_people(code_flow: dict[str, Any], guessing: dict[str, Any], console: Console) -> None:
+    """The code traded at the token endpoint, and the guessed password's answers."""
+    traded = [{"the code traded with": case, "status": e["status"], "error": e["error"]}
+              for case, e in code_flow["exchanges"].items()]  # fmt: skip
+    console.print(records_table(
+        "authorization code with PKCE (without a challenge, Hydra answered: "
+        f"{code_flow['without_a_challenge'] or 'no error'})", traded,
+        ("the code traded with", "status", "error")))  # fmt: skip
+    guesses = [{"attempt": n, "status": a["status"], "answered after (s)": a["took_s"],
+                "Retry-After": a["retry_after"] or ""}
+               for n, a in enumerate(guessing["attempts"], start=1)]  # fmt: skip
+    console.print(records_table(
+        f"bob's password guessed (Redis counted {guessing['failures_in_redis']} failures; "
+        f"his right password then: {guessing['right_password_while_locked']})", guesses,
+        ("attempt", "status", "answered after (s)", "Retry-After")))  # fmt: skip

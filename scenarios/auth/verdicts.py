@@ -180,3 +180,74 @@ def rotation_holds(
         == 401
         and refused_after_s <= refused_within_s,
     }
+
+
+def code_flow_holds(
+    without_challenge: str,
+    state_returned: bool,
+    exchanges: dict[str, dict[str, Any]],
+    claims: dict[str, Any],
+    orders: dict[str, int],
+) -> dict[str, bool]:
+    """`exchanges`: the token endpoint's status and error for the code traded with no
+    verifier, another one, its own; `orders`: the token's GET of each customer's orders."""
+    return {
+        "an authorization request without a PKCE challenge: refused (invalid_request)": (
+            without_challenge == "invalid_request"
+        ),
+        "the state came back unchanged": state_returned,
+        "the code without its verifier: refused (400)": exchanges["no verifier"]["status"] == 400,
+        "the code with another verifier: refused (400 invalid_grant)": exchanges["another verifier"]
+        == {"status": 400, "error": "invalid_grant"},
+        "the code with its verifier: a token (200)": exchanges["its verifier"]["status"] == 200,
+        "the same code again: refused (400 invalid_grant)": exchanges[
+            "its verifier, the code used again"
+        ]
+        == {"status": 400, "error": "invalid_grant"},
+        "the token names the person (C-001), the page's client and the scopes allowed": claims.get(
+            "sub"
+        )
+        == "C-001"
+        and claims.get("client_id") == "signin-page"
+        and {"orders.read", "quotes"} <= set(claims.get("scp") or []),
+        "with it: her orders 200, the other customer's 403": orders == {"C-001": 200, "C-002": 403},
+    }
+
+
+def csrf_holds(cookie: str, attributes: list[str], answers: dict[str, int]) -> dict[str, bool]:
+    """`attributes`: the CSRF cookie's, lower case; `answers`: each forged post's status."""
+    holds = {
+        "the CSRF cookie is __Host-, Secure, HttpOnly, SameSite=Strict": cookie.startswith(
+            "__Host-"
+        )
+        and {"secure", "httponly", "samesite=strict", "path=/"} <= set(attributes),
+    }
+    holds |= {f"{case}: 403": status == 403 for case, status in answers.items()}
+    holds["three forged posts tried"] = len(answers) == 3
+    return holds
+
+
+def guessing_holds(
+    attempts: list[dict[str, Any]],
+    right_while_locked: int,
+    counted: int,
+    another_user: int,
+    policy: tuple[int, float, float],
+) -> dict[str, bool]:
+    """`attempts`: status, seconds and Retry-After of each wrong password in a row;
+    `policy`: failures before the lock, the first delay, the largest delay."""
+    lock_after, first_s, max_s = policy
+    delays = [min(max_s, first_s * 2**n) for n in range(lock_after)]
+    wrong, locked = attempts[:lock_after], attempts[lock_after:]
+    return {
+        f"the first {lock_after} wrong passwords: 403, each answered no sooner than its delay "
+        f"({', '.join(f'{d:g}' for d in delays)} s)": len(wrong) == lock_after
+        and all(
+            a["status"] == 403 and a["took_s"] >= d for a, d in zip(wrong, delays, strict=True)
+        ),
+        "then: 429 with Retry-After": bool(locked)
+        and all(a["status"] == 429 and str(a["retry_after"] or "").isdigit() for a in locked),
+        "the right password while locked: 429": right_while_locked == 429,
+        f"Redis counted {lock_after} failures": counted == lock_after,
+        "another user meanwhile signs in (303 to Hydra)": another_user == 303,
+    }

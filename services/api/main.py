@@ -23,6 +23,7 @@ from api.identity import HOSTNAME
 from api.observability import RequestTelemetry
 from api.pricing_client import PricingClient
 from api.routes import delay, feed, health, orders, quotes, signaling, verify, whoami, wire
+from api.routes import signin as signin_routes
 from api.settings import settings
 
 
@@ -159,8 +160,10 @@ app.add_exception_handler(bearer.TokenRefusedError, bearer.refused)
 app.add_exception_handler(bearer.ScopeMissingError, bearer.refused)
 app.add_exception_handler(bearer.KeysUnavailableError, bearer.keys_unavailable)
 app.add_exception_handler(quota.RateLimitedError, rate_limited)
+for error in signin_routes.STATUS_OF:
+    app.add_exception_handler(error, signin_routes.refused)
 app.state.verifier = VERIFIER  # nginx's auth_request asks it too (api/routes/verify.py)
-for module in (health, whoami, quotes, delay, orders, feed, signaling, verify, wire):
+for module in (health, whoami, quotes, delay, orders, feed, signaling, verify, signin_routes, wire):
     dependencies, answers = guards_of(module)
     app.include_router(
         module.router, dependencies=dependencies, responses={**COMMON_RESPONSES, **answers}

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     auth_jwks_url: str = ""
     # A key the provider retired goes on verifying this long at most (bearer.KeySet).
     auth_keys_max_age_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    # Signing people in (api/signin.py): Hydra's admin API (empty: no sign-in pages),
+    # the users file (a compose secret of scrypt hashes) and the window over which
+    # each user's failed sign-ins are counted (a locked user waits until it ends).
+    auth_admin_url: str = ""
+    auth_users_file: str = ""
+    auth_signin_window_s: int = Field(default=900, ge=10, le=86400)
 
 
 settings = Settings()

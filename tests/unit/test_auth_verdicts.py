@@ -11,7 +11,10 @@ from scenarios.auth.verdicts import (
     REFUSED_TOKENS,
     authentication_holds,
     authorization_holds,
+    code_flow_holds,
+    csrf_holds,
     edge_holds,
+    guessing_holds,
     limits_holds,
     rotation_holds,
     secrets_holds,
@@ -203,3 +206,92 @@ def test_a_rotation_that_lost_a_request_or_kept_the_old_key_fails(
     assert [name for name, ok in holds.items() if not ok] == [
         name for name in holds if failing in name
     ]
+
+
+REFUSED = {"status": 400, "error": "invalid_grant"}
+GOOD_EXCHANGES = {
+    "no verifier": REFUSED,
+    "another verifier": REFUSED,
+    "its verifier": {"status": 200, "error": ""},
+    "its verifier, the code used again": REFUSED,
+}
+SIGNED_IN = {"sub": "C-001", "client_id": "signin-page", "scp": ["openid", "orders.read", "quotes"]}
+
+
+def code_flow(**changes: Any) -> dict[str, bool]:
+    run: dict[str, Any] = {
+        "without_challenge": "invalid_request", "state_returned": True,
+        "exchanges": GOOD_EXCHANGES, "claims": SIGNED_IN,
+        "orders": {"C-001": 200, "C-002": 403},
+    } | changes  # fmt: skip
+    return code_flow_holds(**run)
+
+
+def failing(holds: dict[str, bool]) -> list[str]:
+    return [name for name, ok in holds.items() if not ok]
+
+
+def test_a_code_flow_with_pkce_as_it_should_be_holds() -> None:
+    assert failing(code_flow()) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "fails"),
+    [
+        ({"without_challenge": ""}, "without a PKCE challenge"),
+        ({"state_returned": False}, "state"),
+        ({"exchanges": GOOD_EXCHANGES | {"another verifier": {"status": 200, "error": ""}}},
+         "another verifier"),
+        ({"exchanges": GOOD_EXCHANGES | {"its verifier, the code used again": {"status": 200,
+          "error": ""}}}, "same code again"),
+        ({"claims": SIGNED_IN | {"sub": "signin-page"}}, "names the person"),
+        ({"orders": {"C-001": 200, "C-002": 200}}, "the other customer's 403"),
+    ],
+)  # fmt: skip
+def test_a_code_flow_that_lets_a_code_through_or_names_nobody_fails(
+    changes: dict[str, Any], fails: str
+) -> None:
+    assert [name for name in failing(code_flow(**changes)) if fails in name]
+
+
+FORGED = {"another site's Origin": 403, "a token that is not the cookie's": 403, "no cookie": 403}
+STRICT = ["httponly", "path=/", "samesite=strict", "secure"]
+
+
+def test_a_csrf_guard_that_refuses_every_forged_post_holds() -> None:
+    assert failing(csrf_holds("__Host-sandbox-csrf", STRICT, FORGED)) == []
+
+
+def test_a_lax_cookie_or_a_forged_post_let_through_fails() -> None:
+    lax = ["httponly", "path=/", "samesite=lax", "secure"]
+    assert failing(csrf_holds("__Host-sandbox-csrf", lax, FORGED))
+    assert failing(csrf_holds("sandbox-csrf", STRICT, FORGED))
+    assert failing(csrf_holds("__Host-sandbox-csrf", STRICT, FORGED | {"no cookie": 303}))
+    assert failing(csrf_holds("__Host-sandbox-csrf", STRICT, {}))
+
+
+POLICY = (5, 0.25, 4.0)
+
+
+def guessed(took: list[float], locked: int = 1) -> list[dict[str, Any]]:
+    wrong = [{"status": 403, "took_s": t, "retry_after": None} for t in took]
+    return wrong + [{"status": 429, "took_s": 0.01, "retry_after": "600"}] * locked
+
+
+def test_guessing_slowed_then_locked_holds() -> None:
+    holds = guessing_holds(guessed([0.6, 0.8, 1.4, 2.3, 4.3]), 429, 5, 303, POLICY)
+    assert failing(holds) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "fails"),
+    [
+        ((guessed([0.6, 0.8, 0.9, 2.3, 4.3]), 429, 5, 303), "no sooner than its delay"),
+        ((guessed([0.6, 0.8, 1.4, 2.3, 4.3], locked=0), 429, 5, 303), "429 with Retry-After"),
+        ((guessed([0.6, 0.8, 1.4, 2.3, 4.3]), 303, 5, 303), "right password while locked"),
+        ((guessed([0.6, 0.8, 1.4, 2.3, 4.3]), 429, 0, 303), "Redis counted"),
+        ((guessed([0.6, 0.8, 1.4, 2.3, 4.3]), 429, 5, 429), "another user"),
+    ],
+)
+def test_guessing_not_slowed_or_not_locked_fails(args: tuple[Any, ...], fails: str) -> None:
+    assert [name for name in failing(guessing_holds(*args, POLICY)) if fails in name]
