@@ -6,13 +6,19 @@ profile; conftest's `lesson_services` starts them for this module.
 
 from __future__ import annotations
 
-import httpx
+import time
+from collections.abc import Callable
 
-from comms_sandbox import auth, docker
+import httpx
+from playwright.sync_api import Browser, Page
+
+from comms_sandbox import auth, config, docker
+from comms_sandbox.credentials import user_password
 from scenarios.auth import QUOTE
 from scenarios.auth.verdicts import REFUSED_TOKENS
 from scenarios.result import ScenarioResult
 from tests.helpers import assert_holds, failed
+from tests.integration.browser import goto
 
 
 def test_hydra_issues_es256_jwts_that_verify_with_its_published_key(
@@ -73,3 +79,64 @@ def test_the_openapi_document_offers_a_bearer_scheme(proxy: httpx.Client) -> Non
     schemes = document["components"]["securitySchemes"]
     assert {s["scheme"] for s in schemes.values()} == {"bearer"}
     assert any("security" in op for op in document["paths"]["/quotes"].values())
+
+
+def test_pkce_csrf_and_guessing_hold(result: ScenarioResult) -> None:
+    for part in ("signin", "csrf", "guessing"):
+        assert failed(result.metrics[part]) == [], result.metrics[part]
+
+
+def test_the_signing_key_rotates_under_load_with_no_failed_request(result: ScenarioResult) -> None:
+    rotation = result.metrics["rotation"]
+    assert failed(rotation) == [], rotation
+    assert rotation["published_during_overlap"] != rotation["published_after_retiring"]
+
+
+SESSION_JS = "() => ({...document.getElementById('session').dataset})"
+CALLS_JS = """() => Object.fromEntries([...document.querySelectorAll('#answers tr')]
+  .map(row => [row.dataset.call, row.dataset.status]))"""
+
+
+def wait_for(
+    page: Page, script: str, condition: Callable[[dict[str, str]], bool], timeout_s: float = 20
+) -> dict[str, str]:
+    """Poll the page (its CSP forbids the eval that wait_for_function needs)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition(state := page.evaluate(script)):
+        assert time.monotonic() < deadline, f"the page did not get there: {page.evaluate(script)}"
+        page.wait_for_timeout(100)
+    return state
+
+
+def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser: Browser) -> None:
+    """The browser page (services/api/static/signin.html): authorization code with PKCE
+    through Hydra, api-auth's login and consent pages, then calls with the token."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        goto(page, f"{config.proxy_url()}/secure/signin")
+        page.click("#signin")
+        page.wait_for_url("**/secure/login?login_challenge=*")
+        csrf = next(c for c in context.cookies() if c["name"] == "__Host-sandbox-csrf")
+        assert (csrf["sameSite"], csrf["httpOnly"], csrf["secure"]) == ("Strict", True, True)
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", user_password("alice"))
+        page.click("button[type=submit]")
+        page.wait_for_url("**/secure/consent?consent_challenge=*")
+        page.click("button[value=allow]")
+        session = wait_for(page, SESSION_JS, lambda s: s.get("state") != "signed-out")
+        assert session == {"state": "signed-in", "subject": "C-001",
+                           "scopes": "openid orders.read orders.write quotes"}, session  # fmt: skip
+        assert "code=" not in page.url  # the page took the single-use code off its URL
+        for button in ("#quote", "#mine", "#theirs"):
+            page.click(button)
+        calls = wait_for(page, CALLS_JS, lambda c: len(c) == 3)
+        assert calls == {"quote": "200", "mine": "200", "theirs": "403"}, calls
+        stored = page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}])")
+        assert "eyJ" not in stored, "the token was kept in storage a script can read later"
+        page.screenshot(path=str(config.RESULTS_DIR / "auth-signin.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == []
