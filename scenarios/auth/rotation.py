@@ -42,10 +42,10 @@ REQUEST_EVERY_S = 0.1  # 100 in 10 s: half the per-identity limit (services/api/
 OVERLAP_S = 3.0
 
 # Run inside api-auth (on `back`, where Hydra's admin API is): add a key to the set
-# (Hydra makes it, and a kid) or delete one by kid. Prints the status only: the answer
-# to an added key holds its private half.
+# (Hydra makes it, and a kid) or delete one by kid. Prints the status, and a refusal's
+# reason; never an added key's answer, which holds its private half.
 ADMIN = """
-import json, sys, urllib.request
+import json, sys, urllib.error, urllib.request
 admin, key_set, action, kid = sys.argv[1:]
 url = f"{admin}/admin/keys/{key_set}"
 if action == "add":
@@ -53,14 +53,34 @@ if action == "add":
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
 else:
     request = urllib.request.Request(f"{url}/{kid}", method="DELETE")
-with urllib.request.urlopen(request, timeout=10) as answer:
-    print(answer.status)
+try:
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        print(answer.status)
+except urllib.error.HTTPError as error:
+    print(error.code, error.read(500).decode(errors="replace"))
 """
 
 
+ADMIN_TRIES = 5
+# Hydra on SQLite (DSN=memory) answers a write that met another one (a token being
+# issued) with 400 and this reason: its own word that trying again is right.
+CONCURRENT = "concurrent update"
+
+
 def admin(action: str, kid: str = "-") -> int:
+    """The admin API's status for the action, tried again while Hydra says a concurrent
+    update got in the way; any other refusal's reason goes to the narration."""
     (api, *_) = docker.containers("api-auth")
-    return int(docker.run_in(api.name, "python", "-c", ADMIN, ADMIN_URL, KEY_SET, action, kid))
+    for _ in range(ADMIN_TRIES):
+        answer = docker.run_in(api.name, "python", "-c", ADMIN, ADMIN_URL, KEY_SET, action, kid)
+        status, _, reason = answer.strip().partition(" ")
+        if CONCURRENT not in reason:
+            break
+        print(f"Hydra's admin API: {status} {reason[:120]}; trying again")
+        time.sleep(0.5)
+    if reason:
+        print(f"Hydra's admin API refused to {action} a key: {status} {reason[:300]}")
+    return int(status)
 
 
 def kid_of(token: str) -> str:
