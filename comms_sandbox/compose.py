@@ -311,6 +311,24 @@ def running_services() -> set[str]:
     return {c["Service"] for c in compose_ps()}
 
 
+class BrokerImportError(RuntimeError):
+    """The running RabbitMQ did not take the rendered definitions."""
+
+
+def import_rabbitmq_definitions() -> bool:
+    """The rendered definitions (users and passwords in force) into a RabbitMQ that
+    already runs, as its boot does: a user added since (a service's own identity) or a
+    password changed in .env would otherwise wait for its next restart. False when it
+    does not run (its boot will import them)."""
+    if "rabbitmq" not in running_services():
+        return False
+    done = compose("exec", "-T", "rabbitmq", "rabbitmqctl", "import_definitions",
+                   "/etc/rabbitmq/definitions.json", capture=True)  # fmt: skip
+    if done.returncode != 0:
+        raise BrokerImportError(f"rabbitmqctl import_definitions: {done.stderr.strip()[:300]}")
+    return True
+
+
 def containers_by_service(services: Iterable[str]) -> dict[str, frozenset[str]]:
     """The ids of each of `services`' running containers."""
     wanted = set(services)

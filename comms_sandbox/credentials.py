@@ -39,6 +39,10 @@ DEFAULTS = {
     "RABBITMQ_APP_PASSWORD": "sandbox-app-dev",
     "RABBITMQ_ADMIN_PASSWORD": "sandbox-admin-dev",
     "RABBITMQ_PERF_PASSWORD": "sandbox-perf-dev",
+    # A RabbitMQ identity per service, each allowed only what it does (lesson auth).
+    "RABBITMQ_API_PASSWORD": "sandbox-rmq-api-dev",
+    "RABBITMQ_RELAY_PASSWORD": "sandbox-rmq-relay-dev",
+    "RABBITMQ_SHIPPING_PASSWORD": "sandbox-rmq-shipping-dev",
     "REDIS_PASSWORD": "sandbox-redis-dev",
     "INVENTORY_API_KEY": "sandbox-inventory-key",
     "RABBITMQ_CLUSTER_PASSWORD": "sandbox-cluster-dev",
@@ -64,6 +68,9 @@ RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",
     "sandbox-admin": "RABBITMQ_ADMIN_PASSWORD",
     "sandbox-perf": "RABBITMQ_PERF_PASSWORD",
+    "sandbox-api": "RABBITMQ_API_PASSWORD",
+    "sandbox-relay": "RABBITMQ_RELAY_PASSWORD",
+    "sandbox-shipping": "RABBITMQ_SHIPPING_PASSWORD",
     "sandbox-cluster": "RABBITMQ_CLUSTER_PASSWORD",
 }
 

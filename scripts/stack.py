@@ -23,6 +23,7 @@ from comms_sandbox.compose import (
     build_images,
     compose,
     compose_ps,
+    import_rabbitmq_definitions,
     let_proxy_follow,
     profile_flags,
     profile_services,
@@ -132,6 +133,7 @@ def start_own(own: list[str], build: bool) -> float:
     started = time.monotonic()
     if own:
         ensure_credentials()  # a lesson's own secrets may be new since the stack started
+        import_rabbitmq_definitions()
         ensure_images(own)
         # The observability lesson's own services trace, and turn tracing on for the
         # running api and pricing (re-created first, without nginx).
@@ -168,6 +170,7 @@ def start(services: list[str]) -> float:
     started = time.monotonic()
     ensure_certificates()
     ensure_credentials()
+    import_rabbitmq_definitions()  # a running broker learns users added since it booted
     ensure_images(with_dependencies(services))  # only what these services run
     build_images(with_dependencies(services))  # each image once, before `up --no-build`
     images_s = time.monotonic() - started

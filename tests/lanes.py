@@ -53,6 +53,7 @@ from comms_sandbox.compose import (
     IMAGES_ENV,
     TEST_LANE_VARIABLE,
     build_images,
+    import_rabbitmq_definitions,
     proxied_services,
     remove_cut_recreations,
     running_services,
@@ -250,6 +251,7 @@ def start_default_stack() -> DockerCompose:
     once: compose.build_images), the default stack up and healthy."""
     ensure_certificates()  # compose bind-mounts them
     ensure_credentials()
+    import_rabbitmq_definitions()  # a running broker learns users added since it booted
     remove_cut_recreations()  # an earlier run cut short mid re-creation
     build_images(with_dependencies([]))
     sandbox = stack_compose(wait=True)

@@ -23,6 +23,10 @@ an order or quote route runs.
   checking in the service, still refuses.
 - limits: one identity sends more than 200 requests in 10 s: the rest get
   429 with Retry-After; another identity meanwhile is not held back.
+- privileges: each service's own RabbitMQ user and PostgreSQL role logs in
+  with its password, then tries one thing its service never does: the broker
+  (403 ACCESS_REFUSED) or the database (42501) refuses it; the superuser is
+  turned away over the network (scenarios/auth/privileges.py).
 - rotation: Hydra's signing key changes while a client sends requests: a
   new key is added (the JWKS publishes both), tokens of either key pass, the
   old key is retired and its tokens are refused within api-auth's key max
@@ -69,7 +73,7 @@ from comms_sandbox.credentials import (
     user_password,
 )
 from comms_sandbox.health import require_lesson_service, require_proxy
-from scenarios.auth import rotation, signin, verdicts
+from scenarios.auth import privileges, rotation, signin, verdicts
 from scenarios.auth.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -399,6 +403,7 @@ def run() -> ScenarioResult:
             "authorization": lambda: authorization(issued),
             "edge": lambda: edge(issued),
             "limits": lambda: limits(issued),
+            "privileges": lambda: privileges.privileges(issued),
             "rotation": lambda: key_rotation(issued),
             "signin": lambda: signin.code_flow(issued),
             "csrf": lambda: signin.csrf(issued),

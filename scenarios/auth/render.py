@@ -29,6 +29,9 @@ def render(result: ScenarioResult, console: Console) -> None:
         for case, a in m["authorization"]["answers"].items()
     ]
     console.print(records_table("authorization: /secure/orders", cases, ("case", "status", "why")))
+    columns = ("system", "identity", "used_by", "may", "tries", "code")
+    console.print(records_table("one identity per service: what it may do, one thing it may not",
+                                m["privileges"]["identities"], columns))  # fmt: skip
     render_rotation(m["rotation"], console)
     render_people(m["signin"], m["guessing"], console)
     secrets = m["secrets"]

@@ -251,3 +251,20 @@ def guessing_holds(
         f"Redis counted {lock_after} failures": counted == lock_after,
         "another user meanwhile signs in (303 to Hydra)": another_user == 303,
     }
+
+
+def privileges_holds(rows: list[dict[str, Any]]) -> dict[str, bool]:
+    """Each identity logged in with its own password, then got its system's refusal
+    code; or, expected "login" (the superuser over the network), was turned away by
+    pg_hba.conf before any statement."""
+    holds = {}
+    for row in rows:
+        if row["expected"] == "login":
+            refused = not row["logged_in"] and "pg_hba.conf rejects" in row["answer"]
+        else:
+            refused = row["logged_in"] and row["code"] == row["expected"]
+        holds[f"{row['system']} {row['identity']}: {row['tries']}: refused ({row['expected']})"] = (
+            refused and row["code"] == row["expected"]
+        )
+    holds["every identity tried"] = len(rows) >= 8
+    return holds

@@ -86,6 +86,15 @@ def test_pkce_csrf_and_guessing_hold(result: ScenarioResult) -> None:
         assert failed(result.metrics[part]) == [], result.metrics[part]
 
 
+def test_each_service_identity_is_refused_what_its_service_never_does(
+    result: ScenarioResult,
+) -> None:
+    privileges = result.metrics["privileges"]
+    assert failed(privileges) == [], privileges
+    services = {row["used_by"] for row in privileges["identities"]}
+    assert {"api", "outbox-relay", "shipping"} <= services
+
+
 def test_the_signing_key_rotates_under_load_with_no_failed_request(result: ScenarioResult) -> None:
     rotation = result.metrics["rotation"]
     assert failed(rotation) == [], rotation

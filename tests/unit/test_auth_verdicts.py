@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from scenarios.auth.verdicts import (
     edge_holds,
     guessing_holds,
     limits_holds,
+    privileges_holds,
     rotation_holds,
     secrets_holds,
     token_holds,
@@ -295,3 +297,39 @@ def test_guessing_slowed_then_locked_holds() -> None:
 )
 def test_guessing_not_slowed_or_not_locked_fails(args: tuple[Any, ...], fails: str) -> None:
     assert [name for name in failing(guessing_holds(*args, POLICY)) if fails in name]
+
+
+MADE = itertools.count()
+
+
+def identity(expected: str, code: str, logged_in: bool = True, answer: str = "") -> dict[str, Any]:
+    """A row of the privileges part; each a new identity."""
+    row = {"system": "x", "identity": f"id-{next(MADE)}", "tries": "it", "expected": expected}
+    return row | {"code": code, "logged_in": logged_in, "answer": answer}
+
+
+TURNED_AWAY = identity("login", "login", False, "FATAL:  pg_hba.conf rejects connection")
+GOOD_ROWS = [identity("403", "403"), identity("42501", "42501"), TURNED_AWAY] + [
+    identity("403", "403", answer="x" * n) for n in range(1, 6)
+]
+
+
+def test_every_identity_refused_its_way_holds() -> None:
+    assert failing(privileges_holds(GOOD_ROWS)) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        identity("403", ""),  # the broker allowed it
+        identity("42501", "42501", logged_in=False),  # the role could not even log in
+        identity("login", "ok", True),  # the superuser logged in over the network
+        identity("login", "login", False, "password authentication failed"),  # not pg_hba's
+    ],
+)
+def test_an_allowed_attempt_or_a_wrong_refusal_fails(bad: dict[str, Any]) -> None:
+    assert failing(privileges_holds([bad, *GOOD_ROWS]))
+
+
+def test_too_few_identities_fails() -> None:
+    assert failing(privileges_holds(GOOD_ROWS[:3]))

@@ -170,7 +170,16 @@ def test_definitions_keep_users_least_privilege() -> None:
     app = perms[("sandbox-app", "sandbox")]
     assert app["configure"] == "^amq\\.gen-.*"  # declares nothing but server-named queues
     assert set(perms) == {("sandbox-admin", "sandbox"), ("sandbox-app", "sandbox"),
-                          ("sandbox-perf", "perf")}  # fmt: skip
+                          ("sandbox-api", "sandbox"), ("sandbox-relay", "sandbox"),
+                          ("sandbox-shipping", "sandbox"), ("sandbox-perf", "perf")}  # fmt: skip
+    # A service's own identity: what it does and nothing else (lesson auth).
+    for publisher in ("sandbox-api", "sandbox-relay"):
+        granted = perms[(publisher, "sandbox")]
+        rights = (granted["configure"], granted["read"], granted["write"])
+        assert rights == ("^$", "^$", "^sandbox\\.events$"), publisher
+    shipping = perms[("sandbox-shipping", "sandbox")]
+    assert (shipping["configure"], shipping["write"]) == ("^$", "^$")
+    assert shipping["read"] == "^sandbox\\.orders\\.shipping$"
     assert {u["name"]: u["tags"] for u in d["users"]}["sandbox-perf"] == []
 
 
