@@ -215,7 +215,15 @@ def auth(m: Metrics, folder: Path) -> list[Path]:
     panels[f"limits: {m['limits']['sent']} requests of one identity"] = {
         f"status {status}": count for status, count in m["limits"]["statuses"].items()
     }
-    title = "auth: what each token got"
+    panels["rotation: requests per phase and status"] = {
+        f"{phase}\n{status}": count
+        for phase, statuses in m["rotation"]["requests"].items()
+        for status, count in statuses.items()
+    }
+    panels["guessing: seconds to each answer (status)"] = {
+        f"#{n}\n{a['status']}": a["took_s"] for n, a in enumerate(m["guessing"]["attempts"], 1)
+    }
+    title = "auth: what each token, key and password got"
     return [save_bar_charts(folder / "auth.png", title, panels, "")]
 
 
