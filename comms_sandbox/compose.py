@@ -319,8 +319,9 @@ def import_rabbitmq_definitions() -> bool:
     """The rendered definitions (users and passwords in force) into a RabbitMQ that
     already runs, as its boot does: a user added since (a service's own identity) or a
     password changed in .env would otherwise wait for its next restart. False when it
-    does not run (its boot will import them)."""
-    if "rabbitmq" not in running_services():
+    does not run healthy (starting, it imports them as it boots)."""
+    running = [c for c in compose_ps() if c.get("Service") == "rabbitmq"]
+    if not running or not all(c.get("Health") == "healthy" for c in running):
         return False
     done = compose("exec", "-T", "rabbitmq", "rabbitmqctl", "import_definitions",
                    "/etc/rabbitmq/definitions.json", capture=True)  # fmt: skip

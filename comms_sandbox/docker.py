@@ -68,10 +68,24 @@ def environment(name: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
+PAUSE_TRIES = 5
+# runc's answer when the cgroup did not reach FROZEN in time, which a process being
+# created in it (a `docker exec`, a fork) can cause: runc's own freezer retries are
+# "still a game of chances" (opencontainers/runc#2791); a new try usually succeeds.
+NOT_FROZEN = "unable to freeze"
+
+
 def pause(name: str) -> None:
     """Freeze every process of the container (cgroup freezer): a hung replica.
     The kernel still completes TCP handshakes for it; nothing answers."""
-    _docker("pause", name)
+    for attempt in range(1, PAUSE_TRIES + 1):
+        try:
+            _docker("pause", name)
+            return
+        except DockerError as error:
+            if NOT_FROZEN not in str(error) or attempt == PAUSE_TRIES:
+                raise
+            time.sleep(0.5)
 
 
 def unpause(name: str) -> None:
