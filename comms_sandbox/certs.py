@@ -11,6 +11,12 @@ private CA in `.sandbox/tls/` (git-ignored, never committed) and issues:
                             passthrough.localhost
     outside.pem, outside.key  the proxies lesson's site beyond the forward proxy:
                             www.outside.test, other.outside.test
+    pricing-mtls/           lesson auth's pricing replica that requires a client
+                            certificate: tls.crt, tls.key (pricing-mtls, short-lived:
+                            MTLS_VALIDITY) and ca.crt; a folder, mounted whole, so
+                            that a re-issued pair reaches the running container
+    api-client/             the client certificate api-auth presents to it (clientAuth
+                            only, short-lived too), and ca.crt
     wrong-ca.pem            an unrelated CA that signs nothing: verifying against
                             it must fail
 
@@ -63,11 +69,19 @@ OUTSIDE_SANS: tuple[x509.GeneralName, ...] = (
     x509.DNSName("www.outside.test"),
     x509.DNSName("other.outside.test"),
 )
+PRICING_MTLS_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("pricing-mtls"),)
+CLIENT_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("api-auth"),)
 
 CA_VALIDITY = timedelta(days=365)
 LEAF_VALIDITY = timedelta(days=90)
 CLOCK_SKEW = timedelta(minutes=5)  # not_valid_before is backdated by this much
 RENEW_BEFORE = timedelta(days=7)  # re-issue a certificate this close to expiry
+# Lesson auth's mutual TLS: certificates that live a day and are re-issued once half
+# of it is gone (a stolen key is worth a day at most; rotation is routine).
+MTLS_VALIDITY = timedelta(days=1)
+MTLS_RENEW_BEFORE = timedelta(hours=12)
+PRICING_MTLS_NAME = "pricing-mtls"
+CLIENT_NAME = "api-auth"
 
 DIR_MODE = 0o700
 CERT_MODE = 0o644
@@ -78,6 +92,9 @@ CERT_MODE = 0o644
 KEY_MODE = 0o644
 # The CA's key is never mounted anywhere: only its owner needs it.
 CA_KEY_MODE = 0o600
+# A mutual-TLS folder is mounted whole: its container user must be able to enter it
+# (the folder above, 0700, still keeps other host users out).
+MTLS_DIR_MODE = 0o755
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -95,6 +112,10 @@ class TlsFiles:
     wrong_ca_cert: Path
     outside_cert: Path
     outside_key: Path
+    pricing_mtls_cert: Path
+    pricing_mtls_key: Path
+    client_cert: Path
+    client_key: Path
 
     @classmethod
     def in_directory(cls, directory: Path) -> TlsFiles:
@@ -108,7 +129,17 @@ class TlsFiles:
             wrong_ca_cert=directory / "wrong-ca.pem",
             outside_cert=directory / "outside.pem",
             outside_key=directory / "outside.key",
+            pricing_mtls_cert=directory / "pricing-mtls" / "tls.crt",
+            pricing_mtls_key=directory / "pricing-mtls" / "tls.key",
+            client_cert=directory / "api-client" / "tls.crt",
+            client_key=directory / "api-client" / "tls.key",
         )
+
+    @property
+    def mtls_folders(self) -> tuple[Path, ...]:
+        """Mounted whole into a container (a file bind-mounted alone would keep
+        showing the old one after an atomic rename): each holds a pair and ca.crt."""
+        return (self.pricing_mtls_cert.parent, self.client_cert.parent)
 
     @property
     def ca_key(self) -> Path:
@@ -151,9 +182,19 @@ def _make_ca(common_name: str, now: datetime) -> tuple[x509.Certificate, Private
     return cert, key
 
 
+@dataclass(frozen=True)
+class Leaf:
+    """What a leaf is for: its name and SANs, server or client, how long it lives."""
+
+    name: str
+    sans: tuple[x509.GeneralName, ...]
+    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH
+    validity: timedelta = LEAF_VALIDITY
+    renew_before: timedelta = RENEW_BEFORE
+
+
 def _make_leaf(
-    common_name: str,
-    sans: Sequence[x509.GeneralName],
+    leaf: Leaf,
     ca_cert: x509.Certificate,
     ca_key: PrivateKey,
     now: datetime,
@@ -162,16 +203,16 @@ def _make_leaf(
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name))
+        .subject_name(_name(leaf.name))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + LEAF_VALIDITY)
+        .not_valid_after(now + leaf.validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([leaf.usage]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(list(leaf.sans)), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
             critical=False,
@@ -247,9 +288,9 @@ def _load_key(path: Path) -> PrivateKey:
 _UNUSABLE = (OSError, ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound)
 
 
-def _fresh(cert: x509.Certificate, now: datetime) -> bool:
-    """Already valid, and not expiring within RENEW_BEFORE."""
-    return cert.not_valid_before_utc <= now and now + RENEW_BEFORE < cert.not_valid_after_utc
+def _fresh(cert: x509.Certificate, now: datetime, renew_before: timedelta = RENEW_BEFORE) -> bool:
+    """Already valid, and not expiring within renew_before."""
+    return cert.not_valid_before_utc <= now and now + renew_before < cert.not_valid_after_utc
 
 
 def _sans(cert: x509.Certificate) -> list[x509.GeneralName]:
@@ -267,11 +308,7 @@ def _ca_ok(cert_path: Path, key_path: Path | None, now: datetime) -> bool:
 
 
 def _leaf_ok(
-    cert_path: Path,
-    key_path: Path,
-    sans: Sequence[x509.GeneralName],
-    ca_cert: x509.Certificate,
-    now: datetime,
+    cert_path: Path, key_path: Path, leaf: Leaf, ca_cert: x509.Certificate, now: datetime
 ) -> bool:
     try:
         cert = _load_cert(cert_path)
@@ -280,7 +317,52 @@ def _leaf_ok(
         actual_sans = _sans(cert)
     except _UNUSABLE:
         return False
-    return key.public_key() == cert.public_key() and actual_sans == list(sans) and _fresh(cert, now)
+    return (
+        key.public_key() == cert.public_key()
+        and actual_sans == list(leaf.sans)
+        and _fresh(cert, now, leaf.renew_before)
+    )
+
+
+def leaves(files: TlsFiles) -> tuple[tuple[Leaf, Path, Path], ...]:
+    """Every leaf the CA issues, with where its certificate and key go."""
+    short = {"validity": MTLS_VALIDITY, "renew_before": MTLS_RENEW_BEFORE}
+    return (
+        (Leaf(SERVER_NAME, SERVER_SANS), files.server_cert, files.server_key),
+        (Leaf(BACKEND_NAME, BACKEND_SANS), files.backend_cert, files.backend_key),
+        (Leaf(OUTSIDE_NAME, OUTSIDE_SANS), files.outside_cert, files.outside_key),
+        (Leaf(PRICING_MTLS_NAME, PRICING_MTLS_SANS, **short),  # type: ignore[arg-type]
+         files.pricing_mtls_cert, files.pricing_mtls_key),
+        (Leaf(CLIENT_NAME, CLIENT_SANS, ExtendedKeyUsageOID.CLIENT_AUTH, **short),  # type: ignore[arg-type]
+         files.client_cert, files.client_key),
+    )  # fmt: skip
+
+
+def throwaway_client(now: datetime | None = None) -> tuple[str, str]:
+    """A client certificate and its key (PEM) from a CA made for it and forgotten: what
+    a peer that is not the sandbox's would present."""
+    now = now or datetime.now(UTC)
+    ca_cert, ca_key = _make_ca(WRONG_CA_NAME, now)
+    leaf = Leaf(CLIENT_NAME, CLIENT_SANS, ExtendedKeyUsageOID.CLIENT_AUTH, MTLS_VALIDITY)
+    cert, key = _make_leaf(leaf, ca_cert, ca_key, now)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+def reissue(files: TlsFiles, name: str, now: datetime | None = None) -> x509.Certificate:
+    """A new certificate and key for the leaf `name`, whatever the old one's age (a
+    rotation); written over the old files, each by an atomic rename."""
+    now = now or datetime.now(UTC)
+    ca_cert, ca_key = _load_cert(files.ca_cert), _load_key(files.ca_key)
+    leaf, cert_path, key_path = next(entry for entry in leaves(files) if entry[0].name == name)
+    cert, key = _make_leaf(leaf, ca_cert, ca_key, now)
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return cert
 
 
 # --- the entry points ------------------------------------------------------------
@@ -308,13 +390,16 @@ def ensure_certificates(directory: Path = DEFAULT_DIR, *, now: datetime | None =
         _write_cert(files.ca_cert, ca_cert)
     if not _ca_ok(files.wrong_ca_cert, None, now):
         _write_cert(files.wrong_ca_cert, _make_ca(WRONG_CA_NAME, now)[0])
-    for name, sans, cert_path, key_path in (
-        (SERVER_NAME, SERVER_SANS, files.server_cert, files.server_key),
-        (BACKEND_NAME, BACKEND_SANS, files.backend_cert, files.backend_key),
-        (OUTSIDE_NAME, OUTSIDE_SANS, files.outside_cert, files.outside_key),
-    ):
-        if not _leaf_ok(cert_path, key_path, sans, ca_cert, now):
-            cert, key = _make_leaf(name, sans, ca_cert, ca_key, now)
+    for folder in files.mtls_folders:
+        folder.mkdir(exist_ok=True)
+        folder.chmod(MTLS_DIR_MODE)
+        if not (folder / "ca.crt").exists() or (folder / "ca.crt").read_bytes() != (
+            files.ca_cert.read_bytes()
+        ):
+            _write_atomic(folder / "ca.crt", files.ca_cert.read_bytes(), CERT_MODE)
+    for leaf, cert_path, key_path in leaves(files):
+        if not _leaf_ok(cert_path, key_path, leaf, ca_cert, now):
+            cert, key = _make_leaf(leaf, ca_cert, ca_key, now)
             _write_key(key_path, key)
             _write_cert(cert_path, cert)
     return files

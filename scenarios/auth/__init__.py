@@ -27,6 +27,11 @@ an order or quote route runs.
   with its password, then tries one thing its service never does: the broker
   (403 ACCESS_REFUSED) or the database (42501) refuses it; the superuser is
   turned away over the network (scenarios/auth/privileges.py).
+- mtls: api-auth prices quotes on pricing-mtls, which requires a client
+  certificate from the sandbox's CA: a connection without one, or with one
+  from another CA, is refused in the handshake; api-auth's own is served;
+  both short-lived certificates are re-issued while quotes go on, and none
+  fails (scenarios/auth/mutual_tls.py).
 - rotation: Hydra's signing key changes while a client sends requests: a
   new key is added (the JWKS publishes both), tokens of either key pass, the
   old key is retired and its tokens are refused within api-auth's key max
@@ -73,13 +78,14 @@ from comms_sandbox.credentials import (
     user_password,
 )
 from comms_sandbox.health import require_lesson_service, require_proxy
-from scenarios.auth import privileges, rotation, signin, verdicts
+from scenarios.auth import mutual_tls, privileges, rotation, signin, verdicts
 from scenarios.auth.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
 NAME = "auth"
 ORDER = 97  # place in the syllabus: after the patterns, who may use them
-SERVICES = ("proxy", "hydra", "api-auth")
+# RabbitMQ for the privileges part: its per-service users are tried there.
+SERVICES = ("proxy", "hydra", "api-auth", "rabbitmq")
 SHARED_FILES = ("services/api/bearer.py", "comms_sandbox/credentials.py", "images/hydra/")
 QUOTE = {"sku": "BOOK-42", "quantity": 2}
 LOGGED_SERVICES = ("proxy", "hydra", "api-auth", "api")
@@ -351,6 +357,18 @@ def limits(issued: Issued) -> dict[str, Any]:
     }
 
 
+# ---- quotes priced over mutual TLS
+
+
+def priced_over_mutual_tls(issued: Issued) -> dict[str, Any]:
+    token = issued.token("C-001", "quotes")
+
+    def send(http: httpx.Client) -> int:
+        return http.post(secure("/quotes"), json=QUOTE, headers=bearer(token)).status_code
+
+    return mutual_tls.mutual_tls(send)
+
+
 # ---- the signing key rotated under load
 
 
@@ -404,6 +422,7 @@ def run() -> ScenarioResult:
             "edge": lambda: edge(issued),
             "limits": lambda: limits(issued),
             "privileges": lambda: privileges.privileges(issued),
+            "mtls": lambda: priced_over_mutual_tls(issued),
             "rotation": lambda: key_rotation(issued),
             "signin": lambda: signin.code_flow(issued),
             "csrf": lambda: signin.csrf(issued),

@@ -60,8 +60,8 @@ def rabbitmq_try(attempt: Attempt) -> dict[str, Any]:
     )  # fmt: skip
     try:
         connection = pika.BlockingConnection(parameters)
-    except pika.exceptions.ProbableAccessDeniedError as error:
-        return {"logged_in": False, "code": "", "answer": str(error)[:200]}
+    except pika.exceptions.AMQPConnectionError as error:  # refused login, or no broker
+        return {"logged_in": False, "code": "", "answer": repr(error)[:200]}
     try:
         channel = connection.channel()
         try:

@@ -32,6 +32,14 @@ def render(result: ScenarioResult, console: Console) -> None:
     columns = ("system", "identity", "used_by", "may", "tries", "code")
     console.print(records_table("one identity per service: what it may do, one thing it may not",
                                 m["privileges"]["identities"], columns))  # fmt: skip
+    mtls = m["mtls"]
+    connections = [{"client certificate": mode, "outcome": p["outcome"], "detail": p["detail"]}
+                   for mode, p in mtls["probes"].items()]  # fmt: skip
+    console.print(records_table(
+        f"TLS connections to pricing-mtls:50052 from api-auth (pricing-mtls logged "
+        f"{', '.join(mtls['refused_handshakes_logged'])}; re-issued under load, "
+        f"quotes by status: {mtls['rotation']['quotes']})", connections,
+        ("client certificate", "outcome", "detail")))  # fmt: skip
     render_rotation(m["rotation"], console)
     render_people(m["signin"], m["guessing"], console)
     secrets = m["secrets"]

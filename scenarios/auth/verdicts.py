@@ -268,3 +268,39 @@ def privileges_holds(rows: list[dict[str, Any]]) -> dict[str, bool]:
         )
     holds["every identity tried"] = len(rows) >= 8
     return holds
+
+
+# BoringSSL's reasons, in pricing-mtls's log, for a client without a certificate and
+# for one whose certificate another CA signed.
+NO_CERTIFICATE = "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
+
+
+def mutual_tls_holds(
+    probes: dict[str, dict[str, str]], logged: list[str], rotation: dict[str, Any]
+) -> dict[str, bool]:
+    """`probes`: each connection's outcome (served or refused) and detail (the served
+    certificate's serial, or what the client saw); `logged`: the server's reason for
+    each handshake it refused; `rotation`: the probes before and after re-issuing, the
+    new serial, its lifetime, the quotes' statuses meanwhile."""
+    quotes = rotation["quotes"]
+    before, after = rotation["served_before"], rotation["served_after"]
+    return {
+        "no client certificate: refused in the handshake": probes["no certificate"]["outcome"]
+        == "refused",
+        "a certificate from another CA: refused in the handshake": probes["another CA"]["outcome"]
+        == "refused",
+        "api-auth's certificate: served": probes["ours"]["outcome"] == "served",
+        f"pricing-mtls logged why: {NO_CERTIFICATE}, {UNTRUSTED}": {
+            NO_CERTIFICATE,
+            UNTRUSTED,
+        }
+        <= set(logged),
+        "re-issued: a new connection is served the new certificate": before["outcome"]
+        == after["outcome"]
+        == "served"
+        and before["detail"] != after["detail"] == rotation["new_serial"],
+        "the certificate lives a day at most": 0 < rotation["lifetime_h"] <= 24.1,
+        "0 quotes failed while both certificates were re-issued": bool(quotes)
+        and set(quotes) == {"200"},
+    }

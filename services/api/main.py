@@ -48,7 +48,10 @@ TRACING = tracing_module()
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pricing = PricingClient(
-        settings.pricing_target, settings.pricing_timeout_s, settings.pricing_resilience
+        settings.pricing_target,
+        settings.pricing_timeout_s,
+        settings.pricing_resilience,
+        settings.pricing_tls_dir,
     )
     app.state.events = build_fanout(settings)
     # Redis is connected on first use, so the api starts without it.

@@ -3,8 +3,11 @@
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from fastapi import HTTPException, status
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
@@ -17,6 +20,9 @@ from api.resilience import (
     RetryBudget,
     backoff_s,
 )
+
+# How long a channel replaced by a certificate rotation keeps serving the calls in flight.
+ROTATION_GRACE_S = 10.0
 
 # Answers that say the request was wrong, not that pricing is unwell.
 _NOT_PRICINGS_FAULT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
@@ -40,17 +46,83 @@ class Quote:
     priced_by: str
 
 
+class ClientCertificate:
+    """Lesson auth: the folder with the client certificate this api presents to pricing
+    (tls.crt, tls.key) and the CA that signed pricing's (ca.crt). The host re-issues
+    them; `changed()` says so, at most every CHECK_EVERY_S, once the pair matches."""
+
+    CHECK_EVERY_S = 1.0
+    FILES = ("tls.crt", "tls.key", "ca.crt")
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.stamp = self.mtimes()
+        self.checked_at = time.monotonic()
+
+    def mtimes(self) -> tuple[int, ...]:
+        return tuple((self.folder / name).stat().st_mtime_ns for name in self.FILES)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        cert, key, ca = ((self.folder / name).read_bytes() for name in self.FILES)
+        return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key,
+                                            certificate_chain=cert)  # fmt: skip
+
+    def changed(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at < self.CHECK_EVERY_S:
+            return False
+        self.checked_at = now
+        try:
+            stamp = self.mtimes()
+            if stamp == self.stamp or not pair_matches(self.folder):
+                return False
+        except (OSError, ValueError):
+            return False  # caught mid-rotation: the next check sees the whole pair
+        self.stamp = stamp
+        return True
+
+
+def pair_matches(folder: Path) -> bool:
+    cert = x509.load_pem_x509_certificate((folder / "tls.crt").read_bytes())
+    key = load_pem_private_key((folder / "tls.key").read_bytes(), password=None)
+    return key.public_key() == cert.public_key()
+
+
 class PricingClient:
-    def __init__(self, target: str, timeout_s: float, resilience: str = "off") -> None:
-        self._channel = grpc.aio.insecure_channel(target)
-        self._pricing = pricing_pb2_grpc.PricingServiceStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+    def __init__(
+        self, target: str, timeout_s: float, resilience: str = "off", tls_dir: str = ""
+    ) -> None:
+        self._target = target
+        self._certificate = ClientCertificate(tls_dir) if tls_dir else None
+        self._retired: set[asyncio.Task[None]] = set()
+        self._connect()
         self._timeout_s = timeout_s
         self.resilience = resilience
         self.breaker = CircuitBreaker("pricing")
         self.budget = RetryBudget()
 
+    def _connect(self) -> None:
+        """A channel to pricing: plain, or mutual TLS with the folder's certificate."""
+        if self._certificate is None:
+            self._channel = grpc.aio.insecure_channel(self._target)
+        else:
+            self._channel = grpc.aio.secure_channel(self._target, self._certificate.credentials())
+        self._pricing = pricing_pb2_grpc.PricingServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def _follow_rotation(self) -> None:
+        """A re-issued client certificate: new calls go on a new channel presenting it;
+        the old channel closes once the calls in flight on it had time to end."""
+        if self._certificate is None or not self._certificate.changed():
+            return
+        old = self._channel
+        self._connect()
+        closing = asyncio.get_running_loop().create_task(old.close(grace=ROTATION_GRACE_S))
+        self._retired.add(closing)
+        closing.add_done_callback(self._retired.discard)
+
     async def quote(self, sku: str, quantity: int) -> Quote:
+        self._follow_rotation()
         request = pricing_pb2.QuoteRequest(sku=sku, quantity=quantity)
         call = {"off": self._once, "naive": self._naive, "on": self._resilient}[self.resilience]
         try:

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     # one attempt; "naive", immediate retries; "on", retries with backoff,
     # jitter and a budget, behind a circuit breaker. The faults lesson compares them.
     pricing_resilience: Literal["off", "naive", "on"] = "off"
+    # Lesson auth: a folder holding this api's client certificate for pricing (tls.crt,
+    # tls.key) and the CA of pricing's (ca.crt): the channel then is mutual TLS.
+    pricing_tls_dir: str = ""
     # Order events (services/order_events/): empty means "not configured", and
     # POST /orders then answers 503 for that broker rather than pretend.
     rabbitmq_url: str = ""

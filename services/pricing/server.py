@@ -20,7 +20,7 @@ from grpc_status import rpc_status
 from sandbox.feed.v1 import feed_pb2
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from pricing import decoding, healthcheck, rules
+from pricing import decoding, healthcheck, mutual_tls, rules
 from pricing.feed_service import FeedService
 from pricing.observability import CallTelemetry, TagSpan, instrument_server
 from pricing.slots import POOL_SIZE, StreamSlots, past
@@ -174,8 +174,14 @@ def main() -> None:
     address = os.environ.get("PRICING_LISTEN", "0.0.0.0:50051")
     server = make_server()
     server.add_insecure_port(address)
+    # Lesson auth's pricing-mtls: the plain port on loopback only (its own healthcheck),
+    # and this one for everybody else, requiring a client certificate (mutual_tls.py).
+    tls_address = os.environ.get("PRICING_TLS_LISTEN", "")
+    if tls_address:
+        credentials = mutual_tls.server_credentials(os.environ["PRICING_TLS_DIR"])
+        server.add_secure_port(tls_address, credentials)
     server.start()
-    log.info("pricing listening on %s", address)
+    log.info("pricing listening on %s", ", ".join(a for a in (address, tls_address) if a))
     healthcheck.watch(f"127.0.0.1:{address.rsplit(':', 1)[1]}")
     # Docker stops containers with SIGTERM: finish in-flight calls, then exit.
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=5))

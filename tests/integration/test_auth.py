@@ -95,6 +95,15 @@ def test_each_service_identity_is_refused_what_its_service_never_does(
     assert {"api", "outbox-relay", "shipping"} <= services
 
 
+def test_pricing_requires_a_client_certificate_from_the_sandbox_s_ca(
+    result: ScenarioResult,
+) -> None:
+    mtls = result.metrics["mtls"]
+    assert failed(mtls) == [], mtls
+    outcomes = {mode: probe["outcome"] for mode, probe in mtls["probes"].items()}
+    assert outcomes == {"no certificate": "refused", "another CA": "refused", "ours": "served"}
+
+
 def test_the_signing_key_rotates_under_load_with_no_failed_request(result: ScenarioResult) -> None:
     rotation = result.metrics["rotation"]
     assert failed(rotation) == [], rotation

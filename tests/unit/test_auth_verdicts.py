@@ -17,6 +17,7 @@ from scenarios.auth.verdicts import (
     edge_holds,
     guessing_holds,
     limits_holds,
+    mutual_tls_holds,
     privileges_holds,
     rotation_holds,
     secrets_holds,
@@ -333,3 +334,33 @@ def test_an_allowed_attempt_or_a_wrong_refusal_fails(bad: dict[str, Any]) -> Non
 
 def test_too_few_identities_fails() -> None:
     assert failing(privileges_holds(GOOD_ROWS[:3]))
+
+
+SERVED = {"outcome": "served", "detail": "a1"}
+REFUSED_PEER = {"outcome": "refused", "detail": "TLSV13_ALERT_CERTIFICATE_REQUIRED"}
+PROBES = {"no certificate": REFUSED_PEER, "another CA": REFUSED_PEER, "ours": SERVED}
+LOGGED = ["PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_VERIFY_FAILED"]
+ROTATED = {"served_before": SERVED, "served_after": {"outcome": "served", "detail": "b2"},
+           "new_serial": "b2", "lifetime_h": 24.08, "quotes": {"200": 90}}  # fmt: skip
+
+
+def test_mutual_tls_that_refuses_strangers_and_rotates_holds() -> None:
+    assert failing(mutual_tls_holds(PROBES, LOGGED, ROTATED)) == []
+
+
+@pytest.mark.parametrize(
+    ("probes", "logged", "rotation", "fails"),
+    [
+        (PROBES | {"no certificate": SERVED}, LOGGED, ROTATED, "no client certificate"),
+        (PROBES | {"another CA": SERVED}, LOGGED, ROTATED, "another CA"),
+        (PROBES | {"ours": REFUSED_PEER}, LOGGED, ROTATED, "api-auth's certificate"),
+        (PROBES, LOGGED[:1], ROTATED, "logged why"),
+        (PROBES, LOGGED, ROTATED | {"served_after": SERVED}, "new certificate"),
+        (PROBES, LOGGED, ROTATED | {"lifetime_h": 2160.0}, "a day at most"),
+        (PROBES, LOGGED, ROTATED | {"quotes": {"200": 80, "503": 1}}, "0 quotes failed"),
+    ],
+)
+def test_mutual_tls_letting_a_stranger_in_or_failing_a_quote_fails(
+    probes: dict[str, Any], logged: list[str], rotation: dict[str, Any], fails: str
+) -> None:
+    assert [name for name in failing(mutual_tls_holds(probes, logged, rotation)) if fails in name]

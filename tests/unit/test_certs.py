@@ -14,8 +14,9 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from comms_sandbox.certs import TlsFiles, ensure_certificates, main
+from comms_sandbox.certs import TlsFiles, ensure_certificates, main, reissue
 
 
 def load_cert(path: Path) -> x509.Certificate:
@@ -37,7 +38,8 @@ def sans(path: Path) -> list[x509.GeneralName]:
 
 
 def all_files(files: TlsFiles) -> list[Path]:
-    return sorted(files.directory.iterdir())
+    """Every file, those in the mutual-TLS folders too."""
+    return sorted(p for p in files.directory.rglob("*") if p.is_file())
 
 
 @pytest.fixture
@@ -46,14 +48,20 @@ def files(tmp_path: Path) -> TlsFiles:
 
 
 def test_writes_the_expected_files(files: TlsFiles) -> None:
-    names = [p.name for p in all_files(files)]
+    names = [str(p.relative_to(files.directory)) for p in all_files(files)]
     assert names == [
+        "api-client/ca.crt",
+        "api-client/tls.crt",
+        "api-client/tls.key",
         "backend.key",
         "backend.pem",
         "ca.key",
         "ca.pem",
         "outside.key",
         "outside.pem",
+        "pricing-mtls/ca.crt",
+        "pricing-mtls/tls.crt",
+        "pricing-mtls/tls.key",
         "server.key",
         "server.pem",
         "wrong-ca.pem",
@@ -92,6 +100,25 @@ def test_keys_match_their_certificates(files: TlsFiles) -> None:
         assert key.public_key() == load_cert(cert_path).public_key()
 
 
+def test_mutual_tls_leaves_live_a_day_for_their_own_use_and_rotate(files: TlsFiles) -> None:
+    server, client = load_cert(files.pricing_mtls_cert), load_cert(files.client_cert)
+    for leaf in (server, client):
+        assert leaf.not_valid_after_utc - leaf.not_valid_before_utc <= timedelta(days=1, minutes=5)
+        leaf.verify_directly_issued_by(load_cert(files.ca_cert))
+    usage = x509.ExtendedKeyUsage
+    assert list(client.extensions.get_extension_for_class(usage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
+    assert (files.pricing_mtls_cert.parent / "ca.crt").read_bytes() == files.ca_cert.read_bytes()
+    rotated = reissue(files, "pricing-mtls")
+    assert rotated.serial_number != server.serial_number
+    assert load_cert(files.pricing_mtls_cert) == rotated
+    key = serialization.load_pem_private_key(files.pricing_mtls_key.read_bytes(), password=None)
+    assert key.public_key() == rotated.public_key()
+    ensure_certificates(files.directory, now=datetime.now(UTC) + timedelta(hours=13))
+    assert load_cert(files.pricing_mtls_cert) != rotated  # half its life gone: re-issued
+
+
 def test_second_call_changes_nothing(files: TlsFiles) -> None:
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in all_files(files)}
     assert ensure_certificates(files.directory) == files
@@ -119,6 +146,8 @@ def test_replaces_a_leaf_signed_by_another_ca(files: TlsFiles, tmp_path: Path) -
 
 def test_modes(files: TlsFiles) -> None:
     assert stat.S_IMODE(files.directory.stat().st_mode) == 0o700
+    for folder in files.mtls_folders:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder.name
     for path in all_files(files):
         expected = 0o600 if path == files.ca_key else 0o644
         assert stat.S_IMODE(path.stat().st_mode) == expected, path.name
