@@ -15,8 +15,11 @@ private CA in `.sandbox/tls/` (git-ignored, never committed) and issues:
                             certificate: tls.crt, tls.key (pricing-mtls, short-lived:
                             MTLS_VALIDITY) and ca.crt; a folder, mounted whole, so
                             that a re-issued pair reaches the running container
-    api-client/             the client certificate api-auth presents to it (clientAuth
-                            only, short-lived too), and ca.crt
+    api-auth/               api-auth's one identity, short-lived too: the certificate
+                            it serves to nginx and presents to pricing-mtls
+                            (serverAuth and clientAuth), and ca.crt
+    proxy-client/           the client certificate nginx presents to api-auth
+                            (clientAuth only, short-lived), and ca.crt
     wrong-ca.pem            an unrelated CA that signs nothing: verifying against
                             it must fail
 
@@ -71,6 +74,7 @@ OUTSIDE_SANS: tuple[x509.GeneralName, ...] = (
 )
 PRICING_MTLS_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("pricing-mtls"),)
 CLIENT_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("api-auth"),)
+PROXY_CLIENT_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("proxy"),)
 
 CA_VALIDITY = timedelta(days=365)
 LEAF_VALIDITY = timedelta(days=90)
@@ -82,6 +86,7 @@ MTLS_VALIDITY = timedelta(days=1)
 MTLS_RENEW_BEFORE = timedelta(hours=12)
 PRICING_MTLS_NAME = "pricing-mtls"
 CLIENT_NAME = "api-auth"
+PROXY_CLIENT_NAME = "proxy"
 
 DIR_MODE = 0o700
 CERT_MODE = 0o644
@@ -97,6 +102,7 @@ CA_KEY_MODE = 0o600
 MTLS_DIR_MODE = 0o755
 
 PrivateKey = ec.EllipticCurvePrivateKey
+SERVER, CLIENT = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class TlsFiles:
     pricing_mtls_key: Path
     client_cert: Path
     client_key: Path
+    proxy_client_cert: Path
+    proxy_client_key: Path
 
     @classmethod
     def in_directory(cls, directory: Path) -> TlsFiles:
@@ -131,15 +139,21 @@ class TlsFiles:
             outside_key=directory / "outside.key",
             pricing_mtls_cert=directory / "pricing-mtls" / "tls.crt",
             pricing_mtls_key=directory / "pricing-mtls" / "tls.key",
-            client_cert=directory / "api-client" / "tls.crt",
-            client_key=directory / "api-client" / "tls.key",
+            client_cert=directory / "api-auth" / "tls.crt",
+            client_key=directory / "api-auth" / "tls.key",
+            proxy_client_cert=directory / "proxy-client" / "tls.crt",
+            proxy_client_key=directory / "proxy-client" / "tls.key",
         )
 
     @property
     def mtls_folders(self) -> tuple[Path, ...]:
         """Mounted whole into a container (a file bind-mounted alone would keep
         showing the old one after an atomic rename): each holds a pair and ca.crt."""
-        return (self.pricing_mtls_cert.parent, self.client_cert.parent)
+        return (
+            self.pricing_mtls_cert.parent,
+            self.client_cert.parent,
+            self.proxy_client_cert.parent,
+        )
 
     @property
     def ca_key(self) -> Path:
@@ -188,7 +202,7 @@ class Leaf:
 
     name: str
     sans: tuple[x509.GeneralName, ...]
-    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH
+    usages: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.SERVER_AUTH,)
     validity: timedelta = LEAF_VALIDITY
     renew_before: timedelta = RENEW_BEFORE
 
@@ -211,7 +225,7 @@ def _make_leaf(
         .not_valid_after(now + leaf.validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([leaf.usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(leaf.usages)), critical=False)
         .add_extension(x509.SubjectAlternativeName(list(leaf.sans)), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
@@ -315,11 +329,13 @@ def _leaf_ok(
         cert.verify_directly_issued_by(ca_cert)
         key = _load_key(key_path)
         actual_sans = _sans(cert)
+        usages = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except _UNUSABLE:
         return False
     return (
         key.public_key() == cert.public_key()
         and actual_sans == list(leaf.sans)
+        and usages == list(leaf.usages)
         and _fresh(cert, now, leaf.renew_before)
     )
 
@@ -333,8 +349,11 @@ def leaves(files: TlsFiles) -> tuple[tuple[Leaf, Path, Path], ...]:
         (Leaf(OUTSIDE_NAME, OUTSIDE_SANS), files.outside_cert, files.outside_key),
         (Leaf(PRICING_MTLS_NAME, PRICING_MTLS_SANS, **short),  # type: ignore[arg-type]
          files.pricing_mtls_cert, files.pricing_mtls_key),
-        (Leaf(CLIENT_NAME, CLIENT_SANS, ExtendedKeyUsageOID.CLIENT_AUTH, **short),  # type: ignore[arg-type]
+        # api-auth: a server to nginx, a client to pricing-mtls; one name, one pair.
+        (Leaf(CLIENT_NAME, CLIENT_SANS, (SERVER, CLIENT), **short),  # type: ignore[arg-type]
          files.client_cert, files.client_key),
+        (Leaf(PROXY_CLIENT_NAME, PROXY_CLIENT_SANS, (CLIENT,), **short),  # type: ignore[arg-type]
+         files.proxy_client_cert, files.proxy_client_key),
     )  # fmt: skip
 
 
@@ -343,7 +362,7 @@ def throwaway_client(now: datetime | None = None) -> tuple[str, str]:
     a peer that is not the sandbox's would present."""
     now = now or datetime.now(UTC)
     ca_cert, ca_key = _make_ca(WRONG_CA_NAME, now)
-    leaf = Leaf(CLIENT_NAME, CLIENT_SANS, ExtendedKeyUsageOID.CLIENT_AUTH, MTLS_VALIDITY)
+    leaf = Leaf(CLIENT_NAME, CLIENT_SANS, (CLIENT,), MTLS_VALIDITY)
     cert, key = _make_leaf(leaf, ca_cert, ca_key, now)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,

@@ -9,6 +9,11 @@
                                             token: nginx does, once, with auth_request
                                             to api-auth's /auth/verify (the same checks)
 
+nginx reaches api-auth over mutual TLS: it verifies api-auth's certificate
+against the sandbox's CA and presents its own (proxy-client/, short-lived,
+re-issued by the host and read again at each `nginx -s reload`); api-auth
+refuses a handshake without one (services/api/tls_server.py).
+
 Checked at the edge, a request that does not pass nginx is not checked at all:
 the api replicas behind /edge/ answer anybody on the layer-4 port (8081) or
 inside the network; api-auth refuses wherever a request comes from.
@@ -24,6 +29,7 @@ from __future__ import annotations
 from proxy import load_balancing
 from proxy.load_balancing import LESSON_RESOLVER
 from proxy.model import Directives, Location, Map, Upstream
+from proxy.tls_termination import CERT_DIR
 
 HYDRA = "auth_hydra"
 API = "auth_api"
@@ -48,7 +54,20 @@ def _upstream(name: str, server: str) -> Upstream:
     )
 
 
-UPSTREAMS = (_upstream(HYDRA, "hydra:4444"), _upstream(API, "api-auth:8000"))
+UPSTREAMS = (_upstream(HYDRA, "hydra:4444"), _upstream(API, "api-auth:8443"))
+PROXY_CLIENT_DIR = f"{CERT_DIR}/proxy-client"  # compose.yaml mounts the folder
+# To api-auth: its certificate checked (name and CA), nginx's own presented.
+MUTUAL_TLS: Directives = (
+    ("proxy_ssl_certificate", f"{PROXY_CLIENT_DIR}/tls.crt"),
+    ("proxy_ssl_certificate_key", f"{PROXY_CLIENT_DIR}/tls.key"),
+    ("proxy_ssl_trusted_certificate", f"{PROXY_CLIENT_DIR}/ca.crt"),
+    ("proxy_ssl_verify", "on"),
+    ("proxy_ssl_name", "api-auth"),
+    ("proxy_ssl_server_name", "on"),
+    ("proxy_ssl_protocols", "TLSv1.3"),
+    ("proxy_ssl_session_reuse", "on"),
+)
+API_URL = f"https://{API}"
 
 
 def locations(settings: Directives) -> tuple[Location, ...]:
@@ -57,13 +76,13 @@ def locations(settings: Directives) -> tuple[Location, ...]:
     return (
         *(Location(path=p, proxy_pass=f"http://{HYDRA}", directives=settings) for p in hydra_paths),
         # The trailing slash replaces the matched prefix with "/".
-        Location(path=SECURE_PREFIX, proxy_pass=f"http://{API}/", directives=settings),
+        Location(path=SECURE_PREFIX, proxy_pass=f"{API_URL}/", directives=(*settings, *MUTUAL_TLS)),
         # A failed sign-in is answered late on purpose (up to 4 s, services/api/signin.py),
         # past the server's read timeout: the client would get a 504 instead of the page.
         Location(
             path=f"= {SECURE_PREFIX}login",
-            proxy_pass=f"http://{API}/login",
-            directives=(*settings, ("proxy_read_timeout", SIGNIN_READ_TIMEOUT)),
+            proxy_pass=f"{API_URL}/login",
+            directives=(*settings, *MUTUAL_TLS, ("proxy_read_timeout", SIGNIN_READ_TIMEOUT)),
         ),
         *edge_locations(settings),
     )
@@ -106,5 +125,9 @@ def edge_locations(settings: Directives) -> tuple[Location, ...]:
     upstream = f"http://{load_balancing.ROUND_ROBIN.name}/"
     return (
         Location(path=EDGE_PREFIX, proxy_pass=upstream, directives=checked),
-        Location(path=f"= {VERIFY}", proxy_pass=f"http://{API}/auth/verify", directives=verify),
+        Location(
+            path=f"= {VERIFY}",
+            proxy_pass=f"{API_URL}/auth/verify",
+            directives=(*verify, *MUTUAL_TLS),
+        ),
     )

@@ -69,6 +69,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from comms_sandbox import auth, config, docker
+from comms_sandbox.certs import DEFAULT_DIR, TlsFiles
 from comms_sandbox.credentials import (
     AUDIENCE,
     AUTH_USERS,
@@ -279,22 +280,35 @@ def authorization(issued: Issued) -> dict[str, Any]:
 # ---- at the edge or in the service
 
 # Run inside an api container (the network `back`, where nginx is not on the path):
-# POST /quotes to URL with no token; prints the status.
+# POST /quotes to URL with no token, over HTTPS with INSIDE_CERT/INSIDE_KEY as client
+# certificate when given; prints the status.
 INSIDE = """
-import json, sys, urllib.error, urllib.request
+import json, os, ssl, sys, tempfile, urllib.error, urllib.request
 body = json.dumps({"sku": "BOOK-42", "quantity": 2}).encode()
 request = urllib.request.Request(sys.argv[1], body, {"Content-Type": "application/json"})
+context = None
+if os.environ.get("INSIDE_CERT"):
+    context = ssl.create_default_context(cadata=os.environ["INSIDE_CA"])
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("INSIDE_CERT", "INSIDE_KEY"):
+            with open(f"{scratch}/{name}", "w") as out:
+                out.write(os.environ[name])
+        context.load_cert_chain(f"{scratch}/INSIDE_CERT", f"{scratch}/INSIDE_KEY")
 try:
-    print(urllib.request.urlopen(request, timeout=5).status)
+    print(urllib.request.urlopen(request, timeout=5, context=context).status)
 except urllib.error.HTTPError as error:
     print(error.code)
 """
 
 
-def status_inside(url: str) -> int:
+def status_inside(url: str, pair: tuple[str, str] = ("", "")) -> int:
     """A request from inside the network, as any container there could send one."""
-    (api, *_) = docker.containers("api")
-    return int(docker.run_in(api.name, "python", "-c", INSIDE, url).strip())
+    files = TlsFiles.in_directory(DEFAULT_DIR)
+    environment = mutual_tls.pair_environment(files, pair, "INSIDE")
+    out, err = mutual_tls.python_in_api(INSIDE, [url], environment)
+    if not out:
+        raise RuntimeError(f"no status from {url}: {err[-300:]}")
+    return int(out)
 
 
 def edge(issued: Issued) -> dict[str, Any]:
@@ -315,9 +329,16 @@ def edge(issued: Issued) -> dict[str, Any]:
     with httpx.Client(timeout=10) as plain:
         l4 = plain.post(f"{config.proxy_l4_url()}/quotes", json=QUOTE)
     answers["no token, on nginx's layer-4 port"] = answer_of(l4)
+    files = TlsFiles.in_directory(DEFAULT_DIR)
+    ours = mutual_tls.client_pair("ours", "api-auth", files)
     reached = {
         "a default replica (checked at the edge)": status_inside("http://api:8000/quotes"),
-        "api-auth (checked in the service)": status_inside("http://api-auth:8000/quotes"),
+        # With a certificate the sandbox's CA signed (as nginx has): the token is checked.
+        "api-auth (checked in the service)": status_inside("https://api-auth:8443/quotes", ours),
+        # Without one, no request is even read (mutual TLS: the mtls part).
+        "api-auth, no client certificate": mutual_tls.probe("api-auth", "no certificate", files)[
+            "outcome"
+        ],
     }
     return {"answers": answers, "inside_the_network": reached,
             "holds": verdicts.edge_holds(answers, reached)}  # fmt: skip

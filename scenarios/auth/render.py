@@ -32,14 +32,7 @@ def render(result: ScenarioResult, console: Console) -> None:
     columns = ("system", "identity", "used_by", "may", "tries", "code")
     console.print(records_table("one identity per service: what it may do, one thing it may not",
                                 m["privileges"]["identities"], columns))  # fmt: skip
-    mtls = m["mtls"]
-    connections = [{"client certificate": mode, "outcome": p["outcome"], "detail": p["detail"]}
-                   for mode, p in mtls["probes"].items()]  # fmt: skip
-    console.print(records_table(
-        f"TLS connections to pricing-mtls:50052 from api-auth (pricing-mtls logged "
-        f"{', '.join(mtls['refused_handshakes_logged'])}; re-issued under load, "
-        f"quotes by status: {mtls['rotation']['quotes']})", connections,
-        ("client certificate", "outcome", "detail")))  # fmt: skip
+    render_mutual_tls(m["mtls"], console)
     render_rotation(m["rotation"], console)
     render_people(m["signin"], m["guessing"], console)
     secrets = m["secrets"]
@@ -50,6 +43,25 @@ def render(result: ScenarioResult, console: Console) -> None:
                                 "used, looked for", logged,
                                 ("service", "in its logs", "in its environment")))  # fmt: skip
     print_checks(m["checks"], console)
+
+
+def render_mutual_tls(mtls: dict[str, Any], console: Console) -> None:
+    """Each connection tried on each hop, then what the rotation under load showed."""
+    connections = [
+        {"server": server, "client certificate": mode, **p}
+        for server, tried in mtls["probes"].items()
+        for mode, p in tried.items()
+    ]
+    rotation = mtls["rotation"]
+    console.print(records_table(
+        f"TLS connections from inside the network (pricing-mtls logged "
+        f"{', '.join(mtls['refused_handshakes_logged'])})", connections,
+        ("server", "client certificate", "outcome", "detail")))  # fmt: skip
+    console.print(
+        f"re-issued under load: {rotation['new_serials']}; after nginx's reload api-auth "
+        f"saw it present {rotation['nginx_presented_after']}; quotes by status: "
+        f"{rotation['quotes']}"
+    )
 
 
 def render_rotation(rotation: dict[str, Any], console: Console) -> None:

@@ -77,7 +77,7 @@ def authorization_holds(answers: dict[str, dict[str, Any]]) -> dict[str, bool]:
     return holds
 
 
-def edge_holds(answers: dict[str, dict[str, Any]], inside: dict[str, int]) -> dict[str, bool]:
+def edge_holds(answers: dict[str, dict[str, Any]], inside: dict[str, int | str]) -> dict[str, bool]:
     refused = answers["no token, through nginx's /edge/"]
     return {
         "nginx refuses no token with 401 and the verifier's challenge, once": refused["status"]
@@ -105,6 +105,10 @@ def edge_holds(answers: dict[str, dict[str, Any]], inside: dict[str, int]) -> di
             "api-auth (checked in the service)"
         ]
         == 401,
+        "inside the network, api-auth refuses a client without a certificate (handshake)": inside[
+            "api-auth, no client certificate"
+        ]
+        == "refused",
     }
 
 
@@ -277,30 +281,43 @@ UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
 
 
 def mutual_tls_holds(
-    probes: dict[str, dict[str, str]], logged: list[str], rotation: dict[str, Any]
+    probes: dict[str, dict[str, dict[str, str]]], logged: list[str], rotation: dict[str, Any]
 ) -> dict[str, bool]:
-    """`probes`: each connection's outcome (served or refused) and detail (the served
-    certificate's serial, or what the client saw); `logged`: the server's reason for
-    each handshake it refused; `rotation`: the probes before and after re-issuing, the
-    new serial, its lifetime, the quotes' statuses meanwhile."""
-    quotes = rotation["quotes"]
-    before, after = rotation["served_before"], rotation["served_after"]
-    return {
-        "no client certificate: refused in the handshake": probes["no certificate"]["outcome"]
-        == "refused",
-        "a certificate from another CA: refused in the handshake": probes["another CA"]["outcome"]
-        == "refused",
-        "api-auth's certificate: served": probes["ours"]["outcome"] == "served",
-        f"pricing-mtls logged why: {NO_CERTIFICATE}, {UNTRUSTED}": {
-            NO_CERTIFICATE,
-            UNTRUSTED,
+    """`probes`: per server, each connection's outcome (served or refused) and detail
+    (the served certificate's serial, or what the client saw); `logged`:
+    pricing-mtls's reason for each handshake it refused; `rotation`: per server the
+    probes before and after re-issuing, the new serials (per leaf: the servers' and
+    nginx's), which serials api-auth saw nginx present after its reload, the
+    lifetime, the quotes' statuses meanwhile."""
+    holds: dict[str, bool] = {}
+    for server, tried in probes.items():
+        holds |= {
+            f"{server}: no client certificate, refused in the handshake": tried["no certificate"][
+                "outcome"
+            ]
+            == "refused",
+            f"{server}: a certificate from another CA, refused in the handshake": tried[
+                "another CA"
+            ]["outcome"]
+            == "refused",
+            f"{server}: the sandbox's certificate, served": tried["ours"]["outcome"] == "served",
         }
+    for server, before in rotation["served_before"].items():
+        after = rotation["served_after"][server]
+        holds[f"{server} re-issued: a new connection is served the new certificate"] = before[
+            "outcome"
+        ] == after["outcome"] == "served" and before["detail"] != after["detail"] == rotation[
+            "new_serials"
+        ].get(server)
+    quotes = rotation["quotes"]
+    return holds | {
+        f"pricing-mtls logged why: {NO_CERTIFICATE}, {UNTRUSTED}": {NO_CERTIFICATE, UNTRUSTED}
         <= set(logged),
-        "re-issued: a new connection is served the new certificate": before["outcome"]
-        == after["outcome"]
-        == "served"
-        and before["detail"] != after["detail"] == rotation["new_serial"],
-        "the certificate lives a day at most": 0 < rotation["lifetime_h"] <= 24.1,
-        "0 quotes failed while both certificates were re-issued": bool(quotes)
+        "nginx reloaded: api-auth saw it present its new certificate": rotation["new_serials"].get(
+            "proxy"
+        )
+        in rotation["nginx_presented_after"],
+        "the certificates live a day at most": 0 < rotation["lifetime_h"] <= 24.1,
+        "0 quotes failed while the three certificates were re-issued": bool(quotes)
         and set(quotes) == {"200"},
     }

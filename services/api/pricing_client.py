@@ -3,11 +3,9 @@
 import asyncio
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from certificates import Folder
 from fastapi import HTTPException, status
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sandbox.pricing.v1 import pricing_pb2, pricing_pb2_grpc
@@ -23,6 +21,7 @@ from api.resilience import (
 
 # How long a channel replaced by a certificate rotation keeps serving the calls in flight.
 ROTATION_GRACE_S = 10.0
+CHECK_EVERY_S = 1.0  # how often a quote looks whether the certificate was re-issued
 
 # Answers that say the request was wrong, not that pricing is unwell.
 _NOT_PRICINGS_FAULT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
@@ -46,54 +45,13 @@ class Quote:
     priced_by: str
 
 
-class ClientCertificate:
-    """Lesson auth: the folder with the client certificate this api presents to pricing
-    (tls.crt, tls.key) and the CA that signed pricing's (ca.crt). The host re-issues
-    them; `changed()` says so, at most every CHECK_EVERY_S, once the pair matches."""
-
-    CHECK_EVERY_S = 1.0
-    FILES = ("tls.crt", "tls.key", "ca.crt")
-
-    def __init__(self, folder: str) -> None:
-        self.folder = Path(folder)
-        self.stamp = self.mtimes()
-        self.checked_at = time.monotonic()
-
-    def mtimes(self) -> tuple[int, ...]:
-        return tuple((self.folder / name).stat().st_mtime_ns for name in self.FILES)
-
-    def credentials(self) -> grpc.ChannelCredentials:
-        cert, key, ca = ((self.folder / name).read_bytes() for name in self.FILES)
-        return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key,
-                                            certificate_chain=cert)  # fmt: skip
-
-    def changed(self) -> bool:
-        now = time.monotonic()
-        if now - self.checked_at < self.CHECK_EVERY_S:
-            return False
-        self.checked_at = now
-        try:
-            stamp = self.mtimes()
-            if stamp == self.stamp or not pair_matches(self.folder):
-                return False
-        except (OSError, ValueError):
-            return False  # caught mid-rotation: the next check sees the whole pair
-        self.stamp = stamp
-        return True
-
-
-def pair_matches(folder: Path) -> bool:
-    cert = x509.load_pem_x509_certificate((folder / "tls.crt").read_bytes())
-    key = load_pem_private_key((folder / "tls.key").read_bytes(), password=None)
-    return key.public_key() == cert.public_key()
-
-
 class PricingClient:
     def __init__(
         self, target: str, timeout_s: float, resilience: str = "off", tls_dir: str = ""
     ) -> None:
         self._target = target
-        self._certificate = ClientCertificate(tls_dir) if tls_dir else None
+        # Lesson auth: this api's certificate and pricing's CA, re-issued by the host.
+        self._certificate = Folder(tls_dir, CHECK_EVERY_S) if tls_dir else None
         self._retired: set[asyncio.Task[None]] = set()
         self._connect()
         self._timeout_s = timeout_s
@@ -101,22 +59,28 @@ class PricingClient:
         self.breaker = CircuitBreaker("pricing")
         self.budget = RetryBudget()
 
-    def _connect(self) -> None:
-        """A channel to pricing: plain, or mutual TLS with the folder's certificate."""
+    def _connect(self, files: tuple[bytes, bytes, bytes] | None = None) -> None:
+        """A channel to pricing: plain, or mutual TLS with the folder's certificate
+        (`files`, else as the folder holds them now)."""
         if self._certificate is None:
             self._channel = grpc.aio.insecure_channel(self._target)
         else:
-            self._channel = grpc.aio.secure_channel(self._target, self._certificate.credentials())
+            cert, key, ca = files or self._certificate.read()
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=ca, private_key=key, certificate_chain=cert
+            )
+            self._channel = grpc.aio.secure_channel(self._target, credentials)
         self._pricing = pricing_pb2_grpc.PricingServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _follow_rotation(self) -> None:
         """A re-issued client certificate: new calls go on a new channel presenting it;
         the old channel closes once the calls in flight on it had time to end."""
-        if self._certificate is None or not self._certificate.changed():
+        files = None if self._certificate is None else self._certificate.changed()
+        if files is None:
             return
         old = self._channel
-        self._connect()
+        self._connect(files)
         closing = asyncio.get_running_loop().create_task(old.close(grace=ROTATION_GRACE_S))
         self._retired.add(closing)
         closing.add_done_callback(self._retired.discard)

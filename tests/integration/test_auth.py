@@ -95,13 +95,14 @@ def test_each_service_identity_is_refused_what_its_service_never_does(
     assert {"api", "outbox-relay", "shipping"} <= services
 
 
-def test_pricing_requires_a_client_certificate_from_the_sandbox_s_ca(
+def test_api_auth_and_pricing_require_a_client_certificate_from_the_sandbox_s_ca(
     result: ScenarioResult,
 ) -> None:
     mtls = result.metrics["mtls"]
     assert failed(mtls) == [], mtls
-    outcomes = {mode: probe["outcome"] for mode, probe in mtls["probes"].items()}
-    assert outcomes == {"no certificate": "refused", "another CA": "refused", "ours": "served"}
+    for server in ("api-auth", "pricing-mtls"):
+        outcomes = {mode: probe["outcome"] for mode, probe in mtls["probes"][server].items()}
+        assert outcomes == {"no certificate": "refused", "another CA": "refused", "ours": "served"}
 
 
 def test_the_signing_key_rotates_under_load_with_no_failed_request(result: ScenarioResult) -> None:

@@ -100,7 +100,7 @@ def test_a_secret_in_a_log_or_nothing_looked_for_fails() -> None:
     assert not all(secrets_holds(clean, 12, {}).values())
 
 
-def good_edge() -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+def good_edge() -> tuple[dict[str, dict[str, Any]], dict[str, int | str]]:
     answers = {
         "no token, through nginx's /edge/": answer(401, 'Bearer realm="comms-sandbox"'),
         "a token without the scope, through nginx's /edge/": answer(
@@ -109,8 +109,9 @@ def good_edge() -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
         "a valid token, through nginx's /edge/": answer(200),
         "no token, on nginx's layer-4 port": answer(200),
     }
-    inside = {"a default replica (checked at the edge)": 200,
-              "api-auth (checked in the service)": 401}  # fmt: skip
+    inside: dict[str, int | str] = {"a default replica (checked at the edge)": 200,
+                                    "api-auth (checked in the service)": 401,
+                                    "api-auth, no client certificate": "refused"}  # fmt: skip
     return answers, inside
 
 
@@ -128,6 +129,12 @@ def test_a_service_check_missed_inside_the_network_fails() -> None:
     answers, inside = good_edge()
     missed = inside | {"api-auth (checked in the service)": 200}
     assert not all(edge_holds(answers, missed).values())
+
+
+def test_a_service_served_without_a_client_certificate_fails() -> None:
+    answers, inside = good_edge()
+    served = inside | {"api-auth, no client certificate": "served"}
+    assert not all(edge_holds(answers, served).values())
 
 
 Sent = list[tuple[float, int, str | None]]
@@ -339,27 +346,41 @@ def test_too_few_identities_fails() -> None:
 SERVED = {"outcome": "served", "detail": "a1"}
 REFUSED_PEER = {"outcome": "refused", "detail": "TLSV13_ALERT_CERTIFICATE_REQUIRED"}
 PROBES = {"no certificate": REFUSED_PEER, "another CA": REFUSED_PEER, "ours": SERVED}
+BOTH = {"pricing-mtls": PROBES, "api-auth": PROBES}
 LOGGED = ["PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_VERIFY_FAILED"]
-ROTATED = {"served_before": SERVED, "served_after": {"outcome": "served", "detail": "b2"},
-           "new_serial": "b2", "lifetime_h": 24.08, "quotes": {"200": 90}}  # fmt: skip
+ROTATED = {"served_before": {"pricing-mtls": SERVED, "api-auth": SERVED},
+           "served_after": {"pricing-mtls": {"outcome": "served", "detail": "b2"},
+                            "api-auth": {"outcome": "served", "detail": "c3"}},
+           "new_serials": {"pricing-mtls": "b2", "api-auth": "c3", "proxy": "d4"},
+           "nginx_presented_after": ["d4"],
+           "lifetime_h": 24.08, "quotes": {"200": 90}}  # fmt: skip
 
 
 def test_mutual_tls_that_refuses_strangers_and_rotates_holds() -> None:
-    assert failing(mutual_tls_holds(PROBES, LOGGED, ROTATED)) == []
+    assert failing(mutual_tls_holds(BOTH, LOGGED, ROTATED)) == []
+
+
+def after(server: str, probe: dict[str, str]) -> dict[str, Any]:
+    return ROTATED | {"served_after": ROTATED["served_after"] | {server: probe}}
 
 
 @pytest.mark.parametrize(
     ("probes", "logged", "rotation", "fails"),
     [
-        (PROBES | {"no certificate": SERVED}, LOGGED, ROTATED, "no client certificate"),
-        (PROBES | {"another CA": SERVED}, LOGGED, ROTATED, "another CA"),
-        (PROBES | {"ours": REFUSED_PEER}, LOGGED, ROTATED, "api-auth's certificate"),
-        (PROBES, LOGGED[:1], ROTATED, "logged why"),
-        (PROBES, LOGGED, ROTATED | {"served_after": SERVED}, "new certificate"),
-        (PROBES, LOGGED, ROTATED | {"lifetime_h": 2160.0}, "a day at most"),
-        (PROBES, LOGGED, ROTATED | {"quotes": {"200": 80, "503": 1}}, "0 quotes failed"),
+        (BOTH | {"api-auth": PROBES | {"no certificate": SERVED}}, LOGGED, ROTATED,
+         "api-auth: no client certificate"),
+        (BOTH | {"pricing-mtls": PROBES | {"another CA": SERVED}}, LOGGED, ROTATED,
+         "pricing-mtls: a certificate from another CA"),
+        (BOTH | {"api-auth": PROBES | {"ours": REFUSED_PEER}}, LOGGED, ROTATED,
+         "api-auth: the sandbox's certificate"),
+        (BOTH, LOGGED[:1], ROTATED, "logged why"),
+        (BOTH, LOGGED, after("pricing-mtls", SERVED), "pricing-mtls re-issued"),
+        (BOTH, LOGGED, after("api-auth", SERVED), "api-auth re-issued"),
+        (BOTH, LOGGED, ROTATED | {"nginx_presented_after": ["a1"]}, "nginx reloaded"),
+        (BOTH, LOGGED, ROTATED | {"lifetime_h": 2160.0}, "a day at most"),
+        (BOTH, LOGGED, ROTATED | {"quotes": {"200": 80, "503": 1}}, "0 quotes failed"),
     ],
-)
+)  # fmt: skip
 def test_mutual_tls_letting_a_stranger_in_or_failing_a_quote_fails(
     probes: dict[str, Any], logged: list[str], rotation: dict[str, Any], fails: str
 ) -> None:

@@ -50,9 +50,9 @@ def files(tmp_path: Path) -> TlsFiles:
 def test_writes_the_expected_files(files: TlsFiles) -> None:
     names = [str(p.relative_to(files.directory)) for p in all_files(files)]
     assert names == [
-        "api-client/ca.crt",
-        "api-client/tls.crt",
-        "api-client/tls.key",
+        "api-auth/ca.crt",
+        "api-auth/tls.crt",
+        "api-auth/tls.key",
         "backend.key",
         "backend.pem",
         "ca.key",
@@ -62,6 +62,9 @@ def test_writes_the_expected_files(files: TlsFiles) -> None:
         "pricing-mtls/ca.crt",
         "pricing-mtls/tls.crt",
         "pricing-mtls/tls.key",
+        "proxy-client/ca.crt",
+        "proxy-client/tls.crt",
+        "proxy-client/tls.key",
         "server.key",
         "server.pem",
         "wrong-ca.pem",
@@ -102,11 +105,16 @@ def test_keys_match_their_certificates(files: TlsFiles) -> None:
 
 def test_mutual_tls_leaves_live_a_day_for_their_own_use_and_rotate(files: TlsFiles) -> None:
     server, client = load_cert(files.pricing_mtls_cert), load_cert(files.client_cert)
-    for leaf in (server, client):
+    proxy = load_cert(files.proxy_client_cert)
+    for leaf in (server, client, proxy):
         assert leaf.not_valid_after_utc - leaf.not_valid_before_utc <= timedelta(days=1, minutes=5)
         leaf.verify_directly_issued_by(load_cert(files.ca_cert))
     usage = x509.ExtendedKeyUsage
+    # api-auth serves TLS to nginx and is pricing's client; nginx is only a client.
     assert list(client.extensions.get_extension_for_class(usage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
+    assert list(proxy.extensions.get_extension_for_class(usage).value) == [
         ExtendedKeyUsageOID.CLIENT_AUTH
     ]
     assert (files.pricing_mtls_cert.parent / "ca.crt").read_bytes() == files.ca_cert.read_bytes()
