@@ -1,4 +1,5 @@
-"""What checking a token costs: POST /quotes with none, checked in the api, checked at nginx.
+"""What checking a token costs: POST /quotes with none, checked in the api, checked at
+nginx; and what a client certificate adds to a full TLS handshake.
 
 The same paced requests (under any replica's capacity: latency, not queueing)
 through nginx's TLS port to three paths: the default replicas with no token
@@ -8,10 +9,19 @@ subrequest to api-auth's verifier per request). Rounds interleave the paths;
 the report gives medians, their ratios to no token, and the CPU time nginx,
 the api replicas, api-auth and pricing spent per request (their cgroups'
 counters), which a busy machine skews far less than latency.
+
+Handshakes: from inside the network (the default api container), new TLS 1.3
+connections one after another, each a full handshake (no resumption) and one
+GET /healthz, for HANDSHAKE_S: to api-tls, which asks for no client certificate,
+and to api-auth, which requires one (nginx's, presented here). Both are the api
+under uvicorn with the same certificate type (ECDSA P-256, from the sandbox's
+CA); api-auth also logs each connection's client. Handshakes per second, and the
+server's CPU time per handshake from its cgroup.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import Any
 
@@ -19,8 +29,10 @@ from rich.table import Table
 
 from bench.support.narrate import measuring
 from comms_sandbox import auth, cgroups, config, docker
+from comms_sandbox.certs import DEFAULT_DIR, TlsFiles
 from comms_sandbox.compose import start_services
 from scenarios import auth as lesson
+from scenarios.auth import mutual_tls
 from scenarios.load import Call, burst
 
 NAME = "auth"  # python -m bench auth
@@ -35,7 +47,7 @@ PATHS = {"no token": "/quotes", "checked in api-auth": "/secure/quotes",
 
 
 def expected_s() -> float:
-    return ROUNDS * len(PATHS) * ROUND_S
+    return ROUNDS * (len(PATHS) * ROUND_S + len(HANDSHAKE_TARGETS) * HANDSHAKE_S)
 
 
 # Where a request's CPU goes on any of the three paths (pricing prices each quote too).
@@ -64,6 +76,73 @@ def measure(path: str, token: str | None, names: list[str]) -> dict[str, float]:
     return result.latency_ms() | {"cpu_ms": cpu_ms}
 
 
+HANDSHAKE_S = 3.0
+# Each server: its service, port, and whose certificate the client presents (none).
+HANDSHAKE_TARGETS = {
+    "api-tls, no client certificate": ("api-tls", 8443, "no certificate"),
+    "api-auth, client certificate required": ("api-auth", 8443, "ours"),
+}
+# Run in the default api container: full handshakes (a new context's connections carry
+# no session to resume) and one request each, for argv[3] seconds; prints JSON.
+HANDSHAKES = """
+import json, os, socket, ssl, sys, tempfile, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+context = ssl.create_default_context(cadata=os.environ["PROBE_CA"])
+context.minimum_version = ssl.TLSVersion.TLSv1_3
+if os.environ.get("PROBE_CERT"):
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("PROBE_CERT", "PROBE_KEY"):
+            with open(f"{scratch}/{name}", "w") as out:
+                out.write(os.environ[name])
+        context.load_cert_chain(f"{scratch}/PROBE_CERT", f"{scratch}/PROBE_KEY")
+request = f"GET /healthz HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n".encode()
+done, resumed, started = 0, 0, time.perf_counter()
+while time.perf_counter() - started < seconds:
+    with socket.create_connection((host, port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(request)
+            if not tls.recv(12).startswith(b"HTTP/1.1 200"):
+                raise SystemExit("not served")
+            resumed += tls.session_reused
+    done += 1
+print(json.dumps({"handshakes": done, "resumed": resumed,
+                  "seconds": time.perf_counter() - started}))
+"""
+
+
+def handshakes(name: str, files: TlsFiles) -> dict[str, float]:
+    """Full handshakes per second to one server, and its CPU ms per handshake."""
+    service, port, mode = HANDSHAKE_TARGETS[name]
+    (server, *_) = docker.containers(service)
+    pair = mutual_tls.client_pair(mode, "api-auth", files)
+    environment = mutual_tls.pair_environment(files, pair, "PROBE")
+    before = cgroups.cpu_seconds(server.name)
+    out, err = mutual_tls.python_in_api(
+        HANDSHAKES, [service, str(port), str(HANDSHAKE_S)], environment
+    )
+    if not out:
+        raise RuntimeError(f"handshakes to {service} failed: {err[-300:]}")
+    counted = json.loads(out)
+    if counted["resumed"]:
+        raise RuntimeError(f"{counted['resumed']} handshakes to {service} were resumed")
+    cpu_ms = (cgroups.cpu_seconds(server.name) - before) * 1000 / counted["handshakes"]
+    return {"per_s": counted["handshakes"] / counted["seconds"], "server_cpu_ms": cpu_ms}
+
+
+def handshake_rounds() -> dict[str, dict[str, float]]:
+    files = TlsFiles.in_directory(DEFAULT_DIR)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in HANDSHAKE_TARGETS}
+    for round_ in range(1, ROUNDS + 1):
+        for name in HANDSHAKE_TARGETS:
+            with measuring(f"handshakes: {name}", round_, ROUNDS, HANDSHAKE_S):
+                runs[name].append(handshakes(name, files))
+    return {
+        name: {key: round(statistics.median(r[key] for r in results), 3)
+               for key in ("per_s", "server_cpu_ms")}
+        for name, results in runs.items()
+    }  # fmt: skip
+
+
 def run() -> dict[str, Any]:
     start_services(lesson.SERVICES)  # stopped after, as every lesson's (bench/__main__.py)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in PATHS}
@@ -79,8 +158,17 @@ def run() -> dict[str, Any]:
         for name, results in runs.items()
     }  # fmt: skip
     base = medians["no token"]
+    shaken = handshake_rounds()
+    without, required = (shaken[name] for name in HANDSHAKE_TARGETS)
     return {
         "tool": f"{REQUESTS} POST /quotes at {RATE_PER_S:.0f}/s, one connection, {ROUNDS} rounds",
+        "handshakes": shaken,
+        "handshake_ratios": {
+            "per_s, required to none": round(required["per_s"] / without["per_s"], 2),
+            "server CPU, required to none": round(
+                required["server_cpu_ms"] / without["server_cpu_ms"], 2
+            ),
+        },
         "latency_ms": medians,
         "ratios_to_no_token": {
             name: {p: round(m[p] / base[p], 2) for p in ("p50", "p99", "cpu_ms")}
@@ -98,4 +186,18 @@ def tables(result: dict[str, Any]) -> list[Table]:
         ratio = result["ratios_to_no_token"][name]
         table.add_row(name, *(f"{latency[k]:.2f}" for k in ("p50", "p99", "cpu_ms")),
                       *(f"{ratio[k]:.2f}" for k in ("p50", "p99", "cpu_ms")))  # fmt: skip
-    return [table]
+    return [table, handshake_table(result)]
+
+
+def handshake_table(result: dict[str, Any]) -> Table:
+    ratios = result["handshake_ratios"]
+    table = Table(
+        title=f"full TLS 1.3 handshakes, one at a time for {HANDSHAKE_S:.0f} s (medians of "
+        f"{ROUNDS}); required to none: {ratios['per_s, required to none']}x per s, "
+        f"{ratios['server CPU, required to none']}x server CPU"
+    )
+    for column in ("server", "handshakes/s", "server CPU ms/handshake"):
+        table.add_column(column, justify="right")
+    for name, measured in result["handshakes"].items():
+        table.add_row(name, f"{measured['per_s']:.0f}", f"{measured['server_cpu_ms']:.2f}")
+    return table
