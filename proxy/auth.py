@@ -5,6 +5,9 @@
     /.well-known/openid-configuration                    discovery document
     /secure/...                         ->  api-auth     the api, every order and quote
                                                          route requiring a token
+    /secure/feed/..., /secure/signal/ws     the feed and WebRTC signaling on api-auth,
+                                            for a signed-in browser (a session cookie):
+                                            streams and WebSockets set as on /feed/
     /edge/...                           ->  the default api replicas, which check no
                                             token: nginx does, once, with auth_request
                                             to api-auth's /auth/verify (the same checks)
@@ -26,7 +29,7 @@ these paths answer 502.
 
 from __future__ import annotations
 
-from proxy import load_balancing
+from proxy import load_balancing, polling_and_push
 from proxy.load_balancing import LESSON_RESOLVER
 from proxy.model import Directives, Location, Map, Upstream
 from proxy.tls_termination import CERT_DIR
@@ -85,6 +88,20 @@ def locations(settings: Directives) -> tuple[Location, ...]:
             directives=(*settings, *MUTUAL_TLS, ("proxy_read_timeout", SIGNIN_READ_TIMEOUT)),
         ),
         *edge_locations(settings),
+        *signed_in_locations(settings),
+    )
+
+
+def signed_in_locations(settings: Directives) -> tuple[Location, ...]:
+    """The feed and signaling under /secure/, where a session is needed: held requests,
+    streams and WebSockets need the settings the default paths have."""
+    return (
+        *polling_and_push.locations(settings, SECURE_PREFIX.rstrip("/"), API_URL, MUTUAL_TLS),
+        Location(
+            path=f"= {SECURE_PREFIX}signal/ws",
+            proxy_pass=f"{API_URL}/signal/ws",
+            directives=(*polling_and_push.websocket(settings), *MUTUAL_TLS),
+        ),
     )
 
 

@@ -36,12 +36,29 @@ def without_connection_header(settings: Directives) -> Directives:
     return tuple(d for d in settings if d != ("proxy_set_header", 'Connection ""'))
 
 
-def locations(settings: Directives) -> tuple[Location, ...]:
-    """The feed's locations; `settings` are the shared proxy settings of the server."""
+def websocket(settings: Directives) -> Directives:
+    """A WebSocket's settings: the upgrade passed on, and reads as long as a stream's."""
+    return (
+        *without_connection_header(settings),
+        ("proxy_set_header", "Upgrade $http_upgrade"),
+        ("proxy_set_header", "Connection $connection_upgrade"),
+        ("proxy_read_timeout", STREAM_READ_TIMEOUT),
+        ("proxy_send_timeout", STREAM_READ_TIMEOUT),
+    )
+
+
+def locations(
+    settings: Directives, prefix: str = "", upstream: str = "", more: Directives = ()
+) -> tuple[Location, ...]:
+    """The feed's locations; `settings` are the shared proxy settings of the server.
+    Under `prefix` (lesson auth: /secure), to `upstream` with `more` settings."""
 
     def exact(path: str, shared: Directives, *own: tuple[str, str]) -> Location:
-        upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
-        return Location(path=f"= {path}", proxy_pass=upstream, directives=(*shared, *own))
+        # With an upstream given, its URI replaces the matched path (the query stays).
+        target = f"{upstream}{path}" if upstream else f"http://{load_balancing.ROUND_ROBIN.name}"
+        return Location(
+            path=f"= {prefix}{path}", proxy_pass=target, directives=(*shared, *more, *own)
+        )
 
     return (
         exact("/feed/events/wait", settings, ("proxy_read_timeout", LONG_POLL_READ_TIMEOUT)),
@@ -53,12 +70,5 @@ def locations(settings: Directives) -> tuple[Location, ...]:
             ("proxy_cache", "off"),
             ("proxy_read_timeout", STREAM_READ_TIMEOUT),
         ),
-        exact(
-            "/feed/ws",
-            without_connection_header(settings),
-            ("proxy_set_header", "Upgrade $http_upgrade"),
-            ("proxy_set_header", "Connection $connection_upgrade"),
-            ("proxy_read_timeout", STREAM_READ_TIMEOUT),
-            ("proxy_send_timeout", STREAM_READ_TIMEOUT),
-        ),
+        exact("/feed/ws", websocket(settings)),
     )

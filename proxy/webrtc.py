@@ -15,11 +15,10 @@ from proxy.model import Directives, Location
 
 def locations(settings: Directives) -> tuple[Location, ...]:
     upstream = f"http://{load_balancing.ROUND_ROBIN.name}"
-    websocket = (
-        *polling_and_push.without_connection_header(settings),
-        ("proxy_set_header", "Upgrade $http_upgrade"),
-        ("proxy_set_header", "Connection $connection_upgrade"),
-        ("proxy_read_timeout", polling_and_push.STREAM_READ_TIMEOUT),
-        ("proxy_send_timeout", polling_and_push.STREAM_READ_TIMEOUT),
+    return (
+        Location(
+            path="= /signal/ws",
+            proxy_pass=upstream,
+            directives=polling_and_push.websocket(settings),
+        ),
     )
-    return (Location(path="= /signal/ws", proxy_pass=upstream, directives=websocket),)

@@ -27,11 +27,11 @@ an order or quote route runs.
   with its password, then tries one thing its service never does: the broker
   (403 ACCESS_REFUSED) or the database (42501) refuses it; the superuser is
   turned away over the network (scenarios/auth/privileges.py).
-- mtls: api-auth prices quotes on pricing-mtls, which requires a client
-  certificate from the sandbox's CA: a connection without one, or with one
-  from another CA, is refused in the handshake; api-auth's own is served;
-  both short-lived certificates are re-issued while quotes go on, and none
-  fails (scenarios/auth/mutual_tls.py).
+- mtls: nginx reaches api-auth, and api-auth pricing-mtls, over mutual TLS:
+  a connection without a client certificate, or with one from another CA,
+  is refused in the handshake; one the sandbox's CA signed is served; the
+  three short-lived certificates are re-issued (nginx reloads) while quotes
+  go on, and none fails (scenarios/auth/mutual_tls.py).
 - rotation: Hydra's signing key changes while a client sends requests: a
   new key is added (the JWKS publishes both), tokens of either key pass, the
   old key is retired and its tokens are refused within api-auth's key max
@@ -46,8 +46,14 @@ an order or quote route runs.
 - guessing: bob's password guessed: each wrong one answered later than the
   last, then bob locked (429, Retry-After) even for his right password,
   counted in Redis; alice meanwhile signs in.
-- secrets: no token, client secret or password the run used appears in the
-  logs of nginx, Hydra or the api, nor in any of their containers' environment.
+- sessions: the feed and signaling signed in: a token traded for a session
+  cookie (Secure, HttpOnly, SameSite=Strict); the feed read and the
+  WebSockets opened with it from this site's page, refused from another
+  site's page and without it; signed out, the cookie replayed gets 401
+  (scenarios/auth/sessions.py).
+- secrets: no token, client secret, session id or password the run used
+  appears in the logs of nginx, Hydra or the api, nor in any of their
+  containers' environment.
 
 Look at the WWW-Authenticate header of each refusal, the token's claims, and
 which status each authorization case gets and why.
@@ -79,7 +85,7 @@ from comms_sandbox.credentials import (
     user_password,
 )
 from comms_sandbox.health import require_lesson_service, require_proxy
-from scenarios.auth import mutual_tls, privileges, rotation, signin, verdicts
+from scenarios.auth import mutual_tls, privileges, rotation, sessions, signin, verdicts
 from scenarios.auth.render import render
 from scenarios.result import ScenarioResult, from_parts, run_parts
 
@@ -423,6 +429,15 @@ def secrets_in_logs(since: str, used: list[str]) -> dict[str, Any]:
     }
 
 
+# ---- the feed and signaling, signed in
+
+
+def signed_in_pages(issued: Issued) -> dict[str, Any]:
+    token = issued.token("C-001", "orders.read orders.write")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return sessions.sessions(token, claims["exp"] - claims["iat"], issued)
+
+
 def lesson_secrets() -> list[str]:
     """The clients' secrets, Hydra's system secret (made by `make up`) and the users'
     passwords."""
@@ -448,6 +463,7 @@ def run() -> ScenarioResult:
             "signin": lambda: signin.code_flow(issued),
             "csrf": lambda: signin.csrf(issued),
             "guessing": lambda: signin.guessing(issued),
+            "sessions": lambda: signed_in_pages(issued),
             "secrets": lambda: secrets_in_logs(since, [*issued, *lesson_secrets()]),
         }
     )

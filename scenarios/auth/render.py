@@ -35,6 +35,7 @@ def render(result: ScenarioResult, console: Console) -> None:
     render_mutual_tls(m["mtls"], console)
     render_rotation(m["rotation"], console)
     render_people(m["signin"], m["guessing"], console)
+    render_sessions(m["sessions"], console)
     secrets = m["secrets"]
     environment = secrets["found_in_environment"]
     logged = [{"service": s, "in its logs": n, "in its environment": environment.get(s)}
@@ -62,6 +63,15 @@ def render_mutual_tls(mtls: dict[str, Any], console: Console) -> None:
         f"saw it present {rotation['nginx_presented_after']}; quotes by status: "
         f"{rotation['quotes']}"
     )
+
+
+def render_sessions(measured: dict[str, Any], console: Console) -> None:
+    """Each WebSocket's outcome from each page, with the cookie's attributes above."""
+    rows = [{"WebSocket": name, **opened} for name, opened in measured["websockets"].items()]
+    console.print(records_table(
+        f"signed in: session cookie {measured['cookie']}; the feed read with it and without: "
+        f"{measured['feed_reads']}; signed out, replayed: {measured['replayed_after_sign_out']}",
+        rows, ("WebSocket", "this site's page", "another site's page", "no cookie")))  # fmt: skip
 
 
 def render_rotation(rotation: dict[str, Any], console: Console) -> None:

@@ -321,3 +321,39 @@ def mutual_tls_holds(
         "0 quotes failed while the three certificates were re-issued": bool(quotes)
         and set(quotes) == {"200"},
     }
+
+
+def sessions_holds(measured: dict[str, Any]) -> dict[str, bool]:
+    """The token traded for a cookie (and not without the page's Origin); what the
+    cookie lets in, from where; and that signing out ends it on the server.
+    `measured`: scenarios/auth/sessions.py's result, without its verdicts."""
+    trades, cookie, reads = measured["trades"], measured["cookie"], measured["feed_reads"]
+    token_lifetime_s, sockets = measured["token_lifetime_s"], measured["websockets"]
+    signed_out, replayed = measured["signed_out"], measured["replayed_after_sign_out"]
+    first = {"feed": "subscribed", "signaling": "joined"}
+    holds = {
+        "a token traded without the page's Origin: 403": trades.get("no Origin") == 403,
+        "a token traded from the page: 201 and a session cookie": trades.get("this site's Origin")
+        == 201
+        and bool(cookie),
+        "the cookie is Secure, HttpOnly, SameSite=Strict, Path=/": bool(cookie)
+        and (cookie["secure"], cookie["httponly"], cookie["samesite"], cookie["path"])
+        == (True, True, "strict", "/"),
+        "the cookie lives no longer than the token": bool(cookie)
+        and 0 < cookie["max_age_s"] <= token_lifetime_s,
+        "the feed read with the cookie: 200, without: 401": reads
+        == {"with the cookie": 200, "without": 401},
+    }
+    for name, opened in sockets.items():
+        holds |= {
+            f"{name} WebSocket from this site's page: {first[name]}": opened["this site's page"]
+            == first[name],
+            f"{name} WebSocket from another site's page, with the cookie: 403": opened[
+                "another site's page"
+            ]
+            == "403",
+            f"{name} WebSocket with no cookie: 403": opened["no cookie"] == "403",
+        }
+    return holds | {
+        "signed out (204), the same cookie replayed: 401": signed_out == 204 and replayed == 401
+    }

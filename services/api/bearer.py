@@ -98,6 +98,7 @@ class Caller:
     subject: str
     client_id: str
     scopes: frozenset[str]
+    expires_at: float = 0.0  # the token's exp (seconds since the epoch)
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -268,6 +269,7 @@ def caller_of(claims: dict[str, Any]) -> Caller:
         subject=str(claims["sub"]),
         client_id=str(claims.get("client_id", "")),
         scopes=frozenset(str(s) for s in scopes),
+        expires_at=float(claims.get("exp", 0)),
     )
 
 

@@ -14,7 +14,7 @@ from feed.hub import Hub
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import bearer, quota
+from api import bearer, quota, session
 from api.database import database, database_error_handler
 from api.early_data import TooEarly
 from api.events import build_fanout
@@ -23,6 +23,7 @@ from api.identity import HOSTNAME
 from api.observability import RequestTelemetry
 from api.pricing_client import PricingClient
 from api.routes import delay, feed, health, orders, quotes, signaling, verify, whoami, wire
+from api.routes import session as session_routes
 from api.routes import signin as signin_routes
 from api.settings import settings
 
@@ -139,9 +140,17 @@ VERIFIER = (
 )
 
 
+# ...and the routers a signed-in browser uses (a session cookie, or a token).
+SIGNED_IN = (feed, signaling)
+
+
 def guards_of(module: ModuleType) -> tuple[list[Any], dict[int | str, dict[str, Any]]]:
     """The dependencies and extra documented answers of a router: none unless guarded."""
-    if VERIFIER is None or module not in GUARDED:
+    if VERIFIER is None:
+        return [], {}
+    if module in SIGNED_IN:
+        return [Depends(session_routes.signed_in)], AUTH_RESPONSES
+    if module not in GUARDED:
         return [], {}
     return [Depends(bearer.guard(VERIFIER, *GUARDED[module])), Depends(limited)], AUTH_RESPONSES
 
@@ -166,10 +175,15 @@ app.add_exception_handler(quota.RateLimitedError, rate_limited)
 for error in signin_routes.STATUS_OF:
     app.add_exception_handler(error, signin_routes.refused)
 app.state.verifier = VERIFIER  # nginx's auth_request asks it too (api/routes/verify.py)
-for module in (health, whoami, quotes, delay, orders, feed, signaling, verify, signin_routes, wire):
+for error in (session.SessionRefusedError, session.OriginRefusedError):
+    app.add_exception_handler(error, session_routes.refused)
+for module in (health, whoami, quotes, delay, orders, feed, signaling, verify, signin_routes,
+               session_routes, wire):  # fmt: skip
     dependencies, answers = guards_of(module)
     app.include_router(
         module.router, dependencies=dependencies, responses={**COMMON_RESPONSES, **answers}
     )
+app.include_router(feed.pages)
+app.include_router(signaling.pages)
 if TRACING:
     TRACING.instrument_app(app)  # last: its middleware wraps the whole app

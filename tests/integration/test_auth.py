@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 import httpx
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from comms_sandbox import auth, config, docker
 from comms_sandbox.credentials import user_password
@@ -19,6 +19,12 @@ from scenarios.auth.verdicts import REFUSED_TOKENS
 from scenarios.result import ScenarioResult
 from tests.helpers import assert_holds, failed
 from tests.integration.browser import goto
+from tests.integration.test_polling_and_push_browser import (
+    PUBLISH_RESULT_JS,
+    all_once_up_to,
+    page_finished_publishing,
+    wait_for_panels,
+)
 
 
 def test_hydra_issues_es256_jwts_that_verify_with_its_published_key(
@@ -105,6 +111,15 @@ def test_api_auth_and_pricing_require_a_client_certificate_from_the_sandbox_s_ca
         assert outcomes == {"no certificate": "refused", "another CA": "refused", "ours": "served"}
 
 
+def test_a_session_cookie_opens_the_feed_and_signaling_from_this_site_only(
+    result: ScenarioResult,
+) -> None:
+    sessions = result.metrics["sessions"]
+    assert failed(sessions) == [], sessions
+    assert {name: opened["another site's page"] for name, opened in
+            sessions["websockets"].items()} == {"feed": "403", "signaling": "403"}  # fmt: skip
+
+
 def test_the_signing_key_rotates_under_load_with_no_failed_request(result: ScenarioResult) -> None:
     rotation = result.metrics["rotation"]
     assert failed(rotation) == [], rotation
@@ -127,6 +142,24 @@ def wait_for(
     return state
 
 
+def sign_in(page: Page, context: BrowserContext) -> None:
+    """alice through the page, Hydra, api-auth's login and consent pages."""
+    goto(page, f"{config.proxy_url()}/secure/signin")
+    page.click("#signin")
+    page.wait_for_url("**/secure/login?login_challenge=*")
+    csrf = next(c for c in context.cookies() if c["name"] == "__Host-sandbox-csrf")
+    assert (csrf["sameSite"], csrf["httpOnly"], csrf["secure"]) == ("Strict", True, True)
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", user_password("alice"))
+    page.click("button[type=submit]")
+    page.wait_for_url("**/secure/consent?consent_challenge=*")
+    page.click("button[value=allow]")
+    session = wait_for(page, SESSION_JS, lambda s: s.get("state") != "signed-out")
+    assert session == {"state": "signed-in", "subject": "C-001",
+                       "scopes": "openid orders.read orders.write quotes"}, session  # fmt: skip
+    assert "code=" not in page.url  # the page took the single-use code off its URL
+
+
 def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser: Browser) -> None:
     """The browser page (services/api/static/signin.html): authorization code with PKCE
     through Hydra, api-auth's login and consent pages, then calls with the token."""
@@ -135,20 +168,7 @@ def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        goto(page, f"{config.proxy_url()}/secure/signin")
-        page.click("#signin")
-        page.wait_for_url("**/secure/login?login_challenge=*")
-        csrf = next(c for c in context.cookies() if c["name"] == "__Host-sandbox-csrf")
-        assert (csrf["sameSite"], csrf["httpOnly"], csrf["secure"]) == ("Strict", True, True)
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", user_password("alice"))
-        page.click("button[type=submit]")
-        page.wait_for_url("**/secure/consent?consent_challenge=*")
-        page.click("button[value=allow]")
-        session = wait_for(page, SESSION_JS, lambda s: s.get("state") != "signed-out")
-        assert session == {"state": "signed-in", "subject": "C-001",
-                           "scopes": "openid orders.read orders.write quotes"}, session  # fmt: skip
-        assert "code=" not in page.url  # the page took the single-use code off its URL
+        sign_in(page, context)
         for button in ("#quote", "#mine", "#theirs"):
             page.click(button)
         calls = wait_for(page, CALLS_JS, lambda c: len(c) == 3)
@@ -159,3 +179,52 @@ def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser:
     finally:
         context.close()
     assert errors == []
+
+
+# In the page: a WebSocket to signaling under /secure/; resolves with its first message,
+# or "refused" when it closes without opening (the handshake got an HTTP error).
+JOIN_JS = """async (room) => new Promise((resolve) => {
+  const ws = new WebSocket(`wss://${location.host}/secure/signal/ws?room=${room}&peer=alice`);
+  ws.onmessage = (event) => { resolve(JSON.parse(event.data).type); ws.close(); };
+  ws.onclose = () => resolve("refused");
+})"""
+FETCH_STATUS_JS = "async (path) => (await fetch(path, {cache: 'no-store'})).status"
+
+
+def test_the_feed_and_signaling_work_signed_in_and_refuse_a_browser_that_is_not(
+    browser: Browser,
+) -> None:
+    """Signed in, the page trades its token for a session cookie; the feed page under
+    /secure/feed/ then gets every event by all four methods, and signaling's WebSocket
+    joins a room. Another browser with no session gets 401 and a refused WebSocket."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        sign_in(page, context)
+        page.click("#session-start")
+        assert wait_for(page, CALLS_JS, lambda c: "session" in c) == {"session": "201"}
+        cookie = next(c for c in context.cookies() if c["name"] == "__Host-sandbox-session")
+        assert (cookie["sameSite"], cookie["httpOnly"], cookie["secure"]) == ("Strict", True, True)
+        goto(page, f"{config.proxy_url()}/secure/feed/")
+        start = int(wait_for(page, "() => ({...document.body.dataset})",
+                             lambda d: "latestAtLoad" in d)["latestAtLoad"])  # fmt: skip
+        page.click("#publish-ten")
+        assert page_finished_publishing(page)["busy"] is False
+        published = page.evaluate(PUBLISH_RESULT_JS)["published"]
+        assert published == 10, page.evaluate(PUBLISH_RESULT_JS)
+        wait_for_panels(page, all_once_up_to(start, start + 10), "got the ten once", 30)
+        assert page.evaluate(JOIN_JS, "auth-test") == "joined"
+        page.screenshot(path=str(config.RESULTS_DIR / "auth-feed-signed-in.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == []
+    stranger = browser.new_context()
+    try:
+        page = stranger.new_page()
+        goto(page, f"{config.proxy_url()}/secure/feed/")
+        assert page.evaluate(FETCH_STATUS_JS, "/secure/feed/events?after=0") == 401
+        assert page.evaluate(JOIN_JS, "auth-test") == "refused"
+    finally:
+        stranger.close()

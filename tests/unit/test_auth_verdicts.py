@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from api import session as api_session
+from scenarios.auth import sessions
 from scenarios.auth.verdicts import (
     EXPECTED_STATUS,
     REFUSED_TOKENS,
@@ -21,6 +23,7 @@ from scenarios.auth.verdicts import (
     privileges_holds,
     rotation_holds,
     secrets_holds,
+    sessions_holds,
     token_holds,
 )
 from scenarios.result import outcome
@@ -385,3 +388,51 @@ def test_mutual_tls_letting_a_stranger_in_or_failing_a_quote_fails(
     probes: dict[str, Any], logged: list[str], rotation: dict[str, Any], fails: str
 ) -> None:
     assert [name for name in failing(mutual_tls_holds(probes, logged, rotation)) if fails in name]
+
+
+GOOD_SESSIONS: dict[str, Any] = {
+    "trades": {"no Origin": 403, "this site's Origin": 201},
+    "cookie": {"secure": True, "httponly": True, "samesite": "strict", "path": "/",
+               "max_age_s": 299},
+    "token_lifetime_s": 300,
+    "feed_reads": {"with the cookie": 200, "without": 401},
+    "websockets": {
+        name: {"this site's page": first, "another site's page": "403", "no cookie": "403"}
+        for name, first in (("feed", "subscribed"), ("signaling", "joined"))
+    },
+    "signed_out": 204,
+    "replayed_after_sign_out": 401,
+}  # fmt: skip
+
+
+def test_a_session_kept_to_this_site_holds() -> None:
+    assert failing(sessions_holds(GOOD_SESSIONS)) == []
+
+
+def with_socket(name: str, case: str, outcome: str) -> dict[str, Any]:
+    sockets = GOOD_SESSIONS["websockets"]
+    return GOOD_SESSIONS | {"websockets": sockets | {name: sockets[name] | {case: outcome}}}
+
+
+@pytest.mark.parametrize(
+    ("measured", "fails"),
+    [
+        (GOOD_SESSIONS | {"trades": {"no Origin": 201, "this site's Origin": 201}}, "without"),
+        (GOOD_SESSIONS | {"cookie": GOOD_SESSIONS["cookie"] | {"httponly": False}}, "HttpOnly"),
+        (GOOD_SESSIONS | {"cookie": GOOD_SESSIONS["cookie"] | {"samesite": "none"}}, "SameSite"),
+        (GOOD_SESSIONS | {"cookie": GOOD_SESSIONS["cookie"] | {"max_age_s": 86400}}, "longer"),
+        (GOOD_SESSIONS | {"feed_reads": {"with the cookie": 200, "without": 200}}, "feed read"),
+        (with_socket("feed", "another site's page", "subscribed"), "feed WebSocket from another"),
+        (with_socket("signaling", "no cookie", "joined"), "signaling WebSocket with no cookie"),
+        (with_socket("signaling", "this site's page", "403"), "signaling WebSocket from this"),
+        (GOOD_SESSIONS | {"replayed_after_sign_out": 200}, "replayed"),
+    ],
+)
+def test_a_session_that_leaks_to_another_site_or_outlives_sign_out_fails(
+    measured: dict[str, Any], fails: str
+) -> None:
+    assert [name for name in failing(sessions_holds(measured)) if fails in name]
+
+
+def test_the_run_looks_for_the_cookie_the_api_sets() -> None:
+    assert sessions.COOKIE == api_session.COOKIE

@@ -29,6 +29,8 @@ FEED_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "Redis is not configured or does not answer"},
 }
 router = APIRouter(prefix="/feed", tags=["feed"], responses=FEED_ERRORS)
+# The page, apart: on api-auth the feed needs a session, the page that signs in does not.
+pages = APIRouter(prefix="/feed", include_in_schema=False)
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "feed.html"
 MAX_LIMIT = 500
@@ -80,7 +82,7 @@ def page_of(events: list[FeedEvent], latest: int, etag: str) -> JSONResponse:
     return JSONResponse(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
-@router.get("/", include_in_schema=False)
+@pages.get("/")
 async def page() -> FileResponse:
     """The browser page: the same feed by four methods side by side."""
     return FileResponse(PAGE, media_type="text/html")

@@ -31,6 +31,8 @@ from api.settings import settings
 from api.signaling import MAX_PEERS, InvalidSignalError, Ping, forwarded, parse, turn_credentials
 
 router = APIRouter(prefix="/signal", tags=["signaling"])
+# The page, apart: on api-auth signaling needs a session, the page itself does not.
+pages = APIRouter(prefix="/signal", include_in_schema=False)
 
 PEER = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="a peer id")]
 ROOM_TTL_S = 300  # a room whose peers all vanished (a replica killed) expires
@@ -70,7 +72,7 @@ TTL = Annotated[
 PAGE = Path(__file__).resolve().parent.parent / "static" / "webrtc.html"
 
 
-@router.get("/", include_in_schema=False)
+@pages.get("/")
 async def page() -> FileResponse:
     """The browser page: a browser peer calls a Python peer through the sandbox's signaling."""
     return FileResponse(PAGE, media_type="text/html")
