@@ -20,6 +20,9 @@ private CA in `.sandbox/tls/` (git-ignored, never committed) and issues:
                             (serverAuth and clientAuth), and ca.crt
     proxy-client/           the client certificate nginx presents to api-auth
                             (clientAuth only, short-lived), and ca.crt
+    kafka/                  the broker's SASL_SSL listener (lesson auth): tls.crt,
+                            tls.key, ca.crt, and keystore.pem (the key, then the
+                            certificate: Kafka's PEM key store in one file)
     wrong-ca.pem            an unrelated CA that signs nothing: verifying against
                             it must fail
 
@@ -75,6 +78,7 @@ OUTSIDE_SANS: tuple[x509.GeneralName, ...] = (
 PRICING_MTLS_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("pricing-mtls"),)
 CLIENT_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("api-auth"),)
 PROXY_CLIENT_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("proxy"),)
+KAFKA_SANS: tuple[x509.GeneralName, ...] = (x509.DNSName("kafka"),)
 
 CA_VALIDITY = timedelta(days=365)
 LEAF_VALIDITY = timedelta(days=90)
@@ -87,6 +91,7 @@ MTLS_RENEW_BEFORE = timedelta(hours=12)
 PRICING_MTLS_NAME = "pricing-mtls"
 CLIENT_NAME = "api-auth"
 PROXY_CLIENT_NAME = "proxy"
+KAFKA_NAME = "kafka"
 
 DIR_MODE = 0o700
 CERT_MODE = 0o644
@@ -124,6 +129,8 @@ class TlsFiles:
     client_key: Path
     proxy_client_cert: Path
     proxy_client_key: Path
+    kafka_cert: Path
+    kafka_key: Path
 
     @classmethod
     def in_directory(cls, directory: Path) -> TlsFiles:
@@ -143,6 +150,8 @@ class TlsFiles:
             client_key=directory / "api-auth" / "tls.key",
             proxy_client_cert=directory / "proxy-client" / "tls.crt",
             proxy_client_key=directory / "proxy-client" / "tls.key",
+            kafka_cert=directory / "kafka" / "tls.crt",
+            kafka_key=directory / "kafka" / "tls.key",
         )
 
     @property
@@ -153,7 +162,12 @@ class TlsFiles:
             self.pricing_mtls_cert.parent,
             self.client_cert.parent,
             self.proxy_client_cert.parent,
+            self.kafka_cert.parent,
         )
+
+    @property
+    def kafka_keystore(self) -> Path:
+        return self.kafka_cert.parent / "keystore.pem"
 
     @property
     def ca_key(self) -> Path:
@@ -354,6 +368,7 @@ def leaves(files: TlsFiles) -> tuple[tuple[Leaf, Path, Path], ...]:
          files.client_cert, files.client_key),
         (Leaf(PROXY_CLIENT_NAME, PROXY_CLIENT_SANS, (CLIENT,), **short),  # type: ignore[arg-type]
          files.proxy_client_cert, files.proxy_client_key),
+        (Leaf(KAFKA_NAME, KAFKA_SANS), files.kafka_cert, files.kafka_key),
     )  # fmt: skip
 
 
@@ -421,6 +436,9 @@ def ensure_certificates(directory: Path = DEFAULT_DIR, *, now: datetime | None =
             cert, key = _make_leaf(leaf, ca_cert, ca_key, now)
             _write_key(key_path, key)
             _write_cert(cert_path, cert)
+    keystore = files.kafka_key.read_bytes() + files.kafka_cert.read_bytes()
+    if not files.kafka_keystore.exists() or files.kafka_keystore.read_bytes() != keystore:
+        _write_atomic(files.kafka_keystore, keystore, KEY_MODE)
     return files
 
 

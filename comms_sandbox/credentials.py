@@ -63,6 +63,9 @@ DEFAULTS = {
     # Lesson auth: the people who sign in on its browser page (AUTH_USERS below).
     "AUTH_ALICE_PASSWORD": "sandbox-alice-dev",
     "AUTH_BOB_PASSWORD": "sandbox-bob-dev",
+    # Lesson auth: Kafka principals on the broker's SASL/SCRAM listener (KAFKA_USERS).
+    "KAFKA_AUTH_PRODUCER_PASSWORD": "sandbox-kafka-producer-dev",
+    "KAFKA_AUTH_CONSUMER_PASSWORD": "sandbox-kafka-consumer-dev",
 }
 RABBITMQ_USERS = {
     "sandbox-app": "RABBITMQ_APP_PASSWORD",
@@ -72,6 +75,13 @@ RABBITMQ_USERS = {
     "sandbox-relay": "RABBITMQ_RELAY_PASSWORD",
     "sandbox-shipping": "RABBITMQ_SHIPPING_PASSWORD",
     "sandbox-cluster": "RABBITMQ_CLUSTER_PASSWORD",
+}
+
+
+# Lesson auth: the Kafka principals (SCRAM-SHA-512) scenarios/auth/kafka-setup.sh makes.
+KAFKA_USERS = {
+    "sandbox-auth-producer": "KAFKA_AUTH_PRODUCER_PASSWORD",
+    "sandbox-auth-consumer": "KAFKA_AUTH_CONSUMER_PASSWORD",
 }
 
 
@@ -172,6 +182,7 @@ AUTH_CLIENT_SECRETS = AUTH_DIR / "client-secrets.json"
 HYDRA_SECRETS = AUTH_DIR / "hydra-secrets.yaml"
 HYDRA_SYSTEM_SECRET = AUTH_DIR / "hydra-system.secret"
 AUTH_USERS_FILE = AUTH_DIR / "users.json"
+KAFKA_USERS_FILE = AUTH_DIR / "kafka-users"  # "name password" lines, for kafka-setup.sh
 # What the api-auth replica accepts (scenarios/auth/compose.yaml), and an audience
 # Hydra may also issue tokens for, which the api must refuse. Hydra compares
 # audiences as URLs, by scheme, host and path prefix: hence https names under
@@ -217,6 +228,8 @@ def ensure_auth_files() -> None:
     documents = [*(hydra_client(c, chosen[c.client_id]) for c in CLIENTS), browser_client()]
     write_private(AUTH_CLIENTS, json.dumps(documents, indent=2) + "\n")
     write_private(AUTH_USERS_FILE, json.dumps(auth_users(), indent=2) + "\n")
+    kafka = "".join(f"{name} {setting(key)}\n" for name, key in KAFKA_USERS.items())
+    write_private(KAFKA_USERS_FILE, kafka)
     system = ensure_secret_file(HYDRA_SYSTEM_SECRET).read_text().strip()
     write_private(HYDRA_SECRETS, f"secrets:\n  system:\n    - {system}\n")
 

@@ -133,6 +133,7 @@ def start_own(own: list[str], build: bool) -> float:
     started = time.monotonic()
     if own:
         ensure_credentials()  # a lesson's own secrets may be new since the stack started
+        ensure_certificates()  # and its certificates (the short-lived ones renewed)
         import_rabbitmq_definitions()
         ensure_images(own)
         # The observability lesson's own services trace, and turn tracing on for the

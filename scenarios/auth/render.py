@@ -32,6 +32,9 @@ def render(result: ScenarioResult, console: Console) -> None:
     columns = ("system", "identity", "used_by", "may", "tries", "code")
     console.print(records_table("one identity per service: what it may do, one thing it may not",
                                 m["privileges"]["identities"], columns))  # fmt: skip
+    console.print("Kafka, outside auth.* (no ACL there: allow.everyone.if.no.acl.found): "
+                  f"sandbox-auth-consumer reading orders: "
+                  f"{m['privileges']['kafka_outside_its_namespace']}")  # fmt: skip
     render_mutual_tls(m["mtls"], console)
     render_rotation(m["rotation"], console)
     render_people(m["signin"], m["guessing"], console)

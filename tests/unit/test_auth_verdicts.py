@@ -313,15 +313,23 @@ def test_guessing_not_slowed_or_not_locked_fails(args: tuple[Any, ...], fails: s
 MADE = itertools.count()
 
 
-def identity(expected: str, code: str, logged_in: bool = True, answer: str = "") -> dict[str, Any]:
+def identity(
+    expected: str, code: str, logged_in: bool = True, answer: str = "", system: str = "PostgreSQL"
+) -> dict[str, Any]:
     """A row of the privileges part; each a new identity."""
-    row = {"system": "x", "identity": f"id-{next(MADE)}", "tries": "it", "expected": expected}
+    row = {"system": system, "identity": f"id-{next(MADE)}", "tries": "it", "expected": expected}
     return row | {"code": code, "logged_in": logged_in, "answer": answer}
 
 
 TURNED_AWAY = identity("login", "login", False, "FATAL:  pg_hba.conf rejects connection")
-GOOD_ROWS = [identity("403", "403"), identity("42501", "42501"), TURNED_AWAY] + [
-    identity("403", "403", answer="x" * n) for n in range(1, 6)
+KAFKA_REFUSED_LOGIN = identity("login", "login", False, "(the broker logged 1)", "Kafka")
+GOOD_ROWS = [
+    identity("403", "403"),
+    identity("42501", "42501"),
+    TURNED_AWAY,
+    KAFKA_REFUSED_LOGIN,
+    identity("29", "29", system="Kafka"),
+    *(identity("403", "403", answer="x" * n) for n in range(1, 9)),
 ]
 
 
@@ -336,6 +344,8 @@ def test_every_identity_refused_its_way_holds() -> None:
         identity("42501", "42501", logged_in=False),  # the role could not even log in
         identity("login", "ok", True),  # the superuser logged in over the network
         identity("login", "login", False, "password authentication failed"),  # not pg_hba's
+        identity("login", "login", True, "", "Kafka"),  # the broker logged no refused login
+        identity("30", "29", system="Kafka"),  # another refusal than the expected one
     ],
 )
 def test_an_allowed_attempt_or_a_wrong_refusal_fails(bad: dict[str, Any]) -> None:

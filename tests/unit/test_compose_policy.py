@@ -123,14 +123,15 @@ def test_dependencies_wait_for_health(name: str) -> None:
         assert how["condition"] == wanted, (name, dependency)
 
 
-def test_one_shot_jobs_are_the_migrations_and_hydras_setup() -> None:
-    assert {"migrate", "hydra-setup"} == ONE_SHOT_JOBS
-    setup = SERVICES["hydra-setup"]
-    assert setup["depends_on"] == {"hydra": {"condition": "service_healthy"}}
-    assert setup["read_only"] is True and setup["networks"] == ["back"]
-    assert SERVICES["api-auth"]["depends_on"]["hydra-setup"] == {
-        "condition": "service_completed_successfully"
-    }
+def test_one_shot_jobs_are_the_migrations_and_the_auth_lesson_s_setups() -> None:
+    assert {"migrate", "hydra-setup", "kafka-auth-setup"} == ONE_SHOT_JOBS
+    for setup, after in (("hydra-setup", "hydra"), ("kafka-auth-setup", "kafka")):
+        job = SERVICES[setup]
+        assert job["depends_on"] == {after: {"condition": "service_healthy"}}
+        assert job["read_only"] is True and job["networks"] == ["back"]
+        assert SERVICES["api-auth"]["depends_on"][setup] == {
+            "condition": "service_completed_successfully"
+        }
 
 
 def test_the_migrations_run_before_the_api() -> None:
