@@ -116,7 +116,8 @@ def test_mutual_tls_leaves_live_a_day_for_their_own_use_and_rotate(files: TlsFil
     usage = x509.ExtendedKeyUsage
     # api-auth serves TLS to nginx and is pricing's client; nginx is only a client.
     assert list(client.extensions.get_extension_for_class(usage).value) == [
-        ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ExtendedKeyUsageOID.CLIENT_AUTH,
     ]
     assert list(proxy.extensions.get_extension_for_class(usage).value) == [
         ExtendedKeyUsageOID.CLIENT_AUTH
