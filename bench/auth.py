@@ -84,17 +84,13 @@ HANDSHAKE_TARGETS = {
 }
 # Run in the default api container: full handshakes (a new context's connections carry
 # no session to resume) and one request each, for argv[3] seconds; prints JSON.
-HANDSHAKES = """
-import json, os, socket, ssl, sys, tempfile, time
+HANDSHAKES = (
+    mutual_tls.CLIENT_CONTEXT
+    + """
+import json, socket, sys, time
 host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-context = ssl.create_default_context(cadata=os.environ["PROBE_CA"])
+context = client_context("PROBE")
 context.minimum_version = ssl.TLSVersion.TLSv1_3
-if os.environ.get("PROBE_CERT"):
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in ("PROBE_CERT", "PROBE_KEY"):
-            with open(f"{scratch}/{name}", "w") as out:
-                out.write(os.environ[name])
-        context.load_cert_chain(f"{scratch}/PROBE_CERT", f"{scratch}/PROBE_KEY")
 request = f"GET /healthz HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n".encode()
 done, resumed, started = 0, 0, time.perf_counter()
 while time.perf_counter() - started < seconds:
@@ -108,6 +104,7 @@ while time.perf_counter() - started < seconds:
 print(json.dumps({"handshakes": done, "resumed": resumed,
                   "seconds": time.perf_counter() - started}))
 """
+)
 
 
 def handshakes(name: str, files: TlsFiles) -> dict[str, float]:

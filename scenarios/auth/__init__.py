@@ -288,23 +288,19 @@ def authorization(issued: Issued) -> dict[str, Any]:
 # Run inside an api container (the network `back`, where nginx is not on the path):
 # POST /quotes to URL with no token, over HTTPS with INSIDE_CERT/INSIDE_KEY as client
 # certificate when given; prints the status.
-INSIDE = """
-import json, os, ssl, sys, tempfile, urllib.error, urllib.request
+INSIDE = (
+    mutual_tls.CLIENT_CONTEXT
+    + """
+import json, sys, urllib.error, urllib.request
 body = json.dumps({"sku": "BOOK-42", "quantity": 2}).encode()
 request = urllib.request.Request(sys.argv[1], body, {"Content-Type": "application/json"})
-context = None
-if os.environ.get("INSIDE_CERT"):
-    context = ssl.create_default_context(cadata=os.environ["INSIDE_CA"])
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in ("INSIDE_CERT", "INSIDE_KEY"):
-            with open(f"{scratch}/{name}", "w") as out:
-                out.write(os.environ[name])
-        context.load_cert_chain(f"{scratch}/INSIDE_CERT", f"{scratch}/INSIDE_KEY")
+context = client_context("INSIDE") if os.environ.get("INSIDE_CERT") else None
 try:
     print(urllib.request.urlopen(request, timeout=5, context=context).status)
 except urllib.error.HTTPError as error:
     print(error.code)
 """
+)
 
 
 def status_inside(url: str, pair: tuple[str, str] = ("", "")) -> int:

@@ -51,6 +51,22 @@ PRESENTED = re.compile(r"mutual TLS: client (\S+) presented serial ([0-9a-f]+)")
 REQUEST_EVERY_S = 0.1
 ROTATION_WAIT_S = 3.0  # the servers and the api check their files every second
 
+# Python for the scripts run in a container: an SSL client context that verifies the
+# server against $<prefix>_CA and presents $<prefix>_CERT and _KEY when they are given
+# (the pair travels in docker exec's environment; ssl reads pairs from files only).
+CLIENT_CONTEXT = """
+import os, ssl, tempfile
+def client_context(prefix):
+    context = ssl.create_default_context(cadata=os.environ[prefix + "_CA"])
+    if os.environ.get(prefix + "_CERT"):
+        with tempfile.TemporaryDirectory() as scratch:
+            for name in ("CERT", "KEY"):
+                with open(f"{scratch}/{name}", "w") as out:
+                    out.write(os.environ[f"{prefix}_{name}"])
+            context.load_cert_chain(f"{scratch}/CERT", f"{scratch}/KEY")
+    return context
+"""
+
 # Run in the default api container: a TLS connection to a server as its clients make
 # it (ALPN h2 or http/1.1), presenting PROBE_CERT/PROBE_KEY if given; the server is
 # verified against PROBE_CA. Then the protocol's first bytes (the HTTP/2 preface, or
@@ -58,19 +74,15 @@ ROTATION_WAIT_S = 3.0  # the servers and the api check their files every second
 # after the handshake's last flight, so its refusal arrives on that read (an alert,
 # or the connection closed). Prints "served <server certificate serial>" or
 # "refused <reason>".
-PROBE = """
-import os, socket, ssl, sys, tempfile
+PROBE = (
+    CLIENT_CONTEXT
+    + """
+import socket, sys
 host, port, alpn = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-context = ssl.create_default_context(cadata=os.environ["PROBE_CA"])
+context = client_context("PROBE")
 context.set_alpn_protocols([alpn])
 request = f"GET /healthz HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n"
 first = b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" if alpn == "h2" else request.encode()
-if os.environ.get("PROBE_CERT"):
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in ("PROBE_CERT", "PROBE_KEY"):
-            with open(f"{scratch}/{name}", "w") as out:
-                out.write(os.environ[name])
-        context.load_cert_chain(f"{scratch}/PROBE_CERT", f"{scratch}/PROBE_KEY")
 try:
     with socket.create_connection((host, port), timeout=5) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
@@ -81,6 +93,7 @@ try:
 except (ssl.SSLError, OSError) as error:
     print("refused", getattr(error, "reason", None) or error)
 """
+)
 
 
 def client_pair(mode: str, server: str, files: TlsFiles) -> tuple[str, str]:

@@ -7,7 +7,8 @@ profile; conftest's `lesson_services` starts them for this module.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -160,15 +161,25 @@ def sign_in(page: Page, context: BrowserContext) -> None:
     assert "code=" not in page.url  # the page took the single-use code off its URL
 
 
-def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser: Browser) -> None:
-    """The browser page (services/api/static/signin.html): authorization code with PKCE
-    through Hydra, api-auth's login and consent pages, then calls with the token."""
+@contextmanager
+def signed_in(browser: Browser) -> Iterator[tuple[Page, BrowserContext]]:
+    """A new browser context, alice signed in on its page; no script error on it."""
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         sign_in(page, context)
+        yield page, context
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser: Browser) -> None:
+    """The browser page (services/api/static/signin.html): authorization code with PKCE
+    through Hydra, api-auth's login and consent pages, then calls with the token."""
+    with signed_in(browser) as (page, _):
         for button in ("#quote", "#mine", "#theirs"):
             page.click(button)
         calls = wait_for(page, CALLS_JS, lambda c: len(c) == 3)
@@ -176,9 +187,6 @@ def test_a_person_signs_in_on_the_page_and_calls_the_api_with_its_token(browser:
         stored = page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}])")
         assert "eyJ" not in stored, "the token was kept in storage a script can read later"
         page.screenshot(path=str(config.RESULTS_DIR / "auth-signin.png"), full_page=True)
-    finally:
-        context.close()
-    assert errors == []
 
 
 # In the page: a WebSocket to signaling under /secure/; resolves with its first message,
@@ -197,12 +205,7 @@ def test_the_feed_and_signaling_work_signed_in_and_refuse_a_browser_that_is_not(
     """Signed in, the page trades its token for a session cookie; the feed page under
     /secure/feed/ then gets every event by all four methods, and signaling's WebSocket
     joins a room. Another browser with no session gets 401 and a refused WebSocket."""
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        sign_in(page, context)
+    with signed_in(browser) as (page, context):
         page.click("#session-start")
         assert wait_for(page, CALLS_JS, lambda c: "session" in c) == {"session": "201"}
         cookie = next(c for c in context.cookies() if c["name"] == "__Host-sandbox-session")
@@ -217,9 +220,6 @@ def test_the_feed_and_signaling_work_signed_in_and_refuse_a_browser_that_is_not(
         wait_for_panels(page, all_once_up_to(start, start + 10), "got the ten once", 30)
         assert page.evaluate(JOIN_JS, "auth-test") == "joined"
         page.screenshot(path=str(config.RESULTS_DIR / "auth-feed-signed-in.png"), full_page=True)
-    finally:
-        context.close()
-    assert errors == []
     stranger = browser.new_context()
     try:
         page = stranger.new_page()
