@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from api import bearer, session
 from api.routes import session as session_routes
+from api.settings import settings
 
 OWN = "https://127.0.0.1:8443"
 
@@ -97,7 +98,7 @@ def guarded_app(redis: Redis) -> FastAPI:
 
 @pytest.fixture
 def signed_in(monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, str]:
-    monkeypatch.setattr(session_routes.settings, "auth_issuer", OWN + "/")
+    monkeypatch.setattr(settings, "auth_issuer", OWN + "/")
     redis = Redis()
     scopes = frozenset({session.READ_SCOPE})
     session_id = asyncio.run(session.create(redis, "C-001", scopes, time.time() + 60))

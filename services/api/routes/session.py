@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from api import bearer, session
-from api.settings import settings
+from api.routes.signin import own_origin
 
 router = APIRouter(prefix="/session", tags=["session"], include_in_schema=False)
 POLICY_VIOLATION = 1008  # a WebSocket refused before it opens: the client sees 403
@@ -31,10 +31,6 @@ def verifier_of(connection: HTTPConnection) -> bearer.Verifier:
     if verifier is None:
         raise HTTPException(404, "this replica signs nobody in (it is given no issuer)")
     return verifier
-
-
-def own_origin() -> str:
-    return settings.auth_issuer.rstrip("/")
 
 
 def require_own_origin(connection: HTTPConnection) -> None:
